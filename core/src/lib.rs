@@ -1,0 +1,26 @@
+//! # mend-core
+//!
+//! Mend keeps a therapist's clinical records — clients, sessions, SOAP/DAP/BIRP/GIRP notes,
+//! alliance ruptures and their repair, WAI-SR measures — as Automerge documents, encrypted with
+//! XChaCha20-Poly1305 under a per-client key hierarchy, in one local SQLite file.
+//!
+//! Start with [`Vault`]. The layers: [`crypto`] (keys and envelopes, no storage knowledge),
+//! [`store`] (SQLite, no Automerge knowledge), [`records`] (documents, no SQL), and the vault
+//! that joins them. This crate has no FFI, HTTP or platform code.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod query;
+pub mod records;
+pub mod store;
+pub mod vault;
+
+pub use error::{Error, Result};
+pub use ids::{DeviceId, KeyId, RecordId, VaultId};
+pub use records::enums::*;
+pub use records::model::*;
+pub use records::note::CodeSet;
+pub use store::Durability;
+pub use vault::{Vault, VaultOptions, VaultSecret};

@@ -1,0 +1,229 @@
+//! Small typed helpers over Automerge's generic map/list/text API, shared by every record kind.
+//!
+//! Reads go through [`Reader`], which turns a missing or mistyped field into `Corrupt` naming the
+//! record — never a panic — because a document may have been damaged or written by a buggy peer.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+use crate::error::{Error, Result};
+use crate::ids::RecordId;
+
+/// Typed, error-reporting reads of one record's document.
+pub struct Reader<'a> {
+    /// The document.
+    pub doc: &'a AutoCommit,
+    /// Its record id, named in errors.
+    pub id: RecordId,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of `doc`, which is record `id`.
+    pub fn new(doc: &'a AutoCommit, id: RecordId) -> Self {
+        Self { doc, id }
+    }
+
+    fn bad(&self, key: &str) -> Error {
+        Error::corrupt(self.id, format!("field {key}"))
+    }
+
+    fn scalar(&self, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>> {
+        match self.doc.get(obj, key).map_err(|_| self.bad(key))? {
+            Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
+            Some(_) => Err(self.bad(key)),
+            None => Ok(None),
+        }
+    }
+
+    /// An optional string.
+    pub fn opt_str(&self, obj: &ObjId, key: &str) -> Result<Option<String>> {
+        match self.scalar(obj, key)? {
+            Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
+            Some(ScalarValue::Null) | None => Ok(None),
+            Some(_) => Err(self.bad(key)),
+        }
+    }
+
+    /// A required string.
+    pub fn str(&self, obj: &ObjId, key: &str) -> Result<String> {
+        self.opt_str(obj, key)?.ok_or_else(|| self.bad(key))
+    }
+
+    /// A required value of a vocabulary enum.
+    pub fn parse<T: std::str::FromStr>(&self, obj: &ObjId, key: &str) -> Result<T> {
+        self.str(obj, key)?.parse().map_err(|_| self.bad(key))
+    }
+
+    /// An optional value of a vocabulary enum.
+    pub fn opt_parse<T: std::str::FromStr>(&self, obj: &ObjId, key: &str) -> Result<Option<T>> {
+        self.opt_str(obj, key)?.map(|s| s.parse().map_err(|_| self.bad(key))).transpose()
+    }
+
+    /// A required id.
+    pub fn id(&self, obj: &ObjId, key: &str) -> Result<RecordId> {
+        self.parse(obj, key)
+    }
+
+    /// An optional integer.
+    pub fn opt_int(&self, obj: &ObjId, key: &str) -> Result<Option<i64>> {
+        match self.scalar(obj, key)? {
+            Some(ScalarValue::Int(i)) => Ok(Some(i)),
+            Some(ScalarValue::Uint(u)) => i64::try_from(u).map(Some).map_err(|_| self.bad(key)),
+            Some(ScalarValue::Null) | None => Ok(None),
+            Some(_) => Err(self.bad(key)),
+        }
+    }
+
+    /// A required integer.
+    pub fn int(&self, obj: &ObjId, key: &str) -> Result<i64> {
+        self.opt_int(obj, key)?.ok_or_else(|| self.bad(key))
+    }
+
+    /// An optional boolean (absent = false).
+    pub fn flag(&self, obj: &ObjId, key: &str) -> Result<bool> {
+        match self.scalar(obj, key)? {
+            Some(ScalarValue::Boolean(b)) => Ok(b),
+            Some(ScalarValue::Null) | None => Ok(false),
+            Some(_) => Err(self.bad(key)),
+        }
+    }
+
+    /// A child object of the expected type.
+    pub fn obj(&self, obj: &ObjId, key: &str, ty: ObjType) -> Result<ObjId> {
+        match self.doc.get(obj, key).map_err(|_| self.bad(key))? {
+            Some((Value::Object(t), id)) if t == ty => Ok(id),
+            _ => Err(self.bad(key)),
+        }
+    }
+
+    /// An optional child object of the expected type.
+    pub fn opt_obj(&self, obj: &ObjId, key: &str, ty: ObjType) -> Result<Option<ObjId>> {
+        match self.doc.get(obj, key).map_err(|_| self.bad(key))? {
+            Some((Value::Object(t), id)) if t == ty => Ok(Some(id)),
+            None => Ok(None),
+            _ => Err(self.bad(key)),
+        }
+    }
+
+    /// The content of a Text child (empty if absent).
+    pub fn text(&self, obj: &ObjId, key: &str) -> Result<String> {
+        match self.opt_obj(obj, key, ObjType::Text)? {
+            Some(t) => self.doc.text(&t).map_err(|_| self.bad(key)),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// An add-wins set (a map whose keys are members), parsed into a vocabulary.
+    pub fn set<T: std::str::FromStr + Ord>(&self, obj: &ObjId, key: &str) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        if let Some(m) = self.opt_obj(obj, key, ObjType::Map)? {
+            for item in self.doc.map_range(&m, ..) {
+                out.push(item.key.parse().map_err(|_| self.bad(key))?);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The map items of a list child, in list order.
+    pub fn list_maps(&self, obj: &ObjId, key: &str) -> Result<Vec<ObjId>> {
+        let mut out = Vec::new();
+        if let Some(l) = self.opt_obj(obj, key, ObjType::List)? {
+            for i in 0..self.doc.length(&l) {
+                match self.doc.get(&l, i).map_err(|_| self.bad(key))? {
+                    Some((Value::Object(ObjType::Map), id)) => out.push(id),
+                    _ => return Err(self.bad(key)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The root object.
+    pub fn root(&self) -> ObjId {
+        ROOT
+    }
+}
+
+/// Puts a string, or deletes the key for `None`.
+pub fn put_opt_str(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: Option<&str>) -> Result<()> {
+    match v {
+        Some(s) => doc.put(obj, key, s)?,
+        None => doc.put(obj, key, ScalarValue::Null)?,
+    }
+    Ok(())
+}
+
+/// Puts an integer, or null for `None`.
+pub fn put_opt_int(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: Option<i64>) -> Result<()> {
+    match v {
+        Some(i) => doc.put(obj, key, i)?,
+        None => doc.put(obj, key, ScalarValue::Null)?,
+    }
+    Ok(())
+}
+
+/// Creates a Text child holding `text`.
+pub fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> Result<ObjId> {
+    let t = doc.put_object(obj, key, ObjType::Text)?;
+    if !text.is_empty() {
+        doc.splice_text(&t, 0, 0, text)?;
+    }
+    Ok(t)
+}
+
+/// Replaces the content of a Text child with `text` by a minimal diff (so concurrent edits to
+/// untouched parts still merge), creating the child if it is missing.
+pub fn update_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> Result<()> {
+    match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Text), t)) => doc.update_text(&t, text)?,
+        _ => {
+            put_text(doc, obj, key, text)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates an add-wins set child holding `items`.
+pub fn put_set<T: std::fmt::Display>(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    items: &[T],
+) -> Result<ObjId> {
+    let m = doc.put_object(obj, key, ObjType::Map)?;
+    for i in items {
+        doc.put(&m, i.to_string(), true)?;
+    }
+    Ok(m)
+}
+
+/// Adds to or removes from an add-wins set child (creating it when missing).
+pub fn set_member<T: std::fmt::Display>(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    item: &T,
+    present: bool,
+) -> Result<()> {
+    let m = match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Map), m)) => m,
+        _ => doc.put_object(obj, key, ObjType::Map)?,
+    };
+    if present {
+        doc.put(&m, item.to_string(), true)?;
+    } else {
+        doc.delete(&m, item.to_string())?;
+    }
+    Ok(())
+}
+
+/// Appends a new map to a list child (creating the list when missing) and returns it.
+pub fn push_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    let l = match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::List), l)) => l,
+        _ => doc.put_object(obj, key, ObjType::List)?,
+    };
+    let n = doc.length(&l);
+    Ok(doc.insert_object(&l, n, ObjType::Map)?)
+}

@@ -1,0 +1,628 @@
+//! Session notes: format sections merged character by character, structured fields, and the
+//! signing lifecycle.
+//!
+//! Lifecycle (clinical model §4.4) is derived from the append-only signature log, never stored,
+//! so a merge cannot turn `signed` back into `draft`. An author signature records the document
+//! heads and a SHA-256 of the canonical content at those heads, and is signed with the device's
+//! Ed25519 key; afterwards every content edit is refused with `NoteLocked`, and changes go into
+//! addenda, which are signed in turn. The signed content is re-read at the signed heads and
+//! checked against the hash, so it stays readable exactly as signed.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
+use sha2::{Digest, Sha256};
+
+use super::am::{self, Reader};
+use super::enums::*;
+use super::model::*;
+use super::validate;
+use crate::crypto::signing::{self, DeviceKey};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, RecordId};
+
+/// Checks a new note's fields against its format.
+pub fn validate(n: &NewNote) -> Result<()> {
+    validate::label("author_id", &n.author_id, 128)?;
+    for (k, v) in &n.sections {
+        check_section(n.format, k)?;
+        validate::text(&format!("sections.{k}"), v)?;
+    }
+    Ok(())
+}
+
+fn check_section(format: NoteFormat, key: &str) -> Result<()> {
+    if format.sections().contains(&key) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            format!("sections.{key}"),
+            format!("a {} note has no such section", format.as_str()),
+        ))
+    }
+}
+
+/// Writes a new note document. `session_start` is copied in so timelines can sort notes by date
+/// without opening the session.
+pub fn create(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    client_id: RecordId,
+    session_start: Timestamp,
+    n: &NewNote,
+) -> Result<()> {
+    validate(n)?;
+    doc.put(ROOT, "id", id.to_string())?;
+    doc.put(ROOT, "session_id", n.session_id.to_string())?;
+    doc.put(ROOT, "client_id", client_id.to_string())?;
+    doc.put(ROOT, "session_start", session_start)?;
+    doc.put(ROOT, "author_id", n.author_id.as_str())?;
+    doc.put(ROOT, "format", n.format.as_str())?;
+    doc.put(ROOT, "created_at", n.created_at)?;
+    let sections = doc.put_object(ROOT, "sections", ObjType::Map)?;
+    for key in n.format.sections() {
+        let text = n.sections.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        am::put_text(doc, &sections, key, text.unwrap_or(""))?;
+    }
+    am::put_set::<String>(doc, &ROOT, "goals_addressed", &[])?;
+    am::put_set::<String>(doc, &ROOT, "interventions", &[])?;
+    am::put_set::<String>(doc, &ROOT, "diagnoses", &[])?;
+    let risk = doc.put_object(ROOT, "risk", ObjType::Map)?;
+    doc.put(&risk, "si", RiskLevel::NotAssessed.as_str())?;
+    doc.put(&risk, "hi", RiskLevel::NotAssessed.as_str())?;
+    am::put_text(doc, &risk, "note", "")?;
+    doc.put_object(ROOT, "signatures", ObjType::List)?;
+    doc.put_object(ROOT, "addenda", ObjType::List)?;
+    Ok(())
+}
+
+fn read_signature(r: &Reader<'_>, s: &ObjId) -> Result<Signature> {
+    let heads = r.str(s, "heads")?;
+    Ok(Signature {
+        id: r.id(s, "id")?,
+        signer_id: r.str(s, "signer_id")?,
+        signer_name: r.str(s, "signer_name")?,
+        role: r.parse(s, "role")?,
+        meaning: r.parse(s, "meaning")?,
+        signed_at: r.int(s, "signed_at")?,
+        device_id: r.parse(s, "device_id")?,
+        heads: if heads.is_empty() { vec![] } else { heads.split(',').map(str::to_owned).collect() },
+        content_hash: r.str(s, "content_hash")?,
+        needs_cosign: r.flag(s, "needs_cosign")?,
+    })
+}
+
+fn read_signatures(r: &Reader<'_>, obj: &ObjId) -> Result<Vec<Signature>> {
+    let mut sigs = r
+        .list_maps(obj, "signatures")?
+        .iter()
+        .map(|s| read_signature(r, s))
+        .collect::<Result<Vec<_>>>()?;
+    sigs.sort_by(|a, b| (a.signed_at, a.id).cmp(&(b.signed_at, b.id)));
+    Ok(sigs)
+}
+
+/// The lifecycle state implied by a signature log (sorted oldest first).
+pub fn derive_state(sigs: &[Signature]) -> NoteState {
+    let mut state = NoteState::Draft;
+    for s in sigs {
+        state = match (s.meaning, state) {
+            (SignatureMeaning::Authored, NoteState::Draft) => {
+                if s.needs_cosign {
+                    NoteState::PendingCosign
+                } else {
+                    NoteState::Signed
+                }
+            }
+            (SignatureMeaning::Cosigned | SignatureMeaning::ReviewedApproved, NoteState::PendingCosign) => {
+                NoteState::Cosigned
+            }
+            (SignatureMeaning::ReturnedForRevision, NoteState::PendingCosign) => NoteState::Draft,
+            (_, st) => st,
+        };
+    }
+    state
+}
+
+/// The author signature that defines the signed content: the latest `authored` one.
+fn signature_in_force(sigs: &[Signature]) -> Option<&Signature> {
+    sigs.iter().rev().find(|s| s.meaning == SignatureMeaning::Authored)
+}
+
+struct Content {
+    format: NoteFormat,
+    sections: Vec<(String, String)>,
+    goals_addressed: Vec<RecordId>,
+    interventions: Vec<String>,
+    diagnoses: Vec<String>,
+    risk: Risk,
+}
+
+fn read_content(r: &Reader<'_>) -> Result<Content> {
+    let root = r.root();
+    let format: NoteFormat = r.parse(&root, "format")?;
+    let sections_obj = r.obj(&root, "sections", ObjType::Map)?;
+    let mut sections = Vec::new();
+    for key in format.sections() {
+        sections.push(((*key).to_owned(), r.text(&sections_obj, key)?));
+    }
+    let risk_obj = r.obj(&root, "risk", ObjType::Map)?;
+    Ok(Content {
+        format,
+        sections,
+        goals_addressed: r.set(&root, "goals_addressed")?,
+        interventions: r.set(&root, "interventions")?,
+        diagnoses: r.set(&root, "diagnoses")?,
+        risk: Risk {
+            si: r.parse(&risk_obj, "si")?,
+            hi: r.parse(&risk_obj, "hi")?,
+            note: r.text(&risk_obj, "note")?,
+        },
+    })
+}
+
+/// SHA-256 over a length-prefixed canonical encoding of the content (format, sections in format
+/// order, sorted sets, risk). Returns lowercase hex.
+fn content_hash(id: RecordId, c: &Content) -> String {
+    let mut t = Transcript::new(b"mend-note-content-v1");
+    t.put(id.as_bytes());
+    t.put(c.format.as_str().as_bytes());
+    for (k, v) in &c.sections {
+        t.put(k.as_bytes());
+        t.put(v.as_bytes());
+    }
+    t.put_list(c.goals_addressed.iter().map(|g| g.to_string()));
+    t.put_list(c.interventions.iter().cloned());
+    t.put_list(c.diagnoses.iter().cloned());
+    t.put(c.risk.si.as_str().as_bytes());
+    t.put(c.risk.hi.as_str().as_bytes());
+    t.put(c.risk.note.as_bytes());
+    hex::encode(t.finish())
+}
+
+/// Length-prefixed fields under a domain tag, hashed: no two field lists encode alike.
+struct Transcript(Sha256);
+
+impl Transcript {
+    fn new(domain: &[u8]) -> Self {
+        let mut t = Transcript(Sha256::new());
+        t.put(domain);
+        t
+    }
+    fn put(&mut self, field: &[u8]) {
+        self.0.update((field.len() as u64).to_be_bytes());
+        self.0.update(field);
+    }
+    fn put_list(&mut self, items: impl Iterator<Item = String>) {
+        let items: Vec<String> = items.collect();
+        self.0.update((items.len() as u64).to_be_bytes());
+        for i in items {
+            self.put(i.as_bytes());
+        }
+    }
+    fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+/// The bytes a signature signs: note id, optional addendum id, heads, content hash, meaning,
+/// role, signer, time.
+fn signing_message(note: RecordId, addendum: Option<RecordId>, sig: &Signature) -> [u8; 32] {
+    let mut t = Transcript::new(b"mend-note-signature-v1");
+    t.put(note.as_bytes());
+    t.put(addendum.map(|a| a.to_string()).unwrap_or_default().as_bytes());
+    t.put_list(sig.heads.iter().cloned());
+    t.put(sig.content_hash.as_bytes());
+    t.put(sig.meaning.as_str().as_bytes());
+    t.put(sig.role.as_str().as_bytes());
+    t.put(sig.signer_id.as_bytes());
+    t.put(sig.signer_name.as_bytes());
+    t.put(&sig.signed_at.to_be_bytes());
+    t.put(sig.device_id.as_bytes());
+    t.put(&[u8::from(sig.needs_cosign)]);
+    t.finish()
+}
+
+/// Reads a note document.
+pub fn read(doc: &AutoCommit, id: RecordId) -> Result<SessionNote> {
+    let r = Reader::new(doc, id);
+    let root = r.root();
+    let c = read_content(&r)?;
+    let signatures = read_signatures(&r, &root)?;
+    let mut addenda = Vec::new();
+    for a in r.list_maps(&root, "addenda")? {
+        addenda.push(Addendum {
+            id: r.id(&a, "id")?,
+            kind: r.parse(&a, "kind")?,
+            reason: r.text(&a, "reason")?,
+            body: r.text(&a, "body")?,
+            targets: r.set(&a, "targets")?,
+            author_id: r.str(&a, "author_id")?,
+            created_at: r.int(&a, "created_at")?,
+            signatures: read_signatures(&r, &a)?,
+        });
+    }
+    addenda.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+    Ok(SessionNote {
+        id: r.id(&root, "id")?,
+        session_id: r.id(&root, "session_id")?,
+        client_id: r.id(&root, "client_id")?,
+        author_id: r.str(&root, "author_id")?,
+        format: c.format,
+        sections: c.sections,
+        goals_addressed: c.goals_addressed,
+        interventions: c.interventions,
+        diagnoses: c.diagnoses,
+        risk: c.risk,
+        state: derive_state(&signatures),
+        signatures,
+        addenda,
+        created_at: r.int(&root, "created_at")?,
+    })
+}
+
+/// The lifecycle state of a note document.
+pub fn state(doc: &AutoCommit, id: RecordId) -> Result<NoteState> {
+    let r = Reader::new(doc, id);
+    Ok(derive_state(&read_signatures(&r, &ROOT)?))
+}
+
+fn ensure_draft(doc: &AutoCommit, id: RecordId) -> Result<()> {
+    match state(doc, id)? {
+        NoteState::Draft => Ok(()),
+        _ => Err(Error::NoteLocked(id)),
+    }
+}
+
+fn section_obj(doc: &AutoCommit, id: RecordId, section: &str) -> Result<ObjId> {
+    let r = Reader::new(doc, id);
+    let format: NoteFormat = r.parse(&ROOT, "format")?;
+    check_section(format, section)?;
+    let sections = r.obj(&ROOT, "sections", ObjType::Map)?;
+    r.obj(&sections, section, ObjType::Text)
+}
+
+/// Splices text into a section for live typing: delete `delete` characters at `pos` (Unicode
+/// scalar values), then insert `insert`. Refused with `NoteLocked` once the note is signed.
+pub fn splice_section(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    section: &str,
+    pos: usize,
+    delete: usize,
+    insert: &str,
+) -> Result<()> {
+    ensure_draft(doc, id)?;
+    let t = section_obj(doc, id, section)?;
+    let len = doc.length(&t);
+    if pos > len || delete > len - pos {
+        return Err(Error::invalid(
+            format!("sections.{section}"),
+            format!("splice range {pos}+{delete} is outside the text (length {len})"),
+        ));
+    }
+    validate::text(&format!("sections.{section}"), insert)?;
+    doc.splice_text(&t, pos, delete as isize, insert)?;
+    Ok(())
+}
+
+/// Replaces a section's text (stored as a minimal diff so concurrent edits still merge).
+pub fn set_section(doc: &mut AutoCommit, id: RecordId, section: &str, text: &str) -> Result<()> {
+    ensure_draft(doc, id)?;
+    validate::text(&format!("sections.{section}"), text)?;
+    let t = section_obj(doc, id, section)?;
+    doc.update_text(&t, text)?;
+    Ok(())
+}
+
+/// Sets the risk assessment.
+pub fn set_risk(doc: &mut AutoCommit, id: RecordId, risk: &Risk) -> Result<()> {
+    ensure_draft(doc, id)?;
+    validate::text("risk.note", &risk.note)?;
+    let r = Reader::new(doc, id).obj(&ROOT, "risk", ObjType::Map)?;
+    doc.put(&r, "si", risk.si.as_str())?;
+    doc.put(&r, "hi", risk.hi.as_str())?;
+    am::update_text(doc, &r, "note", &risk.note)?;
+    Ok(())
+}
+
+/// Which coded set of a note to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSet {
+    /// ICD-10-CM diagnosis codes.
+    Diagnoses,
+    /// App-defined intervention codes.
+    Interventions,
+    /// Treatment-goal ids.
+    GoalsAddressed,
+}
+
+impl CodeSet {
+    fn key(&self) -> &'static str {
+        match self {
+            CodeSet::Diagnoses => "diagnoses",
+            CodeSet::Interventions => "interventions",
+            CodeSet::GoalsAddressed => "goals_addressed",
+        }
+    }
+}
+
+/// Adds (`present`) or removes a code.
+pub fn set_code(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    set: CodeSet,
+    code: &str,
+    present: bool,
+) -> Result<()> {
+    ensure_draft(doc, id)?;
+    match set {
+        CodeSet::Diagnoses => {
+            let ok = code.len() >= 3
+                && code.len() <= 8
+                && code.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+            if !ok {
+                return Err(Error::invalid("diagnoses", "not an ICD-10-CM code"));
+            }
+        }
+        CodeSet::Interventions => validate::label("interventions", code, 64)?,
+        CodeSet::GoalsAddressed => {
+            code.parse::<RecordId>()?;
+        }
+    }
+    am::set_member(doc, &ROOT, set.key(), &code, present)
+}
+
+/// Who and what signs (device identity is supplied by the vault).
+pub struct Signer<'a> {
+    /// The device key.
+    pub key: &'a DeviceKey,
+    /// The device id.
+    pub device_id: DeviceId,
+}
+
+fn push_signature(
+    doc: &mut AutoCommit,
+    list_owner: &ObjId,
+    sig: &Signature,
+    device_public: &[u8; 32],
+    raw_sig: &[u8; 64],
+) -> Result<()> {
+    let s = am::push_map(doc, list_owner, "signatures")?;
+    doc.put(&s, "id", sig.id.to_string())?;
+    doc.put(&s, "signer_id", sig.signer_id.as_str())?;
+    doc.put(&s, "signer_name", sig.signer_name.as_str())?;
+    doc.put(&s, "role", sig.role.as_str())?;
+    doc.put(&s, "meaning", sig.meaning.as_str())?;
+    doc.put(&s, "signed_at", sig.signed_at)?;
+    doc.put(&s, "device_id", sig.device_id.to_string())?;
+    doc.put(&s, "heads", sig.heads.join(","))?;
+    doc.put(&s, "content_hash", sig.content_hash.as_str())?;
+    doc.put(&s, "needs_cosign", sig.needs_cosign)?;
+    doc.put(&s, "device_public", hex::encode(device_public))?;
+    doc.put(&s, "sig", hex::encode(raw_sig))?;
+    Ok(())
+}
+
+fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
+    let mut h: Vec<String> = heads.iter().map(|h| hex::encode(h.0)).collect();
+    h.sort();
+    h
+}
+
+fn parse_heads(id: RecordId, heads: &[String]) -> Result<Vec<ChangeHash>> {
+    heads
+        .iter()
+        .map(|h| {
+            let b = hex::decode(h).map_err(|_| Error::corrupt(id, "signature heads"))?;
+            ChangeHash::try_from(&b[..]).map_err(|_| Error::corrupt(id, "signature heads"))
+        })
+        .collect()
+}
+
+/// Signs the note. An author signature needs a draft and locks it; a supervisor's co-signature or
+/// return needs a note pending co-signature.
+pub fn sign(doc: &mut AutoCommit, id: RecordId, signer: &Signer<'_>, req: &SignRequest) -> Result<()> {
+    validate::label("signer_id", &req.signer_id, 128)?;
+    validate::label("signer_name", &req.signer_name, 256)?;
+    let sigs = read_signatures(&Reader::new(doc, id), &ROOT)?;
+    let state = derive_state(&sigs);
+    let (heads, content_hash) = match (req.meaning, state) {
+        (SignatureMeaning::Authored, NoteState::Draft) => {
+            if req.role != SignerRole::Author {
+                return Err(Error::invalid("role", "an authored signature needs the author role"));
+            }
+            let heads = doc.get_heads();
+            let c = read_content(&Reader::new(doc, id))?;
+            (heads_hex(&heads), content_hash(id, &c))
+        }
+        (
+            SignatureMeaning::Cosigned
+            | SignatureMeaning::ReviewedApproved
+            | SignatureMeaning::ReturnedForRevision,
+            NoteState::PendingCosign,
+        ) => {
+            if req.role == SignerRole::Author {
+                return Err(Error::invalid("role", "co-signing needs the supervisor or reviewer role"));
+            }
+            let author = signature_in_force(&sigs)
+                .ok_or_else(|| Error::Internal("pending note without author signature".into()))?;
+            (author.heads.clone(), author.content_hash.clone())
+        }
+        (SignatureMeaning::Authored, _) => return Err(Error::NoteLocked(id)),
+        (_, _) => {
+            return Err(Error::InvalidState(
+                "only a note pending co-signature can be co-signed or returned".into(),
+            ))
+        }
+    };
+    let sig = Signature {
+        id: RecordId::random(),
+        signer_id: req.signer_id.clone(),
+        signer_name: req.signer_name.clone(),
+        role: req.role,
+        meaning: req.meaning,
+        signed_at: req.signed_at,
+        device_id: signer.device_id,
+        heads,
+        content_hash,
+        needs_cosign: req.needs_cosign && req.meaning == SignatureMeaning::Authored,
+    };
+    let raw = signer.key.sign(&signing_message(id, None, &sig));
+    push_signature(doc, &ROOT, &sig, &signer.key.public(), &raw)
+}
+
+fn verify_signature(r: &Reader<'_>, obj: &ObjId, note: RecordId, addendum: Option<RecordId>, sig: &Signature) -> Result<()> {
+    let public = hex::decode(r.str(obj, "device_public")?).map_err(|_| Error::BadSignature(note))?;
+    let raw = hex::decode(r.str(obj, "sig")?).map_err(|_| Error::BadSignature(note))?;
+    signing::verify(&public, &signing_message(note, addendum, sig), &raw)
+        .map_err(|_| Error::BadSignature(note))
+}
+
+/// The note's content exactly as signed: read at the signed heads, its hash and the Ed25519
+/// signature checked. `InvalidState` for an unsigned note, `BadSignature` if anything differs.
+pub fn signed_content(doc: &mut AutoCommit, id: RecordId) -> Result<SignedContent> {
+    let r = Reader::new(doc, id);
+    let sig_objs = r.list_maps(&ROOT, "signatures")?;
+    let mut sigs = Vec::new();
+    for o in &sig_objs {
+        sigs.push((read_signature(&r, o)?, o.clone()));
+    }
+    sigs.sort_by(|a, b| (a.0.signed_at, a.0.id).cmp(&(b.0.signed_at, b.0.id)));
+    let plain: Vec<Signature> = sigs.iter().map(|(s, _)| s.clone()).collect();
+    if derive_state(&plain) == NoteState::Draft {
+        return Err(Error::InvalidState("the note is not signed".into()));
+    }
+    let (sig, obj) = sigs
+        .iter()
+        .rev()
+        .find(|(s, _)| s.meaning == SignatureMeaning::Authored)
+        .ok_or_else(|| Error::Internal("signed note without author signature".into()))?;
+    verify_signature(&r, obj, id, None, sig)?;
+    let heads = parse_heads(id, &sig.heads)?;
+    let sig = sig.clone();
+    let at = doc.fork_at(&heads).map_err(|_| Error::BadSignature(id))?;
+    let c = read_content(&Reader::new(&at, id))?;
+    if content_hash(id, &c) != sig.content_hash {
+        return Err(Error::BadSignature(id));
+    }
+    Ok(SignedContent { signature: sig, sections: c.sections, diagnoses: c.diagnoses, risk: c.risk })
+}
+
+fn addendum_obj(doc: &AutoCommit, id: RecordId, addendum: RecordId) -> Result<ObjId> {
+    let r = Reader::new(doc, id);
+    for a in r.list_maps(&ROOT, "addenda")? {
+        if r.id(&a, "id")? == addendum {
+            return Ok(a);
+        }
+    }
+    Err(Error::NotFound { kind: "addendum", id: addendum })
+}
+
+/// Starts an addendum on a signed note; returns its id.
+pub fn add_addendum(doc: &mut AutoCommit, id: RecordId, a: &NewAddendum) -> Result<RecordId> {
+    if state(doc, id)? == NoteState::Draft {
+        return Err(Error::InvalidState("a draft note is edited directly, not by addendum".into()));
+    }
+    validate::text("addendum.reason", &a.reason)?;
+    validate::text("addendum.body", &a.body)?;
+    validate::label("addendum.author_id", &a.author_id, 128)?;
+    let format: NoteFormat = Reader::new(doc, id).parse(&ROOT, "format")?;
+    for t in &a.targets {
+        check_section(format, t)?;
+    }
+    let aid = RecordId::random();
+    let o = am::push_map(doc, &ROOT, "addenda")?;
+    doc.put(&o, "id", aid.to_string())?;
+    doc.put(&o, "kind", a.kind.as_str())?;
+    am::put_text(doc, &o, "reason", &a.reason)?;
+    am::put_text(doc, &o, "body", &a.body)?;
+    am::put_set(doc, &o, "targets", &a.targets)?;
+    doc.put(&o, "author_id", a.author_id.as_str())?;
+    doc.put(&o, "created_at", a.created_at)?;
+    doc.put_object(&o, "signatures", ObjType::List)?;
+    Ok(aid)
+}
+
+/// Replaces a draft addendum's body; refused once the addendum is signed.
+pub fn set_addendum_body(doc: &mut AutoCommit, id: RecordId, addendum: RecordId, body: &str) -> Result<()> {
+    validate::text("addendum.body", body)?;
+    let o = addendum_obj(doc, id, addendum)?;
+    if !read_signatures(&Reader::new(doc, id), &o)?.is_empty() {
+        return Err(Error::NoteLocked(id));
+    }
+    am::update_text(doc, &o, "body", body)
+}
+
+fn addendum_hash(r: &Reader<'_>, o: &ObjId) -> Result<String> {
+    let mut t = Transcript::new(b"mend-addendum-content-v1");
+    t.put(r.str(o, "id")?.as_bytes());
+    t.put(r.str(o, "kind")?.as_bytes());
+    t.put(r.text(o, "reason")?.as_bytes());
+    t.put(r.text(o, "body")?.as_bytes());
+    t.put_list(r.set::<String>(o, "targets")?.into_iter());
+    t.put(r.str(o, "author_id")?.as_bytes());
+    Ok(hex::encode(t.finish()))
+}
+
+/// Signs an addendum (once); it is then immutable.
+pub fn sign_addendum(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    addendum: RecordId,
+    signer: &Signer<'_>,
+    req: &SignRequest,
+) -> Result<()> {
+    validate::label("signer_id", &req.signer_id, 128)?;
+    validate::label("signer_name", &req.signer_name, 256)?;
+    let heads = heads_hex(&doc.get_heads());
+    let o = addendum_obj(doc, id, addendum)?;
+    let r = Reader::new(doc, id);
+    if !read_signatures(&r, &o)?.is_empty() {
+        return Err(Error::InvalidState("the addendum is already signed".into()));
+    }
+    let sig = Signature {
+        id: RecordId::random(),
+        signer_id: req.signer_id.clone(),
+        signer_name: req.signer_name.clone(),
+        role: req.role,
+        meaning: req.meaning,
+        signed_at: req.signed_at,
+        device_id: signer.device_id,
+        heads,
+        content_hash: addendum_hash(&r, &o)?,
+        needs_cosign: false,
+    };
+    let raw = signer.key.sign(&signing_message(id, Some(addendum), &sig));
+    push_signature(doc, &o, &sig, &signer.key.public(), &raw)
+}
+
+/// Checks every addendum signature against the addendum's current content.
+pub fn verify_addenda(doc: &AutoCommit, id: RecordId) -> Result<()> {
+    let r = Reader::new(doc, id);
+    for o in r.list_maps(&ROOT, "addenda")? {
+        let aid = r.id(&o, "id")?;
+        for so in r.list_maps(&o, "signatures")? {
+            let sig = read_signature(&r, &so)?;
+            if sig.content_hash != addendum_hash(&r, &o)? {
+                return Err(Error::BadSignature(id));
+            }
+            verify_signature(&r, &so, id, Some(aid), &sig)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the document holds signature maps at all (cheap check for summaries).
+pub fn summary_fields(doc: &AutoCommit, id: RecordId) -> Result<(RecordId, Timestamp, NoteFormat, NoteState, bool)> {
+    let r = Reader::new(doc, id);
+    let root = r.root();
+    let sigs = read_signatures(&r, &root)?;
+    let mut addendum_draft = false;
+    for a in r.list_maps(&root, "addenda")? {
+        if r.list_maps(&a, "signatures")?.is_empty() {
+            addendum_draft = true;
+        }
+    }
+    Ok((r.id(&root, "session_id")?, r.int(&root, "session_start")?, r.parse(&root, "format")?, derive_state(&sigs), addendum_draft))
+}

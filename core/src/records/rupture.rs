@@ -1,0 +1,216 @@
+//! Rupture events and their repair: 3RS markers as add-wins sets, significance and ratings as
+//! registers, narrative as merged text, repair attempts and status changes as append-only logs.
+//! The status is derived from the log (latest by time), so a merge never regresses it.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ROOT};
+
+use super::am::{self, Reader};
+use super::enums::*;
+use super::model::*;
+use super::validate;
+use crate::error::{Error, Result};
+use crate::ids::RecordId;
+
+/// Checks a new rupture's fields.
+pub fn validate(n: &NewRupture) -> Result<()> {
+    validate::rating("significance", n.significance)?;
+    validate::opt_rating("therapist_contribution_rating", n.therapist_contribution_rating)?;
+    if let Some(m) = n.at_minute {
+        if !(0..=600).contains(&m) {
+            return Err(Error::invalid("at_minute", "must be between 0 and 600"));
+        }
+    }
+    validate::text("narrative", &n.narrative)?;
+    validate::text("client_words", &n.client_words)?;
+    validate::text("therapist_contribution", &n.therapist_contribution)?;
+    Ok(())
+}
+
+/// Checks a new repair attempt.
+pub fn validate_repair(a: &NewRepairAttempt) -> Result<()> {
+    if a.strategies.is_empty() {
+        return Err(Error::invalid("strategies", "name at least one repair strategy"));
+    }
+    validate::opt_rating("effect", a.effect)?;
+    validate::text("repair note", &a.note)
+}
+
+/// Writes a new rupture document; its status log starts at `unaddressed`.
+pub fn create(doc: &mut AutoCommit, id: RecordId, n: &NewRupture, by: &str) -> Result<()> {
+    validate(n)?;
+    doc.put(ROOT, "id", id.to_string())?;
+    doc.put(ROOT, "client_id", n.client_id.to_string())?;
+    am::put_opt_str(doc, &ROOT, "session_id", n.session_id.map(|s| s.to_string()).as_deref())?;
+    doc.put(ROOT, "occurred_at", n.occurred_at)?;
+    am::put_opt_int(doc, &ROOT, "at_minute", n.at_minute)?;
+    doc.put(ROOT, "record_class", n.record_class.as_str())?;
+    doc.put(ROOT, "movement", n.movement.as_str())?;
+    doc.put(ROOT, "initiated_by", n.initiated_by.as_str())?;
+    am::put_set(doc, &ROOT, "markers", &n.markers)?;
+    am::put_set(doc, &ROOT, "alliance_dimensions", &n.alliance_dimensions)?;
+    am::put_set(doc, &ROOT, "precipitants", &n.precipitants)?;
+    am::put_opt_str(doc, &ROOT, "detected_by", n.detected_by.map(|d| d.as_str()))?;
+    doc.put(ROOT, "significance", n.significance)?;
+    am::put_opt_int(doc, &ROOT, "client_reported_intensity", None)?;
+    am::put_opt_int(doc, &ROOT, "therapist_contribution_rating", n.therapist_contribution_rating)?;
+    am::put_text(doc, &ROOT, "therapist_contribution", &n.therapist_contribution)?;
+    am::put_text(doc, &ROOT, "narrative", &n.narrative)?;
+    am::put_text(doc, &ROOT, "client_words", &n.client_words)?;
+    am::put_set::<ClientResponse>(doc, &ROOT, "client_response", &[])?;
+    doc.put_object(ROOT, "repair_attempts", ObjType::List)?;
+    doc.put_object(ROOT, "status_changes", ObjType::List)?;
+    am::put_opt_int(doc, &ROOT, "resolution_rating", None)?;
+    push_status(doc, RuptureStatus::Unaddressed, n.occurred_at, by, n.session_id)
+}
+
+fn push_status(
+    doc: &mut AutoCommit,
+    to: RuptureStatus,
+    at: Timestamp,
+    by: &str,
+    session: Option<RecordId>,
+) -> Result<()> {
+    let s = am::push_map(doc, &ROOT, "status_changes")?;
+    doc.put(&s, "to", to.as_str())?;
+    doc.put(&s, "at", at)?;
+    doc.put(&s, "by", by)?;
+    am::put_opt_str(doc, &s, "session_id", session.map(|s| s.to_string()).as_deref())
+}
+
+fn read_status_log(r: &Reader<'_>) -> Result<Vec<StatusChange>> {
+    let mut log = Vec::new();
+    for s in r.list_maps(&ROOT, "status_changes")? {
+        log.push(StatusChange {
+            to: r.parse(&s, "to")?,
+            at: r.int(&s, "at")?,
+            by: r.str(&s, "by")?,
+            session_id: r.opt_parse(&s, "session_id")?,
+        });
+    }
+    // Latest by time wins; equal times order by status so every device derives the same answer.
+    log.sort_by(|a, b| (a.at, a.to).cmp(&(b.at, b.to)));
+    Ok(log)
+}
+
+fn read_repair(r: &Reader<'_>, o: &ObjId) -> Result<RepairAttempt> {
+    Ok(RepairAttempt {
+        id: r.id(o, "id")?,
+        session_id: r.opt_parse(o, "session_id")?,
+        at: r.int(o, "at")?,
+        strategies: r.set(o, "strategies")?,
+        client_response: r.set(o, "client_response")?,
+        effect: r.opt_int(o, "effect")?,
+        note: r.text(o, "note")?,
+    })
+}
+
+/// Reads a rupture document.
+pub fn read(doc: &AutoCommit, id: RecordId) -> Result<RuptureEvent> {
+    let r = Reader::new(doc, id);
+    let root = r.root();
+    let status_log = read_status_log(&r)?;
+    let mut repairs = r
+        .list_maps(&root, "repair_attempts")?
+        .iter()
+        .map(|o| read_repair(&r, o))
+        .collect::<Result<Vec<_>>>()?;
+    repairs.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+    Ok(RuptureEvent {
+        id: r.id(&root, "id")?,
+        client_id: r.id(&root, "client_id")?,
+        session_id: r.opt_parse(&root, "session_id")?,
+        occurred_at: r.int(&root, "occurred_at")?,
+        at_minute: r.opt_int(&root, "at_minute")?,
+        record_class: r.parse(&root, "record_class")?,
+        movement: r.parse(&root, "movement")?,
+        initiated_by: r.parse(&root, "initiated_by")?,
+        markers: r.set(&root, "markers")?,
+        alliance_dimensions: r.set(&root, "alliance_dimensions")?,
+        precipitants: r.set(&root, "precipitants")?,
+        detected_by: r.opt_parse(&root, "detected_by")?,
+        significance: r.int(&root, "significance")?,
+        client_reported_intensity: r.opt_int(&root, "client_reported_intensity")?,
+        therapist_contribution_rating: r.opt_int(&root, "therapist_contribution_rating")?,
+        therapist_contribution: r.text(&root, "therapist_contribution")?,
+        narrative: r.text(&root, "narrative")?,
+        client_words: r.text(&root, "client_words")?,
+        client_response: r.set(&root, "client_response")?,
+        repair_attempts: repairs,
+        status: status_log.last().map(|s| s.to).unwrap_or(RuptureStatus::Unaddressed),
+        status_log,
+        resolution_rating: r.opt_int(&root, "resolution_rating")?,
+    })
+}
+
+/// Applies an update. Every value is checked before anything is written.
+pub fn update(doc: &mut AutoCommit, u: &RuptureUpdate) -> Result<()> {
+    if let Some(s) = u.significance {
+        validate::rating("significance", s)?;
+    }
+    validate::opt_rating("client_reported_intensity", u.client_reported_intensity)?;
+    validate::opt_rating("resolution_rating", u.resolution_rating)?;
+    if let Some(n) = &u.narrative {
+        validate::text("narrative", n)?;
+    }
+    if let Some(s) = u.significance {
+        doc.put(ROOT, "significance", s)?;
+    }
+    if let Some(v) = u.client_reported_intensity {
+        doc.put(ROOT, "client_reported_intensity", v)?;
+    }
+    if let Some(v) = u.resolution_rating {
+        doc.put(ROOT, "resolution_rating", v)?;
+    }
+    if let Some(m) = u.movement {
+        doc.put(ROOT, "movement", m.as_str())?;
+    }
+    for m in &u.add_markers {
+        am::set_member(doc, &ROOT, "markers", m, true)?;
+    }
+    for m in &u.remove_markers {
+        am::set_member(doc, &ROOT, "markers", m, false)?;
+    }
+    for p in &u.add_precipitants {
+        am::set_member(doc, &ROOT, "precipitants", p, true)?;
+    }
+    for c in &u.add_client_response {
+        am::set_member(doc, &ROOT, "client_response", c, true)?;
+    }
+    if let Some(n) = &u.narrative {
+        am::update_text(doc, &ROOT, "narrative", n)?;
+    }
+    Ok(())
+}
+
+/// Appends a repair attempt; returns its id.
+pub fn add_repair(doc: &mut AutoCommit, a: &NewRepairAttempt) -> Result<RecordId> {
+    validate_repair(a)?;
+    let id = RecordId::random();
+    let o = am::push_map(doc, &ROOT, "repair_attempts")?;
+    doc.put(&o, "id", id.to_string())?;
+    am::put_opt_str(doc, &o, "session_id", a.session_id.map(|s| s.to_string()).as_deref())?;
+    doc.put(&o, "at", a.at)?;
+    am::put_set(doc, &o, "strategies", &a.strategies)?;
+    am::put_set(doc, &o, "client_response", &a.client_response)?;
+    am::put_opt_int(doc, &o, "effect", a.effect)?;
+    am::put_text(doc, &o, "note", &a.note)?;
+    Ok(id)
+}
+
+/// Appends a status change.
+pub fn change_status(
+    doc: &mut AutoCommit,
+    to: RuptureStatus,
+    at: Timestamp,
+    by: &str,
+    session: Option<RecordId>,
+) -> Result<()> {
+    validate::label("by", by, 128)?;
+    push_status(doc, to, at, by, session)
+}
+
+/// The record class a rupture was created with (decides its key).
+pub fn record_class(doc: &AutoCommit, id: RecordId) -> Result<RecordClass> {
+    Reader::new(doc, id).parse(&ROOT, "record_class")
+}

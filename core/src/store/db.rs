@@ -1,0 +1,253 @@
+//! The SQL of the vault. Every function takes a `&Connection`; callers that write pass a
+//! `Transaction` (which derefs to one) so that each logical save is one transaction.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::Result;
+use crate::ids::{KeyId, RecordId};
+
+/// Reads one header value.
+pub fn meta_get(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes one header value.
+pub fn meta_put(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta(name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        params![name, value],
+    )?;
+    Ok(())
+}
+
+/// A row of the `keys` table.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    /// Key id.
+    pub key_id: KeyId,
+    /// Owning client record.
+    pub client_id: RecordId,
+    /// Purpose code (see `vault::KeyPurpose`).
+    pub purpose: u8,
+    /// The wrapped key, or `None` once destroyed.
+    pub wrapped: Option<Vec<u8>>,
+}
+
+/// Stores a new wrapped data key.
+pub fn key_insert(conn: &Connection, row: &KeyRow) -> Result<()> {
+    conn.execute(
+        "INSERT INTO keys(key_id, client_id, purpose, wrapped) VALUES (?1, ?2, ?3, ?4)",
+        params![&row.key_id.as_bytes()[..], &row.client_id.as_bytes()[..], row.purpose, row.wrapped],
+    )?;
+    Ok(())
+}
+
+fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+    let kid: Vec<u8> = r.get(0)?;
+    let cid: Vec<u8> = r.get(1)?;
+    Ok(KeyRow {
+        key_id: KeyId::from_slice(&kid).unwrap_or_else(|| KeyId::from_bytes([0; 16])),
+        client_id: RecordId::from_slice(&cid).unwrap_or_else(|| RecordId::from_bytes([0; 16])),
+        purpose: r.get(2)?,
+        wrapped: r.get(3)?,
+    })
+}
+
+/// One key by id.
+pub fn key_get(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT key_id, client_id, purpose, wrapped FROM keys WHERE key_id = ?1",
+            [&key_id.as_bytes()[..]],
+            key_from_row,
+        )
+        .optional()?)
+}
+
+/// A client's keys.
+pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT key_id, client_id, purpose, wrapped FROM keys WHERE client_id = ?1 ORDER BY purpose",
+    )?;
+    let rows = st.query_map([&client.as_bytes()[..]], key_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Destroys a client's keys: the wrapped bytes are overwritten (secure_delete) and set to NULL.
+pub fn keys_destroy(conn: &Connection, client: &RecordId) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE keys SET wrapped = NULL WHERE client_id = ?1",
+        [&client.as_bytes()[..]],
+    )?)
+}
+
+/// The plaintext header of one stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocHeader {
+    /// Record id.
+    pub doc_id: RecordId,
+    /// Kind code.
+    pub kind: u8,
+    /// Owning client.
+    pub client_id: RecordId,
+    /// Key the record is encrypted under.
+    pub key_id: KeyId,
+    /// The next sequence number to use.
+    pub next_seq: u64,
+    /// Sequence number of the stored snapshot.
+    pub snapshot_seq: u64,
+}
+
+fn header_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocHeader> {
+    let d: Vec<u8> = r.get(0)?;
+    let c: Vec<u8> = r.get(2)?;
+    let k: Vec<u8> = r.get(3)?;
+    let bad = || rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob);
+    Ok(DocHeader {
+        doc_id: RecordId::from_slice(&d).ok_or_else(bad)?,
+        kind: r.get(1)?,
+        client_id: RecordId::from_slice(&c).ok_or_else(bad)?,
+        key_id: KeyId::from_slice(&k).ok_or_else(bad)?,
+        next_seq: r.get::<_, i64>(4)? as u64,
+        snapshot_seq: r.get::<_, i64>(5)? as u64,
+    })
+}
+
+const HEADER_COLS: &str = "doc_id, kind, client_id, key_id, next_seq, snapshot_seq";
+
+/// Inserts a new record with its first snapshot.
+pub fn doc_insert(conn: &Connection, h: &DocHeader, snapshot: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO docs(doc_id, kind, client_id, key_id, next_seq, snapshot_seq, snapshot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            &h.doc_id.as_bytes()[..],
+            h.kind,
+            &h.client_id.as_bytes()[..],
+            &h.key_id.as_bytes()[..],
+            h.next_seq as i64,
+            h.snapshot_seq as i64,
+            snapshot
+        ],
+    )?;
+    Ok(())
+}
+
+/// The header of one record.
+pub fn doc_header(conn: &Connection, id: &RecordId) -> Result<Option<DocHeader>> {
+    let mut st =
+        conn.prepare_cached(&format!("SELECT {HEADER_COLS} FROM docs WHERE doc_id = ?1"))?;
+    Ok(st.query_row([&id.as_bytes()[..]], header_from_row).optional()?)
+}
+
+/// Headers of a client's records of one kind (or of every kind with `None`).
+pub fn doc_headers_of_client(
+    conn: &Connection,
+    client: &RecordId,
+    kind: Option<u8>,
+) -> Result<Vec<DocHeader>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {HEADER_COLS} FROM docs WHERE client_id = ?1 AND (?2 IS NULL OR kind = ?2)"
+    ))?;
+    let rows = st.query_map(params![&client.as_bytes()[..], kind], header_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Headers of every record of one kind.
+pub fn doc_headers_of_kind(conn: &Connection, kind: u8) -> Result<Vec<DocHeader>> {
+    let mut st =
+        conn.prepare_cached(&format!("SELECT {HEADER_COLS} FROM docs WHERE kind = ?1"))?;
+    let rows = st.query_map([kind], header_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The stored snapshot and the changes after it, in sequence order.
+pub fn doc_parts(conn: &Connection, id: &RecordId) -> Result<(Vec<u8>, Vec<(u64, Vec<u8>)>)> {
+    let snapshot: Vec<u8> = conn
+        .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
+        .query_row([&id.as_bytes()[..]], |r| r.get(0))?;
+    let mut st = conn.prepare_cached("SELECT seq, data FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let changes = st
+        .query_map([&id.as_bytes()[..]], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((snapshot, changes))
+}
+
+/// Appends one change at `seq` and advances the record's next sequence number past it.
+pub fn change_append(conn: &Connection, id: &RecordId, seq: u64, data: &[u8]) -> Result<()> {
+    conn.prepare_cached("INSERT INTO changes(doc_id, seq, data) VALUES (?1, ?2, ?3)")?
+        .execute(params![&id.as_bytes()[..], seq as i64, data])?;
+    conn.prepare_cached("UPDATE docs SET next_seq = ?2 WHERE doc_id = ?1")?
+        .execute(params![&id.as_bytes()[..], (seq + 1) as i64])?;
+    Ok(())
+}
+
+/// Number of changes stored after the snapshot.
+pub fn change_count(conn: &Connection, id: &RecordId) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM changes WHERE doc_id = ?1")?
+        .query_row([&id.as_bytes()[..]], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Replaces the snapshot with one taken at `seq` and drops the changes it folds in (`< seq`).
+pub fn snapshot_replace(conn: &Connection, id: &RecordId, seq: u64, snapshot: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE docs SET snapshot = ?2, snapshot_seq = ?3, next_seq = ?3 + 1 WHERE doc_id = ?1",
+        params![&id.as_bytes()[..], snapshot, seq as i64],
+    )?;
+    conn.execute(
+        "DELETE FROM changes WHERE doc_id = ?1 AND seq < ?2",
+        params![&id.as_bytes()[..], seq as i64],
+    )?;
+    Ok(())
+}
+
+/// Writes (or replaces) a record's summary.
+pub fn summary_put(conn: &Connection, id: &RecordId, seq: u64, data: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO summaries(doc_id, seq, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT(doc_id) DO UPDATE SET seq = excluded.seq, data = excluded.data",
+    )?
+    .execute(params![&id.as_bytes()[..], seq as i64, data])?;
+    Ok(())
+}
+
+/// Summaries (with their sequence numbers) of the given records' headers, in one query per
+/// client and kind.
+pub fn summaries_of_client(
+    conn: &Connection,
+    client: &RecordId,
+    kind: Option<u8>,
+) -> Result<Vec<(DocHeader, Option<(u64, Vec<u8>)>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.doc_id, d.kind, d.client_id, d.key_id, d.next_seq, d.snapshot_seq, s.seq, s.data
+         FROM docs d LEFT JOIN summaries s ON s.doc_id = d.doc_id
+         WHERE d.client_id = ?1 AND (?2 IS NULL OR d.kind = ?2)",
+    )?;
+    let rows = st.query_map(params![&client.as_bytes()[..], kind], summary_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Summaries of every record of one kind.
+pub fn summaries_of_kind(
+    conn: &Connection,
+    kind: u8,
+) -> Result<Vec<(DocHeader, Option<(u64, Vec<u8>)>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.doc_id, d.kind, d.client_id, d.key_id, d.next_seq, d.snapshot_seq, s.seq, s.data
+         FROM docs d LEFT JOIN summaries s ON s.doc_id = d.doc_id WHERE d.kind = ?1",
+    )?;
+    let rows = st.query_map([kind], summary_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocHeader, Option<(u64, Vec<u8>)>)> {
+    let h = header_from_row(r)?;
+    let seq: Option<i64> = r.get(6)?;
+    let data: Option<Vec<u8>> = r.get(7)?;
+    Ok((h, seq.zip(data).map(|(s, d)| (s as u64, d))))
+}

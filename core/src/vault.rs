@@ -1,0 +1,813 @@
+//! The vault: one therapist's encrypted records in one SQLite file, behind one thread-safe handle.
+//!
+//! This is where the layers meet: the vault unwraps keys (crypto), loads and saves envelopes
+//! (store), and hands Automerge documents to the record code (records). It must never write
+//! plaintext to the store, never delete a record because it failed to open, and never let a bad
+//! record stop the others from reading.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use automerge::{AutoCommit, ChangeHash};
+use rusqlite::Connection;
+
+use crate::crypto::kdf::{self, KdfParams};
+use crate::crypto::signing::DeviceKey;
+use crate::crypto::{envelope, Aad, Part, SecretKey};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
+use crate::query;
+use crate::records::enums::*;
+use crate::records::model::*;
+use crate::records::note::{CodeSet, Signer};
+use crate::records::summary;
+use crate::records::{client, measure, note, rupture, session, Kind};
+use crate::store::db::{self, DocHeader, KeyRow};
+use crate::store::{self, schema, Durability};
+
+const CANARY: &[u8] = b"mend vault canary v1";
+/// The vault key's own id in envelopes (it is not stored in the `keys` table).
+const VAULT_KEY_ID: KeyId = KeyId::from_bytes([0; 16]);
+
+/// How the app unlocks a vault.
+pub enum VaultSecret {
+    /// A 32-byte key the app keeps in the iOS Keychain or Android Keystore.
+    Key(SecretKey),
+    /// A passphrase, stretched with Argon2id (parameters stored in the vault).
+    Passphrase(zeroize::Zeroizing<String>),
+}
+
+impl VaultSecret {
+    /// A raw 32-byte key.
+    pub fn key(bytes: [u8; 32]) -> Self {
+        VaultSecret::Key(SecretKey::from_bytes(bytes))
+    }
+    /// A passphrase.
+    pub fn passphrase(p: impl Into<String>) -> Self {
+        VaultSecret::Passphrase(zeroize::Zeroizing::new(p.into()))
+    }
+}
+
+impl std::fmt::Debug for VaultSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VaultSecret(<redacted>)")
+    }
+}
+
+/// Settings for opening or creating a vault.
+#[derive(Debug, Clone)]
+pub struct VaultOptions {
+    /// Durability of acknowledged saves.
+    pub durability: Durability,
+    /// Argon2id parameters for a new passphrase vault (ignored on open: the stored ones are used).
+    pub kdf: KdfParams,
+    /// Fold a record's incremental changes into a new snapshot after this many.
+    pub compact_after: u64,
+    /// Most documents kept decrypted in memory.
+    pub cache_docs: usize,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        VaultOptions {
+            durability: Durability::Full,
+            kdf: KdfParams::recommended(),
+            compact_after: 256,
+            cache_docs: 256,
+        }
+    }
+}
+
+/// Purpose of a data key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum KeyPurpose {
+    /// The client's record, sessions, notes, measures.
+    Record = 1,
+    /// Psychotherapy-note content (ruptures classed as psychotherapy notes).
+    Process = 2,
+}
+
+struct Cached {
+    doc: AutoCommit,
+    header: DocHeader,
+    saved_heads: Vec<ChangeHash>,
+    summary: Vec<u8>,
+}
+
+struct Inner {
+    conn: Connection,
+    vault_id: VaultId,
+    vault_key: SecretKey,
+    device_id: DeviceId,
+    device_key: DeviceKey,
+    keys: HashMap<KeyId, SecretKey>,
+    docs: HashMap<RecordId, Cached>,
+    opts: VaultOptions,
+}
+
+/// An open vault. `Send + Sync`: share it between threads (calls are serialised inside).
+pub struct Vault {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault")
+    }
+}
+
+fn meta_aad(vault: VaultId, part: Part) -> Aad {
+    Aad { vault, record: RecordId::from_bytes([0; 16]), kind: 0, seq: 0, part }
+}
+
+impl Vault {
+    /// Creates a new vault file at `path`. Refuses to touch an existing file.
+    pub fn create(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
+        if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
+            return Err(Error::InvalidState("a file already exists at this path".into()));
+        }
+        let mut conn = store::open_connection(path, true, opts.durability)?;
+        schema::migrate(&mut conn)?;
+        let vault_id = VaultId::random();
+        let (vault_key, kdf_params) = match secret {
+            VaultSecret::Key(k) => (k, None),
+            VaultSecret::Passphrase(p) => {
+                let k = kdf::derive_key(&p, &opts.kdf)
+                    .map_err(|_| Error::invalid("kdf", "Argon2id parameters were rejected"))?;
+                (k, Some(opts.kdf))
+            }
+        };
+        let device_id = DeviceId::random();
+        let device_key = DeviceKey::generate();
+        let tx = conn.transaction()?;
+        db::meta_put(&tx, "vault_id", vault_id.as_bytes())?;
+        if let Some(p) = kdf_params {
+            let json = serde_json::to_vec(&p).map_err(|_| Error::Internal("kdf params".into()))?;
+            db::meta_put(&tx, "kdf", &json)?;
+        }
+        let canary = envelope::seal(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), CANARY);
+        db::meta_put(&tx, "canary", &canary)?;
+        db::meta_put(&tx, "device_id", device_id.as_bytes())?;
+        let wrapped = envelope::seal(
+            &vault_key,
+            &VAULT_KEY_ID,
+            &meta_aad(vault_id, Part::DeviceKey),
+            &device_key.seed()[..],
+        );
+        db::meta_put(&tx, "device_key", &wrapped)?;
+        tx.commit()?;
+        Ok(Vault::from_inner(Inner {
+            conn,
+            vault_id,
+            vault_key,
+            device_id,
+            device_key,
+            keys: HashMap::new(),
+            docs: HashMap::new(),
+            opts,
+        }))
+    }
+
+    /// Opens an existing vault. A wrong key or passphrase gives [`Error::WrongKey`] and writes
+    /// nothing; a file from a newer Mend gives [`Error::SchemaTooNew`].
+    pub fn open(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
+        let mut conn = store::open_connection(path, false, opts.durability)?;
+        let version = schema::check_supported(&conn)?;
+        if version == 0 {
+            return Err(Error::NotAVault("no Mend schema in this file"));
+        }
+        fn need(conn: &Connection, name: &str) -> Result<Vec<u8>> {
+            db::meta_get(conn, name)?.ok_or(Error::NotAVault("vault header is incomplete"))
+        }
+        let vault_id = VaultId::from_slice(&need(&conn, "vault_id")?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let vault_key = match secret {
+            VaultSecret::Key(k) => k,
+            VaultSecret::Passphrase(p) => {
+                let params: KdfParams = match db::meta_get(&conn, "kdf")? {
+                    Some(json) => serde_json::from_slice(&json)
+                        .map_err(|_| Error::NotAVault("vault header is incomplete"))?,
+                    // A key vault opened with a passphrase: the passphrase is simply wrong.
+                    None => return Err(Error::WrongKey),
+                };
+                kdf::derive_key(&p, &params).map_err(|_| Error::WrongKey)?
+            }
+        };
+        envelope::open(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), &need(&conn, "canary")?)
+            .map_err(|_| Error::WrongKey)?;
+        // The key is right: now it is safe to upgrade the file.
+        schema::migrate(&mut conn)?;
+        let device_id = DeviceId::from_slice(&need(&conn, "device_id")?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let seed = envelope::open(
+            &vault_key,
+            &VAULT_KEY_ID,
+            &meta_aad(vault_id, Part::DeviceKey),
+            &need(&conn, "device_key")?,
+        )
+        .map_err(|_| Error::NotAVault("device key does not open"))?;
+        let device_key =
+            DeviceKey::from_seed(&seed).map_err(|_| Error::NotAVault("device key is malformed"))?;
+        Ok(Vault::from_inner(Inner {
+            conn,
+            vault_id,
+            vault_key,
+            device_id,
+            device_key,
+            keys: HashMap::new(),
+            docs: HashMap::new(),
+            opts,
+        }))
+    }
+
+    fn from_inner(inner: Inner) -> Vault {
+        Vault { inner: Mutex::new(inner) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock means a panic inside the core; the SQLite state is transactional, but
+        // the in-memory caches may be stale, so drop them and carry on.
+        self.inner.lock().unwrap_or_else(|poisoned| {
+            let mut g = poisoned.into_inner();
+            g.docs.clear();
+            g
+        })
+    }
+
+    /// This vault's id.
+    pub fn id(&self) -> VaultId {
+        self.lock().vault_id
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> DeviceId {
+        self.lock().device_id
+    }
+
+    /// This device's Ed25519 public key.
+    pub fn device_public_key(&self) -> [u8; 32] {
+        self.lock().device_key.public()
+    }
+
+    // ----- clients -------------------------------------------------------------------------
+
+    /// Adds a client, with fresh data keys for the record and for psychotherapy notes.
+    pub fn create_client(&self, c: &NewClient) -> Result<RecordId> {
+        client::validate(c)?;
+        let mut guard = self.lock();
+        let g: &mut Inner = &mut guard;
+        let id = RecordId::random();
+        let tx = g.conn.transaction()?;
+        let record_key = Inner::new_key(&tx, g.vault_id, &g.vault_key, id, KeyPurpose::Record)?;
+        let process_key = Inner::new_key(&tx, g.vault_id, &g.vault_key, id, KeyPurpose::Process)?;
+        tx.commit()?;
+        g.keys.insert(record_key.0, record_key.1);
+        g.keys.insert(process_key.0, process_key.1);
+        let kid = record_key.0;
+        g.create_doc(id, Kind::Client, id, kid, |doc| client::create(doc, id, c))?;
+        Ok(id)
+    }
+
+    /// Reads a client.
+    pub fn client(&self, id: RecordId) -> Result<Client> {
+        self.lock().read(id, Kind::Client, |doc| client::read(doc, id))
+    }
+
+    /// Changes a client's treatment status.
+    pub fn set_client_status(&self, id: RecordId, status: ClientStatus) -> Result<()> {
+        self.lock().edit(id, Kind::Client, |doc| client::set_status(doc, status))
+    }
+
+    /// Appends a treatment goal; returns its id.
+    pub fn add_treatment_goal(&self, client_id: RecordId, text: &str, domain: &str) -> Result<RecordId> {
+        self.lock().edit(client_id, Kind::Client, |doc| client::add_goal(doc, text, domain))
+    }
+
+    /// Erases a client by destroying its keys (crypto-shredding). Its records then read as
+    /// [`Error::Erased`]; other clients are untouched. The wrapped keys are overwritten in the
+    /// file and the write-ahead log is checkpointed and truncated, so no copy of them remains.
+    pub fn erase_client(&self, client_id: RecordId) -> Result<()> {
+        let mut g = self.lock();
+        let keys = db::keys_of_client(&g.conn, &client_id)?;
+        if keys.is_empty() {
+            return Err(Error::NotFound { kind: "client", id: client_id });
+        }
+        let tx = g.conn.transaction()?;
+        db::keys_destroy(&tx, &client_id)?;
+        tx.commit()?;
+        for k in &keys {
+            g.keys.remove(&k.key_id);
+        }
+        g.docs.retain(|_, c| c.header.client_id != client_id);
+        g.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    // ----- sessions ------------------------------------------------------------------------
+
+    /// Adds a session for a client.
+    pub fn create_session(&self, s: &NewSession) -> Result<RecordId> {
+        session::validate(s)?;
+        let mut g = self.lock();
+        g.read(s.client_id, Kind::Client, |_| Ok(()))?;
+        let kid = g.client_key(s.client_id, KeyPurpose::Record)?;
+        let id = RecordId::random();
+        g.create_doc(id, Kind::Session, s.client_id, kid, |doc| session::create(doc, id, s))?;
+        Ok(id)
+    }
+
+    /// Reads a session.
+    pub fn session(&self, id: RecordId) -> Result<Session> {
+        self.lock().read(id, Kind::Session, |doc| session::read(doc, id))
+    }
+
+    /// Records whether a session took place, with its actual times.
+    pub fn set_session_status(
+        &self,
+        id: RecordId,
+        status: SessionStatus,
+        actual_start: Option<Timestamp>,
+        actual_end: Option<Timestamp>,
+    ) -> Result<()> {
+        self.lock()
+            .edit(id, Kind::Session, |doc| session::set_status(doc, status, actual_start, actual_end))
+    }
+
+    // ----- notes ---------------------------------------------------------------------------
+
+    /// Starts a note for a session.
+    pub fn create_note(&self, n: &NewNote) -> Result<RecordId> {
+        note::validate(n)?;
+        let mut g = self.lock();
+        let s = g.read(n.session_id, Kind::Session, |doc| session::read(doc, n.session_id))?;
+        let kid = g.client_key(s.client_id, KeyPurpose::Record)?;
+        let id = RecordId::random();
+        g.create_doc(id, Kind::Note, s.client_id, kid, |doc| {
+            note::create(doc, id, s.client_id, s.scheduled_start, n)
+        })?;
+        Ok(id)
+    }
+
+    /// Reads a note (current content, signatures, addenda and derived state).
+    pub fn note(&self, id: RecordId) -> Result<SessionNote> {
+        self.lock().read(id, Kind::Note, |doc| note::read(doc, id))
+    }
+
+    /// Live typing: delete `delete` characters at `pos` in a section, then insert `insert`.
+    pub fn splice_note_section(
+        &self,
+        id: RecordId,
+        section: &str,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        self.lock()
+            .edit(id, Kind::Note, |doc| note::splice_section(doc, id, section, pos, delete, insert))
+    }
+
+    /// Replaces a section's text (stored as a minimal diff).
+    pub fn set_note_section(&self, id: RecordId, section: &str, text: &str) -> Result<()> {
+        self.lock().edit(id, Kind::Note, |doc| note::set_section(doc, id, section, text))
+    }
+
+    /// Sets the note's risk assessment.
+    pub fn set_note_risk(&self, id: RecordId, risk: &Risk) -> Result<()> {
+        self.lock().edit(id, Kind::Note, |doc| note::set_risk(doc, id, risk))
+    }
+
+    /// Adds or removes a diagnosis, intervention or addressed goal.
+    pub fn set_note_code(&self, id: RecordId, set: CodeSet, code: &str, present: bool) -> Result<()> {
+        self.lock().edit(id, Kind::Note, |doc| note::set_code(doc, id, set, code, present))
+    }
+
+    /// Signs a note with this device's key (author signature, co-signature or return).
+    pub fn sign_note(&self, id: RecordId, req: &SignRequest) -> Result<()> {
+        let mut g = self.lock();
+        let signer_key = DeviceKey::from_seed(&g.device_key.seed()[..])
+            .map_err(|_| Error::Internal("device key".into()))?;
+        let device_id = g.device_id;
+        g.edit(id, Kind::Note, |doc| {
+            note::sign(doc, id, &Signer { key: &signer_key, device_id }, req)
+        })
+    }
+
+    /// The note's content exactly as signed, verified against its signature.
+    pub fn signed_content(&self, id: RecordId) -> Result<SignedContent> {
+        self.lock().read_mut(id, Kind::Note, |doc| note::signed_content(doc, id))
+    }
+
+    /// Starts an addendum on a signed note.
+    pub fn add_addendum(&self, id: RecordId, a: &NewAddendum) -> Result<RecordId> {
+        self.lock().edit(id, Kind::Note, |doc| note::add_addendum(doc, id, a))
+    }
+
+    /// Replaces a draft addendum's body.
+    pub fn set_addendum_body(&self, id: RecordId, addendum: RecordId, body: &str) -> Result<()> {
+        self.lock().edit(id, Kind::Note, |doc| note::set_addendum_body(doc, id, addendum, body))
+    }
+
+    /// Signs an addendum, which locks it.
+    pub fn sign_addendum(&self, id: RecordId, addendum: RecordId, req: &SignRequest) -> Result<()> {
+        let mut g = self.lock();
+        let signer_key = DeviceKey::from_seed(&g.device_key.seed()[..])
+            .map_err(|_| Error::Internal("device key".into()))?;
+        let device_id = g.device_id;
+        g.edit(id, Kind::Note, |doc| {
+            note::sign_addendum(doc, id, addendum, &Signer { key: &signer_key, device_id }, req)
+        })
+    }
+
+    /// Checks every addendum signature of a note.
+    pub fn verify_addenda(&self, id: RecordId) -> Result<()> {
+        self.lock().read(id, Kind::Note, |doc| note::verify_addenda(doc, id))
+    }
+
+    // ----- ruptures ------------------------------------------------------------------------
+
+    /// Logs a rupture. Ruptures classed as psychotherapy notes are encrypted under the client's
+    /// separate process key.
+    pub fn create_rupture(&self, r: &NewRupture, by: &str) -> Result<RecordId> {
+        rupture::validate(r)?;
+        crate::records::validate::label("by", by, 128)?;
+        let mut g = self.lock();
+        g.read(r.client_id, Kind::Client, |_| Ok(()))?;
+        if let Some(s) = r.session_id {
+            let owner = g.read(s, Kind::Session, |doc| session::read(doc, s))?.client_id;
+            if owner != r.client_id {
+                return Err(Error::invalid("session_id", "belongs to another client"));
+            }
+        }
+        let purpose = match r.record_class {
+            RecordClass::PsychotherapyNote => KeyPurpose::Process,
+            RecordClass::ProgressRecord => KeyPurpose::Record,
+        };
+        let kid = g.client_key(r.client_id, purpose)?;
+        let id = RecordId::random();
+        g.create_doc(id, Kind::Rupture, r.client_id, kid, |doc| rupture::create(doc, id, r, by))?;
+        Ok(id)
+    }
+
+    /// Reads a rupture with its repair attempts and derived status.
+    pub fn rupture(&self, id: RecordId) -> Result<RuptureEvent> {
+        self.lock().read(id, Kind::Rupture, |doc| rupture::read(doc, id))
+    }
+
+    /// Updates a rupture's ratings, markers and narrative.
+    pub fn update_rupture(&self, id: RecordId, u: &RuptureUpdate) -> Result<()> {
+        self.lock().edit(id, Kind::Rupture, |doc| rupture::update(doc, u))
+    }
+
+    /// Logs a repair attempt.
+    pub fn add_repair_attempt(&self, id: RecordId, a: &NewRepairAttempt) -> Result<RecordId> {
+        self.lock().edit(id, Kind::Rupture, |doc| rupture::add_repair(doc, a))
+    }
+
+    /// Appends a status change (the status is the latest change by time).
+    pub fn set_rupture_status(
+        &self,
+        id: RecordId,
+        to: RuptureStatus,
+        at: Timestamp,
+        by: &str,
+        session_id: Option<RecordId>,
+    ) -> Result<()> {
+        self.lock().edit(id, Kind::Rupture, |doc| rupture::change_status(doc, to, at, by, session_id))
+    }
+
+    // ----- alliance measures ---------------------------------------------------------------
+
+    /// Records an alliance measure (immutable afterwards).
+    pub fn record_measure(&self, m: &NewMeasure) -> Result<RecordId> {
+        measure::validate(m)?;
+        let mut g = self.lock();
+        g.read(m.client_id, Kind::Client, |_| Ok(()))?;
+        let kid = g.client_key(m.client_id, KeyPurpose::Record)?;
+        let id = RecordId::random();
+        g.create_doc(id, Kind::Measure, m.client_id, kid, |doc| measure::create(doc, id, m))?;
+        Ok(id)
+    }
+
+    /// Reads an alliance measure with its derived scores.
+    pub fn measure(&self, id: RecordId) -> Result<AllianceMeasure> {
+        self.lock().read(id, Kind::Measure, |doc| measure::read(doc, id))
+    }
+
+    // ----- queries (from summaries; no document is loaded) --------------------------------
+
+    /// Every client, erased and unreadable ones included (flagged), ordered by alias.
+    pub fn clients(&self) -> Result<Vec<query::ClientSummary>> {
+        let mut g = self.lock();
+        let rows = db::summaries_of_kind(&g.conn, Kind::Client as u8)?;
+        let rows = g.open_summaries(rows)?;
+        Ok(query::clients(rows))
+    }
+
+    /// A client's timeline: sessions, notes, ruptures and measures by date.
+    pub fn timeline(&self, client_id: RecordId) -> Result<Vec<query::TimelineEntry>> {
+        let rows = self.client_summaries(client_id, None)?;
+        Ok(query::timeline(rows))
+    }
+
+    /// A client's notes by date of service.
+    pub fn notes_of_client(&self, client_id: RecordId) -> Result<Vec<query::TimelineEntry>> {
+        let rows = self.client_summaries(client_id, Some(Kind::Note))?;
+        Ok(query::timeline(rows))
+    }
+
+    /// A client's unresolved ruptures, oldest first.
+    pub fn unresolved_ruptures(&self, client_id: RecordId) -> Result<Vec<query::RuptureSummary>> {
+        let rows = self.client_summaries(client_id, Some(Kind::Rupture))?;
+        Ok(query::unresolved_ruptures(rows))
+    }
+
+    /// Rupture counts by movement for each of a client's sessions, in session order.
+    pub fn rupture_counts(&self, client_id: RecordId) -> Result<Vec<query::SessionRuptureCounts>> {
+        let rows = self.client_summaries(client_id, None)?;
+        Ok(query::rupture_counts(rows))
+    }
+
+    /// A client's alliance trend: WAI-SR subscales per administration, superseded ones left out.
+    pub fn alliance_trend(&self, client_id: RecordId) -> Result<Vec<query::AlliancePoint>> {
+        let rows = self.client_summaries(client_id, Some(Kind::Measure))?;
+        Ok(query::alliance_trend(rows))
+    }
+
+    fn client_summaries(&self, client_id: RecordId, kind: Option<Kind>) -> Result<Vec<query::Row>> {
+        let mut g = self.lock();
+        let rows = db::summaries_of_client(&g.conn, &client_id, kind.map(|k| k as u8))?;
+        if rows.is_empty() && db::keys_of_client(&g.conn, &client_id)?.is_empty() {
+            return Err(Error::NotFound { kind: "client", id: client_id });
+        }
+        g.open_summaries(rows)
+    }
+
+    /// Folds every record's incremental changes into a fresh snapshot.
+    pub fn compact_all(&self) -> Result<()> {
+        let mut g = self.lock();
+        let ids: Vec<RecordId> = g
+            .conn
+            .prepare("SELECT doc_id FROM docs")?
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+            .filter_map(|r| r.ok().and_then(|b| RecordId::from_slice(&b)))
+            .collect();
+        for id in ids {
+            match g.load(id) {
+                Ok(()) => g.compact(id)?,
+                Err(Error::Erased(_)) | Err(Error::Corrupt { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn new_key(
+        conn: &Connection,
+        vault: VaultId,
+        vault_key: &SecretKey,
+        client: RecordId,
+        purpose: KeyPurpose,
+    ) -> Result<(KeyId, SecretKey)> {
+        let key_id = KeyId::random();
+        let key = SecretKey::random();
+        let wrapped =
+            envelope::seal(vault_key, &VAULT_KEY_ID, &Self::wrap_aad(vault, key_id), key.expose());
+        db::key_insert(
+            conn,
+            &KeyRow { key_id, client_id: client, purpose: purpose as u8, wrapped: Some(wrapped) },
+        )?;
+        Ok((key_id, key))
+    }
+
+    fn wrap_aad(vault: VaultId, key_id: KeyId) -> Aad {
+        Aad {
+            vault,
+            record: RecordId::from_bytes(*key_id.as_bytes()),
+            kind: 0,
+            seq: 0,
+            part: Part::WrappedKey,
+        }
+    }
+
+    /// The data key, or `None` once destroyed by erasure.
+    fn data_key(&mut self, key_id: KeyId, for_record: RecordId) -> Result<Option<SecretKey>> {
+        if let Some(k) = self.keys.get(&key_id) {
+            return Ok(Some(k.clone()));
+        }
+        let row = db::key_get(&self.conn, &key_id)?
+            .ok_or_else(|| Error::corrupt(for_record, "unknown key"))?;
+        let Some(wrapped) = row.wrapped else { return Ok(None) };
+        let bytes = envelope::open(
+            &self.vault_key,
+            &VAULT_KEY_ID,
+            &Self::wrap_aad(self.vault_id, key_id),
+            &wrapped,
+        )
+        .map_err(|_| Error::corrupt(for_record, "wrapped key"))?;
+        let key = SecretKey::from_slice(&bytes)
+            .ok_or_else(|| Error::corrupt(for_record, "wrapped key"))?;
+        self.keys.insert(key_id, key.clone());
+        Ok(Some(key))
+    }
+
+    fn client_key(&mut self, client: RecordId, purpose: KeyPurpose) -> Result<KeyId> {
+        let rows = db::keys_of_client(&self.conn, &client)?;
+        let row = rows
+            .into_iter()
+            .find(|k| k.purpose == purpose as u8)
+            .ok_or(Error::NotFound { kind: "client", id: client })?;
+        if row.wrapped.is_none() {
+            return Err(Error::Erased(client));
+        }
+        Ok(row.key_id)
+    }
+
+    fn aad(&self, h: &DocHeader, seq: u64, part: Part) -> Aad {
+        Aad { vault: self.vault_id, record: h.doc_id, kind: h.kind, seq, part }
+    }
+
+    fn create_doc(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        client_id: RecordId,
+        key_id: KeyId,
+        write: impl FnOnce(&mut AutoCommit) -> Result<()>,
+    ) -> Result<()> {
+        let key = self.data_key(key_id, id)?.ok_or(Error::Erased(client_id))?;
+        let mut doc = AutoCommit::new();
+        write(&mut doc)?;
+        let header =
+            DocHeader { doc_id: id, kind: kind as u8, client_id, key_id, next_seq: 1, snapshot_seq: 0 };
+        let snapshot = doc.save();
+        let summary = summary::encode(&summary::of(kind, &doc, id)?);
+        let sealed = envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
+        let sealed_summary =
+            envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Summary), &summary);
+        let tx = self.conn.transaction()?;
+        db::doc_insert(&tx, &header, &sealed)?;
+        db::summary_put(&tx, &id, 0, &sealed_summary)?;
+        tx.commit()?;
+        let saved_heads = doc.get_heads();
+        self.cache(id, Cached { doc, header, saved_heads, summary });
+        Ok(())
+    }
+
+    fn cache(&mut self, id: RecordId, c: Cached) {
+        if self.docs.len() >= self.opts.cache_docs.max(1) {
+            // Simple bound: drop everything but keep the record being worked on.
+            self.docs.clear();
+        }
+        self.docs.insert(id, c);
+    }
+
+    /// Loads a record into the cache (decrypting its snapshot and changes).
+    fn load(&mut self, id: RecordId) -> Result<()> {
+        if self.docs.contains_key(&id) {
+            return Ok(());
+        }
+        let header = db::doc_header(&self.conn, &id)?
+            .ok_or(Error::NotFound { kind: "record", id })?;
+        let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
+        let (snapshot, changes) = db::doc_parts(&self.conn, &id)?;
+        let bytes = envelope::open(
+            &key,
+            &header.key_id,
+            &self.aad(&header, header.snapshot_seq, Part::Snapshot),
+            &snapshot,
+        )
+        .map_err(|_| Error::corrupt(id, "snapshot"))?;
+        let mut doc = AutoCommit::load(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
+        for (seq, data) in changes {
+            let bytes = envelope::open(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &data)
+                .map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
+            doc.load_incremental(&bytes).map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
+        }
+        let saved_heads = doc.get_heads();
+        let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
+        let summary = summary::encode(&summary::of(kind, &doc, id)?);
+        self.cache(id, Cached { doc, header, saved_heads, summary });
+        Ok(())
+    }
+
+    fn cached(&mut self, id: RecordId, kind: Kind) -> Result<&mut Cached> {
+        self.load(id)?;
+        let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        if c.header.kind != kind as u8 {
+            return Err(Error::NotFound { kind: kind.name(), id });
+        }
+        Ok(c)
+    }
+
+    fn read<T>(&mut self, id: RecordId, kind: Kind, f: impl FnOnce(&AutoCommit) -> Result<T>) -> Result<T> {
+        f(&self.cached(id, kind)?.doc)
+    }
+
+    fn read_mut<T>(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        f(&mut self.cached(id, kind)?.doc)
+    }
+
+    /// Runs an edit and saves what it changed as one encrypted incremental change (plus the
+    /// summary if it changed), in one transaction. On any error the in-memory copy is dropped,
+    /// so nothing unsaved lingers.
+    fn edit<T>(&mut self, id: RecordId, kind: Kind, f: impl FnOnce(&mut AutoCommit) -> Result<T>) -> Result<T> {
+        let result = self.edit_inner(id, kind, f);
+        if result.is_err() {
+            self.docs.remove(&id);
+        }
+        result
+    }
+
+    fn edit_inner<T>(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        let c = self.cached(id, kind)?;
+        let out = f(&mut c.doc)?;
+        let bytes = c.doc.save_after(&c.saved_heads);
+        if bytes.is_empty() {
+            return Ok(out);
+        }
+        let header = c.header.clone();
+        let summary = summary::encode(&summary::of(kind, &c.doc, id)?);
+        let summary_changed = summary != c.summary;
+        let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
+        let seq = header.next_seq;
+        let sealed = envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &bytes);
+        let sealed_summary = summary_changed.then(|| {
+            envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Summary), &summary)
+        });
+        let tx = self.conn.transaction()?;
+        db::change_append(&tx, &id, seq, &sealed)?;
+        if let Some(s) = &sealed_summary {
+            db::summary_put(&tx, &id, seq, s)?;
+        }
+        tx.commit()?;
+        let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        c.saved_heads = c.doc.get_heads();
+        c.header.next_seq = seq + 1;
+        if summary_changed {
+            c.summary = summary;
+        }
+        if seq - c.header.snapshot_seq >= self.opts.compact_after {
+            self.compact(id)?;
+        }
+        Ok(out)
+    }
+
+    /// Folds the record's changes into a new snapshot, keeping the full history inside it.
+    fn compact(&mut self, id: RecordId) -> Result<()> {
+        let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        let snapshot = c.doc.save();
+        let header = c.header.clone();
+        let seq = header.next_seq;
+        let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
+        let sealed =
+            envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Snapshot), &snapshot);
+        let tx = self.conn.transaction()?;
+        db::snapshot_replace(&tx, &id, seq, &sealed)?;
+        tx.commit()?;
+        if let Some(c) = self.docs.get_mut(&id) {
+            c.header.snapshot_seq = seq;
+            c.header.next_seq = seq + 1;
+        }
+        Ok(())
+    }
+
+    fn open_summaries(&mut self, rows: Vec<(DocHeader, Option<(u64, Vec<u8>)>)>) -> Result<Vec<query::Row>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for (h, data) in rows {
+            let summary = match self.data_key(h.key_id, h.doc_id) {
+                Ok(None) => Err(query::Unreadable::Erased),
+                Err(Error::Corrupt { .. }) => Err(query::Unreadable::Corrupt),
+                Err(e) => return Err(e),
+                Ok(Some(key)) => match data {
+                    None => Err(query::Unreadable::Corrupt),
+                    Some((seq, bytes)) => envelope::open(&key, &h.key_id, &self.aad(&h, seq, Part::Summary), &bytes)
+                        .map_err(|_| query::Unreadable::Corrupt)
+                        .and_then(|b| summary::decode(h.doc_id, &b).map_err(|_| query::Unreadable::Corrupt)),
+                },
+            };
+            out.push(query::Row { header: h, summary });
+        }
+        Ok(out)
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Vault>();
+}
+
