@@ -626,3 +626,91 @@ pub fn summary_fields(doc: &AutoCommit, id: RecordId) -> Result<(RecordId, Times
     }
     Ok((r.id(&root, "session_id")?, r.int(&root, "session_start")?, r.parse(&root, "format")?, derive_state(&sigs), addendum_draft))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn signed_doc() -> (AutoCommit, RecordId, DeviceKey) {
+        let mut doc = AutoCommit::new();
+        let id = RecordId::random();
+        let n = NewNote {
+            session_id: RecordId::random(),
+            author_id: "t".into(),
+            format: NoteFormat::Birp,
+            sections: vec![("behavior".into(), "Restless".into())],
+            created_at: 1,
+        };
+        create(&mut doc, id, RecordId::random(), 1, &n).unwrap();
+        let key = DeviceKey::generate();
+        let req = SignRequest {
+            signer_id: "t".into(),
+            signer_name: "T".into(),
+            role: SignerRole::Author,
+            meaning: SignatureMeaning::Authored,
+            needs_cosign: false,
+            signed_at: 5,
+        };
+        sign(&mut doc, id, &Signer { key: &key, device_id: DeviceId::random() }, &req).unwrap();
+        (doc, id, key)
+    }
+
+    #[test]
+    fn edits_below_the_api_do_not_change_the_signed_content() {
+        let (mut doc, id, _) = signed_doc();
+        // Bypass the lock, as a buggy or hostile peer could.
+        let t = section_obj(&doc, id, "behavior").unwrap();
+        doc.update_text(&t, "Calm").unwrap();
+        assert_eq!(read(&doc, id).unwrap().sections[0].1, "Calm");
+        let signed = signed_content(&mut doc, id).unwrap();
+        assert_eq!(signed.sections[0].1, "Restless");
+    }
+
+    #[test]
+    fn a_forged_hash_or_signature_is_detected() {
+        let (mut doc, id, _) = signed_doc();
+        let sigs = Reader::new(&doc, id).list_maps(&ROOT, "signatures").unwrap();
+        doc.put(&sigs[0], "content_hash", "00".repeat(32)).unwrap();
+        assert_eq!(signed_content(&mut doc, id).unwrap_err(), Error::BadSignature(id));
+
+        let (mut doc, id, _) = signed_doc();
+        let sigs = Reader::new(&doc, id).list_maps(&ROOT, "signatures").unwrap();
+        let other = DeviceKey::generate();
+        doc.put(&sigs[0], "device_public", hex::encode(other.public())).unwrap();
+        assert_eq!(signed_content(&mut doc, id).unwrap_err(), Error::BadSignature(id));
+    }
+
+    #[test]
+    fn state_is_monotonic_under_any_signature_order() {
+        let mk = |m: SignatureMeaning, at: i64, cos: bool| Signature {
+            id: RecordId::random(),
+            signer_id: "x".into(),
+            signer_name: "x".into(),
+            role: SignerRole::Author,
+            meaning: m,
+            signed_at: at,
+            device_id: DeviceId::random(),
+            heads: vec![],
+            content_hash: String::new(),
+            needs_cosign: cos,
+        };
+        assert_eq!(derive_state(&[]), NoteState::Draft);
+        assert_eq!(derive_state(&[mk(SignatureMeaning::Authored, 1, false)]), NoteState::Signed);
+        assert_eq!(
+            derive_state(&[
+                mk(SignatureMeaning::Authored, 1, true),
+                mk(SignatureMeaning::Cosigned, 2, false)
+            ]),
+            NoteState::Cosigned
+        );
+        // A stray co-signature on a signed note changes nothing.
+        assert_eq!(
+            derive_state(&[
+                mk(SignatureMeaning::Authored, 1, false),
+                mk(SignatureMeaning::ReturnedForRevision, 2, false)
+            ]),
+            NoteState::Signed
+        );
+    }
+}

@@ -45,14 +45,27 @@ pub fn key_insert(conn: &Connection, row: &KeyRow) -> Result<()> {
     Ok(())
 }
 
+/// A stored byte string, read leniently (a value damaged into TEXT is still returned as bytes, so
+/// the caller reports the record as corrupt instead of failing the whole query).
+fn bytes(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b.to_vec()),
+        _ => Ok(Vec::new()),
+    }
+}
+
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     let kid: Vec<u8> = r.get(0)?;
     let cid: Vec<u8> = r.get(1)?;
+    let bad = || rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob);
     Ok(KeyRow {
-        key_id: KeyId::from_slice(&kid).unwrap_or_else(|| KeyId::from_bytes([0; 16])),
-        client_id: RecordId::from_slice(&cid).unwrap_or_else(|| RecordId::from_bytes([0; 16])),
+        key_id: KeyId::from_slice(&kid).ok_or_else(bad)?,
+        client_id: RecordId::from_slice(&cid).ok_or_else(bad)?,
         purpose: r.get(2)?,
-        wrapped: r.get(3)?,
+        wrapped: match r.get_ref(3)? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(bytes(r, 3)?),
+        },
     })
 }
 
@@ -168,10 +181,10 @@ pub fn doc_headers_of_kind(conn: &Connection, kind: u8) -> Result<Vec<DocHeader>
 pub fn doc_parts(conn: &Connection, id: &RecordId) -> Result<(Vec<u8>, Vec<(u64, Vec<u8>)>)> {
     let snapshot: Vec<u8> = conn
         .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
-        .query_row([&id.as_bytes()[..]], |r| r.get(0))?;
+        .query_row([&id.as_bytes()[..]], |r| bytes(r, 0))?;
     let mut st = conn.prepare_cached("SELECT seq, data FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
     let changes = st
-        .query_map([&id.as_bytes()[..]], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+        .query_map([&id.as_bytes()[..]], |r| Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((snapshot, changes))
 }
@@ -248,6 +261,9 @@ pub fn summaries_of_kind(
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocHeader, Option<(u64, Vec<u8>)>)> {
     let h = header_from_row(r)?;
     let seq: Option<i64> = r.get(6)?;
-    let data: Option<Vec<u8>> = r.get(7)?;
+    let data: Option<Vec<u8>> = match r.get_ref(7)? {
+        rusqlite::types::ValueRef::Null => None,
+        _ => Some(bytes(r, 7)?),
+    };
     Ok((h, seq.zip(data).map(|(s, d)| (s as u64, d))))
 }

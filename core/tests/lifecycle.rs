@@ -1,0 +1,104 @@
+//! Vault lifecycle: create, reopen, wrong key, passphrase, newer schema.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+mod common;
+use common::*;
+use mend_core::*;
+
+#[test]
+fn create_close_reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let (c, n) = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0001")).unwrap();
+        let s = v.create_session(&new_session(c, 1_000)).unwrap();
+        let n = v.create_note(&soap(s)).unwrap();
+        v.splice_note_section(n, "subjective", 0, 0, "Today: ").unwrap();
+        (c, n)
+    };
+    let v = reopen(&p);
+    assert_eq!(v.client(c).unwrap().alias_code, "C-0001");
+    assert_eq!(v.note(n).unwrap().section("subjective"), Some("Today: Reports poor sleep"));
+}
+
+#[test]
+fn wrong_key_is_refused_and_the_file_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    {
+        let v = new_vault(&dir);
+        v.create_client(&new_client("C-0002")).unwrap();
+    }
+    // Fold the WAL into the file so that only the main file can change.
+    drop(reopen(&p));
+    let before = std::fs::read(&p).unwrap();
+    let err = Vault::open(&p, VaultSecret::key([8; 32]), opts()).unwrap_err();
+    assert_eq!(err, Error::WrongKey);
+    let err = Vault::open(&p, VaultSecret::passphrase("guess"), opts()).unwrap_err();
+    assert_eq!(err, Error::WrongKey);
+    assert_eq!(std::fs::read(&p).unwrap(), before, "a refused open must not write");
+    assert!(reopen(&p).clients().unwrap().len() == 1);
+}
+
+#[test]
+fn passphrase_vault_stores_its_kdf_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    {
+        let v = Vault::create(&p, VaultSecret::passphrase("tide pool lantern"), opts()).unwrap();
+        v.create_client(&new_client("C-0003")).unwrap();
+    }
+    // Opening with different default KDF costs still works: the stored parameters are used.
+    let other = VaultOptions {
+        kdf: mend_core::crypto::kdf::KdfParams::with_cost(512, 2, 1),
+        ..Default::default()
+    };
+    let v = Vault::open(&p, VaultSecret::passphrase("tide pool lantern"), other).unwrap();
+    assert_eq!(v.clients().unwrap().len(), 1);
+    drop(v);
+    assert_eq!(
+        Vault::open(&p, VaultSecret::passphrase("tide pool lanterns"), opts()).unwrap_err(),
+        Error::WrongKey
+    );
+    assert_eq!(Vault::open(&p, VaultSecret::key(KEY), opts()).unwrap_err(), Error::WrongKey);
+}
+
+#[test]
+fn newer_schema_is_an_error_not_a_wipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    {
+        let v = new_vault(&dir);
+        v.create_client(&new_client("C-0004")).unwrap();
+    }
+    {
+        let conn = rusqlite::Connection::open(&p).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Vault::open(&p, VaultSecret::key(KEY), opts()).unwrap_err();
+    assert!(matches!(err, Error::SchemaTooNew { found: 99, .. }), "{err:?}");
+    let conn = rusqlite::Connection::open(&p).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM docs", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1, "records must survive a refused open");
+}
+
+#[test]
+fn not_a_vault_and_existing_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.txt");
+    std::fs::write(&p, b"just some text, not SQLite at all, long enough to look like a header")
+        .unwrap();
+    assert!(matches!(
+        Vault::open(&p, VaultSecret::key(KEY), opts()).unwrap_err(),
+        Error::NotAVault(_)
+    ));
+    assert!(matches!(
+        Vault::create(&p, VaultSecret::key(KEY), opts()).unwrap_err(),
+        Error::InvalidState(_)
+    ));
+    assert!(matches!(
+        Vault::open(&dir.path().join("missing"), VaultSecret::key(KEY), opts()).unwrap_err(),
+        Error::NotAVault(_)
+    ));
+}

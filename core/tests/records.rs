@@ -1,0 +1,374 @@
+//! Records round trip, validation, note lifecycle and the therapist's queries.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+mod common;
+use common::*;
+use mend_core::query::TimelineEntry;
+use mend_core::*;
+
+#[test]
+fn every_record_kind_round_trips_through_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let (c, s, n, r, m, goal) = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0100")).unwrap();
+        let goal = v.add_treatment_goal(c, "Sleep 7 hours most nights", "sleep").unwrap();
+        v.set_client_status(c, ClientStatus::OnHold).unwrap();
+        let s = v.create_session(&new_session(c, 10_000)).unwrap();
+        let n = v.create_note(&soap(s)).unwrap();
+        v.set_note_code(n, CodeSet::Diagnoses, "F41.1", true).unwrap();
+        v.set_note_code(n, CodeSet::Interventions, "cbt_restructuring", true).unwrap();
+        v.set_note_code(n, CodeSet::GoalsAddressed, &goal.to_string(), true).unwrap();
+        v.set_note_risk(
+            n,
+            &Risk { si: RiskLevel::Denied, hi: RiskLevel::Denied, note: "No change".into() },
+        )
+        .unwrap();
+        let r = v.create_rupture(&new_rupture(c, Some(s), 10_500), "therapist-1").unwrap();
+        v.add_repair_attempt(
+            r,
+            &NewRepairAttempt {
+                session_id: Some(s),
+                at: 10_600,
+                strategies: vec![RepairStrategy::RsInviteDiscussionOfRelationship],
+                client_response: vec![ClientResponse::ClarifiedConcern],
+                effect: Some(4),
+                note: "Named the pull to agree".into(),
+            },
+        )
+        .unwrap();
+        v.update_rupture(
+            r,
+            &RuptureUpdate {
+                significance: Some(4),
+                add_markers: vec![RuptureMarker::WdDeferentialAppeasing],
+                remove_markers: vec![RuptureMarker::WdDenial],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        v.set_rupture_status(r, RuptureStatus::InProgress, 10_700, "therapist-1", Some(s)).unwrap();
+        let m = v
+            .record_measure(&NewMeasure {
+                client_id: c,
+                session_id: Some(s),
+                instrument: Instrument::WaiSr,
+                rater: Rater::Client,
+                administered_at: 10_800,
+                items: wai_items(4),
+                supersedes: None,
+            })
+            .unwrap();
+        (c, s, n, r, m, goal)
+    };
+    let v = reopen(&p);
+    let client = v.client(c).unwrap();
+    assert_eq!(client.status, ClientStatus::OnHold);
+    assert_eq!(client.treatment_goals.len(), 1);
+    assert_eq!(client.treatment_goals[0].id, goal);
+    assert_eq!(client.treatment_goals[0].text, "Sleep 7 hours most nights");
+
+    let session = v.session(s).unwrap();
+    assert_eq!(session.client_id, c);
+    assert_eq!(session.cpt_code.as_deref(), Some("90834"));
+
+    let note = v.note(n).unwrap();
+    assert_eq!(note.format, NoteFormat::Soap);
+    assert_eq!(
+        note.sections.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["subjective", "objective", "assessment", "plan"]
+    );
+    assert_eq!(note.section("plan"), Some("Sleep diary"));
+    assert_eq!(note.diagnoses, ["F41.1"]);
+    assert_eq!(note.goals_addressed, [goal]);
+    assert_eq!(note.risk.note, "No change");
+    assert_eq!(note.state, NoteState::Draft);
+
+    let rupture = v.rupture(r).unwrap();
+    assert_eq!(rupture.significance, 4);
+    assert_eq!(
+        rupture.markers,
+        [RuptureMarker::WdMinimalResponse, RuptureMarker::WdDeferentialAppeasing]
+    );
+    assert_eq!(rupture.status, RuptureStatus::InProgress);
+    assert_eq!(rupture.status_log.len(), 2);
+    assert_eq!(rupture.repair_attempts.len(), 1);
+    assert!(!rupture.repair_attempts[0].is_immediate());
+    assert_eq!(rupture.narrative, "Client went quiet after homework review");
+
+    let measure = v.measure(m).unwrap();
+    assert_eq!(measure.scores.task, Some(16));
+    assert_eq!(measure.scores.total, Some(48));
+    assert!(!measure.scores.incomplete);
+}
+
+#[test]
+fn invalid_input_is_a_typed_error_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0101")).unwrap();
+    let s = v.create_session(&new_session(c, 1)).unwrap();
+    let before = v.timeline(c).unwrap().len();
+
+    let mut bad = new_rupture(c, Some(s), 5);
+    bad.significance = 7;
+    let e = v.create_rupture(&bad, "t").unwrap_err();
+    assert!(matches!(&e, Error::Validation { field, .. } if field == "significance"), "{e:?}");
+
+    assert!(matches!(
+        "wd_not_a_marker".parse::<RuptureMarker>().unwrap_err(),
+        Error::Validation { .. }
+    ));
+
+    let mut items = wai_items(3);
+    items.push((13, 3));
+    let e = v
+        .record_measure(&NewMeasure {
+            client_id: c,
+            session_id: Some(s),
+            instrument: Instrument::WaiSr,
+            rater: Rater::Client,
+            administered_at: 9,
+            items,
+            supersedes: None,
+        })
+        .unwrap_err();
+    assert!(matches!(&e, Error::Validation { field, .. } if field == "items"), "{e:?}");
+
+    let mut note = soap(s);
+    note.format = NoteFormat::Dap;
+    note.sections = vec![("objective".into(), "DAP has no objective section".into())];
+    let e = v.create_note(&note).unwrap_err();
+    assert!(matches!(&e, Error::Validation { field, .. } if field == "sections.objective"));
+    // The error names the field, never the text.
+    assert!(!e.to_string().contains("DAP has no"));
+
+    let n = v.create_note(&soap(s)).unwrap();
+    let e = v.splice_note_section(n, "data", 0, 0, "x").unwrap_err();
+    assert!(matches!(e, Error::Validation { .. }));
+    let e = v.splice_note_section(n, "subjective", 500, 0, "x").unwrap_err();
+    assert!(matches!(e, Error::Validation { .. }));
+    assert!(v.set_note_code(n, CodeSet::Diagnoses, "not a code", true).is_err());
+    assert_eq!(v.note(n).unwrap().section("subjective"), Some("Reports poor sleep"));
+
+    let mut r = new_rupture(c, Some(s), 5);
+    r.significance = 2;
+    let r = v.create_rupture(&r, "t").unwrap();
+    let e = v
+        .update_rupture(r, &RuptureUpdate { significance: Some(0), ..Default::default() })
+        .unwrap_err();
+    assert!(matches!(e, Error::Validation { .. }));
+    assert_eq!(v.rupture(r).unwrap().significance, 2);
+    // One note and one rupture were stored; none of the refused inputs were.
+    assert_eq!(v.timeline(c).unwrap().len(), before + 2);
+}
+
+#[test]
+fn signing_locks_the_note_and_addenda_carry_later_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let (n, a) = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0102")).unwrap();
+        let s = v.create_session(&new_session(c, 1)).unwrap();
+        let n = v.create_note(&soap(s)).unwrap();
+        v.set_note_section(n, "assessment", "Mild improvement").unwrap();
+        v.sign_note(n, &author_sign(100, true)).unwrap();
+        assert_eq!(v.note(n).unwrap().state, NoteState::PendingCosign);
+        assert_eq!(
+            v.splice_note_section(n, "plan", 0, 0, "x").unwrap_err(),
+            Error::NoteLocked(n)
+        );
+        assert_eq!(v.set_note_section(n, "plan", "y").unwrap_err(), Error::NoteLocked(n));
+        assert_eq!(
+            v.set_note_code(n, CodeSet::Diagnoses, "F32.0", true).unwrap_err(),
+            Error::NoteLocked(n)
+        );
+        assert_eq!(v.sign_note(n, &author_sign(101, false)).unwrap_err(), Error::NoteLocked(n));
+
+        let cosign = SignRequest {
+            signer_id: "supervisor-1".into(),
+            signer_name: "Dr. S. Visor".into(),
+            role: SignerRole::Supervisor,
+            meaning: SignatureMeaning::Cosigned,
+            needs_cosign: false,
+            signed_at: 200,
+        };
+        v.sign_note(n, &cosign).unwrap();
+        assert_eq!(v.note(n).unwrap().state, NoteState::Cosigned);
+        assert!(matches!(v.sign_note(n, &cosign).unwrap_err(), Error::InvalidState(_)));
+
+        let a = v
+            .add_addendum(
+                n,
+                &NewAddendum {
+                    kind: AddendumKind::Clarification,
+                    reason: "Plan detail".into(),
+                    body: "Diary every morning".into(),
+                    targets: vec!["plan".into()],
+                    author_id: "therapist-1".into(),
+                    created_at: 300,
+                },
+            )
+            .unwrap();
+        v.set_addendum_body(n, a, "Diary every morning and evening").unwrap();
+        v.sign_addendum(n, a, &author_sign(310, false)).unwrap();
+        assert_eq!(v.set_addendum_body(n, a, "changed").unwrap_err(), Error::NoteLocked(n));
+        (n, a)
+    };
+    let v = reopen(&p);
+    let note = v.note(n).unwrap();
+    assert_eq!(note.state, NoteState::Cosigned);
+    assert_eq!(note.signatures.len(), 2);
+    assert_eq!(note.addenda[0].id, a);
+    assert_eq!(note.addenda[0].body, "Diary every morning and evening");
+    assert_eq!(note.addenda[0].signatures.len(), 1);
+    v.verify_addenda(n).unwrap();
+    let signed = v.signed_content(n).unwrap();
+    assert_eq!(signed.sections, note.sections);
+    assert_eq!(signed.signature.signer_name, "Dr. A. Example");
+}
+
+#[test]
+fn supervisor_can_return_a_note_for_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0103")).unwrap();
+    let s = v.create_session(&new_session(c, 1)).unwrap();
+    let n = v.create_note(&soap(s)).unwrap();
+    assert!(matches!(v.signed_content(n).unwrap_err(), Error::InvalidState(_)));
+    v.sign_note(n, &author_sign(10, true)).unwrap();
+    let ret = SignRequest {
+        signer_id: "supervisor-1".into(),
+        signer_name: "Dr. S. Visor".into(),
+        role: SignerRole::Supervisor,
+        meaning: SignatureMeaning::ReturnedForRevision,
+        needs_cosign: false,
+        signed_at: 20,
+    };
+    v.sign_note(n, &ret).unwrap();
+    assert_eq!(v.note(n).unwrap().state, NoteState::Draft);
+    v.set_note_section(n, "objective", "Calm, good eye contact").unwrap();
+    v.sign_note(n, &author_sign(30, false)).unwrap();
+    let signed = v.signed_content(n).unwrap();
+    assert_eq!(signed.sections[1].1, "Calm, good eye contact");
+    assert_eq!(v.note(n).unwrap().state, NoteState::Signed);
+}
+
+#[test]
+fn signed_content_is_checked_against_its_hash_and_signature() {
+    // (Tampering below the API is covered by the unit tests in records::note.)
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0104")).unwrap();
+    let s = v.create_session(&new_session(c, 1)).unwrap();
+    let n = v.create_note(&soap(s)).unwrap();
+    v.sign_note(n, &author_sign(10, false)).unwrap();
+    let signed = v.signed_content(n).unwrap();
+    assert_eq!(signed.sections[0].1, "Reports poor sleep");
+    assert_eq!(signed.signature.heads.len(), 1);
+    assert_eq!(signed.signature.content_hash.len(), 64);
+}
+
+#[test]
+fn queries_come_from_summaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let c = {
+        let v = new_vault(&dir);
+        let other = v.create_client(&new_client("C-0900")).unwrap();
+        v.create_session(&new_session(other, 5)).unwrap();
+        let c = v.create_client(&new_client("C-0200")).unwrap();
+        let s1 = v.create_session(&new_session(c, 1_000)).unwrap();
+        let s2 = v.create_session(&new_session(c, 2_000)).unwrap();
+        v.create_note(&soap(s2)).unwrap();
+        v.create_note(&soap(s1)).unwrap();
+        let r1 = v.create_rupture(&new_rupture(c, Some(s1), 1_100), "t").unwrap();
+        let mut conf = new_rupture(c, Some(s2), 2_100);
+        conf.movement = Movement::Confrontation;
+        conf.markers = vec![RuptureMarker::CfComplaintAboutTherapist];
+        let r2 = v.create_rupture(&conf, "t").unwrap();
+        let mut between = new_rupture(c, None, 1_500);
+        between.movement = Movement::Mixed;
+        v.create_rupture(&between, "t").unwrap();
+        v.set_rupture_status(r1, RuptureStatus::Resolved, 1_200, "t", Some(s1)).unwrap();
+        let _ = r2;
+        let m1 = v
+            .record_measure(&NewMeasure {
+                client_id: c,
+                session_id: Some(s1),
+                instrument: Instrument::WaiSr,
+                rater: Rater::Client,
+                administered_at: 1_050,
+                items: wai_items(5),
+                supersedes: None,
+            })
+            .unwrap();
+        // A correction supersedes the first administration.
+        v.record_measure(&NewMeasure {
+            client_id: c,
+            session_id: Some(s1),
+            instrument: Instrument::WaiSr,
+            rater: Rater::Client,
+            administered_at: 1_051,
+            items: wai_items(4),
+            supersedes: Some(m1),
+        })
+        .unwrap();
+        let mut partial = wai_items(3);
+        partial.retain(|(i, _)| *i != 3);
+        v.record_measure(&NewMeasure {
+            client_id: c,
+            session_id: Some(s2),
+            instrument: Instrument::WaiSr,
+            rater: Rater::Client,
+            administered_at: 2_050,
+            items: partial,
+            supersedes: None,
+        })
+        .unwrap();
+        c
+    };
+    let v = reopen(&p);
+    let clients = v.clients().unwrap();
+    assert_eq!(clients.len(), 2);
+    assert_eq!(clients[0].info.as_ref().unwrap().0, "C-0200");
+
+    let notes = v.notes_of_client(c).unwrap();
+    let dates: Vec<_> = notes
+        .iter()
+        .map(|e| match e {
+            TimelineEntry::Note { at, .. } => *at,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(dates, [1_000, 2_000]);
+
+    let unresolved = v.unresolved_ruptures(c).unwrap();
+    assert_eq!(unresolved.len(), 2);
+    assert_eq!(unresolved[0].occurred_at, 1_500);
+    assert_eq!(unresolved[1].movement, Movement::Confrontation);
+
+    let counts = v.rupture_counts(c).unwrap();
+    assert_eq!(counts.len(), 3);
+    assert_eq!((counts[0].withdrawal, counts[0].confrontation), (1, 0));
+    assert_eq!((counts[1].withdrawal, counts[1].confrontation), (0, 1));
+    assert_eq!(counts[2].session_id, None);
+    assert_eq!(counts[2].mixed, 1);
+
+    let trend = v.alliance_trend(c).unwrap();
+    assert_eq!(trend.len(), 2, "the superseded measure is left out");
+    assert_eq!(trend[0].scores.total, Some(48));
+    assert!(trend[1].scores.incomplete);
+    assert_eq!(trend[1].scores.bond, None);
+    assert_eq!(trend[1].scores.task, Some(12));
+
+    let timeline = v.timeline(c).unwrap();
+    assert_eq!(timeline.len(), 2 + 2 + 3 + 3);
+    assert!(timeline.windows(2).all(|w| match (&w[0], &w[1]) {
+        (TimelineEntry::Session { at: a, .. }, TimelineEntry::Session { at: b, .. }) => a <= b,
+        _ => true,
+    }));
+    assert!(!timeline.iter().any(|e| matches!(e, TimelineEntry::Unreadable { .. })));
+}
