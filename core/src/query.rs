@@ -194,22 +194,27 @@ fn entry(row: Row) -> Option<TimelineEntry> {
                 _ => corrupt,
             }
         }
-        Summary::Rupture { session_id, occurred_at, movement, initiated_by, status, significance } => {
-            match (parse(&movement), parse(&initiated_by), parse(&status)) {
-                (Some(movement), Some(initiated_by), Some(status)) => {
-                    TimelineEntry::Rupture(RuptureSummary {
-                        id,
-                        session_id: session_id.as_deref().and_then(parse),
-                        occurred_at,
-                        movement,
-                        initiated_by,
-                        status,
-                        significance,
-                    })
-                }
-                _ => corrupt,
+        Summary::Rupture {
+            session_id,
+            occurred_at,
+            movement,
+            initiated_by,
+            status,
+            significance,
+        } => match (parse(&movement), parse(&initiated_by), parse(&status)) {
+            (Some(movement), Some(initiated_by), Some(status)) => {
+                TimelineEntry::Rupture(RuptureSummary {
+                    id,
+                    session_id: session_id.as_deref().and_then(parse),
+                    occurred_at,
+                    movement,
+                    initiated_by,
+                    status,
+                    significance,
+                })
             }
-        }
+            _ => corrupt,
+        },
         Summary::Measure { session_id, administered_at, instrument, scores, .. } => {
             match parse(&instrument) {
                 Some(instrument) => TimelineEntry::Measure(AlliancePoint {
@@ -238,7 +243,10 @@ pub fn unresolved_ruptures(rows: Vec<Row>) -> Vec<RuptureSummary> {
         .into_iter()
         .filter_map(|e| match e {
             TimelineEntry::Rupture(r)
-                if !matches!(r.status, RuptureStatus::Resolved | RuptureStatus::UnresolvedClosed) =>
+                if !matches!(
+                    r.status,
+                    RuptureStatus::Resolved | RuptureStatus::UnresolvedClosed
+                ) =>
             {
                 Some(r)
             }
@@ -258,7 +266,11 @@ pub fn rupture_counts(rows: Vec<Row>) -> Vec<SessionRuptureCounts> {
         if let TimelineEntry::Session { id, at, .. } = e {
             by_session.insert(
                 Some(*id),
-                SessionRuptureCounts { session_id: Some(*id), session_start: Some(*at), ..Default::default() },
+                SessionRuptureCounts {
+                    session_id: Some(*id),
+                    session_start: Some(*at),
+                    ..Default::default()
+                },
             );
         }
     }

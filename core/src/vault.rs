@@ -147,7 +147,8 @@ impl Vault {
             let json = serde_json::to_vec(&p).map_err(|_| Error::Internal("kdf params".into()))?;
             db::meta_put(&tx, "kdf", &json)?;
         }
-        let canary = envelope::seal(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), CANARY);
+        let canary =
+            envelope::seal(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), CANARY);
         db::meta_put(&tx, "canary", &canary)?;
         db::meta_put(&tx, "device_id", device_id.as_bytes())?;
         let wrapped = envelope::seal(
@@ -195,8 +196,13 @@ impl Vault {
                 kdf::derive_key(&p, &params).map_err(|_| Error::WrongKey)?
             }
         };
-        envelope::open(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), &need(&conn, "canary")?)
-            .map_err(|_| Error::WrongKey)?;
+        envelope::open(
+            &vault_key,
+            &VAULT_KEY_ID,
+            &meta_aad(vault_id, Part::Canary),
+            &need(&conn, "canary")?,
+        )
+        .map_err(|_| Error::WrongKey)?;
         // The key is right: now it is safe to upgrade the file.
         schema::migrate(&mut conn)?;
         let device_id = DeviceId::from_slice(&need(&conn, "device_id")?)
@@ -281,7 +287,12 @@ impl Vault {
     }
 
     /// Appends a treatment goal; returns its id.
-    pub fn add_treatment_goal(&self, client_id: RecordId, text: &str, domain: &str) -> Result<RecordId> {
+    pub fn add_treatment_goal(
+        &self,
+        client_id: RecordId,
+        text: &str,
+        domain: &str,
+    ) -> Result<RecordId> {
         self.lock().edit(client_id, Kind::Client, |doc| client::add_goal(doc, text, domain))
     }
 
@@ -331,8 +342,9 @@ impl Vault {
         actual_start: Option<Timestamp>,
         actual_end: Option<Timestamp>,
     ) -> Result<()> {
-        self.lock()
-            .edit(id, Kind::Session, |doc| session::set_status(doc, status, actual_start, actual_end))
+        self.lock().edit(id, Kind::Session, |doc| {
+            session::set_status(doc, status, actual_start, actual_end)
+        })
     }
 
     // ----- notes ---------------------------------------------------------------------------
@@ -379,7 +391,13 @@ impl Vault {
     }
 
     /// Adds or removes a diagnosis, intervention or addressed goal.
-    pub fn set_note_code(&self, id: RecordId, set: CodeSet, code: &str, present: bool) -> Result<()> {
+    pub fn set_note_code(
+        &self,
+        id: RecordId,
+        set: CodeSet,
+        code: &str,
+        present: bool,
+    ) -> Result<()> {
         self.lock().edit(id, Kind::Note, |doc| note::set_code(doc, id, set, code, present))
     }
 
@@ -474,7 +492,8 @@ impl Vault {
         by: &str,
         session_id: Option<RecordId>,
     ) -> Result<()> {
-        self.lock().edit(id, Kind::Rupture, |doc| rupture::change_status(doc, to, at, by, session_id))
+        self.lock()
+            .edit(id, Kind::Rupture, |doc| rupture::change_status(doc, to, at, by, session_id))
     }
 
     // ----- alliance measures ---------------------------------------------------------------
@@ -641,11 +660,18 @@ impl Inner {
         let key = self.data_key(key_id, id)?.ok_or(Error::Erased(client_id))?;
         let mut doc = AutoCommit::new();
         write(&mut doc)?;
-        let header =
-            DocHeader { doc_id: id, kind: kind as u8, client_id, key_id, next_seq: 1, snapshot_seq: 0 };
+        let header = DocHeader {
+            doc_id: id,
+            kind: kind as u8,
+            client_id,
+            key_id,
+            next_seq: 1,
+            snapshot_seq: 0,
+        };
         let snapshot = doc.save();
         let summary = summary::encode(&summary::of(kind, &doc, id)?);
-        let sealed = envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
+        let sealed =
+            envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
         let sealed_summary =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Summary), &summary);
         let tx = self.conn.transaction()?;
@@ -670,8 +696,8 @@ impl Inner {
         if self.docs.contains_key(&id) {
             return Ok(());
         }
-        let header = db::doc_header(&self.conn, &id)?
-            .ok_or(Error::NotFound { kind: "record", id })?;
+        let header =
+            db::doc_header(&self.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
         let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
         let (snapshot, changes) = db::doc_parts(&self.conn, &id)?;
         let bytes = envelope::open(
@@ -683,9 +709,11 @@ impl Inner {
         .map_err(|_| Error::corrupt(id, "snapshot"))?;
         let mut doc = AutoCommit::load(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
         for (seq, data) in changes {
-            let bytes = envelope::open(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &data)
+            let bytes =
+                envelope::open(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &data)
+                    .map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
+            doc.load_incremental(&bytes)
                 .map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
-            doc.load_incremental(&bytes).map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
         }
         let saved_heads = doc.get_heads();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
@@ -703,7 +731,12 @@ impl Inner {
         Ok(c)
     }
 
-    fn read<T>(&mut self, id: RecordId, kind: Kind, f: impl FnOnce(&AutoCommit) -> Result<T>) -> Result<T> {
+    fn read<T>(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        f: impl FnOnce(&AutoCommit) -> Result<T>,
+    ) -> Result<T> {
         f(&self.cached(id, kind)?.doc)
     }
 
@@ -719,7 +752,12 @@ impl Inner {
     /// Runs an edit and saves what it changed as one encrypted incremental change (plus the
     /// summary if it changed), in one transaction. On any error the in-memory copy is dropped,
     /// so nothing unsaved lingers.
-    fn edit<T>(&mut self, id: RecordId, kind: Kind, f: impl FnOnce(&mut AutoCommit) -> Result<T>) -> Result<T> {
+    fn edit<T>(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
         let result = self.edit_inner(id, kind, f);
         if result.is_err() {
             self.docs.remove(&id);
@@ -744,7 +782,8 @@ impl Inner {
         let summary_changed = summary != c.summary;
         let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
         let seq = header.next_seq;
-        let sealed = envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &bytes);
+        let sealed =
+            envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &bytes);
         let sealed_summary = summary_changed.then(|| {
             envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Summary), &summary)
         });
@@ -773,8 +812,12 @@ impl Inner {
         let header = c.header.clone();
         let seq = header.next_seq;
         let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
-        let sealed =
-            envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Snapshot), &snapshot);
+        let sealed = envelope::seal(
+            &key,
+            &header.key_id,
+            &self.aad(&header, seq, Part::Snapshot),
+            &snapshot,
+        );
         let tx = self.conn.transaction()?;
         db::snapshot_replace(&tx, &id, seq, &sealed)?;
         tx.commit()?;
@@ -785,7 +828,7 @@ impl Inner {
         Ok(())
     }
 
-    fn open_summaries(&mut self, rows: Vec<(DocHeader, Option<(u64, Vec<u8>)>)>) -> Result<Vec<query::Row>> {
+    fn open_summaries(&mut self, rows: Vec<db::SummaryRow>) -> Result<Vec<query::Row>> {
         let mut out = Vec::with_capacity(rows.len());
         for (h, data) in rows {
             let summary = match self.data_key(h.key_id, h.doc_id) {
@@ -794,9 +837,14 @@ impl Inner {
                 Err(e) => return Err(e),
                 Ok(Some(key)) => match data {
                     None => Err(query::Unreadable::Corrupt),
-                    Some((seq, bytes)) => envelope::open(&key, &h.key_id, &self.aad(&h, seq, Part::Summary), &bytes)
-                        .map_err(|_| query::Unreadable::Corrupt)
-                        .and_then(|b| summary::decode(h.doc_id, &b).map_err(|_| query::Unreadable::Corrupt)),
+                    Some((seq, bytes)) => {
+                        envelope::open(&key, &h.key_id, &self.aad(&h, seq, Part::Summary), &bytes)
+                            .map_err(|_| query::Unreadable::Corrupt)
+                            .and_then(|b| {
+                                summary::decode(h.doc_id, &b)
+                                    .map_err(|_| query::Unreadable::Corrupt)
+                            })
+                    }
                 },
             };
             out.push(query::Row { header: h, summary });
@@ -810,4 +858,3 @@ fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Vault>();
 }
-

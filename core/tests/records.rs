@@ -176,10 +176,7 @@ fn signing_locks_the_note_and_addenda_carry_later_changes() {
         v.set_note_section(n, "assessment", "Mild improvement").unwrap();
         v.sign_note(n, &author_sign(100, true)).unwrap();
         assert_eq!(v.note(n).unwrap().state, NoteState::PendingCosign);
-        assert_eq!(
-            v.splice_note_section(n, "plan", 0, 0, "x").unwrap_err(),
-            Error::NoteLocked(n)
-        );
+        assert_eq!(v.splice_note_section(n, "plan", 0, 0, "x").unwrap_err(), Error::NoteLocked(n));
         assert_eq!(v.set_note_section(n, "plan", "y").unwrap_err(), Error::NoteLocked(n));
         assert_eq!(
             v.set_note_code(n, CodeSet::Diagnoses, "F32.0", true).unwrap_err(),

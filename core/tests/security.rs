@@ -78,7 +78,9 @@ fn no_plaintext_reaches_the_file() {
         .unwrap();
     }
     // Enum values and dates are clinical content too.
-    markers.extend(["2026-03-04", "wd_minimal_response", "soap", "passive", "apology"].map(String::from));
+    markers.extend(
+        ["2026-03-04", "wd_minimal_response", "soap", "passive", "apology"].map(String::from),
+    );
     drop(v);
     let bytes = raw_bytes(&p);
     assert!(bytes.len() > 10_000);
@@ -91,7 +93,10 @@ fn no_plaintext_reaches_the_file() {
     drop(v);
     let bytes = raw_bytes(&p);
     for marker in &markers {
-        assert!(!contains(&bytes, marker.as_bytes()), "plaintext {marker:?} found after compaction");
+        assert!(
+            !contains(&bytes, marker.as_bytes()),
+            "plaintext {marker:?} found after compaction"
+        );
     }
 }
 
@@ -156,9 +161,11 @@ fn erasing_a_client_shreds_it_and_only_it() {
 fn flip(p: &std::path::Path, table: &str, column: &str, id: RecordId) {
     let conn = rusqlite::Connection::open(p).unwrap();
     let mut data: Vec<u8> = conn
-        .query_row(&format!("SELECT {column} FROM {table} WHERE doc_id = ?1"), [&id.as_bytes()[..]], |r| {
-            r.get(0)
-        })
+        .query_row(
+            &format!("SELECT {column} FROM {table} WHERE doc_id = ?1"),
+            [&id.as_bytes()[..]],
+            |r| r.get(0),
+        )
         .unwrap();
     let mid = data.len() / 2;
     data[mid] ^= 0x40;

@@ -47,7 +47,8 @@ pub fn verify(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> 
     let pk: [u8; 32] = public.try_into().map_err(|_| CryptoError::Malformed)?;
     let sig: [u8; 64] = sig.try_into().map_err(|_| CryptoError::Malformed)?;
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| CryptoError::Malformed)?;
-    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig)).map_err(|_| CryptoError::Open)
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| CryptoError::Open)
 }
 
 #[cfg(test)]

@@ -33,10 +33,7 @@ pub fn validate(m: &NewMeasure) -> Result<()> {
             ));
         }
         if *score < 1 || *score > points {
-            return Err(Error::invalid(
-                "items",
-                format!("item {item} must be scored 1–{points}"),
-            ));
+            return Err(Error::invalid("items", format!("item {item} must be scored 1–{points}")));
         }
         if !seen.insert(*item) {
             return Err(Error::invalid("items", format!("item {item} is given twice")));

@@ -85,7 +85,11 @@ fn read_signature(r: &Reader<'_>, s: &ObjId) -> Result<Signature> {
         meaning: r.parse(s, "meaning")?,
         signed_at: r.int(s, "signed_at")?,
         device_id: r.parse(s, "device_id")?,
-        heads: if heads.is_empty() { vec![] } else { heads.split(',').map(str::to_owned).collect() },
+        heads: if heads.is_empty() {
+            vec![]
+        } else {
+            heads.split(',').map(str::to_owned).collect()
+        },
         content_hash: r.str(s, "content_hash")?,
         needs_cosign: r.flag(s, "needs_cosign")?,
     })
@@ -97,7 +101,7 @@ fn read_signatures(r: &Reader<'_>, obj: &ObjId) -> Result<Vec<Signature>> {
         .iter()
         .map(|s| read_signature(r, s))
         .collect::<Result<Vec<_>>>()?;
-    sigs.sort_by(|a, b| (a.signed_at, a.id).cmp(&(b.signed_at, b.id)));
+    sigs.sort_by_key(|s| (s.signed_at, s.id));
     Ok(sigs)
 }
 
@@ -113,9 +117,10 @@ pub fn derive_state(sigs: &[Signature]) -> NoteState {
                     NoteState::Signed
                 }
             }
-            (SignatureMeaning::Cosigned | SignatureMeaning::ReviewedApproved, NoteState::PendingCosign) => {
-                NoteState::Cosigned
-            }
+            (
+                SignatureMeaning::Cosigned | SignatureMeaning::ReviewedApproved,
+                NoteState::PendingCosign,
+            ) => NoteState::Cosigned,
             (SignatureMeaning::ReturnedForRevision, NoteState::PendingCosign) => NoteState::Draft,
             (_, st) => st,
         };
@@ -241,7 +246,7 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<SessionNote> {
             signatures: read_signatures(&r, &a)?,
         });
     }
-    addenda.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+    addenda.sort_by_key(|a| (a.created_at, a.id));
     Ok(SessionNote {
         id: r.id(&root, "id")?,
         session_id: r.id(&root, "session_id")?,
@@ -422,7 +427,12 @@ fn parse_heads(id: RecordId, heads: &[String]) -> Result<Vec<ChangeHash>> {
 
 /// Signs the note. An author signature needs a draft and locks it; a supervisor's co-signature or
 /// return needs a note pending co-signature.
-pub fn sign(doc: &mut AutoCommit, id: RecordId, signer: &Signer<'_>, req: &SignRequest) -> Result<()> {
+pub fn sign(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    signer: &Signer<'_>,
+    req: &SignRequest,
+) -> Result<()> {
     validate::label("signer_id", &req.signer_id, 128)?;
     validate::label("signer_name", &req.signer_name, 256)?;
     let sigs = read_signatures(&Reader::new(doc, id), &ROOT)?;
@@ -443,7 +453,10 @@ pub fn sign(doc: &mut AutoCommit, id: RecordId, signer: &Signer<'_>, req: &SignR
             NoteState::PendingCosign,
         ) => {
             if req.role == SignerRole::Author {
-                return Err(Error::invalid("role", "co-signing needs the supervisor or reviewer role"));
+                return Err(Error::invalid(
+                    "role",
+                    "co-signing needs the supervisor or reviewer role",
+                ));
             }
             let author = signature_in_force(&sigs)
                 .ok_or_else(|| Error::Internal("pending note without author signature".into()))?;
@@ -472,8 +485,15 @@ pub fn sign(doc: &mut AutoCommit, id: RecordId, signer: &Signer<'_>, req: &SignR
     push_signature(doc, &ROOT, &sig, &signer.key.public(), &raw)
 }
 
-fn verify_signature(r: &Reader<'_>, obj: &ObjId, note: RecordId, addendum: Option<RecordId>, sig: &Signature) -> Result<()> {
-    let public = hex::decode(r.str(obj, "device_public")?).map_err(|_| Error::BadSignature(note))?;
+fn verify_signature(
+    r: &Reader<'_>,
+    obj: &ObjId,
+    note: RecordId,
+    addendum: Option<RecordId>,
+    sig: &Signature,
+) -> Result<()> {
+    let public =
+        hex::decode(r.str(obj, "device_public")?).map_err(|_| Error::BadSignature(note))?;
     let raw = hex::decode(r.str(obj, "sig")?).map_err(|_| Error::BadSignature(note))?;
     signing::verify(&public, &signing_message(note, addendum, sig), &raw)
         .map_err(|_| Error::BadSignature(note))
@@ -488,7 +508,7 @@ pub fn signed_content(doc: &mut AutoCommit, id: RecordId) -> Result<SignedConten
     for o in &sig_objs {
         sigs.push((read_signature(&r, o)?, o.clone()));
     }
-    sigs.sort_by(|a, b| (a.0.signed_at, a.0.id).cmp(&(b.0.signed_at, b.0.id)));
+    sigs.sort_by_key(|s| (s.0.signed_at, s.0.id));
     let plain: Vec<Signature> = sigs.iter().map(|(s, _)| s.clone()).collect();
     if derive_state(&plain) == NoteState::Draft {
         return Err(Error::InvalidState("the note is not signed".into()));
@@ -545,7 +565,12 @@ pub fn add_addendum(doc: &mut AutoCommit, id: RecordId, a: &NewAddendum) -> Resu
 }
 
 /// Replaces a draft addendum's body; refused once the addendum is signed.
-pub fn set_addendum_body(doc: &mut AutoCommit, id: RecordId, addendum: RecordId, body: &str) -> Result<()> {
+pub fn set_addendum_body(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    addendum: RecordId,
+    body: &str,
+) -> Result<()> {
     validate::text("addendum.body", body)?;
     let o = addendum_obj(doc, id, addendum)?;
     if !read_signatures(&Reader::new(doc, id), &o)?.is_empty() {
@@ -614,7 +639,10 @@ pub fn verify_addenda(doc: &AutoCommit, id: RecordId) -> Result<()> {
 }
 
 /// Whether the document holds signature maps at all (cheap check for summaries).
-pub fn summary_fields(doc: &AutoCommit, id: RecordId) -> Result<(RecordId, Timestamp, NoteFormat, NoteState, bool)> {
+pub fn summary_fields(
+    doc: &AutoCommit,
+    id: RecordId,
+) -> Result<(RecordId, Timestamp, NoteFormat, NoteState, bool)> {
     let r = Reader::new(doc, id);
     let root = r.root();
     let sigs = read_signatures(&r, &root)?;
@@ -624,7 +652,13 @@ pub fn summary_fields(doc: &AutoCommit, id: RecordId) -> Result<(RecordId, Times
             addendum_draft = true;
         }
     }
-    Ok((r.id(&root, "session_id")?, r.int(&root, "session_start")?, r.parse(&root, "format")?, derive_state(&sigs), addendum_draft))
+    Ok((
+        r.id(&root, "session_id")?,
+        r.int(&root, "session_start")?,
+        r.parse(&root, "format")?,
+        derive_state(&sigs),
+        addendum_draft,
+    ))
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ fn read_status_log(r: &Reader<'_>) -> Result<Vec<StatusChange>> {
         });
     }
     // Latest by time wins; equal times order by status so every device derives the same answer.
-    log.sort_by(|a, b| (a.at, a.to).cmp(&(b.at, b.to)));
+    log.sort_by_key(|s| (s.at, s.to));
     Ok(log)
 }
 
@@ -115,7 +115,7 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<RuptureEvent> {
         .iter()
         .map(|o| read_repair(&r, o))
         .collect::<Result<Vec<_>>>()?;
-    repairs.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+    repairs.sort_by_key(|a| (a.at, a.id));
     Ok(RuptureEvent {
         id: r.id(&root, "id")?,
         client_id: r.id(&root, "client_id")?,

@@ -79,7 +79,10 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Summary> {
         }
         Kind::Session => {
             let s = session::read(doc, id)?;
-            Summary::Session { scheduled_start: s.scheduled_start, status: s.status.as_str().into() }
+            Summary::Session {
+                scheduled_start: s.scheduled_start,
+                status: s.status.as_str().into(),
+            }
         }
         Kind::Note => {
             let (session_id, session_start, format, state, addendum_draft) =

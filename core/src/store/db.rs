@@ -6,11 +6,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::error::Result;
 use crate::ids::{KeyId, RecordId};
 
+/// A record's stored snapshot and its later changes as `(seq, envelope)`, in order.
+pub type DocParts = (Vec<u8>, Vec<(u64, Vec<u8>)>);
+/// A record's header with its stored summary `(seq, envelope)`, if any.
+pub type SummaryRow = (DocHeader, Option<(u64, Vec<u8>)>);
+
 /// Reads one header value.
 pub fn meta_get(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
-        .optional()?)
+    Ok(conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).optional()?)
 }
 
 /// Writes one header value.
@@ -40,7 +43,12 @@ pub struct KeyRow {
 pub fn key_insert(conn: &Connection, row: &KeyRow) -> Result<()> {
     conn.execute(
         "INSERT INTO keys(key_id, client_id, purpose, wrapped) VALUES (?1, ?2, ?3, ?4)",
-        params![&row.key_id.as_bytes()[..], &row.client_id.as_bytes()[..], row.purpose, row.wrapped],
+        params![
+            &row.key_id.as_bytes()[..],
+            &row.client_id.as_bytes()[..],
+            row.purpose,
+            row.wrapped
+        ],
     )?;
     Ok(())
 }
@@ -91,10 +99,8 @@ pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow
 
 /// Destroys a client's keys: the wrapped bytes are overwritten (secure_delete) and set to NULL.
 pub fn keys_destroy(conn: &Connection, client: &RecordId) -> Result<usize> {
-    Ok(conn.execute(
-        "UPDATE keys SET wrapped = NULL WHERE client_id = ?1",
-        [&client.as_bytes()[..]],
-    )?)
+    Ok(conn
+        .execute("UPDATE keys SET wrapped = NULL WHERE client_id = ?1", [&client.as_bytes()[..]])?)
 }
 
 /// The plaintext header of one stored record.
@@ -171,18 +177,18 @@ pub fn doc_headers_of_client(
 
 /// Headers of every record of one kind.
 pub fn doc_headers_of_kind(conn: &Connection, kind: u8) -> Result<Vec<DocHeader>> {
-    let mut st =
-        conn.prepare_cached(&format!("SELECT {HEADER_COLS} FROM docs WHERE kind = ?1"))?;
+    let mut st = conn.prepare_cached(&format!("SELECT {HEADER_COLS} FROM docs WHERE kind = ?1"))?;
     let rows = st.query_map([kind], header_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// The stored snapshot and the changes after it, in sequence order.
-pub fn doc_parts(conn: &Connection, id: &RecordId) -> Result<(Vec<u8>, Vec<(u64, Vec<u8>)>)> {
+pub fn doc_parts(conn: &Connection, id: &RecordId) -> Result<DocParts> {
     let snapshot: Vec<u8> = conn
         .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
         .query_row([&id.as_bytes()[..]], |r| bytes(r, 0))?;
-    let mut st = conn.prepare_cached("SELECT seq, data FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut st =
+        conn.prepare_cached("SELECT seq, data FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
     let changes = st
         .query_map([&id.as_bytes()[..]], |r| Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -235,7 +241,7 @@ pub fn summaries_of_client(
     conn: &Connection,
     client: &RecordId,
     kind: Option<u8>,
-) -> Result<Vec<(DocHeader, Option<(u64, Vec<u8>)>)>> {
+) -> Result<Vec<SummaryRow>> {
     let mut st = conn.prepare_cached(
         "SELECT d.doc_id, d.kind, d.client_id, d.key_id, d.next_seq, d.snapshot_seq, s.seq, s.data
          FROM docs d LEFT JOIN summaries s ON s.doc_id = d.doc_id
@@ -246,10 +252,7 @@ pub fn summaries_of_client(
 }
 
 /// Summaries of every record of one kind.
-pub fn summaries_of_kind(
-    conn: &Connection,
-    kind: u8,
-) -> Result<Vec<(DocHeader, Option<(u64, Vec<u8>)>)>> {
+pub fn summaries_of_kind(conn: &Connection, kind: u8) -> Result<Vec<SummaryRow>> {
     let mut st = conn.prepare_cached(
         "SELECT d.doc_id, d.kind, d.client_id, d.key_id, d.next_seq, d.snapshot_seq, s.seq, s.data
          FROM docs d LEFT JOIN summaries s ON s.doc_id = d.doc_id WHERE d.kind = ?1",
@@ -258,7 +261,7 @@ pub fn summaries_of_kind(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocHeader, Option<(u64, Vec<u8>)>)> {
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     let h = header_from_row(r)?;
     let seq: Option<i64> = r.get(6)?;
     let data: Option<Vec<u8>> = match r.get_ref(7)? {

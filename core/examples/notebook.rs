@@ -1,0 +1,294 @@
+//! Mend's main job, end to end on one device: create an encrypted vault, record a client, a
+//! signed SOAP note with an addendum, a rupture with a repair attempt and a WAI-SR measure; close
+//! it, reopen it, and print what a therapist would see.
+//!
+//! Run: `cargo run -p mend-core --example notebook [-- PATH]` (a temporary folder by default).
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+
+use mend_core::query::TimelineEntry;
+use mend_core::*;
+
+fn main() -> Result<(), Box<dyn StdError>> {
+    let tmp = std::env::temp_dir().join(format!("mend-notebook-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let path: PathBuf =
+        std::env::args().nth(1).map(PathBuf::from).unwrap_or(tmp.join("vault.mend"));
+    // In an app this key comes from the iOS Keychain or the Android Keystore.
+    let key = [0x5Au8; 32];
+    let day = 1_767_600_000_000i64; // 2026-01-05 08:00 UTC, in milliseconds
+    let min = 60_000i64;
+
+    let (client_id, note_id) = {
+        let vault = Vault::create(&path, VaultSecret::key(key), VaultOptions::default())?;
+        let client = vault.create_client(&NewClient {
+            alias_code: "C-0142".into(),
+            birth_year: Some(1988),
+            jurisdiction: "US-CA".into(),
+            intake_date: Some("2026-01-05".into()),
+        })?;
+        vault.add_treatment_goal(client, "Sleep at least six hours on most nights", "sleep")?;
+        let session = vault.create_session(&NewSession {
+            client_id: client,
+            scheduled_start: day,
+            actual_start: Some(day + 2 * min),
+            actual_end: Some(day + 52 * min),
+            status: SessionStatus::Completed,
+            modality: Modality::Individual,
+            setting: Setting::TelehealthVideo,
+            cpt_code: Some("90834".into()),
+        })?;
+
+        let note = vault.create_note(&NewNote {
+            session_id: session,
+            author_id: "dr-rivera".into(),
+            format: NoteFormat::Soap,
+            sections: vec![],
+            created_at: day + 55 * min,
+        })?;
+        // Live typing arrives as splices.
+        let mut typed = 0;
+        for word in ["Reports ", "sleeping ", "4-5 hours; ", "worried about work."] {
+            vault.splice_note_section(note, "subjective", typed, 0, word)?;
+            typed += word.chars().count();
+        }
+        vault.set_note_section(note, "objective", "Tired, engaged, on time.")?;
+        vault.set_note_section(
+            note,
+            "assessment",
+            "Insomnia linked to work stress; alliance strained mid-session.",
+        )?;
+        vault.set_note_section(
+            note,
+            "plan",
+            "Sleep diary for two weeks; revisit homework pacing.",
+        )?;
+        vault.set_note_code(note, CodeSet::Diagnoses, "G47.00", true)?;
+        vault.set_note_risk(
+            note,
+            &Risk {
+                si: RiskLevel::Denied,
+                hi: RiskLevel::Denied,
+                note: "No change from intake.".into(),
+            },
+        )?;
+        vault.sign_note(
+            note,
+            &SignRequest {
+                signer_id: "dr-rivera".into(),
+                signer_name: "Dr. Sam Rivera, PsyD".into(),
+                role: SignerRole::Author,
+                meaning: SignatureMeaning::Authored,
+                needs_cosign: false,
+                signed_at: day + 70 * min,
+            },
+        )?;
+        match vault.set_note_section(note, "plan", "changed after signing") {
+            Err(Error::NoteLocked(_)) => {
+                println!("(editing the signed note is refused: NoteLocked)")
+            }
+            other => return Err(format!("expected NoteLocked, got {other:?}").into()),
+        }
+        let addendum = vault.add_addendum(
+            note,
+            &NewAddendum {
+                kind: AddendumKind::Clarification,
+                reason: "Plan detail agreed by phone".into(),
+                body: "Client will also log caffeine after 2 pm.".into(),
+                targets: vec!["plan".into()],
+                author_id: "dr-rivera".into(),
+                created_at: day + 24 * 60 * min,
+            },
+        )?;
+        vault.sign_addendum(
+            note,
+            addendum,
+            &SignRequest {
+                signer_id: "dr-rivera".into(),
+                signer_name: "Dr. Sam Rivera, PsyD".into(),
+                role: SignerRole::Author,
+                meaning: SignatureMeaning::Authored,
+                needs_cosign: false,
+                signed_at: day + 24 * 60 * min + 5 * min,
+            },
+        )?;
+
+        let rupture = vault.create_rupture(
+            &NewRupture {
+                client_id: client,
+                session_id: Some(session),
+                occurred_at: day + 30 * min,
+                at_minute: Some(28),
+                record_class: RecordClass::PsychotherapyNote,
+                movement: Movement::Withdrawal,
+                initiated_by: InitiatedBy::Client,
+                markers: vec![
+                    RuptureMarker::WdMinimalResponse,
+                    RuptureMarker::WdDeferentialAppeasing,
+                ],
+                alliance_dimensions: vec![AllianceDimension::Task],
+                precipitants: vec![Precipitant::Disagreement],
+                detected_by: Some(DetectedBy::TherapistInSession),
+                significance: 3,
+                therapist_contribution_rating: Some(3),
+                therapist_contribution: "I pressed on homework before hearing the week.".into(),
+                narrative: "Went quiet and agreed too quickly when homework was reviewed.".into(),
+                client_words: "\"Sure, whatever works.\"".into(),
+            },
+            "dr-rivera",
+        )?;
+        vault.add_repair_attempt(
+            rupture,
+            &NewRepairAttempt {
+                session_id: Some(session),
+                at: day + 35 * min,
+                strategies: vec![
+                    RepairStrategy::RsInviteDiscussionOfRelationship,
+                    RepairStrategy::RsAcknowledgeOwnContribution,
+                ],
+                client_response: vec![ClientResponse::AssertedNeedOrDisagreement],
+                effect: Some(4),
+                note: "Named the shift; client said the homework felt like a test.".into(),
+            },
+        )?;
+        vault.set_rupture_status(
+            rupture,
+            RuptureStatus::PartiallyResolved,
+            day + 40 * min,
+            "dr-rivera",
+            Some(session),
+        )?;
+
+        vault.record_measure(&NewMeasure {
+            client_id: client,
+            session_id: Some(session),
+            instrument: Instrument::WaiSr,
+            rater: Rater::Client,
+            administered_at: day + 53 * min,
+            items: vec![
+                (1, 4),
+                (2, 3),
+                (3, 4),
+                (4, 3),
+                (5, 4),
+                (6, 3),
+                (7, 5),
+                (8, 3),
+                (9, 4),
+                (10, 3),
+                (11, 3),
+                (12, 3),
+            ],
+            supersedes: None,
+        })?;
+        (client, note)
+    }; // the vault is closed here
+
+    let vault = Vault::open(&path, VaultSecret::key(key), VaultOptions::default())?;
+    println!("Vault reopened: {}", path.display());
+    println!("\nClients");
+    for c in vault.clients()? {
+        match c.info {
+            Ok((alias, status)) => println!("  {alias}  ({status})"),
+            Err(why) => println!("  {}  [{why:?}]", c.id),
+        }
+    }
+    let client = vault.client(client_id)?;
+    println!("\n{} — goals:", client.alias_code);
+    for g in &client.treatment_goals {
+        println!("  • {} [{}]", g.text, g.status);
+    }
+    println!("\nTimeline");
+    for e in vault.timeline(client_id)? {
+        match e {
+            TimelineEntry::Session { at, status, .. } => {
+                println!("  {}  session, {status}", hhmm(at))
+            }
+            TimelineEntry::Note { at, format, state, .. } => {
+                println!("  {}  {} note, {state}", hhmm(at), format.as_str().to_uppercase())
+            }
+            TimelineEntry::Rupture(r) => println!(
+                "  {}  rupture: {} by {}, significance {}/5, {}",
+                hhmm(r.occurred_at),
+                r.movement,
+                r.initiated_by,
+                r.significance,
+                r.status
+            ),
+            TimelineEntry::Measure(m) => println!(
+                "  {}  {}: task {:?}, bond {:?}, goal {:?}, total {:?}",
+                hhmm(m.administered_at),
+                m.instrument,
+                m.scores.task,
+                m.scores.bond,
+                m.scores.goal,
+                m.scores.total
+            ),
+            TimelineEntry::Unreadable { id, reason } => println!("  {id}: unreadable ({reason:?})"),
+        }
+    }
+
+    let note = vault.note(note_id)?;
+    let signed = vault.signed_content(note_id)?;
+    println!(
+        "\nSOAP note — {:?}, signed by {} (content hash {}…, verified)",
+        note.state,
+        signed.signature.signer_name,
+        &signed.signature.content_hash[..12]
+    );
+    for (section, text) in &signed.sections {
+        println!("  {:<11} {text}", format!("{section}:"));
+    }
+    println!("  diagnoses:  {}", note.diagnoses.join(", "));
+    println!("  risk:       SI {}, HI {}", note.risk.si, note.risk.hi);
+    for a in &note.addenda {
+        println!(
+            "  addendum ({}; {}): {} — signed: {}",
+            a.kind,
+            a.reason,
+            a.body,
+            if a.signatures.is_empty() { "no" } else { "yes" }
+        );
+    }
+    vault.verify_addenda(note_id)?;
+
+    println!("\nUnresolved ruptures");
+    for r in vault.unresolved_ruptures(client_id)? {
+        let full = vault.rupture(r.id)?;
+        println!(
+            "  {} ({}), markers: {}",
+            full.movement,
+            full.status,
+            full.markers.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        println!("    narrative: {}", full.narrative);
+        for a in &full.repair_attempts {
+            println!(
+                "    repair ({}): {} → effect {}/5",
+                if a.is_immediate() { "immediate" } else { "exploratory" },
+                a.strategies.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" + "),
+                a.effect.unwrap_or(0)
+            );
+        }
+    }
+    println!("\nRupture counts by session");
+    for c in vault.rupture_counts(client_id)? {
+        println!(
+            "  session at {:?}: withdrawal {}, confrontation {}, mixed {}",
+            c.session_start.map(hhmm),
+            c.withdrawal,
+            c.confrontation,
+            c.mixed
+        );
+    }
+    let size = std::fs::metadata(&path)?.len();
+    println!("\nEverything above was read back from {size} encrypted bytes on disk.");
+    Ok(())
+}
+
+/// Day-relative clock time for display (the example keeps to one day).
+fn hhmm(ms: i64) -> String {
+    let mins = (ms / 60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", mins / 60, mins % 60)
+}
