@@ -369,3 +369,20 @@ fn queries_come_from_summaries() {
     }));
     assert!(!timeline.iter().any(|e| matches!(e, TimelineEntry::Unreadable { .. })));
 }
+
+#[test]
+fn splice_positions_count_unicode_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0105")).unwrap();
+    let s = v.create_session(&new_session(c, 1)).unwrap();
+    let mut n = soap(s);
+    n.sections = vec![("subjective".into(), "Café naïve 😊 ok".into())];
+    let n = v.create_note(&n).unwrap();
+    // "Café naïve 😊 " is 13 characters; insert before "ok".
+    v.splice_note_section(n, "subjective", 13, 0, "→").unwrap();
+    assert_eq!(v.note(n).unwrap().section("subjective"), Some("Café naïve 😊 →ok"));
+    v.splice_note_section(n, "subjective", 11, 1, "").unwrap();
+    assert_eq!(v.note(n).unwrap().section("subjective"), Some("Café naïve  →ok"));
+    assert!(v.splice_note_section(n, "subjective", 15, 1, "").is_err());
+}
