@@ -21,6 +21,7 @@ pub use error::{Error, Result};
 pub use ids::{DeviceId, KeyId, RecordId, VaultId};
 pub use records::enums::*;
 pub use records::model::*;
+pub use records::conflict::{Conflict, ConflictValue};
 pub use records::note::CodeSet;
 pub use store::Durability;
 pub use vault::{Vault, VaultOptions, VaultSecret};

@@ -29,6 +29,8 @@ pub struct Row {
     pub header: DocHeader,
     /// Decrypted summary.
     pub summary: Result<Summary, Unreadable>,
+    /// The record holds surfaced conflicts.
+    pub conflicted: bool,
 }
 
 /// A client in the client list.

@@ -20,8 +20,10 @@ use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 use crate::query;
 use crate::records::enums::*;
 use crate::records::model::*;
+use crate::records::am::Stamp;
 use crate::records::note::{CodeSet, Signer};
 use crate::records::summary;
+use crate::records::conflict::{self, Conflict};
 use crate::records::{client, measure, note, rupture, session, Kind};
 use crate::store::db::{self, DocHeader, KeyRow};
 use crate::store::{self, schema, Durability};
@@ -116,6 +118,14 @@ impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Vault")
     }
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn meta_aad(vault: VaultId, part: Part) -> Aad {
@@ -272,7 +282,8 @@ impl Vault {
         g.keys.insert(record_key.0, record_key.1);
         g.keys.insert(process_key.0, process_key.1);
         let kid = record_key.0;
-        g.create_doc(id, Kind::Client, id, kid, |doc| client::create(doc, id, c))?;
+        let stamp = g.stamp();
+        g.create_doc(id, Kind::Client, id, kid, |doc| client::create(doc, id, c, &stamp))?;
         Ok(id)
     }
 
@@ -283,7 +294,9 @@ impl Vault {
 
     /// Changes a client's treatment status.
     pub fn set_client_status(&self, id: RecordId, status: ClientStatus) -> Result<()> {
-        self.lock().edit(id, Kind::Client, |doc| client::set_status(doc, status))
+        let mut g = self.lock();
+        let stamp = g.stamp();
+        g.edit(id, Kind::Client, |doc| client::set_status(doc, status, &stamp))
     }
 
     /// Appends a treatment goal; returns its id.
@@ -356,8 +369,9 @@ impl Vault {
         let s = g.read(n.session_id, Kind::Session, |doc| session::read(doc, n.session_id))?;
         let kid = g.client_key(s.client_id, KeyPurpose::Record)?;
         let id = RecordId::random();
+        let stamp = g.stamp();
         g.create_doc(id, Kind::Note, s.client_id, kid, |doc| {
-            note::create(doc, id, s.client_id, s.scheduled_start, n)
+            note::create(doc, id, s.client_id, s.scheduled_start, n, &stamp)
         })?;
         Ok(id)
     }
@@ -387,7 +401,16 @@ impl Vault {
 
     /// Sets the note's risk assessment.
     pub fn set_note_risk(&self, id: RecordId, risk: &Risk) -> Result<()> {
-        self.lock().edit(id, Kind::Note, |doc| note::set_risk(doc, id, risk))
+        let mut g = self.lock();
+        let stamp = g.stamp();
+        g.edit(id, Kind::Note, |doc| note::set_risk(doc, id, risk, &stamp))
+    }
+
+    /// Changes a note's format while it has no content yet.
+    pub fn set_note_format(&self, id: RecordId, format: NoteFormat) -> Result<()> {
+        let mut g = self.lock();
+        let stamp = g.stamp();
+        g.edit(id, Kind::Note, |doc| note::set_format(doc, id, format, &stamp))
     }
 
     /// Adds or removes a diagnosis, intervention or addressed goal.
@@ -464,7 +487,8 @@ impl Vault {
         };
         let kid = g.client_key(r.client_id, purpose)?;
         let id = RecordId::random();
-        g.create_doc(id, Kind::Rupture, r.client_id, kid, |doc| rupture::create(doc, id, r, by))?;
+        let stamp = g.stamp();
+        g.create_doc(id, Kind::Rupture, r.client_id, kid, |doc| rupture::create(doc, id, r, by, &stamp))?;
         Ok(id)
     }
 
@@ -475,7 +499,9 @@ impl Vault {
 
     /// Updates a rupture's ratings, markers and narrative.
     pub fn update_rupture(&self, id: RecordId, u: &RuptureUpdate) -> Result<()> {
-        self.lock().edit(id, Kind::Rupture, |doc| rupture::update(doc, u))
+        let mut g = self.lock();
+        let stamp = g.stamp();
+        g.edit(id, Kind::Rupture, |doc| rupture::update(doc, u, &stamp))
     }
 
     /// Logs a repair attempt.
@@ -512,6 +538,48 @@ impl Vault {
     /// Reads an alliance measure with its derived scores.
     pub fn measure(&self, id: RecordId) -> Result<AllianceMeasure> {
         self.lock().read(id, Kind::Measure, |doc| measure::read(doc, id))
+    }
+
+    // ----- conflicts -----------------------------------------------------------------------
+
+    /// Every open conflict in the vault. Only records whose (encrypted) summary is flagged as
+    /// conflicted are loaded.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let mut g = self.lock();
+        let mut rows = Vec::new();
+        for kind in [Kind::Client, Kind::Note, Kind::Rupture] {
+            rows.extend(db::summaries_of_kind(&g.conn, kind as u8)?);
+        }
+        let rows = g.open_summaries(rows)?;
+        let mut out = Vec::new();
+        for row in rows.iter().filter(|r| r.conflicted) {
+            let id = row.header.doc_id;
+            let Some(kind) = Kind::from_code(row.header.kind) else { continue };
+            match g.read(id, kind, |doc| conflict::of(kind, doc, id)) {
+                Ok(c) => out.extend(c),
+                Err(Error::Corrupt { .. }) | Err(Error::Erased(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The open conflicts of one record.
+    pub fn conflicts_of(&self, id: RecordId) -> Result<Vec<Conflict>> {
+        let mut g = self.lock();
+        let kind = g.kind_of(id)?;
+        g.read(id, kind, |doc| conflict::of(kind, doc, id))
+    }
+
+    /// Resolves a conflict by choosing a value; the choice is recorded and syncs.
+    pub fn resolve_conflict(&self, id: RecordId, field: &str, value: &str) -> Result<()> {
+        let mut g = self.lock();
+        let kind = g.kind_of(id)?;
+        let stamp = g.stamp();
+        if kind == Kind::Note {
+            g.read(id, kind, |doc| note::ensure_draft(doc, id))?;
+        }
+        g.edit(id, kind, |doc| conflict::resolve(kind, doc, id, field, value, &stamp))
     }
 
     // ----- queries (from summaries; no document is loaded) --------------------------------
@@ -645,6 +713,16 @@ impl Inner {
         Ok(row.key_id)
     }
 
+    fn kind_of(&self, id: RecordId) -> Result<Kind> {
+        let h = db::doc_header(&self.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
+        Kind::from_code(h.kind).ok_or_else(|| Error::corrupt(id, "kind"))
+    }
+
+    /// This device and the current time, for stamped registers.
+    fn stamp(&self) -> Stamp {
+        Stamp { device: self.device_id, at: now_ms() }
+    }
+
     fn aad(&self, h: &DocHeader, seq: u64, part: Part) -> Aad {
         Aad { vault: self.vault_id, record: h.doc_id, kind: h.kind, seq, part }
     }
@@ -669,7 +747,7 @@ impl Inner {
             snapshot_seq: 0,
         };
         let snapshot = doc.save();
-        let summary = summary::encode(&summary::of(kind, &doc, id)?);
+        let summary = summary::encoded(kind, &doc, id)?;
         let sealed =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
         let sealed_summary =
@@ -717,7 +795,7 @@ impl Inner {
         }
         let saved_heads = doc.get_heads();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
-        let summary = summary::encode(&summary::of(kind, &doc, id)?);
+        let summary = summary::encoded(kind, &doc, id)?;
         self.cache(id, Cached { doc, header, saved_heads, summary });
         Ok(())
     }
@@ -778,7 +856,7 @@ impl Inner {
             return Ok(out);
         }
         let header = c.header.clone();
-        let summary = summary::encode(&summary::of(kind, &c.doc, id)?);
+        let summary = summary::encoded(kind, &c.doc, id)?;
         let summary_changed = summary != c.summary;
         let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
         let seq = header.next_seq;
@@ -849,7 +927,8 @@ impl Inner {
                     }
                 },
             };
-            out.push(query::Row { header: h, summary });
+            let conflicted = matches!(summary, Ok((_, true)));
+            out.push(query::Row { header: h, summary: summary.map(|(s, _)| s), conflicted });
         }
         Ok(out)
     }

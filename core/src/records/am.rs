@@ -7,7 +7,26 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
 use crate::error::{Error, Result};
-use crate::ids::RecordId;
+use crate::ids::{DeviceId, RecordId};
+
+/// Who wrote a register value, and when: kept with every clinically meaningful scalar so that
+/// concurrent values can be shown side by side with their authors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The writing device.
+    pub device: DeviceId,
+    /// Device time of the write, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// One value of a stamped register, with its stamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegValue {
+    /// The value.
+    pub value: ScalarValue,
+    /// Who wrote it and when (`None` if the stamp is unreadable).
+    pub stamp: Option<Stamp>,
+}
 
 /// Typed, error-reporting reads of one record's document.
 pub struct Reader<'a> {
@@ -143,6 +162,64 @@ impl<'a> Reader<'a> {
     pub fn root(&self) -> ObjId {
         ROOT
     }
+
+    /// The winning value of a stamped register (see [`put_reg`]).
+    pub fn reg_scalar(&self, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>> {
+        match self.opt_obj(obj, key, ObjType::Map)? {
+            Some(m) => self.scalar(&m, "v"),
+            None => Ok(None),
+        }
+    }
+
+    /// The winning value of a stamped string register, parsed.
+    pub fn reg_parse<T: std::str::FromStr>(&self, obj: &ObjId, key: &str) -> Result<T> {
+        match self.reg_scalar(obj, key)? {
+            Some(ScalarValue::Str(s)) => s.parse().map_err(|_| self.bad(key)),
+            _ => Err(self.bad(key)),
+        }
+    }
+
+    /// The winning value of a stamped integer register.
+    pub fn reg_int(&self, obj: &ObjId, key: &str) -> Result<i64> {
+        match self.reg_scalar(obj, key)? {
+            Some(ScalarValue::Int(i)) => Ok(i),
+            _ => Err(self.bad(key)),
+        }
+    }
+
+    /// Every concurrent value of a stamped register (more than one means a conflict).
+    pub fn reg_values(&self, obj: &ObjId, key: &str) -> Result<Vec<RegValue>> {
+        let mut out = Vec::new();
+        for (v, id) in self.doc.get_all(obj, key).map_err(|_| self.bad(key))? {
+            if let Value::Object(ObjType::Map) = v {
+                let value = self.scalar(&id, "v")?.ok_or_else(|| self.bad(key))?;
+                let device = self.opt_parse::<DeviceId>(&id, "by")?;
+                let at = self.opt_int(&id, "at")?;
+                out.push(RegValue {
+                    value,
+                    stamp: device.zip(at).map(|(device, at)| Stamp { device, at }),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes a stamped register: a small map `{v, at, by}` replacing the previous one, so that a
+/// concurrent write elsewhere leaves both maps visible (Automerge keeps conflicting values) and
+/// each carries its author and time.
+pub fn put_reg(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: impl Into<ScalarValue>,
+    stamp: &Stamp,
+) -> Result<()> {
+    let m = doc.put_object(obj, key, ObjType::Map)?;
+    doc.put(&m, "v", value)?;
+    doc.put(&m, "at", stamp.at)?;
+    doc.put(&m, "by", stamp.device.to_string())?;
+    Ok(())
 }
 
 /// Puts a string, or deletes the key for `None`.

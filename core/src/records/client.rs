@@ -3,7 +3,7 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
 
-use super::am::{self, Reader};
+use super::am::{self, Reader, Stamp};
 use super::enums::{ClientStatus, GoalStatus};
 use super::model::{Client, NewClient, TreatmentGoal};
 use super::validate;
@@ -27,15 +27,16 @@ pub fn validate(c: &NewClient) -> Result<()> {
 
 /// Writes a new client document (every container is created here, once, so concurrent appends
 /// on several devices land in the same list).
-pub fn create(doc: &mut AutoCommit, id: RecordId, c: &NewClient) -> Result<()> {
+pub fn create(doc: &mut AutoCommit, id: RecordId, c: &NewClient, stamp: &Stamp) -> Result<()> {
     validate(c)?;
     doc.put(ROOT, "id", id.to_string())?;
     doc.put(ROOT, "alias_code", c.alias_code.as_str())?;
     am::put_opt_int(doc, &ROOT, "birth_year", c.birth_year)?;
     doc.put(ROOT, "jurisdiction", c.jurisdiction.as_str())?;
-    doc.put(ROOT, "status", ClientStatus::Active.as_str())?;
+    am::put_reg(doc, &ROOT, "status", ClientStatus::Active.as_str(), stamp)?;
     am::put_opt_str(doc, &ROOT, "intake_date", c.intake_date.as_deref())?;
     doc.put_object(ROOT, "treatment_goals", automerge::ObjType::List)?;
+    doc.put_object(ROOT, "resolutions", automerge::ObjType::List)?;
     Ok(())
 }
 
@@ -57,16 +58,15 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Client> {
         alias_code: r.str(&root, "alias_code")?,
         birth_year: r.opt_int(&root, "birth_year")?,
         jurisdiction: r.str(&root, "jurisdiction")?,
-        status: r.parse(&root, "status")?,
+        status: r.reg_parse(&root, "status")?,
         intake_date: r.opt_str(&root, "intake_date")?,
         treatment_goals: goals,
     })
 }
 
 /// Sets the treatment status (a register whose concurrent values are surfaced as conflicts).
-pub fn set_status(doc: &mut AutoCommit, status: ClientStatus) -> Result<()> {
-    doc.put(ROOT, "status", status.as_str())?;
-    Ok(())
+pub fn set_status(doc: &mut AutoCommit, status: ClientStatus, stamp: &Stamp) -> Result<()> {
+    am::put_reg(doc, &ROOT, "status", status.as_str(), stamp)
 }
 
 /// Appends a treatment goal; returns its id.

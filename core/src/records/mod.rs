@@ -4,8 +4,9 @@
 //! lifecycle state and summaries. It validates input before touching a document, so invalid input
 //! changes nothing. It never builds SQL and never sees keys: the vault hands it documents.
 
-pub(crate) mod am;
+pub mod am;
 pub mod client;
+pub mod conflict;
 pub mod enums;
 pub mod measure;
 pub mod model;

@@ -12,7 +12,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use sha2::{Digest, Sha256};
 
-use super::am::{self, Reader};
+use super::am::{self, Reader, Stamp};
 use super::enums::*;
 use super::model::*;
 use super::validate;
@@ -49,6 +49,7 @@ pub fn create(
     client_id: RecordId,
     session_start: Timestamp,
     n: &NewNote,
+    stamp: &Stamp,
 ) -> Result<()> {
     validate(n)?;
     doc.put(ROOT, "id", id.to_string())?;
@@ -56,7 +57,7 @@ pub fn create(
     doc.put(ROOT, "client_id", client_id.to_string())?;
     doc.put(ROOT, "session_start", session_start)?;
     doc.put(ROOT, "author_id", n.author_id.as_str())?;
-    doc.put(ROOT, "format", n.format.as_str())?;
+    am::put_reg(doc, &ROOT, "format", n.format.as_str(), stamp)?;
     doc.put(ROOT, "created_at", n.created_at)?;
     let sections = doc.put_object(ROOT, "sections", ObjType::Map)?;
     for key in n.format.sections() {
@@ -67,11 +68,12 @@ pub fn create(
     am::put_set::<String>(doc, &ROOT, "interventions", &[])?;
     am::put_set::<String>(doc, &ROOT, "diagnoses", &[])?;
     let risk = doc.put_object(ROOT, "risk", ObjType::Map)?;
-    doc.put(&risk, "si", RiskLevel::NotAssessed.as_str())?;
-    doc.put(&risk, "hi", RiskLevel::NotAssessed.as_str())?;
+    am::put_reg(doc, &risk, "si", RiskLevel::NotAssessed.as_str(), stamp)?;
+    am::put_reg(doc, &risk, "hi", RiskLevel::NotAssessed.as_str(), stamp)?;
     am::put_text(doc, &risk, "note", "")?;
     doc.put_object(ROOT, "signatures", ObjType::List)?;
     doc.put_object(ROOT, "addenda", ObjType::List)?;
+    doc.put_object(ROOT, "resolutions", ObjType::List)?;
     Ok(())
 }
 
@@ -144,7 +146,7 @@ struct Content {
 
 fn read_content(r: &Reader<'_>) -> Result<Content> {
     let root = r.root();
-    let format: NoteFormat = r.parse(&root, "format")?;
+    let format: NoteFormat = r.reg_parse(&root, "format")?;
     let sections_obj = r.obj(&root, "sections", ObjType::Map)?;
     let mut sections = Vec::new();
     for key in format.sections() {
@@ -158,8 +160,8 @@ fn read_content(r: &Reader<'_>) -> Result<Content> {
         interventions: r.set(&root, "interventions")?,
         diagnoses: r.set(&root, "diagnoses")?,
         risk: Risk {
-            si: r.parse(&risk_obj, "si")?,
-            hi: r.parse(&risk_obj, "hi")?,
+            si: r.reg_parse(&risk_obj, "si")?,
+            hi: r.reg_parse(&risk_obj, "hi")?,
             note: r.text(&risk_obj, "note")?,
         },
     })
@@ -271,7 +273,8 @@ pub fn state(doc: &AutoCommit, id: RecordId) -> Result<NoteState> {
     Ok(derive_state(&read_signatures(&r, &ROOT)?))
 }
 
-fn ensure_draft(doc: &AutoCommit, id: RecordId) -> Result<()> {
+/// `NoteLocked` unless the note is a draft.
+pub fn ensure_draft(doc: &AutoCommit, id: RecordId) -> Result<()> {
     match state(doc, id)? {
         NoteState::Draft => Ok(()),
         _ => Err(Error::NoteLocked(id)),
@@ -280,7 +283,7 @@ fn ensure_draft(doc: &AutoCommit, id: RecordId) -> Result<()> {
 
 fn section_obj(doc: &AutoCommit, id: RecordId, section: &str) -> Result<ObjId> {
     let r = Reader::new(doc, id);
-    let format: NoteFormat = r.parse(&ROOT, "format")?;
+    let format: NoteFormat = r.reg_parse(&ROOT, "format")?;
     check_section(format, section)?;
     let sections = r.obj(&ROOT, "sections", ObjType::Map)?;
     r.obj(&sections, section, ObjType::Text)
@@ -320,14 +323,35 @@ pub fn set_section(doc: &mut AutoCommit, id: RecordId, section: &str, text: &str
 }
 
 /// Sets the risk assessment.
-pub fn set_risk(doc: &mut AutoCommit, id: RecordId, risk: &Risk) -> Result<()> {
+pub fn set_risk(doc: &mut AutoCommit, id: RecordId, risk: &Risk, stamp: &Stamp) -> Result<()> {
     ensure_draft(doc, id)?;
     validate::text("risk.note", &risk.note)?;
     let r = Reader::new(doc, id).obj(&ROOT, "risk", ObjType::Map)?;
-    doc.put(&r, "si", risk.si.as_str())?;
-    doc.put(&r, "hi", risk.hi.as_str())?;
+    if Reader::new(doc, id).reg_parse::<RiskLevel>(&r, "si")? != risk.si {
+        am::put_reg(doc, &r, "si", risk.si.as_str(), stamp)?;
+    }
+    if Reader::new(doc, id).reg_parse::<RiskLevel>(&r, "hi")? != risk.hi {
+        am::put_reg(doc, &r, "hi", risk.hi.as_str(), stamp)?;
+    }
     am::update_text(doc, &r, "note", &risk.note)?;
     Ok(())
+}
+
+/// Changes the note's format while it has no content yet (clinical model: locked once content
+/// exists). Sections the new format needs are created.
+pub fn set_format(doc: &mut AutoCommit, id: RecordId, format: NoteFormat, stamp: &Stamp) -> Result<()> {
+    ensure_draft(doc, id)?;
+    let c = read_content(&Reader::new(doc, id))?;
+    if c.sections.iter().any(|(_, t)| !t.is_empty()) {
+        return Err(Error::InvalidState("the format is fixed once a section has content".into()));
+    }
+    let sections = Reader::new(doc, id).obj(&ROOT, "sections", ObjType::Map)?;
+    for key in format.sections() {
+        if Reader::new(doc, id).opt_obj(&sections, key, ObjType::Text)?.is_none() {
+            am::put_text(doc, &sections, key, "")?;
+        }
+    }
+    am::put_reg(doc, &ROOT, "format", format.as_str(), stamp)
 }
 
 /// Which coded set of a note to change.
@@ -547,7 +571,7 @@ pub fn add_addendum(doc: &mut AutoCommit, id: RecordId, a: &NewAddendum) -> Resu
     validate::text("addendum.reason", &a.reason)?;
     validate::text("addendum.body", &a.body)?;
     validate::label("addendum.author_id", &a.author_id, 128)?;
-    let format: NoteFormat = Reader::new(doc, id).parse(&ROOT, "format")?;
+    let format: NoteFormat = Reader::new(doc, id).reg_parse(&ROOT, "format")?;
     for t in &a.targets {
         check_section(format, t)?;
     }
@@ -655,7 +679,7 @@ pub fn summary_fields(
     Ok((
         r.id(&root, "session_id")?,
         r.int(&root, "session_start")?,
-        r.parse(&root, "format")?,
+        r.reg_parse(&root, "format")?,
         derive_state(&sigs),
         addendum_draft,
     ))
@@ -676,7 +700,8 @@ mod tests {
             sections: vec![("behavior".into(), "Restless".into())],
             created_at: 1,
         };
-        create(&mut doc, id, RecordId::random(), 1, &n).unwrap();
+        let stamp = Stamp { device: DeviceId::random(), at: 1 };
+        create(&mut doc, id, RecordId::random(), 1, &n, &stamp).unwrap();
         let key = DeviceKey::generate();
         let req = SignRequest {
             signer_id: "t".into(),

@@ -5,7 +5,7 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ROOT};
 
-use super::am::{self, Reader};
+use super::am::{self, Reader, Stamp};
 use super::enums::*;
 use super::model::*;
 use super::validate;
@@ -37,7 +37,13 @@ pub fn validate_repair(a: &NewRepairAttempt) -> Result<()> {
 }
 
 /// Writes a new rupture document; its status log starts at `unaddressed`.
-pub fn create(doc: &mut AutoCommit, id: RecordId, n: &NewRupture, by: &str) -> Result<()> {
+pub fn create(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    n: &NewRupture,
+    by: &str,
+    stamp: &Stamp,
+) -> Result<()> {
     validate(n)?;
     doc.put(ROOT, "id", id.to_string())?;
     doc.put(ROOT, "client_id", n.client_id.to_string())?;
@@ -51,7 +57,7 @@ pub fn create(doc: &mut AutoCommit, id: RecordId, n: &NewRupture, by: &str) -> R
     am::put_set(doc, &ROOT, "alliance_dimensions", &n.alliance_dimensions)?;
     am::put_set(doc, &ROOT, "precipitants", &n.precipitants)?;
     am::put_opt_str(doc, &ROOT, "detected_by", n.detected_by.map(|d| d.as_str()))?;
-    doc.put(ROOT, "significance", n.significance)?;
+    am::put_reg(doc, &ROOT, "significance", n.significance, stamp)?;
     am::put_opt_int(doc, &ROOT, "client_reported_intensity", None)?;
     am::put_opt_int(doc, &ROOT, "therapist_contribution_rating", n.therapist_contribution_rating)?;
     am::put_text(doc, &ROOT, "therapist_contribution", &n.therapist_contribution)?;
@@ -60,6 +66,7 @@ pub fn create(doc: &mut AutoCommit, id: RecordId, n: &NewRupture, by: &str) -> R
     am::put_set::<ClientResponse>(doc, &ROOT, "client_response", &[])?;
     doc.put_object(ROOT, "repair_attempts", ObjType::List)?;
     doc.put_object(ROOT, "status_changes", ObjType::List)?;
+    doc.put_object(ROOT, "resolutions", ObjType::List)?;
     am::put_opt_int(doc, &ROOT, "resolution_rating", None)?;
     push_status(doc, RuptureStatus::Unaddressed, n.occurred_at, by, n.session_id)
 }
@@ -129,7 +136,7 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<RuptureEvent> {
         alliance_dimensions: r.set(&root, "alliance_dimensions")?,
         precipitants: r.set(&root, "precipitants")?,
         detected_by: r.opt_parse(&root, "detected_by")?,
-        significance: r.int(&root, "significance")?,
+        significance: r.reg_int(&root, "significance")?,
         client_reported_intensity: r.opt_int(&root, "client_reported_intensity")?,
         therapist_contribution_rating: r.opt_int(&root, "therapist_contribution_rating")?,
         therapist_contribution: r.text(&root, "therapist_contribution")?,
@@ -144,7 +151,7 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<RuptureEvent> {
 }
 
 /// Applies an update. Every value is checked before anything is written.
-pub fn update(doc: &mut AutoCommit, u: &RuptureUpdate) -> Result<()> {
+pub fn update(doc: &mut AutoCommit, u: &RuptureUpdate, stamp: &Stamp) -> Result<()> {
     if let Some(s) = u.significance {
         validate::rating("significance", s)?;
     }
@@ -154,7 +161,7 @@ pub fn update(doc: &mut AutoCommit, u: &RuptureUpdate) -> Result<()> {
         validate::text("narrative", n)?;
     }
     if let Some(s) = u.significance {
-        doc.put(ROOT, "significance", s)?;
+        am::put_reg(doc, &ROOT, "significance", s, stamp)?;
     }
     if let Some(v) = u.client_reported_intensity {
         doc.put(ROOT, "client_reported_intensity", v)?;

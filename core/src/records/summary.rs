@@ -119,12 +119,21 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Summary> {
     })
 }
 
-/// Encodes a summary for sealing.
-pub fn encode(s: &Summary) -> Vec<u8> {
-    serde_json::to_vec(s).unwrap_or_default()
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    s: Summary,
+    /// The record holds surfaced conflicts.
+    c: bool,
 }
 
-/// Decodes an opened summary.
-pub fn decode(id: RecordId, bytes: &[u8]) -> Result<Summary> {
-    serde_json::from_slice(bytes).map_err(|_| Error::corrupt(id, "summary"))
+/// Computes and encodes a record's summary and conflict flag, ready for sealing.
+pub fn encoded(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<u8>> {
+    let stored = Stored { s: of(kind, doc, id)?, c: !super::conflict::of(kind, doc, id)?.is_empty() };
+    serde_json::to_vec(&stored).map_err(|_| Error::Internal("summary encoding".into()))
+}
+
+/// Decodes an opened summary: the summary and whether the record holds conflicts.
+pub fn decode(id: RecordId, bytes: &[u8]) -> Result<(Summary, bool)> {
+    let s: Stored = serde_json::from_slice(bytes).map_err(|_| Error::corrupt(id, "summary"))?;
+    Ok((s.s, s.c))
 }

@@ -1,0 +1,116 @@
+//! Conflicts on clinically meaningful scalars (client status, a note's format and risk levels,
+//! a rupture's significance). Automerge settles concurrent writes with an arbitrary winner; Mend
+//! keeps every concurrent value visible, with the device that wrote it and when, until a clinician
+//! resolves it. Resolving writes the chosen value after all of them and logs the choice; both sync.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ScalarValue, ROOT};
+
+use super::am::{self, Reader, Stamp};
+use super::enums::{ClientStatus, NoteFormat, RiskLevel};
+use super::{validate, Kind};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, RecordId};
+
+/// One of the competing values of a conflicted field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictValue {
+    /// The value as stored (an enum name or a number).
+    pub value: String,
+    /// The device that wrote it.
+    pub device_id: Option<DeviceId>,
+    /// When (device time, ms since the epoch).
+    pub at: Option<i64>,
+}
+
+/// A field with more than one concurrent value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The record.
+    pub record_id: RecordId,
+    /// The field, e.g. `significance` or `risk.si`.
+    pub field: String,
+    /// The competing values, ordered by time.
+    pub values: Vec<ConflictValue>,
+}
+
+/// The surfaced fields of a record kind: `(field name, parent object path, key)`.
+fn fields(kind: Kind) -> &'static [(&'static str, Option<&'static str>, &'static str)] {
+    match kind {
+        Kind::Client => &[("status", None, "status")],
+        Kind::Note => &[("format", None, "format"), ("risk.si", Some("risk"), "si"), ("risk.hi", Some("risk"), "hi")],
+        Kind::Rupture => &[("significance", None, "significance")],
+        _ => &[],
+    }
+}
+
+fn parent(r: &Reader<'_>, path: Option<&str>) -> Result<ObjId> {
+    match path {
+        None => Ok(ROOT),
+        Some(p) => r.obj(&ROOT, p, ObjType::Map),
+    }
+}
+
+fn show(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::Str(s) => s.to_string(),
+        ScalarValue::Int(i) => i.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The open conflicts of one record.
+pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
+    let r = Reader::new(doc, id);
+    let mut out = Vec::new();
+    for (field, path, key) in fields(kind) {
+        let obj = parent(&r, *path)?;
+        let vals = r.reg_values(&obj, key)?;
+        if vals.len() > 1 {
+            let mut values: Vec<ConflictValue> = vals
+                .into_iter()
+                .map(|v| ConflictValue {
+                    value: show(&v.value),
+                    device_id: v.stamp.map(|s| s.device),
+                    at: v.stamp.map(|s| s.at),
+                })
+                .collect();
+            values.sort_by_key(|v| (v.at, v.value.clone()));
+            out.push(Conflict { record_id: id, field: (*field).to_owned(), values });
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves a conflict on `field` by choosing `value`, which must be valid for the field.
+pub fn resolve(
+    kind: Kind,
+    doc: &mut AutoCommit,
+    id: RecordId,
+    field: &str,
+    value: &str,
+    stamp: &Stamp,
+) -> Result<()> {
+    let Some((_, path, key)) = fields(kind).iter().find(|(f, _, _)| *f == field) else {
+        return Err(Error::invalid("field", "this field never holds a surfaced conflict"));
+    };
+    let scalar: ScalarValue = match field {
+        "status" => value.parse::<ClientStatus>()?.as_str().into(),
+        "format" => value.parse::<NoteFormat>()?.as_str().into(),
+        "risk.si" | "risk.hi" => value.parse::<RiskLevel>()?.as_str().into(),
+        "significance" => {
+            let n: i64 = value.parse().map_err(|_| Error::invalid("significance", "not a number"))?;
+            validate::rating("significance", n)?;
+            n.into()
+        }
+        _ => return Err(Error::invalid("field", "unknown field")),
+    };
+    let obj = parent(&Reader::new(doc, id), *path)?;
+    am::put_reg(doc, &obj, key, scalar, stamp)?;
+    let log = am::push_map(doc, &ROOT, "resolutions")?;
+    doc.put(&log, "field", field)?;
+    doc.put(&log, "chosen", value)?;
+    doc.put(&log, "at", stamp.at)?;
+    doc.put(&log, "by", stamp.device.to_string())?;
+    Ok(())
+}
