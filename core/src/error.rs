@@ -78,6 +78,26 @@ pub enum Error {
     #[error("signature check failed for record {0}")]
     BadSignature(RecordId),
 
+    /// The invite is not a Mend invite, or is damaged.
+    #[error("not a valid invite")]
+    InvalidInvite,
+
+    /// The one-time code does not open this invite.
+    #[error("wrong invite code")]
+    InviteCode,
+
+    /// The invite has expired; ask for a new one.
+    #[error("the invite has expired")]
+    InviteExpired,
+
+    /// The invite was already used by another device; ask for a new one.
+    #[error("the invite was already used")]
+    InviteUsed,
+
+    /// The relay could not be reached or refused the request; local data is intact, retry later.
+    #[error("sync transport failed: {0}")]
+    Transport(String),
+
     /// An internal invariant was broken; please report this.
     #[error("internal error: {0}")]
     Internal(String),

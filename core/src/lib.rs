@@ -15,6 +15,7 @@ pub mod ids;
 pub mod query;
 pub mod records;
 pub mod store;
+pub mod sync;
 pub mod vault;
 
 pub use error::{Error, Result};

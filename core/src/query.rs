@@ -178,7 +178,7 @@ fn entry(row: Row) -> Option<TimelineEntry> {
     };
     let corrupt = TimelineEntry::Unreadable { id, reason: Unreadable::Corrupt };
     Some(match s {
-        Summary::Client { .. } => return None,
+        Summary::Client { .. } | Summary::Registry => return None,
         Summary::Session { scheduled_start, status } => match parse(&status) {
             Some(status) => TimelineEntry::Session { id, at: scheduled_start, status },
             None => corrupt,

@@ -24,6 +24,7 @@ use crate::records::am::Stamp;
 use crate::records::note::{CodeSet, Signer};
 use crate::records::summary;
 use crate::records::conflict::{self, Conflict};
+use crate::records::registry::{self, Registry};
 use crate::records::{client, measure, note, rupture, session, Kind};
 use crate::store::db::{self, DocHeader, KeyRow};
 use crate::store::{self, schema, Durability};
@@ -41,6 +42,18 @@ pub enum VaultSecret {
 }
 
 impl VaultSecret {
+    /// The vault key, deriving it from a passphrase with `kdf` (returned so it can be stored).
+    pub(crate) fn into_key(self, kdf: &KdfParams) -> Result<(SecretKey, Option<KdfParams>)> {
+        match self {
+            VaultSecret::Key(k) => Ok((k, None)),
+            VaultSecret::Passphrase(p) => {
+                let k = kdf::derive_key(&p, kdf)
+                    .map_err(|_| Error::invalid("kdf", "Argon2id parameters were rejected"))?;
+                Ok((k, Some(*kdf)))
+            }
+        }
+    }
+
     /// A raw 32-byte key.
     pub fn key(bytes: [u8; 32]) -> Self {
         VaultSecret::Key(SecretKey::from_bytes(bytes))
@@ -84,29 +97,42 @@ impl Default for VaultOptions {
 /// Purpose of a data key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum KeyPurpose {
+pub(crate) enum KeyPurpose {
     /// The client's record, sessions, notes, measures.
     Record = 1,
     /// Psychotherapy-note content (ruptures classed as psychotherapy notes).
     Process = 2,
+    /// The vault sync key (registry and key shares); never erased.
+    Sync = 3,
 }
 
-struct Cached {
-    doc: AutoCommit,
-    header: DocHeader,
-    saved_heads: Vec<ChangeHash>,
-    summary: Vec<u8>,
+/// The "client" that owns vault-wide records and keys (the registry, the sync key).
+pub(crate) const VAULT_OWNER: RecordId = RecordId::from_bytes([0; 16]);
+
+pub(crate) struct Cached {
+    pub(crate) doc: AutoCommit,
+    pub(crate) header: DocHeader,
+    pub(crate) saved_heads: Vec<ChangeHash>,
+    pub(crate) summary: Vec<u8>,
 }
 
-struct Inner {
-    conn: Connection,
-    vault_id: VaultId,
-    vault_key: SecretKey,
-    device_id: DeviceId,
-    device_key: DeviceKey,
-    keys: HashMap<KeyId, SecretKey>,
-    docs: HashMap<RecordId, Cached>,
-    opts: VaultOptions,
+pub(crate) struct Inner {
+    pub(crate) conn: Connection,
+    pub(crate) vault_id: VaultId,
+    pub(crate) vault_key: SecretKey,
+    pub(crate) device_id: DeviceId,
+    pub(crate) device_key: DeviceKey,
+    pub(crate) keys: HashMap<KeyId, SecretKey>,
+    pub(crate) docs: HashMap<RecordId, Cached>,
+    pub(crate) opts: VaultOptions,
+    /// The vault-wide key that carries key shares and the registry between devices.
+    pub(crate) sync_key_id: KeyId,
+    /// The shared registry document.
+    pub(crate) registry_id: RecordId,
+    /// The registry as last read.
+    pub(crate) registry: Registry,
+    /// The last per-device sequence number handed to a bundle.
+    pub(crate) device_seq: u64,
 }
 
 /// An open vault. `Send + Sync`: share it between threads (calls are serialised inside).
@@ -138,47 +164,33 @@ impl Vault {
         if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
             return Err(Error::InvalidState("a file already exists at this path".into()));
         }
+        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
         let mut conn = store::open_connection(path, true, opts.durability)?;
         schema::migrate(&mut conn)?;
-        let vault_id = VaultId::random();
-        let (vault_key, kdf_params) = match secret {
-            VaultSecret::Key(k) => (k, None),
-            VaultSecret::Passphrase(p) => {
-                let k = kdf::derive_key(&p, &opts.kdf)
-                    .map_err(|_| Error::invalid("kdf", "Argon2id parameters were rejected"))?;
-                (k, Some(opts.kdf))
-            }
-        };
         let device_id = DeviceId::random();
         let device_key = DeviceKey::generate();
-        let tx = conn.transaction()?;
-        db::meta_put(&tx, "vault_id", vault_id.as_bytes())?;
-        if let Some(p) = kdf_params {
-            let json = serde_json::to_vec(&p).map_err(|_| Error::Internal("kdf params".into()))?;
-            db::meta_put(&tx, "kdf", &json)?;
-        }
-        let canary =
-            envelope::seal(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), CANARY);
-        db::meta_put(&tx, "canary", &canary)?;
-        db::meta_put(&tx, "device_id", device_id.as_bytes())?;
-        let wrapped = envelope::seal(
-            &vault_key,
-            &VAULT_KEY_ID,
-            &meta_aad(vault_id, Part::DeviceKey),
-            &device_key.seed()[..],
-        );
-        db::meta_put(&tx, "device_key", &wrapped)?;
-        tx.commit()?;
-        Ok(Vault::from_inner(Inner {
+        let public = device_key.public();
+        let sync_key_id = KeyId::random();
+        let registry_id = RecordId::random();
+        let mut inner = Inner::new_file(
             conn,
-            vault_id,
+            VaultId::random(),
             vault_key,
+            kdf_params,
             device_id,
             device_key,
-            keys: HashMap::new(),
-            docs: HashMap::new(),
+            sync_key_id,
+            registry_id,
             opts,
-        }))
+        )?;
+        let sync_key = SecretKey::random();
+        inner.insert_key(sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+        inner.keys.insert(sync_key_id, sync_key);
+        inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
+            registry::create(doc, device_id, &public, now_ms())
+        })?;
+        inner.refresh_registry();
+        Ok(Vault::from_inner(inner))
     }
 
     /// Opens an existing vault. A wrong key or passphrase gives [`Error::WrongKey`] and writes
@@ -226,7 +238,16 @@ impl Vault {
         .map_err(|_| Error::NotAVault("device key does not open"))?;
         let device_key =
             DeviceKey::from_seed(&seed).map_err(|_| Error::NotAVault("device key is malformed"))?;
-        Ok(Vault::from_inner(Inner {
+        let sync_key_id = KeyId::from_slice(&need(&conn, "sync_key_id")?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let registry_id = RecordId::from_slice(&need(&conn, "registry_id")?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let pushed = db::meta_get(&conn, "device_seq")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let device_seq = pushed.max(db::outbox_max_seq(&conn)?);
+        let mut inner = Inner {
             conn,
             vault_id,
             vault_key,
@@ -235,14 +256,20 @@ impl Vault {
             keys: HashMap::new(),
             docs: HashMap::new(),
             opts,
-        }))
+            sync_key_id,
+            registry_id,
+            registry: Registry::default(),
+            device_seq,
+        };
+        inner.refresh_registry();
+        Ok(Vault::from_inner(inner))
     }
 
-    fn from_inner(inner: Inner) -> Vault {
+    pub(crate) fn from_inner(inner: Inner) -> Vault {
         Vault { inner: Mutex::new(inner) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A poisoned lock means a panic inside the core; the SQLite state is transactional, but
         // the in-memory caches may be stale, so drop them and carry on.
         self.inner.lock().unwrap_or_else(|poisoned| {
@@ -275,9 +302,29 @@ impl Vault {
         let mut guard = self.lock();
         let g: &mut Inner = &mut guard;
         let id = RecordId::random();
+        let sync_key_id = g.sync_key_id;
+        let sync_key =
+            g.data_key(sync_key_id, VAULT_OWNER)?.ok_or(Error::NotAVault("sync key destroyed"))?;
         let tx = g.conn.transaction()?;
         let record_key = Inner::new_key(&tx, g.vault_id, &g.vault_key, id, KeyPurpose::Record)?;
         let process_key = Inner::new_key(&tx, g.vault_id, &g.vault_key, id, KeyPurpose::Process)?;
+        for (kid, key, purpose) in [
+            (record_key.0, &record_key.1, KeyPurpose::Record),
+            (process_key.0, &process_key.1, KeyPurpose::Process),
+        ] {
+            g.device_seq += 1;
+            let payload = crate::sync::key_share_payload(
+                g.vault_id, &sync_key, g.sync_key_id, kid, id, purpose, key, g.device_seq,
+            );
+            db::outbox_put(
+                &tx,
+                g.device_seq,
+                crate::sync::bundle::BundleKind::KeyShare as u8,
+                &RecordId::from_bytes(*kid.as_bytes()),
+                &kid,
+                &payload,
+            )?;
+        }
         tx.commit()?;
         g.keys.insert(record_key.0, record_key.1);
         g.keys.insert(process_key.0, process_key.1);
@@ -318,14 +365,14 @@ impl Vault {
         if keys.is_empty() {
             return Err(Error::NotFound { kind: "client", id: client_id });
         }
-        let tx = g.conn.transaction()?;
-        db::keys_destroy(&tx, &client_id)?;
-        tx.commit()?;
-        for k in &keys {
-            g.keys.remove(&k.key_id);
-        }
-        g.docs.retain(|_, c| c.header.client_id != client_id);
-        g.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let key_ids: Vec<KeyId> = keys.iter().map(|k| k.key_id).collect();
+        // Tell the other devices (through the registry) and queue the relay drop.
+        let registry_id = g.registry_id;
+        g.edit(registry_id, Kind::Registry, |doc| {
+            registry::mark_erased(doc, client_id, &key_ids, now_ms())
+        })?;
+        g.destroy_client_keys(client_id, &key_ids)?;
+        g.refresh_registry();
         Ok(())
     }
 
@@ -652,7 +699,77 @@ impl Vault {
 }
 
 impl Inner {
-    fn new_key(
+    /// Writes the header of a new vault file (vault id, KDF parameters, canary, this device's
+    /// identity, sync key id and registry id) and returns the handle's state.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_file(
+        mut conn: Connection,
+        vault_id: VaultId,
+        vault_key: SecretKey,
+        kdf_params: Option<KdfParams>,
+        device_id: DeviceId,
+        device_key: DeviceKey,
+        sync_key_id: KeyId,
+        registry_id: RecordId,
+        opts: VaultOptions,
+    ) -> Result<Inner> {
+        let tx = conn.transaction()?;
+        db::meta_put(&tx, "vault_id", vault_id.as_bytes())?;
+        if let Some(p) = kdf_params {
+            let json = serde_json::to_vec(&p).map_err(|_| Error::Internal("kdf params".into()))?;
+            db::meta_put(&tx, "kdf", &json)?;
+        }
+        let canary =
+            envelope::seal(&vault_key, &VAULT_KEY_ID, &meta_aad(vault_id, Part::Canary), CANARY);
+        db::meta_put(&tx, "canary", &canary)?;
+        db::meta_put(&tx, "device_id", device_id.as_bytes())?;
+        let wrapped = envelope::seal(
+            &vault_key,
+            &VAULT_KEY_ID,
+            &meta_aad(vault_id, Part::DeviceKey),
+            &device_key.seed()[..],
+        );
+        db::meta_put(&tx, "device_key", &wrapped)?;
+        db::meta_put(&tx, "sync_key_id", sync_key_id.as_bytes())?;
+        db::meta_put(&tx, "registry_id", registry_id.as_bytes())?;
+        tx.commit()?;
+        Ok(Inner {
+            conn,
+            vault_id,
+            vault_key,
+            device_id,
+            device_key,
+            keys: HashMap::new(),
+            docs: HashMap::new(),
+            opts,
+            sync_key_id,
+            registry_id,
+            registry: Registry::default(),
+            device_seq: 0,
+        })
+    }
+
+    /// Stores a data key wrapped under the vault key.
+    pub(crate) fn insert_key(
+        &self,
+        key_id: KeyId,
+        client: RecordId,
+        purpose: KeyPurpose,
+        key: &SecretKey,
+    ) -> Result<()> {
+        let wrapped = envelope::seal(
+            &self.vault_key,
+            &VAULT_KEY_ID,
+            &Self::wrap_aad(self.vault_id, key_id),
+            key.expose(),
+        );
+        db::key_insert(
+            &self.conn,
+            &KeyRow { key_id, client_id: client, purpose: purpose as u8, wrapped: Some(wrapped) },
+        )
+    }
+
+    pub(crate) fn new_key(
         conn: &Connection,
         vault: VaultId,
         vault_key: &SecretKey,
@@ -670,7 +787,7 @@ impl Inner {
         Ok((key_id, key))
     }
 
-    fn wrap_aad(vault: VaultId, key_id: KeyId) -> Aad {
+    pub(crate) fn wrap_aad(vault: VaultId, key_id: KeyId) -> Aad {
         Aad {
             vault,
             record: RecordId::from_bytes(*key_id.as_bytes()),
@@ -681,7 +798,7 @@ impl Inner {
     }
 
     /// The data key, or `None` once destroyed by erasure.
-    fn data_key(&mut self, key_id: KeyId, for_record: RecordId) -> Result<Option<SecretKey>> {
+    pub(crate) fn data_key(&mut self, key_id: KeyId, for_record: RecordId) -> Result<Option<SecretKey>> {
         if let Some(k) = self.keys.get(&key_id) {
             return Ok(Some(k.clone()));
         }
@@ -701,7 +818,7 @@ impl Inner {
         Ok(Some(key))
     }
 
-    fn client_key(&mut self, client: RecordId, purpose: KeyPurpose) -> Result<KeyId> {
+    pub(crate) fn client_key(&mut self, client: RecordId, purpose: KeyPurpose) -> Result<KeyId> {
         let rows = db::keys_of_client(&self.conn, &client)?;
         let row = rows
             .into_iter()
@@ -713,21 +830,43 @@ impl Inner {
         Ok(row.key_id)
     }
 
-    fn kind_of(&self, id: RecordId) -> Result<Kind> {
+    /// Destroys a client's keys here (crypto-shredding): wrapped keys overwritten, unpushed
+    /// changes under them dropped, the relay drop queued, caches cleared, the WAL truncated.
+    pub(crate) fn destroy_client_keys(&mut self, client: RecordId, key_ids: &[KeyId]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        db::keys_destroy(&tx, &client)?;
+        db::outbox_delete_keys(&tx, key_ids)?;
+        db::relay_drops_add(&tx, key_ids)?;
+        tx.commit()?;
+        for k in key_ids {
+            self.keys.remove(k);
+        }
+        self.docs.retain(|_, c| c.header.client_id != client);
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Re-reads the registry document into memory (an unreadable registry trusts no one).
+    pub(crate) fn refresh_registry(&mut self) {
+        let id = self.registry_id;
+        self.registry = self.read(id, Kind::Registry, |doc| registry::read(doc, id)).unwrap_or_default();
+    }
+
+    pub(crate) fn kind_of(&self, id: RecordId) -> Result<Kind> {
         let h = db::doc_header(&self.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
         Kind::from_code(h.kind).ok_or_else(|| Error::corrupt(id, "kind"))
     }
 
     /// This device and the current time, for stamped registers.
-    fn stamp(&self) -> Stamp {
+    pub(crate) fn stamp(&self) -> Stamp {
         Stamp { device: self.device_id, at: now_ms() }
     }
 
-    fn aad(&self, h: &DocHeader, seq: u64, part: Part) -> Aad {
+    pub(crate) fn aad(&self, h: &DocHeader, seq: u64, part: Part) -> Aad {
         Aad { vault: self.vault_id, record: h.doc_id, kind: h.kind, seq, part }
     }
 
-    fn create_doc(
+    pub(crate) fn create_doc(
         &mut self,
         id: RecordId,
         kind: Kind,
@@ -752,16 +891,22 @@ impl Inner {
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
         let sealed_summary =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Summary), &summary);
+        let out_seq = self.device_seq + 1;
+        let bundle_payload = crate::sync::doc_payload(
+            self.vault_id, &key, key_id, id, kind, client_id, &snapshot, out_seq,
+        );
         let tx = self.conn.transaction()?;
         db::doc_insert(&tx, &header, &sealed)?;
         db::summary_put(&tx, &id, 0, &sealed_summary)?;
+        db::outbox_put(&tx, out_seq, 0, &id, &key_id, &bundle_payload)?;
         tx.commit()?;
+        self.device_seq = out_seq;
         let saved_heads = doc.get_heads();
         self.cache(id, Cached { doc, header, saved_heads, summary });
         Ok(())
     }
 
-    fn cache(&mut self, id: RecordId, c: Cached) {
+    pub(crate) fn cache(&mut self, id: RecordId, c: Cached) {
         if self.docs.len() >= self.opts.cache_docs.max(1) {
             // Simple bound: drop everything but keep the record being worked on.
             self.docs.clear();
@@ -770,7 +915,7 @@ impl Inner {
     }
 
     /// Loads a record into the cache (decrypting its snapshot and changes).
-    fn load(&mut self, id: RecordId) -> Result<()> {
+    pub(crate) fn load(&mut self, id: RecordId) -> Result<()> {
         if self.docs.contains_key(&id) {
             return Ok(());
         }
@@ -800,7 +945,7 @@ impl Inner {
         Ok(())
     }
 
-    fn cached(&mut self, id: RecordId, kind: Kind) -> Result<&mut Cached> {
+    pub(crate) fn cached(&mut self, id: RecordId, kind: Kind) -> Result<&mut Cached> {
         self.load(id)?;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         if c.header.kind != kind as u8 {
@@ -809,7 +954,7 @@ impl Inner {
         Ok(c)
     }
 
-    fn read<T>(
+    pub(crate) fn read<T>(
         &mut self,
         id: RecordId,
         kind: Kind,
@@ -818,7 +963,7 @@ impl Inner {
         f(&self.cached(id, kind)?.doc)
     }
 
-    fn read_mut<T>(
+    pub(crate) fn read_mut<T>(
         &mut self,
         id: RecordId,
         kind: Kind,
@@ -830,7 +975,7 @@ impl Inner {
     /// Runs an edit and saves what it changed as one encrypted incremental change (plus the
     /// summary if it changed), in one transaction. On any error the in-memory copy is dropped,
     /// so nothing unsaved lingers.
-    fn edit<T>(
+    pub(crate) fn edit<T>(
         &mut self,
         id: RecordId,
         kind: Kind,
@@ -865,12 +1010,19 @@ impl Inner {
         let sealed_summary = summary_changed.then(|| {
             envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Summary), &summary)
         });
+        let out_seq = self.device_seq + 1;
+        let kind_of = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
+        let bundle_payload = crate::sync::doc_payload(
+            self.vault_id, &key, header.key_id, id, kind_of, header.client_id, &bytes, out_seq,
+        );
         let tx = self.conn.transaction()?;
         db::change_append(&tx, &id, seq, &sealed)?;
         if let Some(s) = &sealed_summary {
             db::summary_put(&tx, &id, seq, s)?;
         }
+        db::outbox_put(&tx, out_seq, 0, &id, &header.key_id, &bundle_payload)?;
         tx.commit()?;
+        self.device_seq = out_seq;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         c.saved_heads = c.doc.get_heads();
         c.header.next_seq = seq + 1;
@@ -886,8 +1038,12 @@ impl Inner {
     }
 
     /// Folds the record's changes into a new snapshot, keeping the full history inside it.
-    fn compact(&mut self, id: RecordId) -> Result<()> {
+    /// Skipped while changes wait for missing dependencies (a snapshot would not contain them).
+    pub(crate) fn compact(&mut self, id: RecordId) -> Result<()> {
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        if !c.doc.get_missing_deps(&[]).is_empty() {
+            return Ok(());
+        }
         let snapshot = c.doc.save();
         let header = c.header.clone();
         let seq = header.next_seq;
@@ -908,7 +1064,7 @@ impl Inner {
         Ok(())
     }
 
-    fn open_summaries(&mut self, rows: Vec<db::SummaryRow>) -> Result<Vec<query::Row>> {
+    pub(crate) fn open_summaries(&mut self, rows: Vec<db::SummaryRow>) -> Result<Vec<query::Row>> {
         let mut out = Vec::with_capacity(rows.len());
         for (h, data) in rows {
             let summary = match self.data_key(h.key_id, h.doc_id) {

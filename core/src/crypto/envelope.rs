@@ -42,6 +42,12 @@ pub enum Part {
     Summary = 5,
     /// The device's signing key wrapped under the vault key.
     DeviceKey = 6,
+    /// The payload of a sync bundle (an Automerge change set or snapshot of a record).
+    Bundle = 7,
+    /// A data key shared with the vault's other devices, under the vault sync key.
+    KeyShare = 8,
+    /// A device invite, under a key derived from its one-time code.
+    Invite = 9,
 }
 
 /// Associated data: what an envelope is, bound to its ciphertext.

@@ -11,6 +11,7 @@ pub mod enums;
 pub mod measure;
 pub mod model;
 pub mod note;
+pub mod registry;
 pub mod rupture;
 pub mod session;
 pub mod summary;
@@ -30,6 +31,8 @@ pub enum Kind {
     Rupture = 4,
     /// An alliance measure.
     Measure = 5,
+    /// The vault registry (devices, revocations, erasures), shared by all devices.
+    Registry = 6,
 }
 
 impl Kind {
@@ -41,6 +44,7 @@ impl Kind {
             3 => Kind::Note,
             4 => Kind::Rupture,
             5 => Kind::Measure,
+            6 => Kind::Registry,
             _ => return None,
         })
     }
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Note => "note",
             Kind::Rupture => "rupture",
             Kind::Measure => "alliance measure",
+            Kind::Registry => "registry",
         }
     }
 }

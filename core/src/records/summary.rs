@@ -55,6 +55,8 @@ pub enum Summary {
         /// Significance.
         significance: i64,
     },
+    /// The vault registry (never listed).
+    Registry,
     /// An alliance measure.
     Measure {
         /// Its session, if any.
@@ -106,6 +108,7 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Summary> {
                 significance: r.significance,
             }
         }
+        Kind::Registry => Summary::Registry,
         Kind::Measure => {
             let m = measure::read(doc, id)?;
             Summary::Measure {

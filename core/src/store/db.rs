@@ -270,3 +270,143 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     };
     Ok((h, seq.zip(data).map(|(s, d)| (s as u64, d))))
 }
+
+/// One unpushed local change, already encrypted: `(device seq, bundle kind, doc, key id, payload)`.
+pub type OutboxRow = (u64, u8, RecordId, KeyId, Vec<u8>);
+
+/// Queues a local change for push.
+pub fn outbox_put(
+    conn: &Connection,
+    seq: u64,
+    kind: u8,
+    doc: &RecordId,
+    key: &KeyId,
+    payload: &[u8],
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox(seq, kind, doc_id, key_id, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![seq as i64, kind, &doc.as_bytes()[..], &key.as_bytes()[..], payload])?;
+    Ok(())
+}
+
+/// The oldest unpushed changes, at most `limit`.
+pub fn outbox_batch(conn: &Connection, limit: u32) -> Result<Vec<OutboxRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT seq, kind, doc_id, key_id, payload FROM outbox ORDER BY seq LIMIT ?1",
+    )?;
+    let bad = || rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob);
+    let rows = st.query_map([limit], |r| {
+        let d: Vec<u8> = r.get(2)?;
+        let k: Vec<u8> = r.get(3)?;
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            r.get(1)?,
+            RecordId::from_slice(&d).ok_or_else(bad)?,
+            KeyId::from_slice(&k).ok_or_else(bad)?,
+            bytes(r, 4)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Forgets pushed changes up to `seq`.
+pub fn outbox_delete_upto(conn: &Connection, seq: u64) -> Result<()> {
+    conn.execute("DELETE FROM outbox WHERE seq <= ?1", [seq as i64])?;
+    Ok(())
+}
+
+/// Unpushed changes of one record's key (dropped when its client is erased).
+pub fn outbox_delete_keys(conn: &Connection, keys: &[KeyId]) -> Result<()> {
+    for k in keys {
+        conn.execute("DELETE FROM outbox WHERE key_id = ?1", [&k.as_bytes()[..]])?;
+    }
+    Ok(())
+}
+
+/// Number of unpushed changes.
+pub fn outbox_len(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Highest queued device sequence number (0 if none).
+pub fn outbox_max_seq(conn: &Connection) -> Result<u64> {
+    let n: Option<i64> = conn.query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0))?;
+    Ok(n.unwrap_or(0) as u64)
+}
+
+/// Records that a bundle was applied; `false` if it already was.
+pub fn applied_insert(conn: &Connection, device: &crate::ids::DeviceId, seq: u64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("INSERT OR IGNORE INTO applied(device_id, seq) VALUES (?1, ?2)")?
+        .execute(params![&device.as_bytes()[..], seq as i64])?
+        == 1)
+}
+
+/// Whether a bundle was applied.
+pub fn applied_contains(conn: &Connection, device: &crate::ids::DeviceId, seq: u64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM applied WHERE device_id = ?1 AND seq = ?2")?
+        .query_row(params![&device.as_bytes()[..], seq as i64], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Keeps a bundle that cannot be applied yet.
+pub fn pending_put(conn: &Connection, relay_seq: u64, bundle: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO pending(relay_seq, bundle) VALUES (?1, ?2)",
+        params![relay_seq as i64, bundle],
+    )?;
+    Ok(())
+}
+
+/// Every pending bundle.
+pub fn pending_all(conn: &Connection) -> Result<Vec<(u64, Vec<u8>)>> {
+    let mut st = conn.prepare_cached("SELECT relay_seq, bundle FROM pending ORDER BY relay_seq")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Forgets a pending bundle.
+pub fn pending_delete(conn: &Connection, relay_seq: u64) -> Result<()> {
+    conn.execute("DELETE FROM pending WHERE relay_seq = ?1", [relay_seq as i64])?;
+    Ok(())
+}
+
+/// Queues key ids the relay must drop.
+pub fn relay_drops_add(conn: &Connection, keys: &[KeyId]) -> Result<()> {
+    for k in keys {
+        conn.execute("INSERT OR IGNORE INTO relay_drops(key_id) VALUES (?1)", [&k.as_bytes()[..]])?;
+    }
+    Ok(())
+}
+
+/// Key ids the relay has not yet been told to drop.
+pub fn relay_drops_all(conn: &Connection) -> Result<Vec<KeyId>> {
+    let mut st = conn.prepare_cached("SELECT key_id FROM relay_drops")?;
+    let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter_map(|b| KeyId::from_slice(&b))
+        .collect())
+}
+
+/// Clears the drop queue.
+pub fn relay_drops_clear(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM relay_drops", [])?;
+    Ok(())
+}
+
+/// Ids of every record.
+pub fn doc_ids(conn: &Connection) -> Result<Vec<RecordId>> {
+    let mut st = conn.prepare_cached("SELECT doc_id FROM docs")?;
+    let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter_map(|b| RecordId::from_slice(&b))
+        .collect())
+}

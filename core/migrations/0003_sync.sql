@@ -1,0 +1,26 @@
+-- Version 3: sync. Local changes wait in `outbox` (already encrypted) until pushed; `applied`
+-- remembers which (device, sequence) bundles were applied, for idempotence; `pending` holds
+-- bundles that cannot be applied yet (unknown device or key), still encrypted; `relay_drops`
+-- lists erased key ids the relay has not yet been told to drop.
+CREATE TABLE outbox (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind    INTEGER NOT NULL,
+    doc_id  BLOB NOT NULL,
+    key_id  BLOB NOT NULL,
+    payload BLOB NOT NULL
+);
+
+CREATE TABLE applied (
+    device_id BLOB NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE pending (
+    relay_seq INTEGER PRIMARY KEY,
+    bundle    BLOB NOT NULL
+);
+
+CREATE TABLE relay_drops (
+    key_id BLOB PRIMARY KEY
+) WITHOUT ROWID;

@@ -1,0 +1,131 @@
+//! The vault registry: a small Automerge document every device of a vault shares, under the vault
+//! sync key. It lists the devices allowed to sign bundles (with their Ed25519 public keys), the
+//! revoked ones, issued invites, and erased clients (ids and key ids only — never key material,
+//! because this document is never erased). Add-wins maps, so a revocation or erasure made on one
+//! device cannot be undone by a concurrent edit elsewhere.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
+
+use super::am::Reader;
+use crate::error::Result;
+use crate::ids::{DeviceId, KeyId, RecordId};
+
+/// What the registry says, as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registry {
+    /// Device → Ed25519 public key.
+    pub devices: HashMap<DeviceId, [u8; 32]>,
+    /// Revoked devices.
+    pub revoked: HashSet<DeviceId>,
+    /// Erased clients → their key ids.
+    pub erased: HashMap<RecordId, Vec<KeyId>>,
+}
+
+impl Registry {
+    /// The public key of a device allowed to sign, or why not.
+    pub fn signer(&self, device: &DeviceId) -> std::result::Result<&[u8; 32], SignerState> {
+        if self.revoked.contains(device) {
+            return Err(SignerState::Revoked);
+        }
+        self.devices.get(device).ok_or(SignerState::Unknown)
+    }
+}
+
+/// Why a device may not sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerState {
+    /// Not (yet) in the registry.
+    Unknown,
+    /// Revoked.
+    Revoked,
+}
+
+/// Writes a new registry listing its first device.
+pub fn create(doc: &mut AutoCommit, device: DeviceId, public: &[u8; 32], at: i64) -> Result<()> {
+    doc.put_object(ROOT, "devices", ObjType::Map)?;
+    doc.put_object(ROOT, "revoked", ObjType::Map)?;
+    doc.put_object(ROOT, "erased", ObjType::Map)?;
+    doc.put_object(ROOT, "invites", ObjType::Map)?;
+    add_device(doc, RecordId::from_bytes([0; 16]), device, public, device, at)
+}
+
+fn map(doc: &AutoCommit, key: &str, id: RecordId) -> Result<automerge::ObjId> {
+    Reader::new(doc, id).obj(&ROOT, key, ObjType::Map)
+}
+
+/// Adds a device (and the invite it was issued with).
+pub fn add_device(
+    doc: &mut AutoCommit,
+    invite: RecordId,
+    device: DeviceId,
+    public: &[u8; 32],
+    added_by: DeviceId,
+    at: i64,
+) -> Result<()> {
+    let devices = map(doc, "devices", RecordId::from_bytes([0; 16]))?;
+    let d = doc.put_object(&devices, device.to_string(), ObjType::Map)?;
+    doc.put(&d, "public", hex::encode(public))?;
+    doc.put(&d, "added_by", added_by.to_string())?;
+    doc.put(&d, "added_at", at)?;
+    doc.put(&d, "invite", invite.to_string())?;
+    Ok(())
+}
+
+/// Revokes a device: its future bundles are refused everywhere.
+pub fn revoke(doc: &mut AutoCommit, device: DeviceId) -> Result<()> {
+    let revoked = map(doc, "revoked", RecordId::from_bytes([0; 16]))?;
+    doc.put(&revoked, device.to_string(), true)?;
+    Ok(())
+}
+
+/// Records that a client was erased, with its key ids, so every device destroys them.
+pub fn mark_erased(doc: &mut AutoCommit, client: RecordId, keys: &[KeyId], at: i64) -> Result<()> {
+    let erased = map(doc, "erased", RecordId::from_bytes([0; 16]))?;
+    let e = doc.put_object(&erased, client.to_string(), ObjType::Map)?;
+    let ids: Vec<String> = keys.iter().map(|k| hex::encode(k.as_bytes())).collect();
+    doc.put(&e, "key_ids", ids.join(","))?;
+    doc.put(&e, "at", at)?;
+    Ok(())
+}
+
+/// Reads the registry. Entries that do not parse are ignored (they cannot grant anything).
+pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
+    let r = Reader::new(doc, id);
+    let mut reg = Registry::default();
+    let devices = r.obj(&ROOT, "devices", ObjType::Map)?;
+    for item in doc.map_range(&devices, ..) {
+        let Ok(device) = item.key.parse::<DeviceId>() else { continue };
+        let Ok(Some(d)) = r.opt_obj(&devices, &item.key, ObjType::Map) else { continue };
+        let Ok(Some(public)) = r.opt_str(&d, "public") else { continue };
+        let Ok(bytes) = hex::decode(public) else { continue };
+        let Ok(public) = <[u8; 32]>::try_from(bytes.as_slice()) else { continue };
+        reg.devices.insert(device, public);
+    }
+    let revoked = r.obj(&ROOT, "revoked", ObjType::Map)?;
+    for item in doc.map_range(&revoked, ..) {
+        if let Ok(d) = item.key.parse::<DeviceId>() {
+            reg.revoked.insert(d);
+        }
+    }
+    let erased = r.obj(&ROOT, "erased", ObjType::Map)?;
+    for item in doc.map_range(&erased, ..) {
+        let Ok(client) = item.key.parse::<RecordId>() else { continue };
+        let mut keys = Vec::new();
+        for e in doc.get_all(&erased, item.key.as_ref()).unwrap_or_default() {
+            if let (automerge::Value::Object(ObjType::Map), obj) = e {
+                if let Ok(Some(ids)) = r.opt_str(&obj, "key_ids") {
+                    for h in ids.split(',') {
+                        if let Some(k) = hex::decode(h).ok().and_then(|b| KeyId::from_slice(&b)) {
+                            keys.push(k);
+                        }
+                    }
+                }
+            }
+        }
+        reg.erased.insert(client, keys);
+    }
+    Ok(reg)
+}

@@ -1,0 +1,595 @@
+//! The sync engine: push the outbox, pull pages after a cursor, verify and apply each page in one
+//! transaction. See the module docs of [`crate::sync`] for the guarantees.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use automerge::AutoCommit;
+
+use super::bundle::{Bundle, BundleKind};
+use super::transport::{PageItem, Transport, TransportError};
+use super::{bundle_aad, doc_payload};
+use crate::crypto::{envelope, Part, SecretKey};
+use crate::error::{Error, Result};
+use crate::ids::{KeyId, RecordId};
+use crate::records::registry::SignerState;
+use crate::records::{summary, Kind};
+use crate::store::db::{self, DocHeader, KeyRow};
+use crate::vault::{Cached, Inner, Vault, VAULT_OWNER};
+
+/// How a sync runs.
+#[derive(Clone, Copy)]
+pub struct SyncOptions<'a> {
+    /// Bundles per push request and per pulled page.
+    pub page_size: u32,
+    /// Called after every pushed batch and applied page, for a progress bar.
+    pub progress: Option<&'a (dyn Fn(&SyncProgress) + Sync)>,
+    /// Set to stop between pages; the sync returns with `cancelled` and resumes next time.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl Default for SyncOptions<'_> {
+    fn default() -> Self {
+        SyncOptions { page_size: 200, progress: None, cancel: None }
+    }
+}
+
+impl std::fmt::Debug for SyncOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions").field("page_size", &self.page_size).finish_non_exhaustive()
+    }
+}
+
+/// Counts so far, for a progress bar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// Bundles pushed.
+    pub pushed: u64,
+    /// Local bundles still to push.
+    pub to_push: u64,
+    /// Bundles pulled.
+    pub pulled: u64,
+    /// Bundles the relay says remain to pull.
+    pub remaining: u64,
+}
+
+/// Why a pulled bundle was refused. A refused bundle changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Not a bundle of a known version (truncated, garbage, oversized).
+    Malformed,
+    /// Addressed to another vault.
+    OtherVault,
+    /// Signed by a device this vault revoked.
+    RevokedDevice,
+    /// The signature does not verify.
+    BadSignature,
+    /// The payload does not decrypt under the key it names (tampered or moved).
+    Undecryptable,
+    /// It names another kind, client or key than the local copy of the record.
+    Mismatch,
+    /// Its Automerge content does not load.
+    BadChanges,
+}
+
+/// One refused bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// The relay's sequence number of the bundle.
+    pub relay_seq: u64,
+    /// Why.
+    pub reason: RejectReason,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Local bundles pushed.
+    pub pushed: u64,
+    /// Bundles pulled.
+    pub pulled: u64,
+    /// Bundles applied (new content).
+    pub applied: u64,
+    /// Bundles already applied, or this device's own.
+    pub duplicates: u64,
+    /// Bundles of erased clients, ignored.
+    pub erased: u64,
+    /// Bundles kept for later (unknown signer or key not yet shared), after this sync.
+    pub pending: u64,
+    /// Refused bundles.
+    pub rejected: Vec<Rejection>,
+    /// Erased key ids the relay was told to drop.
+    pub dropped_keys: u64,
+    /// The pull cursor after this sync.
+    pub cursor: u64,
+    /// The sync stopped early because it was cancelled; run it again to resume.
+    pub cancelled: bool,
+}
+
+enum Outcome {
+    Applied { registry: bool },
+    Duplicate,
+    Erased,
+    Deferred,
+    Rejected(RejectReason),
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::InviteAlreadyClaimed => Error::InviteUsed,
+            other => Error::Transport(other.to_string()),
+        }
+    }
+}
+
+fn cancelled(opts: &SyncOptions<'_>) -> bool {
+    opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+}
+
+fn bundle_kind(code: u8) -> BundleKind {
+    match code {
+        1 => BundleKind::Snapshot,
+        2 => BundleKind::KeyShare,
+        _ => BundleKind::Change,
+    }
+}
+
+impl Vault {
+    /// Pushes local changes, then pulls and applies what other devices pushed. Safe to call
+    /// from any thread while the vault is in use: the vault is locked per batch, never across a
+    /// network call.
+    pub fn sync(&self, transport: &dyn Transport, opts: &SyncOptions<'_>) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let mut progress = SyncProgress::default();
+        let page_size = opts.page_size.clamp(1, 10_000);
+        let report_progress = |p: &SyncProgress| {
+            if let Some(f) = opts.progress {
+                f(p)
+            }
+        };
+
+        // 1. Push the outbox, a batch at a time.
+        let vault = self.id();
+        loop {
+            if cancelled(opts) {
+                report.cancelled = true;
+                return Ok(report);
+            }
+            let (bundles, last, left) = {
+                let g = self.lock();
+                let batch = db::outbox_batch(&g.conn, page_size)?;
+                let left = db::outbox_len(&g.conn)?;
+                let last = batch.last().map(|r| r.0);
+                let bundles: Vec<Vec<u8>> = batch
+                    .into_iter()
+                    .map(|(seq, kind, doc, key, payload)| {
+                        Bundle::signed(
+                            bundle_kind(kind),
+                            g.vault_id,
+                            doc,
+                            g.device_id,
+                            seq,
+                            key,
+                            payload,
+                            &g.device_key,
+                        )
+                        .encode()
+                    })
+                    .collect();
+                (bundles, last, left)
+            };
+            let Some(last) = last else { break };
+            let n = bundles.len() as u64;
+            transport.push(&vault, bundles)?;
+            {
+                let g = self.lock();
+                db::outbox_delete_upto(&g.conn, last)?;
+                let high = g.device_seq.max(last);
+                db::meta_put(&g.conn, "device_seq", &high.to_be_bytes())?;
+            }
+            report.pushed += n;
+            progress.pushed = report.pushed;
+            progress.to_push = left.saturating_sub(n);
+            report_progress(&progress);
+        }
+
+        // 2. Tell the relay to drop what it holds for erased clients.
+        let drops = db::relay_drops_all(&self.lock().conn)?;
+        if !drops.is_empty() {
+            transport.drop_key_ids(&vault, &drops)?;
+            db::relay_drops_clear(&self.lock().conn)?;
+            report.dropped_keys = drops.len() as u64;
+        }
+
+        // 3. Pull pages after the cursor and apply each in one transaction.
+        let mut cursor = self.lock().pull_cursor()?;
+        loop {
+            if cancelled(opts) {
+                report.cancelled = true;
+                break;
+            }
+            let page = transport.pull(&vault, cursor, page_size)?;
+            // Only items after the cursor count; a relay that returns nothing new is done.
+            let Some(next) = page.items.iter().map(|i| i.seq).filter(|s| *s > cursor).max() else {
+                break;
+            };
+            let fresh: Vec<&PageItem> = page.items.iter().filter(|i| i.seq > cursor).collect();
+            report.pulled += fresh.len() as u64;
+            self.lock().apply_page(&fresh, next, &mut report)?;
+            cursor = next;
+            progress.pulled = report.pulled;
+            progress.remaining = page.remaining;
+            report_progress(&progress);
+            if page.remaining == 0 {
+                break;
+            }
+        }
+        let mut g = self.lock();
+        g.retry_pending(&mut report)?;
+        g.apply_registry_erasures()?;
+        report.pending = db::pending_all(&g.conn)?.len() as u64;
+        report.cursor = cursor;
+        Ok(report)
+    }
+
+    /// Uploads an encrypted, compacted snapshot of every record so the relay can drop the
+    /// bundles it covers; a new device's first sync then downloads one item per record.
+    /// Requires a completed sync (nothing to push, nothing pending).
+    pub fn upload_snapshots(&self, transport: &dyn Transport) -> Result<u64> {
+        let (vault, cursor, ids) = {
+            let g = self.lock();
+            if db::outbox_len(&g.conn)? > 0 || !db::pending_all(&g.conn)?.is_empty() {
+                return Err(Error::InvalidState("sync first: local changes are not pushed".into()));
+            }
+            (g.vault_id, g.pull_cursor()?, db::doc_ids(&g.conn)?)
+        };
+        let mut uploaded = 0;
+        for id in ids {
+            let bundle = {
+                let mut g = self.lock();
+                match g.snapshot_bundle(id) {
+                    Ok(Some(b)) => b,
+                    Ok(None) | Err(Error::Erased(_)) | Err(Error::Corrupt { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            transport.upload_snapshot(&vault, &id, cursor, bundle)?;
+            uploaded += 1;
+        }
+        Ok(uploaded)
+    }
+
+    /// Local changes not yet pushed.
+    pub fn unpushed(&self) -> Result<u64> {
+        db::outbox_len(&self.lock().conn)
+    }
+}
+
+impl Inner {
+    pub(crate) fn pull_cursor(&self) -> Result<u64> {
+        Ok(db::meta_get(&self.conn, "pull_cursor")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    fn snapshot_bundle(&mut self, id: RecordId) -> Result<Option<Vec<u8>>> {
+        let (kind, client, key_id, bytes) = {
+            let c = self.cached_any(id)?;
+            if !c.doc.get_missing_deps(&[]).is_empty() {
+                return Ok(None);
+            }
+            let kind = Kind::from_code(c.header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
+            (kind, c.header.client_id, c.header.key_id, c.doc.save())
+        };
+        let key = self.data_key(key_id, id)?.ok_or(Error::Erased(id))?;
+        self.device_seq += 1;
+        let seq = self.device_seq;
+        db::meta_put(&self.conn, "device_seq", &seq.to_be_bytes())?;
+        let payload = doc_payload(self.vault_id, &key, key_id, id, kind, client, &bytes, seq);
+        let b = Bundle::signed(
+            BundleKind::Snapshot,
+            self.vault_id,
+            id,
+            self.device_id,
+            seq,
+            key_id,
+            payload,
+            &self.device_key,
+        );
+        Ok(Some(b.encode()))
+    }
+
+    fn cached_any(&mut self, id: RecordId) -> Result<&mut Cached> {
+        self.load(id)?;
+        self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))
+    }
+
+    /// Applies one page inside one transaction, then records the new cursor in it.
+    fn apply_page(&mut self, items: &[&PageItem], cursor: u64, report: &mut SyncReport) -> Result<()> {
+        let mut decoded = Vec::with_capacity(items.len());
+        for item in items {
+            match Bundle::decode(&item.bundle) {
+                Ok(b) => decoded.push((item.seq, b, &item.bundle)),
+                Err(_) => report
+                    .rejected
+                    .push(Rejection { relay_seq: item.seq, reason: RejectReason::Malformed }),
+            }
+        }
+        // Registry changes and key shares first: they decide what the rest may do.
+        let sync_key = self.sync_key_id;
+        decoded.sort_by_key(|(seq, b, _)| (b.key_id != sync_key && b.kind != BundleKind::KeyShare, *seq));
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| -> Result<bool> {
+            let mut registry_changed = false;
+            for (seq, b, raw) in &decoded {
+                if let Outcome::Applied { registry: true } = self.apply_one(*seq, b, raw, report)? {
+                    registry_changed = true;
+                    self.refresh_registry();
+                }
+            }
+            db::meta_put(&self.conn, "pull_cursor", &cursor.to_be_bytes())?;
+            Ok(registry_changed)
+        })();
+        match result {
+            Ok(_) => {
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.forget_caches();
+                    return Err(e.into());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.forget_caches();
+                Err(e)
+            }
+        }
+    }
+
+    fn forget_caches(&mut self) {
+        self.docs.clear();
+        self.keys.clear();
+        self.refresh_registry();
+    }
+
+    /// Retries pending bundles until no more can be applied.
+    fn retry_pending(&mut self, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let pending = db::pending_all(&self.conn)?;
+            let mut progressed = false;
+            for (relay_seq, raw) in pending {
+                let Ok(b) = Bundle::decode(&raw) else {
+                    db::pending_delete(&self.conn, relay_seq)?;
+                    continue;
+                };
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                let outcome = self.apply_one(relay_seq, &b, &raw, report);
+                match outcome {
+                    Ok(Outcome::Deferred) => {
+                        self.conn.execute_batch("COMMIT")?;
+                    }
+                    Ok(o) => {
+                        db::pending_delete(&self.conn, relay_seq)?;
+                        self.conn.execute_batch("COMMIT")?;
+                        progressed = true;
+                        if let Outcome::Applied { registry: true } = o {
+                            self.refresh_registry();
+                        }
+                    }
+                    Err(e) => {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                        self.forget_caches();
+                        return Err(e);
+                    }
+                }
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Destroys locally the keys of clients the registry lists as erased.
+    pub(crate) fn apply_registry_erasures(&mut self) -> Result<()> {
+        let erased: Vec<(RecordId, Vec<KeyId>)> =
+            self.registry.erased.iter().map(|(c, k)| (*c, k.clone())).collect();
+        for (client, keys) in erased {
+            let live = db::keys_of_client(&self.conn, &client)?.iter().any(|k| k.wrapped.is_some());
+            if live {
+                self.destroy_client_keys(client, &keys)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_one(
+        &mut self,
+        relay_seq: u64,
+        b: &Bundle,
+        raw: &[u8],
+        report: &mut SyncReport,
+    ) -> Result<Outcome> {
+        let outcome = self.check_and_apply(b)?;
+        match &outcome {
+            Outcome::Applied { .. } => {
+                db::applied_insert(&self.conn, &b.device, b.seq)?;
+                report.applied += 1;
+            }
+            Outcome::Duplicate => report.duplicates += 1,
+            Outcome::Erased => {
+                db::applied_insert(&self.conn, &b.device, b.seq)?;
+                report.erased += 1;
+            }
+            Outcome::Deferred => db::pending_put(&self.conn, relay_seq, raw)?,
+            Outcome::Rejected(reason) => report.rejected.push(Rejection { relay_seq, reason: *reason }),
+        }
+        Ok(outcome)
+    }
+
+    fn check_and_apply(&mut self, b: &Bundle) -> Result<Outcome> {
+        if b.vault != self.vault_id {
+            return Ok(Outcome::Rejected(RejectReason::OtherVault));
+        }
+        if b.device == self.device_id {
+            return Ok(Outcome::Duplicate);
+        }
+        let public = match self.registry.signer(&b.device) {
+            Ok(p) => *p,
+            Err(SignerState::Unknown) => return Ok(Outcome::Deferred),
+            Err(SignerState::Revoked) => return Ok(Outcome::Rejected(RejectReason::RevokedDevice)),
+        };
+        if b.verify(&public).is_err() {
+            return Ok(Outcome::Rejected(RejectReason::BadSignature));
+        }
+        if db::applied_contains(&self.conn, &b.device, b.seq)? {
+            return Ok(Outcome::Duplicate);
+        }
+        match b.kind {
+            BundleKind::KeyShare => self.apply_key_share(b),
+            BundleKind::Change | BundleKind::Snapshot => self.apply_doc(b),
+        }
+    }
+
+    fn apply_key_share(&mut self, b: &Bundle) -> Result<Outcome> {
+        if b.doc.as_bytes() != b.key_id.as_bytes() {
+            return Ok(Outcome::Rejected(RejectReason::Mismatch));
+        }
+        let sync_key = self
+            .data_key(self.sync_key_id, VAULT_OWNER)?
+            .ok_or(Error::NotAVault("sync key destroyed"))?;
+        let aad = bundle_aad(self.vault_id, b.doc, b.seq, Part::KeyShare);
+        let Ok(plain) = envelope::open(&sync_key, &self.sync_key_id, &aad, &b.payload) else {
+            return Ok(Outcome::Rejected(RejectReason::Undecryptable));
+        };
+        if plain.len() != 49 || !(1..=2).contains(&plain[16]) {
+            return Ok(Outcome::Rejected(RejectReason::Malformed));
+        }
+        let client = RecordId::from_slice(&plain[..16]).ok_or(Error::Internal("id".into()))?;
+        if self.registry.erased.contains_key(&client) {
+            return Ok(Outcome::Erased);
+        }
+        if db::key_get(&self.conn, &b.key_id)?.is_some() {
+            return Ok(Outcome::Duplicate);
+        }
+        let key = SecretKey::from_slice(&plain[17..]).ok_or(Error::Internal("key".into()))?;
+        let wrapped = envelope::seal(
+            &self.vault_key,
+            &KeyId::from_bytes([0; 16]),
+            &Inner::wrap_aad(self.vault_id, b.key_id),
+            key.expose(),
+        );
+        db::key_insert(
+            &self.conn,
+            &KeyRow { key_id: b.key_id, client_id: client, purpose: plain[16], wrapped: Some(wrapped) },
+        )?;
+        self.keys.insert(b.key_id, key);
+        Ok(Outcome::Applied { registry: false })
+    }
+
+    fn apply_doc(&mut self, b: &Bundle) -> Result<Outcome> {
+        let row = match db::key_get(&self.conn, &b.key_id)? {
+            None => return Ok(Outcome::Deferred),
+            Some(r) if r.wrapped.is_none() => return Ok(Outcome::Erased),
+            Some(r) => r,
+        };
+        let key = self.data_key(b.key_id, b.doc)?.ok_or(Error::Erased(b.doc))?;
+        let aad = bundle_aad(self.vault_id, b.doc, b.seq, Part::Bundle);
+        let Ok(plain) = envelope::open(&key, &b.key_id, &aad, &b.payload) else {
+            return Ok(Outcome::Rejected(RejectReason::Undecryptable));
+        };
+        if plain.len() < 17 {
+            return Ok(Outcome::Rejected(RejectReason::Malformed));
+        }
+        let Some(kind) = Kind::from_code(plain[0]) else {
+            return Ok(Outcome::Rejected(RejectReason::Malformed));
+        };
+        let client = RecordId::from_slice(&plain[1..17]).ok_or(Error::Internal("id".into()))?;
+        let bytes = &plain[17..];
+        let is_registry = kind == Kind::Registry;
+        // Clinical content never rides under the never-erased sync key, and the registry only
+        // under it; the key must belong to the client the payload names.
+        if client != row.client_id || is_registry != (b.key_id == self.sync_key_id) {
+            return Ok(Outcome::Rejected(RejectReason::Mismatch));
+        }
+        if is_registry && b.doc != self.registry_id {
+            return Ok(Outcome::Rejected(RejectReason::Mismatch));
+        }
+        match db::doc_header(&self.conn, &b.doc)? {
+            Some(h) => {
+                if h.kind != kind as u8 || h.client_id != client || h.key_id != b.key_id {
+                    return Ok(Outcome::Rejected(RejectReason::Mismatch));
+                }
+                if let Err(e) = self.load(b.doc) {
+                    return match e {
+                        // A damaged local copy: keep the bundle for when it is restored.
+                        Error::Corrupt { .. } => Ok(Outcome::Deferred),
+                        other => Err(other),
+                    };
+                }
+                self.merge_into_cached(b.doc, kind, &key, bytes)
+            }
+            None => self.create_from_bundle(b.doc, kind, client, b.key_id, &key, bytes),
+        }
+    }
+
+    fn merge_into_cached(&mut self, id: RecordId, kind: Kind, key: &SecretKey, bytes: &[u8]) -> Result<Outcome> {
+        let vault = self.vault_id;
+        let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        let heads = c.doc.get_heads();
+        let missing = c.doc.get_missing_deps(&[]);
+        if c.doc.load_incremental(bytes).is_err() {
+            self.docs.remove(&id);
+            return Ok(Outcome::Rejected(RejectReason::BadChanges));
+        }
+        if c.doc.get_heads() == heads && c.doc.get_missing_deps(&[]) == missing {
+            return Ok(Outcome::Applied { registry: kind == Kind::Registry });
+        }
+        let seq = c.header.next_seq;
+        let aad = crate::crypto::Aad { vault, record: id, kind: c.header.kind, seq, part: Part::Change };
+        let sealed = envelope::seal(key, &c.header.key_id, &aad, bytes);
+        db::change_append(&self.conn, &id, seq, &sealed)?;
+        c.header.next_seq = seq + 1;
+        c.saved_heads = c.doc.get_heads();
+        if let Ok(s) = summary::encoded(kind, &c.doc, id) {
+            if s != c.summary {
+                let aad = crate::crypto::Aad { vault, record: id, kind: c.header.kind, seq, part: Part::Summary };
+                db::summary_put(&self.conn, &id, seq, &envelope::seal(key, &c.header.key_id, &aad, &s))?;
+                c.summary = s;
+            }
+        }
+        Ok(Outcome::Applied { registry: kind == Kind::Registry })
+    }
+
+    fn create_from_bundle(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        client: RecordId,
+        key_id: KeyId,
+        key: &SecretKey,
+        bytes: &[u8],
+    ) -> Result<Outcome> {
+        let mut doc = AutoCommit::new();
+        if doc.load_incremental(bytes).is_err() {
+            return Ok(Outcome::Rejected(RejectReason::BadChanges));
+        }
+        let header =
+            DocHeader { doc_id: id, kind: kind as u8, client_id: client, key_id, next_seq: 2, snapshot_seq: 0 };
+        let empty = AutoCommit::new().save();
+        let snap = envelope::seal(key, &key_id, &self.aad(&header, 0, Part::Snapshot), &empty);
+        let change = envelope::seal(key, &key_id, &self.aad(&header, 1, Part::Change), bytes);
+        db::doc_insert(&self.conn, &header, &snap)?;
+        db::change_append(&self.conn, &id, 1, &change)?;
+        let summary = summary::encoded(kind, &doc, id).unwrap_or_default();
+        if !summary.is_empty() {
+            let s = envelope::seal(key, &key_id, &self.aad(&header, 1, Part::Summary), &summary);
+            db::summary_put(&self.conn, &id, 1, &s)?;
+        }
+        let saved_heads = doc.get_heads();
+        let header = DocHeader { next_seq: 2, ..header };
+        self.cache(id, Cached { doc, header, saved_heads, summary });
+        Ok(Outcome::Applied { registry: kind == Kind::Registry })
+    }
+}

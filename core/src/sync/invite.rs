@@ -1,0 +1,279 @@
+//! Device invites: how a new phone or tablet joins a vault.
+//!
+//! An existing device exports an invite encrypted under a key derived (Argon2id) from a one-time
+//! code the therapist reads from one screen and types on the other. The invite carries the vault
+//! id, a device identity made for the new device (already added to the shared registry, so the
+//! other devices accept its bundles), the registry itself, the vault sync key and every live data
+//! key. The relay marks an invite used the first time it is claimed; expiry is checked on the new
+//! device. Wire layout:
+//!
+//! ```text
+//! "MENDINV1" | salt 16 | m_cost u32 | t_cost u32 | p_cost u32 | invite id 16 | envelope
+//! ```
+
+use std::path::Path;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::transport::Transport;
+use crate::crypto::kdf::{derive_key, KdfParams};
+use crate::crypto::signing::DeviceKey;
+use crate::crypto::{envelope, Aad, Part, SecretKey};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
+use crate::records::model::Timestamp;
+use crate::records::{registry, Kind};
+use crate::store::db::{self, DocHeader, KeyRow};
+use crate::store::{self, schema};
+use crate::vault::{now_ms, Inner, KeyPurpose, Vault, VaultOptions, VaultSecret, VAULT_OWNER};
+
+const MAGIC: &[u8; 8] = b"MENDINV1";
+const HEADER_LEN: usize = 8 + 16 + 12 + 16;
+
+#[derive(Serialize, Deserialize)]
+struct SharedKey {
+    key_id: String,
+    client_id: String,
+    purpose: u8,
+    key: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Contents {
+    vault_id: String,
+    expires_at: Timestamp,
+    device_id: String,
+    device_seed: String,
+    sync_key_id: String,
+    sync_key: String,
+    registry_id: String,
+    registry: String,
+    keys: Vec<SharedKey>,
+}
+
+/// A fresh one-time code: 12 characters of Crockford base32 (60 bits), grouped for reading.
+pub fn generate_code() -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut bytes = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let chars: String = bytes.iter().map(|b| ALPHABET[(b & 31) as usize] as char).collect();
+    format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
+}
+
+fn normalise(code: &str) -> Zeroizing<String> {
+    Zeroizing::new(code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_uppercase())
+}
+
+fn invite_aad(invite: [u8; 16]) -> Aad {
+    Aad {
+        vault: VaultId::from_bytes([0; 16]),
+        record: RecordId::from_bytes(invite),
+        kind: 0,
+        seq: 0,
+        part: Part::Invite,
+    }
+}
+
+fn code_params() -> KdfParams {
+    // OWASP's Argon2id minimum (19 MiB, 2 passes): the code is short-lived and single-use.
+    KdfParams::with_cost(19 * 1024, 2, 1)
+}
+
+impl Vault {
+    /// Exports an invite for a new device, encrypted under `code` (see [`generate_code`]),
+    /// valid until `expires_at`. The new device is added to the registry now; sync afterwards so
+    /// the other devices learn of it.
+    pub fn export_invite(&self, code: &str, expires_at: Timestamp) -> Result<Vec<u8>> {
+        let code = normalise(code);
+        if code.len() < 8 {
+            return Err(Error::invalid("code", "must have at least 8 letters or digits"));
+        }
+        let mut g = self.lock();
+        let invite_id: [u8; 16] = *RecordId::random().as_bytes();
+        let new_device = DeviceId::random();
+        let new_key = DeviceKey::generate();
+        let registry_id = g.registry_id;
+        let by = g.device_id;
+        g.edit(registry_id, Kind::Registry, |doc| {
+            registry::add_device(
+                doc,
+                RecordId::from_bytes(invite_id),
+                new_device,
+                &new_key.public(),
+                by,
+                now_ms(),
+            )
+        })?;
+        g.refresh_registry();
+        let registry_bytes = g.read_mut(registry_id, Kind::Registry, |doc| Ok(doc.save()))?;
+        let sync_key_id = g.sync_key_id;
+        let sync_key = g.data_key(sync_key_id, VAULT_OWNER)?.ok_or(Error::NotAVault("sync key"))?;
+        let mut keys = Vec::new();
+        let rows: Vec<KeyRow> = g
+            .conn
+            .prepare("SELECT key_id FROM keys WHERE wrapped IS NOT NULL AND purpose IN (1, 2)")?
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+            .filter_map(|r| r.ok().and_then(|b| KeyId::from_slice(&b)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|k| db::key_get(&g.conn, &k).ok().flatten())
+            .collect();
+        for row in rows {
+            if let Some(k) = g.data_key(row.key_id, row.client_id)? {
+                keys.push(SharedKey {
+                    key_id: hex::encode(row.key_id.as_bytes()),
+                    client_id: row.client_id.to_string(),
+                    purpose: row.purpose,
+                    key: hex::encode(k.expose()),
+                });
+            }
+        }
+        let contents = Contents {
+            vault_id: g.vault_id.to_string(),
+            expires_at,
+            device_id: new_device.to_string(),
+            device_seed: hex::encode(&new_key.seed()[..]),
+            sync_key_id: hex::encode(g.sync_key_id.as_bytes()),
+            sync_key: hex::encode(sync_key.expose()),
+            registry_id: registry_id.to_string(),
+            registry: hex::encode(&registry_bytes),
+            keys,
+        };
+        let plain = Zeroizing::new(
+            serde_json::to_vec(&contents).map_err(|_| Error::Internal("invite encoding".into()))?,
+        );
+        drop(contents);
+        let params = code_params();
+        let key = derive_key(&code, &params).map_err(|_| Error::Internal("kdf".into()))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + 64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&params.salt);
+        for v in [params.m_cost_kib, params.t_cost, params.p_cost] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out.extend_from_slice(&invite_id);
+        out.extend_from_slice(&envelope::seal(
+            &key,
+            &KeyId::from_bytes([0; 16]),
+            &invite_aad(invite_id),
+            &plain,
+        ));
+        Ok(out)
+    }
+
+    /// Joins the vault an invite belongs to, creating this device's vault file at `path` under
+    /// this device's own key or passphrase. Wrong code → [`Error::InviteCode`]; expired →
+    /// [`Error::InviteExpired`]; already used → [`Error::InviteUsed`]. Sync afterwards to download
+    /// the records.
+    pub fn join(
+        path: &Path,
+        secret: VaultSecret,
+        opts: VaultOptions,
+        invite: &[u8],
+        code: &str,
+        transport: &dyn Transport,
+    ) -> Result<Vault> {
+        if invite.len() < HEADER_LEN || &invite[..8] != MAGIC {
+            return Err(Error::InvalidInvite);
+        }
+        let mut salt = [0u8; 16];
+        salt.copy_from_slice(&invite[8..24]);
+        let num = |at: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&invite[at..at + 4]);
+            u32::from_be_bytes(b)
+        };
+        let (m, t, p) = (num(24), num(28), num(32));
+        // Refuse absurd costs an attacker could put in a forged invite to exhaust the phone.
+        if !(8..=1 << 20).contains(&m) || !(1..=10).contains(&t) || !(1..=4).contains(&p) {
+            return Err(Error::InvalidInvite);
+        }
+        let mut invite_id = [0u8; 16];
+        invite_id.copy_from_slice(&invite[36..52]);
+        let params = KdfParams { m_cost_kib: m, t_cost: t, p_cost: p, salt };
+        let key = derive_key(&normalise(code), &params).map_err(|_| Error::InvalidInvite)?;
+        let plain = envelope::open(&key, &KeyId::from_bytes([0; 16]), &invite_aad(invite_id), &invite[52..])
+            .map_err(|_| Error::InviteCode)?;
+        let c: Contents = serde_json::from_slice(&plain).map_err(|_| Error::InvalidInvite)?;
+        if c.expires_at < now_ms() {
+            return Err(Error::InviteExpired);
+        }
+        let parse_key_id = |h: &str| hex::decode(h).ok().and_then(|b| KeyId::from_slice(&b));
+        let vault_id: VaultId = c.vault_id.parse().map_err(|_| Error::InvalidInvite)?;
+        let device_id: DeviceId = c.device_id.parse().map_err(|_| Error::InvalidInvite)?;
+        let seed = Zeroizing::new(hex::decode(&c.device_seed).map_err(|_| Error::InvalidInvite)?);
+        let device_key = DeviceKey::from_seed(&seed).map_err(|_| Error::InvalidInvite)?;
+        let sync_key_id = parse_key_id(&c.sync_key_id).ok_or(Error::InvalidInvite)?;
+        let sync_key = SecretKey::from_slice(&Zeroizing::new(
+            hex::decode(&c.sync_key).map_err(|_| Error::InvalidInvite)?,
+        ))
+        .ok_or(Error::InvalidInvite)?;
+        let registry_id: RecordId = c.registry_id.parse().map_err(|_| Error::InvalidInvite)?;
+        let registry_bytes = hex::decode(&c.registry).map_err(|_| Error::InvalidInvite)?;
+        let mut keys = Vec::new();
+        for k in &c.keys {
+            let key_id = parse_key_id(&k.key_id).ok_or(Error::InvalidInvite)?;
+            let client: RecordId = k.client_id.parse().map_err(|_| Error::InvalidInvite)?;
+            let bytes = Zeroizing::new(hex::decode(&k.key).map_err(|_| Error::InvalidInvite)?);
+            let key = SecretKey::from_slice(&bytes).ok_or(Error::InvalidInvite)?;
+            if !(1..=2).contains(&k.purpose) {
+                return Err(Error::InvalidInvite);
+            }
+            keys.push((key_id, client, k.purpose, key));
+        }
+        let registry_doc =
+            automerge::AutoCommit::load(&registry_bytes).map_err(|_| Error::InvalidInvite)?;
+        registry::read(&registry_doc, registry_id).map_err(|_| Error::InvalidInvite)?;
+
+        transport.claim_invite(&vault_id, &invite_id)?;
+
+        if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
+            return Err(Error::InvalidState("a file already exists at this path".into()));
+        }
+        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
+        let mut conn = store::open_connection(path, true, opts.durability)?;
+        schema::migrate(&mut conn)?;
+        let mut inner = Inner::new_file(
+            conn,
+            vault_id,
+            vault_key,
+            kdf_params,
+            device_id,
+            device_key,
+            sync_key_id,
+            registry_id,
+            opts,
+        )?;
+        inner.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let written = (|| -> Result<()> {
+            inner.insert_key(sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+            for (key_id, client, purpose, key) in &keys {
+                let purpose = if *purpose == 2 { KeyPurpose::Process } else { KeyPurpose::Record };
+                inner.insert_key(*key_id, *client, purpose, key)?;
+            }
+            let header = DocHeader {
+                doc_id: registry_id,
+                kind: Kind::Registry as u8,
+                client_id: VAULT_OWNER,
+                key_id: sync_key_id,
+                next_seq: 1,
+                snapshot_seq: 0,
+            };
+            let aad = inner.aad(&header, 0, Part::Snapshot);
+            let snap = envelope::seal(&sync_key, &sync_key_id, &aad, &registry_bytes);
+            db::doc_insert(&inner.conn, &header, &snap)?;
+            Ok(())
+        })();
+        match written {
+            Ok(()) => inner.conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = inner.conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        inner.refresh_registry();
+        Ok(Vault::from_inner(inner))
+    }
+}

@@ -1,0 +1,141 @@
+//! An in-memory relay implementing [`Transport`], for tests, examples and benchmarks. It behaves
+//! like the real relay: it reads only the plaintext bundle headers, pages by its own sequence
+//! numbers, replaces covered bundles by snapshots, and drops erased key ids. `dump()` returns
+//! every byte it holds, so tests can prove it learned no plaintext.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use super::bundle::Bundle;
+use super::transport::{Page, PageItem, Transport, TransportError};
+use crate::ids::{KeyId, RecordId, VaultId};
+
+#[derive(Default)]
+struct State {
+    next: u64,
+    /// seq → (vault, doc, key id, bytes)
+    items: BTreeMap<u64, (VaultId, RecordId, KeyId, Vec<u8>)>,
+    claimed: HashSet<(VaultId, [u8; 16])>,
+    offline: bool,
+}
+
+/// An in-memory relay.
+#[derive(Default)]
+pub struct MemoryRelay {
+    state: Mutex<State>,
+}
+
+impl MemoryRelay {
+    /// An empty relay.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every byte string the relay holds, in order.
+    pub fn dump(&self) -> Vec<Vec<u8>> {
+        self.lock().items.values().map(|(_, _, _, b)| b.clone()).collect()
+    }
+
+    /// Number of stored items.
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Whether the relay holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Simulates an outage: every call fails with `Unavailable` while set.
+    pub fn set_offline(&self, offline: bool) {
+        self.lock().offline = offline;
+    }
+
+    fn check(&self, s: &State) -> Result<(), TransportError> {
+        if s.offline {
+            Err(TransportError::Unavailable("relay offline".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Transport for MemoryRelay {
+    fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        self.check(&s)?;
+        let mut parsed = Vec::with_capacity(bundles.len());
+        for b in bundles {
+            let h = Bundle::decode(&b).map_err(|e| TransportError::Refused(e.to_string()))?;
+            if h.vault != *vault {
+                return Err(TransportError::Refused("bundle for another vault".into()));
+            }
+            parsed.push((h.doc, h.key_id, b));
+        }
+        for (doc, key, b) in parsed {
+            s.next += 1;
+            let n = s.next;
+            s.items.insert(n, (*vault, doc, key, b));
+        }
+        Ok(())
+    }
+
+    fn pull(&self, vault: &VaultId, since: u64, limit: u32) -> Result<Page, TransportError> {
+        let s = self.lock();
+        self.check(&s)?;
+        let mut items = Vec::new();
+        let mut remaining = 0u64;
+        for (seq, (v, _, _, b)) in s.items.range(since + 1..) {
+            if v != vault {
+                continue;
+            }
+            if items.len() < limit as usize {
+                items.push(PageItem { seq: *seq, bundle: b.clone() });
+            } else {
+                remaining += 1;
+            }
+        }
+        Ok(Page { items, remaining })
+    }
+
+    fn upload_snapshot(
+        &self,
+        vault: &VaultId,
+        doc: &RecordId,
+        covers: u64,
+        bundle: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        self.check(&s)?;
+        let h = Bundle::decode(&bundle).map_err(|e| TransportError::Refused(e.to_string()))?;
+        if h.vault != *vault || h.doc != *doc {
+            return Err(TransportError::Refused("snapshot header does not match".into()));
+        }
+        s.items.retain(|seq, (v, d, _, _)| !(v == vault && d == doc && *seq <= covers));
+        s.next += 1;
+        let n = s.next;
+        s.items.insert(n, (*vault, *doc, h.key_id, bundle));
+        Ok(())
+    }
+
+    fn drop_key_ids(&self, vault: &VaultId, key_ids: &[KeyId]) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        self.check(&s)?;
+        s.items.retain(|_, (v, _, k, _)| !(v == vault && key_ids.contains(k)));
+        Ok(())
+    }
+
+    fn claim_invite(&self, vault: &VaultId, invite_id: &[u8; 16]) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        self.check(&s)?;
+        if s.claimed.insert((*vault, *invite_id)) {
+            Ok(())
+        } else {
+            Err(TransportError::InviteAlreadyClaimed)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The transport between a device and the relay, as a trait: an in-memory relay for tests, an
+//! HTTP client for the real relay, or a foreign implementation (URLSession, OkHttp) through the
+//! bindings. A transport moves opaque bundle bytes; it is never trusted with anything else.
+
+use crate::ids::{KeyId, RecordId, VaultId};
+
+/// One stored bundle as the relay returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageItem {
+    /// The relay's sequence number for it (the cursor advances past it).
+    pub seq: u64,
+    /// The bundle bytes.
+    pub bundle: Vec<u8>,
+}
+
+/// A page of pulled bundles.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    /// The bundles, in relay order.
+    pub items: Vec<PageItem>,
+    /// How many more bundles the relay holds after this page (for a progress bar).
+    pub remaining: u64,
+}
+
+/// A transport failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The relay could not be reached or failed; retry later. The message carries no content.
+    #[error("relay unavailable: {0}")]
+    Unavailable(String),
+    /// The invite was already used by another device.
+    #[error("invite already claimed")]
+    InviteAlreadyClaimed,
+    /// The relay refused the request (bad input, unknown vault, revoked device).
+    #[error("relay refused the request: {0}")]
+    Refused(String),
+}
+
+/// Moves bundles between a device and the relay.
+pub trait Transport: Send + Sync {
+    /// Stores bundles (each already signed and encrypted).
+    fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError>;
+
+    /// Bundles stored after relay sequence number `since`, at most `limit`.
+    fn pull(&self, vault: &VaultId, since: u64, limit: u32) -> Result<Page, TransportError>;
+
+    /// Stores a snapshot of `doc` that covers every bundle of it up to relay sequence `covers`,
+    /// which the relay may then drop.
+    fn upload_snapshot(
+        &self,
+        vault: &VaultId,
+        doc: &RecordId,
+        covers: u64,
+        bundle: Vec<u8>,
+    ) -> Result<(), TransportError>;
+
+    /// Drops every bundle labelled with one of these key ids (an erased client's).
+    fn drop_key_ids(&self, vault: &VaultId, key_ids: &[KeyId]) -> Result<(), TransportError>;
+
+    /// Marks an invite as used; fails with [`TransportError::InviteAlreadyClaimed`] the second time.
+    fn claim_invite(&self, vault: &VaultId, invite_id: &[u8; 16]) -> Result<(), TransportError>;
+}
