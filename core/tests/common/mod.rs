@@ -108,3 +108,28 @@ pub fn raw_bytes(p: &Path) -> Vec<u8> {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+use mend_core::sync::{MemoryRelay, SyncOptions, SyncReport};
+
+/// Syncs a vault with default options.
+pub fn sync(v: &Vault, relay: &MemoryRelay) -> SyncReport {
+    v.sync(relay, &SyncOptions::default()).unwrap()
+}
+
+/// A second device joined to `first`'s vault through `relay`, in `dir`.
+pub fn join(first: &Vault, relay: &MemoryRelay, dir: &tempfile::TempDir, name: &str) -> Vault {
+    let code = mend_core::sync::invite::generate_code();
+    let invite = first.export_invite(&code, i64::MAX).unwrap();
+    sync(first, relay);
+    let v = Vault::join(
+        &dir.path().join(name),
+        VaultSecret::key([9; 32]),
+        opts(),
+        &invite,
+        &code,
+        relay,
+    )
+    .unwrap();
+    sync(&v, relay);
+    v
+}

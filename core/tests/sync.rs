@@ -1,0 +1,257 @@
+//! Two or more devices of one vault syncing through a relay.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+mod common;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::*;
+use mend_core::sync::{invite, MemoryRelay, SyncOptions};
+use mend_core::*;
+
+#[test]
+fn two_devices_converge_after_offline_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1000")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    assert_eq!(tablet.client(c).unwrap().alias_code, "C-1000");
+    assert_eq!(tablet.note(n).unwrap().section("subjective"), Some("Reports poor sleep"));
+
+    // Both edit the same note offline, in the same section and in different ones.
+    phone.splice_note_section(n, "subjective", 0, 0, "Phone: ").unwrap();
+    phone.set_note_section(n, "objective", "Calm").unwrap();
+    tablet.splice_note_section(n, "subjective", 18, 0, " (tablet)").unwrap();
+    tablet.set_note_section(n, "plan", "Sleep diary; follow up in two weeks").unwrap();
+    let r = tablet.create_rupture(&new_rupture(c, Some(s), 5), "t").unwrap();
+
+    sync(&phone, &relay);
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+    let a = phone.note(n).unwrap();
+    let b = tablet.note(n).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.section("subjective"), Some("Phone: Reports poor sleep (tablet)"));
+    assert_eq!(a.section("objective"), Some("Calm"));
+    assert_eq!(a.section("plan"), Some("Sleep diary; follow up in two weeks"));
+    assert_eq!(phone.rupture(r).unwrap(), tablet.rupture(r).unwrap());
+    assert_eq!(phone.timeline(c).unwrap(), tablet.timeline(c).unwrap());
+
+    // A second sync with nothing new applies nothing.
+    let again = sync(&phone, &relay);
+    assert_eq!((again.pushed, again.applied), (0, 0));
+}
+
+#[test]
+fn clients_created_after_joining_reach_the_other_device_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    let c = tablet.create_client(&new_client("C-1001")).unwrap();
+    let s = tablet.create_session(&new_session(c, 1)).unwrap();
+    let r = tablet.create_rupture(&new_rupture(c, Some(s), 2), "t").unwrap();
+    sync(&tablet, &relay);
+    let report = sync(&phone, &relay);
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(report.pending, 0);
+    assert_eq!(phone.client(c).unwrap().alias_code, "C-1001");
+    assert_eq!(phone.rupture(r).unwrap().narrative, "Client went quiet after homework review");
+}
+
+#[test]
+fn invite_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let code = invite::generate_code();
+    let inv = phone.export_invite(&code, i64::MAX).unwrap();
+    let path = |n: &str| dir.path().join(n);
+    let e = Vault::join(&path("a"), VaultSecret::key([1; 32]), opts(), &inv, "WRONG-CODE-0000", &relay)
+        .unwrap_err();
+    assert_eq!(e, Error::InviteCode);
+    assert!(!path("a").exists(), "a refused join creates no file");
+    let e = Vault::join(&path("b"), VaultSecret::key([1; 32]), opts(), b"not an invite", &code, &relay)
+        .unwrap_err();
+    assert_eq!(e, Error::InvalidInvite);
+    let mut tampered = inv.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(
+        Vault::join(&path("c"), VaultSecret::key([1; 32]), opts(), &tampered, &code, &relay)
+            .unwrap_err(),
+        Error::InviteCode
+    );
+    // Codes are read aloud: case and separators do not matter.
+    let sloppy = code.to_lowercase().replace('-', " ");
+    Vault::join(&path("d"), VaultSecret::key([1; 32]), opts(), &inv, &sloppy, &relay).unwrap();
+    assert_eq!(
+        Vault::join(&path("e"), VaultSecret::key([1; 32]), opts(), &inv, &code, &relay).unwrap_err(),
+        Error::InviteUsed
+    );
+    let expired = phone.export_invite(&code, 1).unwrap();
+    assert_eq!(
+        Vault::join(&path("f"), VaultSecret::key([1; 32]), opts(), &expired, &code, &relay)
+            .unwrap_err(),
+        Error::InviteExpired
+    );
+}
+
+#[test]
+fn concurrent_scalar_edits_surface_as_conflicts_until_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1002")).unwrap();
+    let r = phone.create_rupture(&new_rupture(c, None, 1), "t").unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    phone.update_rupture(r, &RuptureUpdate { significance: Some(4), ..Default::default() }).unwrap();
+    tablet.update_rupture(r, &RuptureUpdate { significance: Some(2), ..Default::default() }).unwrap();
+    phone.set_client_status(c, ClientStatus::OnHold).unwrap();
+    tablet.set_client_status(c, ClientStatus::Discharged).unwrap();
+    sync(&phone, &relay);
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+
+    for v in [&phone, &tablet] {
+        let conflicts = v.conflicts().unwrap();
+        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+        let sig = conflicts.iter().find(|c| c.field == "significance").unwrap();
+        assert_eq!(sig.record_id, r);
+        let mut values: Vec<_> = sig.values.iter().map(|v| v.value.clone()).collect();
+        values.sort();
+        assert_eq!(values, ["2", "4"]);
+        let devices: Vec<_> = sig.values.iter().map(|v| v.device_id.unwrap()).collect();
+        assert!(devices.contains(&phone.device_id()) && devices.contains(&tablet.device_id()));
+        assert!(sig.values.iter().all(|v| v.at.unwrap() > 0));
+        let status = conflicts.iter().find(|c| c.field == "status").unwrap();
+        assert_eq!(status.record_id, c);
+    }
+    assert!(matches!(tablet.resolve_conflict(r, "significance", "7"), Err(Error::Validation { .. })));
+    tablet.resolve_conflict(r, "significance", "4").unwrap();
+    tablet.resolve_conflict(c, "status", "discharged").unwrap();
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+    for v in [&phone, &tablet] {
+        assert!(v.conflicts().unwrap().is_empty());
+        assert_eq!(v.rupture(r).unwrap().significance, 4);
+        assert_eq!(v.client(c).unwrap().status, ClientStatus::Discharged);
+    }
+}
+
+#[test]
+fn erasure_propagates_and_the_relay_drops_the_clients_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let gone = phone.create_client(&new_client("C-1003")).unwrap();
+    let kept = phone.create_client(&new_client("C-1004")).unwrap();
+    let n = phone.create_note(&soap(phone.create_session(&new_session(gone, 1)).unwrap())).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    assert!(tablet.note(n).is_ok());
+    let held_before = relay.len();
+
+    phone.erase_client(gone).unwrap();
+    let report = sync(&phone, &relay);
+    assert_eq!(report.dropped_keys, 2);
+    assert!(relay.len() < held_before - 3, "the relay dropped the client's bundles and keys");
+    sync(&tablet, &relay);
+    assert_eq!(tablet.note(n).unwrap_err(), Error::Erased(n));
+    assert_eq!(tablet.client(gone).unwrap_err(), Error::Erased(gone));
+    assert_eq!(tablet.client(kept).unwrap().alias_code, "C-1004");
+
+    // A device joining afterwards never sees the erased client's keys.
+    let laptop = join(&phone, &relay, &dir, "laptop.mend");
+    assert!(matches!(laptop.client(gone), Err(Error::Erased(_)) | Err(Error::NotFound { .. })));
+    assert_eq!(laptop.client(kept).unwrap().alias_code, "C-1004");
+}
+
+#[test]
+fn relay_holds_only_ciphertext() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("ZQXalias")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let mut note = soap(s);
+    note.sections = vec![("subjective".into(), "ZQXsubjective".into())];
+    let n = phone.create_note(&note).unwrap();
+    phone.splice_note_section(n, "plan", 0, 0, "ZQXtyped").unwrap();
+    let mut r = new_rupture(c, Some(s), 3);
+    r.narrative = "ZQXnarrative".into();
+    phone.create_rupture(&r, "t").unwrap();
+    let _tablet = join(&phone, &relay, &dir, "tablet.mend");
+    phone.upload_snapshots(&relay).unwrap();
+    let all: Vec<u8> = relay.dump().concat();
+    assert!(all.len() > 1000);
+    for m in ["ZQXalias", "ZQXsubjective", "ZQXtyped", "ZQXnarrative", "soap", "withdrawal", "US-CA"] {
+        assert!(!contains(&all, m.as_bytes()), "relay saw {m}");
+    }
+}
+
+#[test]
+fn snapshots_make_a_new_devices_first_sync_one_item_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1005")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    for i in 0..100 {
+        phone.splice_note_section(n, "assessment", i, 0, "x").unwrap();
+    }
+    sync(&phone, &relay);
+    let before = relay.len();
+    let uploaded = phone.upload_snapshots(&relay).unwrap();
+    // registry, client, session, note
+    assert_eq!(uploaded, 4);
+    assert!(relay.len() < before / 5, "{} items left of {before}", relay.len());
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    assert_eq!(tablet.note(n).unwrap().section("assessment").unwrap().len(), 100);
+}
+
+#[test]
+fn sync_reports_progress_and_resumes_after_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1006")).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    for i in 0..30 {
+        phone.create_session(&new_session(c, i)).unwrap();
+    }
+    sync(&phone, &relay);
+    let cancel = AtomicBool::new(false);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: &mend_core::sync::SyncProgress| {
+        seen.lock().unwrap().push(*p);
+        cancel.store(true, Ordering::Relaxed);
+    };
+    let o = SyncOptions { page_size: 10, progress: Some(&progress), cancel: Some(&cancel) };
+    let first = tablet.sync(&relay, &o).unwrap();
+    assert!(first.cancelled);
+    assert_eq!(first.pulled, 10);
+    let p = seen.lock().unwrap()[0];
+    assert_eq!((p.pulled, p.remaining), (10, 20));
+    let rest = sync(&tablet, &relay);
+    assert!(!rest.cancelled);
+    assert_eq!(rest.pulled, 20);
+    assert_eq!(tablet.timeline(c).unwrap().len(), 30);
+}
+
+#[test]
+fn an_unreachable_relay_is_a_transport_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1007")).unwrap();
+    relay.set_offline(true);
+    assert!(matches!(phone.sync(&relay, &SyncOptions::default()), Err(Error::Transport(_))));
+    assert!(phone.unpushed().unwrap() > 0);
+    relay.set_offline(false);
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    assert_eq!(tablet.client(c).unwrap().alias_code, "C-1007");
+    assert_eq!(phone.unpushed().unwrap(), 0);
+}
