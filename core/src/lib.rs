@@ -23,6 +23,6 @@ pub use ids::{DeviceId, KeyId, RecordId, VaultId};
 pub use records::enums::*;
 pub use records::model::*;
 pub use records::conflict::{Conflict, ConflictValue};
-pub use records::note::CodeSet;
+pub use records::note::{CodeSet, DivergedSection, Divergence, DivergenceChoice};
 pub use store::Durability;
 pub use vault::{Vault, VaultOptions, VaultSecret};

@@ -87,6 +87,8 @@ pub enum TimelineEntry {
         state: String,
         /// An unsigned addendum exists.
         addendum_draft: bool,
+        /// Late edits from another device await a decision (see `Vault::note_divergence`).
+        diverged: bool,
     },
     /// A rupture.
     Rupture(RuptureSummary),
@@ -183,7 +185,7 @@ fn entry(row: Row) -> Option<TimelineEntry> {
             Some(status) => TimelineEntry::Session { id, at: scheduled_start, status },
             None => corrupt,
         },
-        Summary::Note { session_id, session_start, format, state, addendum_draft } => {
+        Summary::Note { session_id, session_start, format, state, addendum_draft, diverged } => {
             match (parse(&session_id), parse(&format)) {
                 (Some(session_id), Some(format)) => TimelineEntry::Note {
                     id,
@@ -192,6 +194,7 @@ fn entry(row: Row) -> Option<TimelineEntry> {
                     format,
                     state,
                     addendum_draft,
+                    diverged,
                 },
                 _ => corrupt,
             }

@@ -21,7 +21,7 @@ use crate::query;
 use crate::records::enums::*;
 use crate::records::model::*;
 use crate::records::am::Stamp;
-use crate::records::note::{CodeSet, Signer};
+use crate::records::note::{CodeSet, Divergence, DivergenceChoice, Signer};
 use crate::records::summary;
 use crate::records::conflict::{self, Conflict};
 use crate::records::registry::{self, Registry};
@@ -376,6 +376,32 @@ impl Vault {
         Ok(())
     }
 
+    // ----- devices -------------------------------------------------------------------------
+
+    /// The devices of this vault (from the shared registry), with whether each is revoked.
+    pub fn devices(&self) -> Vec<(DeviceId, bool)> {
+        let g = self.lock();
+        let mut out: Vec<(DeviceId, bool)> =
+            g.registry.devices.keys().map(|d| (*d, g.registry.revoked.contains(d))).collect();
+        out.sort();
+        out
+    }
+
+    /// Revokes a device (a lost phone): every device refuses its bundles from their next sync.
+    pub fn revoke_device(&self, device: DeviceId) -> Result<()> {
+        let mut g = self.lock();
+        if device == g.device_id {
+            return Err(Error::InvalidState("a device cannot revoke itself".into()));
+        }
+        if !g.registry.devices.contains_key(&device) {
+            return Err(Error::NotFound { kind: "device", id: RecordId::from_bytes(*device.as_bytes()) });
+        }
+        let registry_id = g.registry_id;
+        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device))?;
+        g.refresh_registry();
+        Ok(())
+    }
+
     // ----- sessions ------------------------------------------------------------------------
 
     /// Adds a session for a client.
@@ -484,7 +510,20 @@ impl Vault {
 
     /// The note's content exactly as signed, verified against its signature.
     pub fn signed_content(&self, id: RecordId) -> Result<SignedContent> {
-        self.lock().read_mut(id, Kind::Note, |doc| note::signed_content(doc, id))
+        self.lock().read(id, Kind::Note, |doc| note::signed_content(doc, id))
+    }
+
+    /// Late edits to a signed note made on a device that had not yet seen the signature, if
+    /// any are unresolved. The signed content is unaffected.
+    pub fn note_divergence(&self, id: RecordId) -> Result<Option<Divergence>> {
+        self.lock().read(id, Kind::Note, |doc| note::divergence(doc, id))
+    }
+
+    /// Turns a divergence into a draft addendum (returned) or discards it; the choice syncs.
+    pub fn resolve_divergence(&self, id: RecordId, choice: &DivergenceChoice) -> Result<Option<RecordId>> {
+        let mut g = self.lock();
+        let stamp = g.stamp();
+        g.edit(id, Kind::Note, |doc| note::resolve_divergence(doc, id, choice, &stamp))
     }
 
     /// Starts an addendum on a signed note.

@@ -255,3 +255,54 @@ fn an_unreachable_relay_is_a_transport_error_and_loses_nothing() {
     assert_eq!(tablet.client(c).unwrap().alias_code, "C-1007");
     assert_eq!(phone.unpushed().unwrap(), 0);
 }
+
+#[test]
+fn late_edits_to_a_signed_note_surface_as_a_divergence() {
+    use mend_core::query::TimelineEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1008")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+
+    // The phone signs while the tablet, offline, keeps editing the draft.
+    phone.sign_note(n, &author_sign(10, false)).unwrap();
+    tablet.splice_note_section(n, "plan", 0, 0, "Call GP. ").unwrap();
+    tablet.set_note_section(n, "objective", "Tearful").unwrap();
+    sync(&phone, &relay);
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+
+    for v in [&phone, &tablet] {
+        let note = v.note(n).unwrap();
+        assert_eq!(note.state, NoteState::Signed);
+        assert_eq!(note.section("plan"), Some("Sleep diary"), "the signed content never changes");
+        assert_eq!(v.signed_content(n).unwrap().sections, note.sections);
+        let d = v.note_divergence(n).unwrap().expect("divergence surfaced");
+        let plan = d.sections.iter().find(|s| s.section == "plan").unwrap();
+        assert_eq!((plan.signed.as_str(), plan.current.as_str()), ("Sleep diary", "Call GP. Sleep diary"));
+        assert!(d.sections.iter().any(|s| s.section == "objective" && s.current == "Tearful"));
+        assert!(v.notes_of_client(c).unwrap().iter().any(|e| matches!(e, TimelineEntry::Note { diverged: true, .. })));
+    }
+    let a = tablet
+        .resolve_divergence(
+            n,
+            &DivergenceChoice::Addendum { author_id: "therapist-1".into(), created_at: 20 },
+        )
+        .unwrap()
+        .unwrap();
+    tablet.sign_addendum(n, a, &author_sign(21, false)).unwrap();
+    assert!(matches!(tablet.resolve_divergence(n, &DivergenceChoice::Discard), Err(Error::InvalidState(_))));
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+    for v in [&phone, &tablet] {
+        assert_eq!(v.note_divergence(n).unwrap(), None);
+        let note = v.note(n).unwrap();
+        assert_eq!(note.section("plan"), Some("Sleep diary"));
+        assert!(note.addenda[0].body.contains("plan: Call GP. Sleep diary"));
+        assert_eq!(note.addenda[0].signatures.len(), 1);
+        v.verify_addenda(n).unwrap();
+    }
+}

@@ -4,7 +4,7 @@
 //! record — never a panic — because a document may have been damaged or written by a buggy peer.
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, RecordId};
@@ -28,18 +28,42 @@ pub struct RegValue {
     pub stamp: Option<Stamp>,
 }
 
-/// Typed, error-reporting reads of one record's document.
+/// Typed, error-reporting reads of one record's document, at its current state or as it was
+/// at given heads (how signed content is read back exactly as signed).
 pub struct Reader<'a> {
     /// The document.
     pub doc: &'a AutoCommit,
     /// Its record id, named in errors.
     pub id: RecordId,
+    /// Read as of these heads instead of the current state.
+    pub heads: Option<&'a [ChangeHash]>,
 }
 
 impl<'a> Reader<'a> {
     /// A reader of `doc`, which is record `id`.
     pub fn new(doc: &'a AutoCommit, id: RecordId) -> Self {
-        Self { doc, id }
+        Self { doc, id, heads: None }
+    }
+
+    /// A reader of `doc` as it was at `heads`.
+    pub fn at(doc: &'a AutoCommit, id: RecordId, heads: &'a [ChangeHash]) -> Self {
+        Self { doc, id, heads: Some(heads) }
+    }
+
+    fn get(&self, obj: &ObjId, prop: impl Into<automerge::Prop>) -> Option<(Value<'a>, ObjId)> {
+        let r = match self.heads {
+            Some(h) => self.doc.get_at(obj, prop, h),
+            None => self.doc.get(obj, prop),
+        };
+        r.ok().flatten()
+    }
+
+    fn try_get(&self, obj: &ObjId, key: &str) -> Result<Option<(Value<'a>, ObjId)>> {
+        let r = match self.heads {
+            Some(h) => self.doc.get_at(obj, key, h),
+            None => self.doc.get(obj, key),
+        };
+        r.map_err(|_| self.bad(key))
     }
 
     fn bad(&self, key: &str) -> Error {
@@ -47,7 +71,7 @@ impl<'a> Reader<'a> {
     }
 
     fn scalar(&self, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>> {
-        match self.doc.get(obj, key).map_err(|_| self.bad(key))? {
+        match self.try_get(obj, key)? {
             Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
             Some(_) => Err(self.bad(key)),
             None => Ok(None),
@@ -109,7 +133,7 @@ impl<'a> Reader<'a> {
 
     /// A child object of the expected type.
     pub fn obj(&self, obj: &ObjId, key: &str, ty: ObjType) -> Result<ObjId> {
-        match self.doc.get(obj, key).map_err(|_| self.bad(key))? {
+        match self.try_get(obj, key)? {
             Some((Value::Object(t), id)) if t == ty => Ok(id),
             _ => Err(self.bad(key)),
         }
@@ -117,7 +141,7 @@ impl<'a> Reader<'a> {
 
     /// An optional child object of the expected type.
     pub fn opt_obj(&self, obj: &ObjId, key: &str, ty: ObjType) -> Result<Option<ObjId>> {
-        match self.doc.get(obj, key).map_err(|_| self.bad(key))? {
+        match self.try_get(obj, key)? {
             Some((Value::Object(t), id)) if t == ty => Ok(Some(id)),
             None => Ok(None),
             _ => Err(self.bad(key)),
@@ -127,7 +151,11 @@ impl<'a> Reader<'a> {
     /// The content of a Text child (empty if absent).
     pub fn text(&self, obj: &ObjId, key: &str) -> Result<String> {
         match self.opt_obj(obj, key, ObjType::Text)? {
-            Some(t) => self.doc.text(&t).map_err(|_| self.bad(key)),
+            Some(t) => match self.heads {
+                Some(h) => self.doc.text_at(&t, h),
+                None => self.doc.text(&t),
+            }
+            .map_err(|_| self.bad(key)),
             None => Ok(String::new()),
         }
     }
@@ -136,8 +164,12 @@ impl<'a> Reader<'a> {
     pub fn set<T: std::str::FromStr + Ord>(&self, obj: &ObjId, key: &str) -> Result<Vec<T>> {
         let mut out = Vec::new();
         if let Some(m) = self.opt_obj(obj, key, ObjType::Map)? {
-            for item in self.doc.map_range(&m, ..) {
-                out.push(item.key.parse().map_err(|_| self.bad(key))?);
+            let keys: Vec<String> = match self.heads {
+                Some(h) => self.doc.map_range_at(&m, .., h).map(|i| i.key.to_string()).collect(),
+                None => self.doc.map_range(&m, ..).map(|i| i.key.to_string()).collect(),
+            };
+            for k in keys {
+                out.push(k.parse().map_err(|_| self.bad(key))?);
             }
         }
         out.sort();
@@ -148,8 +180,12 @@ impl<'a> Reader<'a> {
     pub fn list_maps(&self, obj: &ObjId, key: &str) -> Result<Vec<ObjId>> {
         let mut out = Vec::new();
         if let Some(l) = self.opt_obj(obj, key, ObjType::List)? {
-            for i in 0..self.doc.length(&l) {
-                match self.doc.get(&l, i).map_err(|_| self.bad(key))? {
+            let len = match self.heads {
+                Some(h) => self.doc.length_at(&l, h),
+                None => self.doc.length(&l),
+            };
+            for i in 0..len {
+                match self.get(&l, i) {
                     Some((Value::Object(ObjType::Map), id)) => out.push(id),
                     _ => return Err(self.bad(key)),
                 }
@@ -190,7 +226,11 @@ impl<'a> Reader<'a> {
     /// Every concurrent value of a stamped register (more than one means a conflict).
     pub fn reg_values(&self, obj: &ObjId, key: &str) -> Result<Vec<RegValue>> {
         let mut out = Vec::new();
-        for (v, id) in self.doc.get_all(obj, key).map_err(|_| self.bad(key))? {
+        let all = match self.heads {
+            Some(h) => self.doc.get_all_at(obj, key, h),
+            None => self.doc.get_all(obj, key),
+        };
+        for (v, id) in all.map_err(|_| self.bad(key))? {
             if let Value::Object(ObjType::Map) = v {
                 let value = self.scalar(&id, "v")?.ok_or_else(|| self.bad(key))?;
                 let device = self.opt_parse::<DeviceId>(&id, "by")?;

@@ -74,6 +74,7 @@ pub fn create(
     doc.put_object(ROOT, "signatures", ObjType::List)?;
     doc.put_object(ROOT, "addenda", ObjType::List)?;
     doc.put_object(ROOT, "resolutions", ObjType::List)?;
+    doc.put_object(ROOT, "divergence_resolutions", ObjType::List)?;
     Ok(())
 }
 
@@ -233,7 +234,11 @@ fn signing_message(note: RecordId, addendum: Option<RecordId>, sig: &Signature) 
 pub fn read(doc: &AutoCommit, id: RecordId) -> Result<SessionNote> {
     let r = Reader::new(doc, id);
     let root = r.root();
-    let c = read_content(&r)?;
+    // A signed note reads as signed; late edits from other devices surface as a divergence.
+    let c = match signed_view(doc, id)? {
+        Some((_, c)) => c,
+        None => read_content(&r)?,
+    };
     let signatures = read_signatures(&r, &root)?;
     let mut addenda = Vec::new();
     for a in r.list_maps(&root, "addenda")? {
@@ -523,19 +528,18 @@ fn verify_signature(
         .map_err(|_| Error::BadSignature(note))
 }
 
-/// The note's content exactly as signed: read at the signed heads, its hash and the Ed25519
-/// signature checked. `InvalidState` for an unsigned note, `BadSignature` if anything differs.
-pub fn signed_content(doc: &mut AutoCommit, id: RecordId) -> Result<SignedContent> {
+/// The signature in force and the content at its heads, verified (signature and hash); `None`
+/// for a draft.
+fn signed_view(doc: &AutoCommit, id: RecordId) -> Result<Option<(Signature, Content)>> {
     let r = Reader::new(doc, id);
-    let sig_objs = r.list_maps(&ROOT, "signatures")?;
     let mut sigs = Vec::new();
-    for o in &sig_objs {
-        sigs.push((read_signature(&r, o)?, o.clone()));
+    for o in r.list_maps(&ROOT, "signatures")? {
+        sigs.push((read_signature(&r, &o)?, o));
     }
     sigs.sort_by_key(|s| (s.0.signed_at, s.0.id));
     let plain: Vec<Signature> = sigs.iter().map(|(s, _)| s.clone()).collect();
     if derive_state(&plain) == NoteState::Draft {
-        return Err(Error::InvalidState("the note is not signed".into()));
+        return Ok(None);
     }
     let (sig, obj) = sigs
         .iter()
@@ -544,13 +548,128 @@ pub fn signed_content(doc: &mut AutoCommit, id: RecordId) -> Result<SignedConten
         .ok_or_else(|| Error::Internal("signed note without author signature".into()))?;
     verify_signature(&r, obj, id, None, sig)?;
     let heads = parse_heads(id, &sig.heads)?;
-    let sig = sig.clone();
-    let at = doc.fork_at(&heads).map_err(|_| Error::BadSignature(id))?;
-    let c = read_content(&Reader::new(&at, id))?;
+    let c = read_content(&Reader::at(doc, id, &heads)).map_err(|_| Error::BadSignature(id))?;
     if content_hash(id, &c) != sig.content_hash {
         return Err(Error::BadSignature(id));
     }
-    Ok(SignedContent { signature: sig, sections: c.sections, diagnoses: c.diagnoses, risk: c.risk })
+    Ok(Some((sig.clone(), c)))
+}
+
+/// The note's content exactly as signed: read at the signed heads, its hash and the Ed25519
+/// signature checked. `InvalidState` for an unsigned note, `BadSignature` if anything differs.
+pub fn signed_content(doc: &AutoCommit, id: RecordId) -> Result<SignedContent> {
+    let (signature, c) =
+        signed_view(doc, id)?.ok_or_else(|| Error::InvalidState("the note is not signed".into()))?;
+    Ok(SignedContent { signature, sections: c.sections, diagnoses: c.diagnoses, risk: c.risk })
+}
+
+/// Edits that reached a signed note from a device that had not seen the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// Sections whose merged text differs from the signed text.
+    pub sections: Vec<DivergedSection>,
+    /// Structured fields (diagnoses, risk, codes, format) differ too.
+    pub other_fields: bool,
+    /// Hash of the diverged content, recorded when it is resolved.
+    pub content_hash: String,
+}
+
+/// One section of a divergence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DivergedSection {
+    /// Section key.
+    pub section: String,
+    /// The text as signed.
+    pub signed: String,
+    /// The text including the late edits.
+    pub current: String,
+}
+
+/// What the clinician does with a divergence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DivergenceChoice {
+    /// Keep the late edits as a (draft) addendum, to be reviewed and signed.
+    Addendum {
+        /// Addendum author.
+        author_id: String,
+        /// When.
+        created_at: Timestamp,
+    },
+    /// Discard them (they stay in history, never in the signed record).
+    Discard,
+}
+
+/// The unresolved divergence of a signed note, if any.
+pub fn divergence(doc: &AutoCommit, id: RecordId) -> Result<Option<Divergence>> {
+    let Some((_, signed)) = signed_view(doc, id)? else { return Ok(None) };
+    let r = Reader::new(doc, id);
+    let current = read_content(&r)?;
+    let hash = content_hash(id, &current);
+    if hash == content_hash(id, &signed) {
+        return Ok(None);
+    }
+    for o in r.list_maps(&ROOT, "divergence_resolutions")? {
+        if r.str(&o, "content_hash")? == hash {
+            return Ok(None);
+        }
+    }
+    let sections = current
+        .sections
+        .iter()
+        .filter_map(|(k, v)| {
+            let before = signed.sections.iter().find(|(sk, _)| sk == k).map(|(_, t)| t.as_str());
+            (before != Some(v.as_str())).then(|| DivergedSection {
+                section: k.clone(),
+                signed: before.unwrap_or("").to_owned(),
+                current: v.clone(),
+            })
+        })
+        .collect();
+    let other_fields = current.format != signed.format
+        || current.diagnoses != signed.diagnoses
+        || current.interventions != signed.interventions
+        || current.goals_addressed != signed.goals_addressed
+        || current.risk != signed.risk;
+    Ok(Some(Divergence { sections, other_fields, content_hash: hash }))
+}
+
+/// Resolves a divergence; returns the new addendum's id when the late edits become one. The
+/// signed content never changes.
+pub fn resolve_divergence(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    choice: &DivergenceChoice,
+    stamp: &Stamp,
+) -> Result<Option<RecordId>> {
+    let d = divergence(doc, id)?.ok_or_else(|| Error::InvalidState("no divergence to resolve".into()))?;
+    let addendum = match choice {
+        DivergenceChoice::Addendum { author_id, created_at } => {
+            let mut body: Vec<String> =
+                d.sections.iter().map(|s| format!("{}: {}", s.section, s.current)).collect();
+            if d.other_fields {
+                body.push("(structured fields were also changed)".into());
+            }
+            Some(add_addendum(
+                doc,
+                id,
+                &NewAddendum {
+                    kind: AddendumKind::Addendum,
+                    reason: "Edits made on another device after the note was signed".into(),
+                    body: body.join("\n\n"),
+                    targets: d.sections.iter().map(|s| s.section.clone()).collect(),
+                    author_id: author_id.clone(),
+                    created_at: *created_at,
+                },
+            )?)
+        }
+        DivergenceChoice::Discard => None,
+    };
+    let o = am::push_map(doc, &ROOT, "divergence_resolutions")?;
+    doc.put(&o, "content_hash", d.content_hash.as_str())?;
+    doc.put(&o, "choice", if addendum.is_some() { "addendum" } else { "discard" })?;
+    doc.put(&o, "at", stamp.at)?;
+    doc.put(&o, "by", stamp.device.to_string())?;
+    Ok(addendum)
 }
 
 fn addendum_obj(doc: &AutoCommit, id: RecordId, addendum: RecordId) -> Result<ObjId> {
@@ -721,9 +840,11 @@ mod tests {
         // Bypass the lock, as a buggy or hostile peer could.
         let t = section_obj(&doc, id, "behavior").unwrap();
         doc.update_text(&t, "Calm").unwrap();
-        assert_eq!(read(&doc, id).unwrap().sections[0].1, "Calm");
-        let signed = signed_content(&mut doc, id).unwrap();
+        let signed = signed_content(&doc, id).unwrap();
         assert_eq!(signed.sections[0].1, "Restless");
+        assert_eq!(read(&doc, id).unwrap().sections[0].1, "Restless");
+        let d = divergence(&doc, id).unwrap().unwrap();
+        assert_eq!(d.sections[0].current, "Calm");
     }
 
     #[test]
@@ -731,13 +852,13 @@ mod tests {
         let (mut doc, id, _) = signed_doc();
         let sigs = Reader::new(&doc, id).list_maps(&ROOT, "signatures").unwrap();
         doc.put(&sigs[0], "content_hash", "00".repeat(32)).unwrap();
-        assert_eq!(signed_content(&mut doc, id).unwrap_err(), Error::BadSignature(id));
+        assert_eq!(signed_content(&doc, id).unwrap_err(), Error::BadSignature(id));
 
         let (mut doc, id, _) = signed_doc();
         let sigs = Reader::new(&doc, id).list_maps(&ROOT, "signatures").unwrap();
         let other = DeviceKey::generate();
         doc.put(&sigs[0], "device_public", hex::encode(other.public())).unwrap();
-        assert_eq!(signed_content(&mut doc, id).unwrap_err(), Error::BadSignature(id));
+        assert_eq!(signed_content(&doc, id).unwrap_err(), Error::BadSignature(id));
     }
 
     #[test]

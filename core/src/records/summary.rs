@@ -39,6 +39,9 @@ pub enum Summary {
         state: String,
         /// An unsigned addendum exists.
         addendum_draft: bool,
+        /// Late edits from another device wait to be turned into an addendum or discarded.
+        #[serde(default)]
+        diverged: bool,
     },
     /// A rupture.
     Rupture {
@@ -95,6 +98,7 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Summary> {
                 format: format.as_str().into(),
                 state: format!("{state:?}").to_lowercase(),
                 addendum_draft,
+                diverged: note::divergence(doc, id).map(|d| d.is_some()).unwrap_or(false),
             }
         }
         Kind::Rupture => {
