@@ -284,6 +284,152 @@ fn main() -> Result<(), Box<dyn StdError>> {
     }
     let size = std::fs::metadata(&path)?.len();
     println!("\nEverything above was read back from {size} encrypted bytes on disk.");
+
+    two_devices(&vault, &tmp, client_id, note_id)?;
+    Ok(())
+}
+
+/// Part two: a tablet joins the vault; phone and tablet edit the same client offline, then sync
+/// through a relay that only ever holds ciphertext.
+fn two_devices(
+    phone: &Vault,
+    dir: &std::path::Path,
+    client: RecordId,
+    signed_note: RecordId,
+) -> Result<(), Box<dyn StdError>> {
+    use mend_core::sync::{invite, MemoryRelay, SyncOptions};
+    let relay = MemoryRelay::new();
+    let code = invite::generate_code();
+    let invite = phone.export_invite(&code, i64::MAX)?;
+    phone.sync(&relay, &SyncOptions::default())?;
+    let tablet_path = dir.join("tablet.mend");
+    let _ = std::fs::remove_file(&tablet_path);
+    let tablet = Vault::join(
+        &tablet_path,
+        VaultSecret::key([0x7Bu8; 32]),
+        VaultOptions::default(),
+        &invite,
+        &code,
+        &relay,
+    )?;
+    let first = tablet.sync(&relay, &SyncOptions::default())?;
+    println!("\n=== Two devices ===\nTablet joined with one-time code {code}; first sync pulled {} bundles.", first.pulled);
+
+    // A new draft note both devices will type into while offline.
+    let session = phone.create_session(&NewSession {
+        client_id: client,
+        scheduled_start: 1_768_204_800_000,
+        actual_start: Some(1_768_204_800_000),
+        actual_end: Some(1_768_207_800_000),
+        status: SessionStatus::Completed,
+        modality: Modality::Individual,
+        setting: Setting::InPerson,
+        cpt_code: Some("90837".into()),
+    })?;
+    let note = phone.create_note(&NewNote {
+        session_id: session,
+        author_id: "dr-rivera".into(),
+        format: NoteFormat::Dap,
+        sections: vec![("data".into(), "Slept 6 hours on 4 nights.".into())],
+        created_at: 1_768_208_000_000,
+    })?;
+    let rupture = phone.unresolved_ruptures(client)?.first().map(|r| r.id).ok_or("no rupture")?;
+    phone.sync(&relay, &SyncOptions::default())?;
+    tablet.sync(&relay, &SyncOptions::default())?;
+
+    println!("Both devices go offline and edit the same records:");
+    phone.splice_note_section(note, "data", 0, 0, "Phone: ")?;
+    phone.set_note_section(note, "assessment", "Sleep improving; work stress persists.")?;
+    phone
+        .update_rupture(rupture, &RuptureUpdate { significance: Some(2), ..Default::default() })?;
+    phone.set_rupture_status(
+        rupture,
+        RuptureStatus::Resolved,
+        1_768_205_000_000,
+        "dr-rivera",
+        Some(session),
+    )?;
+    let len = tablet.note(note)?.section("data").map(|t| t.chars().count()).unwrap_or(0);
+    tablet.splice_note_section(note, "data", len, 0, " Caffeine log kept daily (tablet).")?;
+    tablet.set_note_section(note, "plan", "Continue diary; review homework pacing together.")?;
+    tablet
+        .update_rupture(rupture, &RuptureUpdate { significance: Some(4), ..Default::default() })?;
+    tablet.add_repair_attempt(
+        rupture,
+        &NewRepairAttempt {
+            session_id: Some(session),
+            at: 1_768_205_100_000,
+            strategies: vec![RepairStrategy::RsLinkPatternInTherapy],
+            client_response: vec![ClientResponse::ExpressedVulnerabilityNeed],
+            effect: Some(5),
+            note: "Linked the homework tension to fear of being judged.".into(),
+        },
+    )?;
+    match tablet.set_note_section(signed_note, "plan", "late edit") {
+        Err(Error::NoteLocked(_)) => {
+            println!("  (the tablet cannot edit the signed SOAP note either: NoteLocked)")
+        }
+        other => return Err(format!("expected NoteLocked, got {other:?}").into()),
+    }
+
+    for _ in 0..2 {
+        let a = phone.sync(&relay, &SyncOptions::default())?;
+        let b = tablet.sync(&relay, &SyncOptions::default())?;
+        println!(
+            "  sync: phone pushed {} / applied {}; tablet pushed {} / applied {}",
+            a.pushed, a.applied, b.pushed, b.applied
+        );
+    }
+    let (p, t) = (phone.note(note)?, tablet.note(note)?);
+    println!("\nMerged DAP note (identical on both devices: {}):", p == t);
+    for (section, text) in &p.sections {
+        println!("  {:<11} {text}", format!("{section}:"));
+    }
+    let (p, t) = (phone.rupture(rupture)?, tablet.rupture(rupture)?);
+    println!(
+        "Merged rupture (identical: {}): status {}, {} repair attempts",
+        p == t,
+        p.status,
+        p.repair_attempts.len()
+    );
+
+    println!("\nConflicts surfaced for review:");
+    for c in phone.conflicts()? {
+        let values: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| {
+                let who = if v.device_id == Some(phone.device_id()) { "phone" } else { "tablet" };
+                format!("{} (by {who})", v.value)
+            })
+            .collect();
+        println!("  {} of record {}: {}", c.field, c.record_id, values.join(" vs "));
+    }
+    phone.resolve_conflict(rupture, "significance", "4")?;
+    phone.sync(&relay, &SyncOptions::default())?;
+    tablet.sync(&relay, &SyncOptions::default())?;
+    println!(
+        "Resolved on the phone (significance 4); conflicts left on the tablet: {}",
+        tablet.conflicts()?.len()
+    );
+
+    let held: Vec<u8> = relay.dump().concat();
+    let probes =
+        ["C-0142", "Caffeine", "homework", "Sleep", "withdrawal", "Rivera", "dap", "G47.00"];
+    let leaked: Vec<&str> = probes
+        .iter()
+        .copied()
+        .filter(|p| held.windows(p.len()).any(|w| w == p.as_bytes()))
+        .collect();
+    println!(
+        "\nThe relay held {} bundles, {} bytes; plaintext probes found in them: {}",
+        relay.len(),
+        held.len(),
+        if leaked.is_empty() { "none".to_string() } else { leaked.join(", ") }
+    );
+    if !leaked.is_empty() {
+        return Err("the relay saw plaintext".into());
+    }
     Ok(())
 }
 
