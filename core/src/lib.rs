@@ -20,9 +20,9 @@ pub mod vault;
 
 pub use error::{Error, Result};
 pub use ids::{DeviceId, KeyId, RecordId, VaultId};
+pub use records::conflict::{Conflict, ConflictValue};
 pub use records::enums::*;
 pub use records::model::*;
-pub use records::conflict::{Conflict, ConflictValue};
 pub use records::note::{CodeSet, DivergedSection, Divergence, DivergenceChoice};
 pub use store::Durability;
 pub use vault::{Vault, VaultOptions, VaultSecret};

@@ -18,13 +18,13 @@ use crate::crypto::{envelope, Aad, Part, SecretKey};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 use crate::query;
+use crate::records::am::Stamp;
+use crate::records::conflict::{self, Conflict};
 use crate::records::enums::*;
 use crate::records::model::*;
-use crate::records::am::Stamp;
 use crate::records::note::{CodeSet, Divergence, DivergenceChoice, Signer};
-use crate::records::summary;
-use crate::records::conflict::{self, Conflict};
 use crate::records::registry::{self, Registry};
+use crate::records::summary;
 use crate::records::{client, measure, note, rupture, session, Kind};
 use crate::store::db::{self, DocHeader, KeyRow};
 use crate::store::{self, schema, Durability};
@@ -238,6 +238,11 @@ impl Vault {
         .map_err(|_| Error::NotAVault("device key does not open"))?;
         let device_key =
             DeviceKey::from_seed(&seed).map_err(|_| Error::NotAVault("device key is malformed"))?;
+        // Vaults written before sync existed (schema 2) get their sync key and registry now.
+        if db::meta_get(&conn, "sync_key_id")?.is_none() {
+            db::meta_put(&conn, "sync_key_id", KeyId::random().as_bytes())?;
+            db::meta_put(&conn, "registry_id", RecordId::random().as_bytes())?;
+        }
         let sync_key_id = KeyId::from_slice(&need(&conn, "sync_key_id")?)
             .ok_or(Error::NotAVault("vault header is incomplete"))?;
         let registry_id = RecordId::from_slice(&need(&conn, "registry_id")?)
@@ -261,6 +266,24 @@ impl Vault {
             registry: Registry::default(),
             device_seq,
         };
+        if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
+            let sync_key = SecretKey::random();
+            inner.insert_key(sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+            inner.keys.insert(sync_key_id, sync_key);
+        }
+        if db::doc_header(&inner.conn, &registry_id)?.is_none() {
+            // Records written before sync were never queued: queue each whole, once.
+            for id in db::doc_ids(&inner.conn)? {
+                match inner.enqueue_whole(id) {
+                    Ok(()) | Err(Error::Erased(_)) | Err(Error::Corrupt { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let public = inner.device_key.public();
+            inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
+                registry::create(doc, device_id, &public, now_ms())
+            })?;
+        }
         inner.refresh_registry();
         Ok(Vault::from_inner(inner))
     }
@@ -314,7 +337,14 @@ impl Vault {
         ] {
             g.device_seq += 1;
             let payload = crate::sync::key_share_payload(
-                g.vault_id, &sync_key, g.sync_key_id, kid, id, purpose, key, g.device_seq,
+                g.vault_id,
+                &sync_key,
+                g.sync_key_id,
+                kid,
+                id,
+                purpose,
+                key,
+                g.device_seq,
             );
             db::outbox_put(
                 &tx,
@@ -394,7 +424,10 @@ impl Vault {
             return Err(Error::InvalidState("a device cannot revoke itself".into()));
         }
         if !g.registry.devices.contains_key(&device) {
-            return Err(Error::NotFound { kind: "device", id: RecordId::from_bytes(*device.as_bytes()) });
+            return Err(Error::NotFound {
+                kind: "device",
+                id: RecordId::from_bytes(*device.as_bytes()),
+            });
         }
         let registry_id = g.registry_id;
         g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device))?;
@@ -520,7 +553,11 @@ impl Vault {
     }
 
     /// Turns a divergence into a draft addendum (returned) or discards it; the choice syncs.
-    pub fn resolve_divergence(&self, id: RecordId, choice: &DivergenceChoice) -> Result<Option<RecordId>> {
+    pub fn resolve_divergence(
+        &self,
+        id: RecordId,
+        choice: &DivergenceChoice,
+    ) -> Result<Option<RecordId>> {
         let mut g = self.lock();
         let stamp = g.stamp();
         g.edit(id, Kind::Note, |doc| note::resolve_divergence(doc, id, choice, &stamp))
@@ -574,7 +611,9 @@ impl Vault {
         let kid = g.client_key(r.client_id, purpose)?;
         let id = RecordId::random();
         let stamp = g.stamp();
-        g.create_doc(id, Kind::Rupture, r.client_id, kid, |doc| rupture::create(doc, id, r, by, &stamp))?;
+        g.create_doc(id, Kind::Rupture, r.client_id, kid, |doc| {
+            rupture::create(doc, id, r, by, &stamp)
+        })?;
         Ok(id)
     }
 
@@ -837,7 +876,11 @@ impl Inner {
     }
 
     /// The data key, or `None` once destroyed by erasure.
-    pub(crate) fn data_key(&mut self, key_id: KeyId, for_record: RecordId) -> Result<Option<SecretKey>> {
+    pub(crate) fn data_key(
+        &mut self,
+        key_id: KeyId,
+        for_record: RecordId,
+    ) -> Result<Option<SecretKey>> {
         if let Some(k) = self.keys.get(&key_id) {
             return Ok(Some(k.clone()));
         }
@@ -871,7 +914,11 @@ impl Inner {
 
     /// Destroys a client's keys here (crypto-shredding): wrapped keys overwritten, unpushed
     /// changes under them dropped, the relay drop queued, caches cleared, the WAL truncated.
-    pub(crate) fn destroy_client_keys(&mut self, client: RecordId, key_ids: &[KeyId]) -> Result<()> {
+    pub(crate) fn destroy_client_keys(
+        &mut self,
+        client: RecordId,
+        key_ids: &[KeyId],
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         db::keys_destroy(&tx, &client)?;
         db::outbox_delete_keys(&tx, key_ids)?;
@@ -885,10 +932,35 @@ impl Inner {
         Ok(())
     }
 
+    /// Queues a whole record (its full Automerge save) for push.
+    fn enqueue_whole(&mut self, id: RecordId) -> Result<()> {
+        self.load(id)?;
+        let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        let bytes = c.doc.save();
+        let header = c.header.clone();
+        let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
+        let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
+        let seq = self.device_seq + 1;
+        let payload = crate::sync::doc_payload(
+            self.vault_id,
+            &key,
+            header.key_id,
+            id,
+            kind,
+            header.client_id,
+            &bytes,
+            seq,
+        );
+        db::outbox_put(&self.conn, seq, 0, &id, &header.key_id, &payload)?;
+        self.device_seq = seq;
+        Ok(())
+    }
+
     /// Re-reads the registry document into memory (an unreadable registry trusts no one).
     pub(crate) fn refresh_registry(&mut self) {
         let id = self.registry_id;
-        self.registry = self.read(id, Kind::Registry, |doc| registry::read(doc, id)).unwrap_or_default();
+        self.registry =
+            self.read(id, Kind::Registry, |doc| registry::read(doc, id)).unwrap_or_default();
     }
 
     pub(crate) fn kind_of(&self, id: RecordId) -> Result<Kind> {
@@ -932,7 +1004,14 @@ impl Inner {
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Summary), &summary);
         let out_seq = self.device_seq + 1;
         let bundle_payload = crate::sync::doc_payload(
-            self.vault_id, &key, key_id, id, kind, client_id, &snapshot, out_seq,
+            self.vault_id,
+            &key,
+            key_id,
+            id,
+            kind,
+            client_id,
+            &snapshot,
+            out_seq,
         );
         let tx = self.conn.transaction()?;
         db::doc_insert(&tx, &header, &sealed)?;
@@ -1052,7 +1131,14 @@ impl Inner {
         let out_seq = self.device_seq + 1;
         let kind_of = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         let bundle_payload = crate::sync::doc_payload(
-            self.vault_id, &key, header.key_id, id, kind_of, header.client_id, &bytes, out_seq,
+            self.vault_id,
+            &key,
+            header.key_id,
+            id,
+            kind_of,
+            header.client_id,
+            &bytes,
+            out_seq,
         );
         let tx = self.conn.transaction()?;
         db::change_append(&tx, &id, seq, &sealed)?;
@@ -1068,7 +1154,7 @@ impl Inner {
         if summary_changed {
             c.summary = summary;
         }
-        if seq - c.header.snapshot_seq >= self.opts.compact_after {
+        if seq.saturating_sub(c.header.snapshot_seq) >= self.opts.compact_after {
             // The edit is already durable; a failed compaction only means it is retried after
             // the next save, so it must not turn this acknowledged save into an error.
             let _ = self.compact(id);

@@ -105,3 +105,38 @@ fn not_a_vault_and_existing_files_are_refused() {
         Error::NotAVault(_)
     ));
 }
+
+#[test]
+fn a_vault_from_before_sync_is_upgraded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let c = {
+        let v = new_vault(&dir);
+        v.create_client(&new_client("C-0005")).unwrap()
+    };
+    // Turn the file back into a schema-2 vault: no sync tables, sync key or registry.
+    {
+        let conn = rusqlite::Connection::open(&p).unwrap();
+        conn.execute_batch(
+            "DELETE FROM summaries WHERE doc_id IN (SELECT doc_id FROM docs WHERE kind = 6);
+             DELETE FROM changes WHERE doc_id IN (SELECT doc_id FROM docs WHERE kind = 6);
+             DELETE FROM docs WHERE kind = 6;
+             DELETE FROM keys WHERE purpose = 3;
+             DELETE FROM meta WHERE name IN ('sync_key_id', 'registry_id');
+             DROP TABLE outbox; DROP TABLE applied; DROP TABLE pending; DROP TABLE relay_drops;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let v = reopen(&p);
+    assert_eq!(v.client(c).unwrap().alias_code, "C-0005");
+    assert_eq!(v.devices().len(), 1);
+    let relay = mend_core::sync::MemoryRelay::new();
+    let tablet = join(&v, &relay, &dir, "tablet.mend");
+    assert_eq!(tablet.devices().len(), 2);
+    // The old client's key was created before sync; it reached the tablet with the invite.
+    v.set_client_status(c, ClientStatus::OnHold).unwrap();
+    sync(&v, &relay);
+    sync(&tablet, &relay);
+    assert_eq!(tablet.client(c).unwrap().status, ClientStatus::OnHold);
+}

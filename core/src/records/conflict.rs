@@ -38,7 +38,11 @@ pub struct Conflict {
 fn fields(kind: Kind) -> &'static [(&'static str, Option<&'static str>, &'static str)] {
     match kind {
         Kind::Client => &[("status", None, "status")],
-        Kind::Note => &[("format", None, "format"), ("risk.si", Some("risk"), "si"), ("risk.hi", Some("risk"), "hi")],
+        Kind::Note => &[
+            ("format", None, "format"),
+            ("risk.si", Some("risk"), "si"),
+            ("risk.hi", Some("risk"), "hi"),
+        ],
         Kind::Rupture => &[("significance", None, "significance")],
         _ => &[],
     }
@@ -99,7 +103,8 @@ pub fn resolve(
         "format" => value.parse::<NoteFormat>()?.as_str().into(),
         "risk.si" | "risk.hi" => value.parse::<RiskLevel>()?.as_str().into(),
         "significance" => {
-            let n: i64 = value.parse().map_err(|_| Error::invalid("significance", "not a number"))?;
+            let n: i64 =
+                value.parse().map_err(|_| Error::invalid("significance", "not a number"))?;
             validate::rating("significance", n)?;
             n.into()
         }

@@ -344,7 +344,12 @@ pub fn set_risk(doc: &mut AutoCommit, id: RecordId, risk: &Risk, stamp: &Stamp) 
 
 /// Changes the note's format while it has no content yet (clinical model: locked once content
 /// exists). Sections the new format needs are created.
-pub fn set_format(doc: &mut AutoCommit, id: RecordId, format: NoteFormat, stamp: &Stamp) -> Result<()> {
+pub fn set_format(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    format: NoteFormat,
+    stamp: &Stamp,
+) -> Result<()> {
     ensure_draft(doc, id)?;
     let c = read_content(&Reader::new(doc, id))?;
     if c.sections.iter().any(|(_, t)| !t.is_empty()) {
@@ -558,8 +563,8 @@ fn signed_view(doc: &AutoCommit, id: RecordId) -> Result<Option<(Signature, Cont
 /// The note's content exactly as signed: read at the signed heads, its hash and the Ed25519
 /// signature checked. `InvalidState` for an unsigned note, `BadSignature` if anything differs.
 pub fn signed_content(doc: &AutoCommit, id: RecordId) -> Result<SignedContent> {
-    let (signature, c) =
-        signed_view(doc, id)?.ok_or_else(|| Error::InvalidState("the note is not signed".into()))?;
+    let (signature, c) = signed_view(doc, id)?
+        .ok_or_else(|| Error::InvalidState("the note is not signed".into()))?;
     Ok(SignedContent { signature, sections: c.sections, diagnoses: c.diagnoses, risk: c.risk })
 }
 
@@ -641,7 +646,8 @@ pub fn resolve_divergence(
     choice: &DivergenceChoice,
     stamp: &Stamp,
 ) -> Result<Option<RecordId>> {
-    let d = divergence(doc, id)?.ok_or_else(|| Error::InvalidState("no divergence to resolve".into()))?;
+    let d = divergence(doc, id)?
+        .ok_or_else(|| Error::InvalidState("no divergence to resolve".into()))?;
     let addendum = match choice {
         DivergenceChoice::Addendum { author_id, created_at } => {
             let mut body: Vec<String> =

@@ -345,7 +345,11 @@ pub fn applied_insert(conn: &Connection, device: &crate::ids::DeviceId, seq: u64
 }
 
 /// Whether a bundle was applied.
-pub fn applied_contains(conn: &Connection, device: &crate::ids::DeviceId, seq: u64) -> Result<bool> {
+pub fn applied_contains(
+    conn: &Connection,
+    device: &crate::ids::DeviceId,
+    seq: u64,
+) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM applied WHERE device_id = ?1 AND seq = ?2")?
         .query_row(params![&device.as_bytes()[..], seq as i64], |_| Ok(()))

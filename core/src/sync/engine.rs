@@ -306,7 +306,12 @@ impl Inner {
     }
 
     /// Applies one page inside one transaction, then records the new cursor in it.
-    fn apply_page(&mut self, items: &[&PageItem], cursor: u64, report: &mut SyncReport) -> Result<()> {
+    fn apply_page(
+        &mut self,
+        items: &[&PageItem],
+        cursor: u64,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         let mut decoded = Vec::with_capacity(items.len());
         for item in items {
             match Bundle::decode(&item.bundle) {
@@ -318,7 +323,9 @@ impl Inner {
         }
         // Registry changes and key shares first: they decide what the rest may do.
         let sync_key = self.sync_key_id;
-        decoded.sort_by_key(|(seq, b, _)| (b.key_id != sync_key && b.kind != BundleKind::KeyShare, *seq));
+        decoded.sort_by_key(|(seq, b, _)| {
+            (b.key_id != sync_key && b.kind != BundleKind::KeyShare, *seq)
+        });
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let result = (|| -> Result<bool> {
             let mut registry_changed = false;
@@ -423,7 +430,9 @@ impl Inner {
                 report.erased += 1;
             }
             Outcome::Deferred => db::pending_put(&self.conn, relay_seq, raw)?,
-            Outcome::Rejected(reason) => report.rejected.push(Rejection { relay_seq, reason: *reason }),
+            Outcome::Rejected(reason) => {
+                report.rejected.push(Rejection { relay_seq, reason: *reason })
+            }
         }
         Ok(outcome)
     }
@@ -482,7 +491,12 @@ impl Inner {
         );
         db::key_insert(
             &self.conn,
-            &KeyRow { key_id: b.key_id, client_id: client, purpose: plain[16], wrapped: Some(wrapped) },
+            &KeyRow {
+                key_id: b.key_id,
+                client_id: client,
+                purpose: plain[16],
+                wrapped: Some(wrapped),
+            },
         )?;
         self.keys.insert(b.key_id, key);
         Ok(Outcome::Applied { registry: false })
@@ -534,7 +548,13 @@ impl Inner {
         }
     }
 
-    fn merge_into_cached(&mut self, id: RecordId, kind: Kind, key: &SecretKey, bytes: &[u8]) -> Result<Outcome> {
+    fn merge_into_cached(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        key: &SecretKey,
+        bytes: &[u8],
+    ) -> Result<Outcome> {
         let vault = self.vault_id;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         let heads = c.doc.get_heads();
@@ -547,15 +567,27 @@ impl Inner {
             return Ok(Outcome::Applied { registry: kind == Kind::Registry });
         }
         let seq = c.header.next_seq;
-        let aad = crate::crypto::Aad { vault, record: id, kind: c.header.kind, seq, part: Part::Change };
+        let aad =
+            crate::crypto::Aad { vault, record: id, kind: c.header.kind, seq, part: Part::Change };
         let sealed = envelope::seal(key, &c.header.key_id, &aad, bytes);
         db::change_append(&self.conn, &id, seq, &sealed)?;
         c.header.next_seq = seq + 1;
         c.saved_heads = c.doc.get_heads();
         if let Ok(s) = summary::encoded(kind, &c.doc, id) {
             if s != c.summary {
-                let aad = crate::crypto::Aad { vault, record: id, kind: c.header.kind, seq, part: Part::Summary };
-                db::summary_put(&self.conn, &id, seq, &envelope::seal(key, &c.header.key_id, &aad, &s))?;
+                let aad = crate::crypto::Aad {
+                    vault,
+                    record: id,
+                    kind: c.header.kind,
+                    seq,
+                    part: Part::Summary,
+                };
+                db::summary_put(
+                    &self.conn,
+                    &id,
+                    seq,
+                    &envelope::seal(key, &c.header.key_id, &aad, &s),
+                )?;
                 c.summary = s;
             }
         }
@@ -575,8 +607,14 @@ impl Inner {
         if doc.load_incremental(bytes).is_err() {
             return Ok(Outcome::Rejected(RejectReason::BadChanges));
         }
-        let header =
-            DocHeader { doc_id: id, kind: kind as u8, client_id: client, key_id, next_seq: 2, snapshot_seq: 0 };
+        let header = DocHeader {
+            doc_id: id,
+            kind: kind as u8,
+            client_id: client,
+            key_id,
+            next_seq: 2,
+            snapshot_seq: 0,
+        };
         let empty = AutoCommit::new().save();
         let snap = envelope::seal(key, &key_id, &self.aad(&header, 0, Part::Snapshot), &empty);
         let change = envelope::seal(key, &key_id, &self.aad(&header, 1, Part::Change), bytes);

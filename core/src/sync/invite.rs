@@ -63,7 +63,9 @@ pub fn generate_code() -> String {
 }
 
 fn normalise(code: &str) -> Zeroizing<String> {
-    Zeroizing::new(code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_uppercase())
+    Zeroizing::new(
+        code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_uppercase(),
+    )
 }
 
 fn invite_aad(invite: [u8; 16]) -> Aad {
@@ -194,8 +196,13 @@ impl Vault {
         invite_id.copy_from_slice(&invite[36..52]);
         let params = KdfParams { m_cost_kib: m, t_cost: t, p_cost: p, salt };
         let key = derive_key(&normalise(code), &params).map_err(|_| Error::InvalidInvite)?;
-        let plain = envelope::open(&key, &KeyId::from_bytes([0; 16]), &invite_aad(invite_id), &invite[52..])
-            .map_err(|_| Error::InviteCode)?;
+        let plain = envelope::open(
+            &key,
+            &KeyId::from_bytes([0; 16]),
+            &invite_aad(invite_id),
+            &invite[52..],
+        )
+        .map_err(|_| Error::InviteCode)?;
         let c: Contents = serde_json::from_slice(&plain).map_err(|_| Error::InvalidInvite)?;
         if c.expires_at < now_ms() {
             return Err(Error::InviteExpired);
