@@ -1037,10 +1037,13 @@ impl Inner {
         if self.docs.contains_key(&id) {
             return Ok(());
         }
-        let header =
+        let mut header =
             db::doc_header(&self.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
         let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
         let (snapshot, changes) = db::doc_parts(&self.conn, &id)?;
+        if let Some((last, _)) = changes.last() {
+            header.next_seq = header.next_seq.max(last + 1);
+        }
         let bytes = envelope::open(
             &key,
             &header.key_id,

@@ -195,12 +195,11 @@ pub fn doc_parts(conn: &Connection, id: &RecordId) -> Result<DocParts> {
     Ok((snapshot, changes))
 }
 
-/// Appends one change at `seq` and advances the record's next sequence number past it.
+/// Appends one change at `seq`. (`docs.next_seq` is only a floor: the next sequence number is
+/// one past the larger of it and the last stored change, which saves a write per edit.)
 pub fn change_append(conn: &Connection, id: &RecordId, seq: u64, data: &[u8]) -> Result<()> {
     conn.prepare_cached("INSERT INTO changes(doc_id, seq, data) VALUES (?1, ?2, ?3)")?
         .execute(params![&id.as_bytes()[..], seq as i64, data])?;
-    conn.prepare_cached("UPDATE docs SET next_seq = ?2 WHERE doc_id = ?1")?
-        .execute(params![&id.as_bytes()[..], (seq + 1) as i64])?;
     Ok(())
 }
 
