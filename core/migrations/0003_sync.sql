@@ -24,3 +24,12 @@ CREATE TABLE pending (
 CREATE TABLE relay_drops (
     key_id BLOB PRIMARY KEY
 ) WITHOUT ROWID;
+
+-- Device enrollments and revocations the relay has not been told about yet (op 1 = enroll,
+-- 2 = revoke). Public keys only.
+CREATE TABLE relay_queue (
+    op        INTEGER NOT NULL,
+    device_id BLOB NOT NULL,
+    public    BLOB NOT NULL,
+    PRIMARY KEY (op, device_id)
+) WITHOUT ROWID;

@@ -431,6 +431,7 @@ impl Vault {
         }
         let registry_id = g.registry_id;
         g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device))?;
+        db::relay_queue_put(&g.conn, 2, &device, &[0; 32])?;
         g.refresh_registry();
         Ok(())
     }

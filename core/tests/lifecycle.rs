@@ -124,6 +124,7 @@ fn a_vault_from_before_sync_is_upgraded_on_open() {
              DELETE FROM keys WHERE purpose = 3;
              DELETE FROM meta WHERE name IN ('sync_key_id', 'registry_id');
              DROP TABLE outbox; DROP TABLE applied; DROP TABLE pending; DROP TABLE relay_drops;
+             DROP TABLE relay_queue;
              PRAGMA user_version = 2;",
         )
         .unwrap();

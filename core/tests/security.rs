@@ -208,7 +208,8 @@ fn a_corrupt_record_is_reported_by_id_and_nothing_else_is_affected() {
     assert!(v.splice_note_section(notes[0], "plan", 0, 0, "x").is_err());
     drop(v);
     let conn = rusqlite::Connection::open(&p).unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM docs WHERE kind != 6", [], |r| r.get(0)).unwrap();
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM docs WHERE kind != 6", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 5);
 }
 

@@ -69,12 +69,14 @@ fn invite_errors_are_typed() {
     let code = invite::generate_code();
     let inv = phone.export_invite(&code, i64::MAX).unwrap();
     let path = |n: &str| dir.path().join(n);
-    let e = Vault::join(&path("a"), VaultSecret::key([1; 32]), opts(), &inv, "WRONG-CODE-0000", &relay)
-        .unwrap_err();
+    let e =
+        Vault::join(&path("a"), VaultSecret::key([1; 32]), opts(), &inv, "WRONG-CODE-0000", &relay)
+            .unwrap_err();
     assert_eq!(e, Error::InviteCode);
     assert!(!path("a").exists(), "a refused join creates no file");
-    let e = Vault::join(&path("b"), VaultSecret::key([1; 32]), opts(), b"not an invite", &code, &relay)
-        .unwrap_err();
+    let e =
+        Vault::join(&path("b"), VaultSecret::key([1; 32]), opts(), b"not an invite", &code, &relay)
+            .unwrap_err();
     assert_eq!(e, Error::InvalidInvite);
     let mut tampered = inv.clone();
     let last = tampered.len() - 1;
@@ -88,7 +90,8 @@ fn invite_errors_are_typed() {
     let sloppy = code.to_lowercase().replace('-', " ");
     Vault::join(&path("d"), VaultSecret::key([1; 32]), opts(), &inv, &sloppy, &relay).unwrap();
     assert_eq!(
-        Vault::join(&path("e"), VaultSecret::key([1; 32]), opts(), &inv, &code, &relay).unwrap_err(),
+        Vault::join(&path("e"), VaultSecret::key([1; 32]), opts(), &inv, &code, &relay)
+            .unwrap_err(),
         Error::InviteUsed
     );
     let expired = phone.export_invite(&code, 1).unwrap();
@@ -107,8 +110,12 @@ fn concurrent_scalar_edits_surface_as_conflicts_until_resolved() {
     let c = phone.create_client(&new_client("C-1002")).unwrap();
     let r = phone.create_rupture(&new_rupture(c, None, 1), "t").unwrap();
     let tablet = join(&phone, &relay, &dir, "tablet.mend");
-    phone.update_rupture(r, &RuptureUpdate { significance: Some(4), ..Default::default() }).unwrap();
-    tablet.update_rupture(r, &RuptureUpdate { significance: Some(2), ..Default::default() }).unwrap();
+    phone
+        .update_rupture(r, &RuptureUpdate { significance: Some(4), ..Default::default() })
+        .unwrap();
+    tablet
+        .update_rupture(r, &RuptureUpdate { significance: Some(2), ..Default::default() })
+        .unwrap();
     phone.set_client_status(c, ClientStatus::OnHold).unwrap();
     tablet.set_client_status(c, ClientStatus::Discharged).unwrap();
     sync(&phone, &relay);
@@ -129,7 +136,10 @@ fn concurrent_scalar_edits_surface_as_conflicts_until_resolved() {
         let status = conflicts.iter().find(|c| c.field == "status").unwrap();
         assert_eq!(status.record_id, c);
     }
-    assert!(matches!(tablet.resolve_conflict(r, "significance", "7"), Err(Error::Validation { .. })));
+    assert!(matches!(
+        tablet.resolve_conflict(r, "significance", "7"),
+        Err(Error::Validation { .. })
+    ));
     tablet.resolve_conflict(r, "significance", "4").unwrap();
     tablet.resolve_conflict(c, "status", "discharged").unwrap();
     sync(&tablet, &relay);
@@ -186,7 +196,9 @@ fn relay_holds_only_ciphertext() {
     phone.upload_snapshots(&relay).unwrap();
     let all: Vec<u8> = relay.dump().concat();
     assert!(all.len() > 1000);
-    for m in ["ZQXalias", "ZQXsubjective", "ZQXtyped", "ZQXnarrative", "soap", "withdrawal", "US-CA"] {
+    for m in
+        ["ZQXalias", "ZQXsubjective", "ZQXtyped", "ZQXnarrative", "soap", "withdrawal", "US-CA"]
+    {
         assert!(!contains(&all, m.as_bytes()), "relay saw {m}");
     }
 }
@@ -282,9 +294,16 @@ fn late_edits_to_a_signed_note_surface_as_a_divergence() {
         assert_eq!(v.signed_content(n).unwrap().sections, note.sections);
         let d = v.note_divergence(n).unwrap().expect("divergence surfaced");
         let plan = d.sections.iter().find(|s| s.section == "plan").unwrap();
-        assert_eq!((plan.signed.as_str(), plan.current.as_str()), ("Sleep diary", "Call GP. Sleep diary"));
+        assert_eq!(
+            (plan.signed.as_str(), plan.current.as_str()),
+            ("Sleep diary", "Call GP. Sleep diary")
+        );
         assert!(d.sections.iter().any(|s| s.section == "objective" && s.current == "Tearful"));
-        assert!(v.notes_of_client(c).unwrap().iter().any(|e| matches!(e, TimelineEntry::Note { diverged: true, .. })));
+        assert!(v
+            .notes_of_client(c)
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, TimelineEntry::Note { diverged: true, .. })));
     }
     let a = tablet
         .resolve_divergence(
@@ -294,7 +313,10 @@ fn late_edits_to_a_signed_note_surface_as_a_divergence() {
         .unwrap()
         .unwrap();
     tablet.sign_addendum(n, a, &author_sign(21, false)).unwrap();
-    assert!(matches!(tablet.resolve_divergence(n, &DivergenceChoice::Discard), Err(Error::InvalidState(_))));
+    assert!(matches!(
+        tablet.resolve_divergence(n, &DivergenceChoice::Discard),
+        Err(Error::InvalidState(_))
+    ));
     sync(&tablet, &relay);
     sync(&phone, &relay);
     for v in [&phone, &tablet] {

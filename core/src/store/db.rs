@@ -403,6 +403,37 @@ pub fn relay_drops_clear(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Queues an enrollment (op 1) or revocation (op 2) for the relay.
+pub fn relay_queue_put(conn: &Connection, op: u8, device: &crate::ids::DeviceId, public: &[u8; 32]) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO relay_queue(op, device_id, public) VALUES (?1, ?2, ?3)",
+        params![op, &device.as_bytes()[..], &public[..]],
+    )?;
+    Ok(())
+}
+
+/// Queued relay operations, enrollments first.
+pub fn relay_queue_all(conn: &Connection) -> Result<Vec<(u8, crate::ids::DeviceId, [u8; 32])>> {
+    let mut st = conn.prepare_cached("SELECT op, device_id, public FROM relay_queue ORDER BY op")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter_map(|(op, d, p)| {
+            Some((op, crate::ids::DeviceId::from_slice(&d)?, <[u8; 32]>::try_from(p.as_slice()).ok()?))
+        })
+        .collect())
+}
+
+/// Forgets a queued relay operation.
+pub fn relay_queue_delete(conn: &Connection, op: u8, device: &crate::ids::DeviceId) -> Result<()> {
+    conn.execute(
+        "DELETE FROM relay_queue WHERE op = ?1 AND device_id = ?2",
+        params![op, &device.as_bytes()[..]],
+    )?;
+    Ok(())
+}
+
 /// Ids of every record.
 pub fn doc_ids(conn: &Connection) -> Result<Vec<RecordId>> {
     let mut st = conn.prepare_cached("SELECT doc_id FROM docs")?;

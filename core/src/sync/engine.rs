@@ -148,8 +148,26 @@ impl Vault {
             }
         };
 
-        // 1. Push the outbox, a batch at a time.
+        // 0. Make sure the relay knows this device, then the devices it invited or revoked.
         let vault = self.id();
+        let (me, public, enrolled, queue) = {
+            let g = self.lock();
+            let enrolled = db::meta_get(&g.conn, "relay_enrolled")?.is_some();
+            (g.device_id, g.device_key.public(), enrolled, db::relay_queue_all(&g.conn)?)
+        };
+        if !enrolled {
+            transport.enroll(&vault, &me, &public)?;
+            db::meta_put(&self.lock().conn, "relay_enrolled", &[1])?;
+        }
+        for (op, device, key) in queue {
+            match op {
+                1 => transport.enroll(&vault, &device, &key)?,
+                _ => transport.revoke(&vault, &device)?,
+            }
+            db::relay_queue_delete(&self.lock().conn, op, &device)?;
+        }
+
+        // 1. Push the outbox, a batch at a time.
         loop {
             if cancelled(opts) {
                 report.cancelled = true;

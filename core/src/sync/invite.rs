@@ -109,6 +109,7 @@ impl Vault {
             )
         })?;
         g.refresh_registry();
+        db::relay_queue_put(&g.conn, 1, &new_device, &new_key.public())?;
         let registry_bytes = g.read_mut(registry_id, Kind::Registry, |doc| Ok(doc.save()))?;
         let sync_key_id = g.sync_key_id;
         let sync_key = g.data_key(sync_key_id, VAULT_OWNER)?.ok_or(Error::NotAVault("sync key"))?;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use super::bundle::Bundle;
 use super::transport::{Page, PageItem, Transport, TransportError};
-use crate::ids::{KeyId, RecordId, VaultId};
+use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 
 #[derive(Default)]
 struct State {
@@ -16,6 +16,7 @@ struct State {
     /// seq → (vault, doc, key id, bytes)
     items: BTreeMap<u64, (VaultId, RecordId, KeyId, Vec<u8>)>,
     claimed: HashSet<(VaultId, [u8; 16])>,
+    devices: std::collections::HashMap<(VaultId, DeviceId), ([u8; 32], bool)>,
     offline: bool,
 }
 
@@ -126,6 +127,28 @@ impl Transport for MemoryRelay {
         let mut s = self.lock();
         self.check(&s)?;
         s.items.retain(|_, (v, _, k, _)| !(v == vault && key_ids.contains(k)));
+        Ok(())
+    }
+
+    fn enroll(&self, vault: &VaultId, device: &DeviceId, public: &[u8; 32]) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        self.check(&s)?;
+        match s.devices.get(&(*vault, *device)) {
+            Some((p, _)) if p != public => Err(TransportError::Refused("device key mismatch".into())),
+            Some(_) => Ok(()),
+            None => {
+                s.devices.insert((*vault, *device), (*public, false));
+                Ok(())
+            }
+        }
+    }
+
+    fn revoke(&self, vault: &VaultId, device: &DeviceId) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        self.check(&s)?;
+        if let Some(d) = s.devices.get_mut(&(*vault, *device)) {
+            d.1 = true;
+        }
         Ok(())
     }
 

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod invite;
 pub mod memory;
 pub mod transport;
+pub mod wire;
 
 use crate::crypto::{envelope, Aad, Part, SecretKey};
 use crate::ids::{KeyId, RecordId, VaultId};

@@ -2,7 +2,7 @@
 //! HTTP client for the real relay, or a foreign implementation (URLSession, OkHttp) through the
 //! bindings. A transport moves opaque bundle bytes; it is never trusted with anything else.
 
-use crate::ids::{KeyId, RecordId, VaultId};
+use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 
 /// One stored bundle as the relay returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,4 +59,11 @@ pub trait Transport: Send + Sync {
 
     /// Marks an invite as used; fails with [`TransportError::InviteAlreadyClaimed`] the second time.
     fn claim_invite(&self, vault: &VaultId, invite_id: &[u8; 16]) -> Result<(), TransportError>;
+
+    /// Tells the relay a device's public key. A device enrolling itself in a vault the relay does
+    /// not know registers the vault; otherwise an enrolled device vouches for a new one.
+    fn enroll(&self, vault: &VaultId, device: &DeviceId, public: &[u8; 32]) -> Result<(), TransportError>;
+
+    /// Tells the relay to refuse a device from now on.
+    fn revoke(&self, vault: &VaultId, device: &DeviceId) -> Result<(), TransportError>;
 }
