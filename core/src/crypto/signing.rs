@@ -25,6 +25,11 @@ impl DeviceKey {
         Zeroizing::new(self.0.to_bytes())
     }
 
+    /// A copy of this key (for a transport that signs requests as this device).
+    pub fn duplicate(&self) -> DeviceKey {
+        DeviceKey(ed25519_dalek::SigningKey::from_bytes(&self.0.to_bytes()))
+    }
+
     /// The public key.
     pub fn public(&self) -> [u8; 32] {
         self.0.verifying_key().to_bytes()

@@ -152,6 +152,7 @@ impl Vault {
         let vault = self.id();
         let (me, public, enrolled, queue) = {
             let g = self.lock();
+            transport.bind_identity(g.device_id, &g.device_key);
             let enrolled = db::meta_get(&g.conn, "relay_enrolled")?.is_some();
             (g.device_id, g.device_key.public(), enrolled, db::relay_queue_all(&g.conn)?)
         };

@@ -235,6 +235,7 @@ impl Vault {
             automerge::AutoCommit::load(&registry_bytes).map_err(|_| Error::InvalidInvite)?;
         registry::read(&registry_doc, registry_id).map_err(|_| Error::InvalidInvite)?;
 
+        transport.bind_identity(device_id, &device_key);
         transport.claim_invite(&vault_id, &invite_id)?;
 
         if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {

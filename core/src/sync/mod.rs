@@ -13,6 +13,8 @@
 
 pub mod bundle;
 pub mod engine;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod invite;
 pub mod memory;
 pub mod transport;

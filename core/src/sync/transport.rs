@@ -38,6 +38,10 @@ pub enum TransportError {
 
 /// Moves bundles between a device and the relay.
 pub trait Transport: Send + Sync {
+    /// Called by the vault before it uses the transport, with the device identity requests must
+    /// be signed with. Transports that authenticate requests (HTTP) keep it; others ignore it.
+    fn bind_identity(&self, _device: DeviceId, _key: &crate::crypto::signing::DeviceKey) {}
+
     /// Stores bundles (each already signed and encrypted).
     fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError>;
 

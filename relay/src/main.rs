@@ -1,0 +1,102 @@
+//! `mend-relay`: run the relay.
+//!
+//! ```text
+//! mend-relay [--listen ADDR] [--storage sqlite://PATH | postgres://...] [--max-connections N]
+//! ```
+//! Flags override the environment (`MEND_RELAY_LISTEN`, `MEND_RELAY_STORAGE`,
+//! `MEND_RELAY_MAX_CONNECTIONS`); logs go to stderr, filtered by `MEND_RELAY_LOG` (default
+//! `info`). Prints `listening on ADDR` once ready; stops gracefully on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+
+use mend_relay::store::postgres::PostgresStore;
+use mend_relay::store::sqlite::SqliteStore;
+use mend_relay::store::Store;
+use mend_relay::{router, Limits, Relay};
+
+struct Config {
+    listen: String,
+    storage: String,
+    max_connections: usize,
+}
+
+fn config() -> Result<Config, String> {
+    let mut c = Config {
+        listen: std::env::var("MEND_RELAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into()),
+        storage: std::env::var("MEND_RELAY_STORAGE").unwrap_or_else(|_| "sqlite://mend-relay.db".into()),
+        max_connections: std::env::var("MEND_RELAY_MAX_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--listen" => c.listen = value()?,
+            "--storage" => c.storage = value()?,
+            "--max-connections" => {
+                c.max_connections = value()?.parse().map_err(|_| "--max-connections takes a number")?
+            }
+            "--help" | "-h" => {
+                return Err("usage: mend-relay [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N]".into())
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(c)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MEND_RELAY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run().await {
+        eprintln!("mend-relay: {e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let c = config()?;
+    let store: Arc<dyn Store> = if let Some(path) = c.storage.strip_prefix("sqlite://") {
+        Arc::new(SqliteStore::open(std::path::Path::new(path)).map_err(|e| e.to_string())?)
+    } else if c.storage.starts_with("postgres://") || c.storage.starts_with("postgresql://") {
+        Arc::new(PostgresStore::connect(&c.storage, c.max_connections).map_err(|e| e.to_string())?)
+    } else {
+        return Err("--storage must start with sqlite:// or postgres://".into());
+    };
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&c.listen).await.map_err(|e| format!("bind {}: {e}", c.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, storage = if c.storage.starts_with("sqlite") { "sqlite" } else { "postgres" }, "relay ready");
+    println!("listening on {addr}");
+    axum::serve(listener, router(Relay::new(store, Limits::default())))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,324 @@
+//! The embedded SQLite store: zero setup for a solo therapist. One connection behind a mutex;
+//! calls run on tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{DeviceRow, Id, NewBundle, Store, StoreError, StoreResult};
+
+/// SQLite-backed relay storage.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(match e {
+        rusqlite::Error::SqliteFailure(code, _) => format!("{:?}", code.code),
+        _ => "sqlite call failed".into(),
+    })
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vaults (
+    vault BLOB PRIMARY KEY, next_seq INTEGER NOT NULL, first_device BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS devices (
+    vault BLOB NOT NULL, device BLOB NOT NULL, public BLOB NOT NULL, revoked INTEGER NOT NULL,
+    PRIMARY KEY (vault, device)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bundles (
+    vault BLOB NOT NULL, seq INTEGER NOT NULL, doc BLOB NOT NULL, key_id BLOB NOT NULL,
+    device BLOB NOT NULL, device_seq INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (vault, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS bundles_by_device ON bundles(vault, device, device_seq);
+CREATE INDEX IF NOT EXISTS bundles_by_doc ON bundles(vault, doc, seq);
+CREATE INDEX IF NOT EXISTS bundles_by_key ON bundles(vault, key_id);
+CREATE TABLE IF NOT EXISTS invites (
+    vault BLOB NOT NULL, invite BLOB NOT NULL, PRIMARY KEY (vault, invite)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS requests (
+    vault BLOB NOT NULL, device BLOB NOT NULL, signature BLOB NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY (vault, device, signature)
+) WITHOUT ROWID;
+";
+
+impl SqliteStore {
+    /// Opens (or creates) the store file.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|_| StoreError::Backend("storage task failed".into()))?
+    }
+}
+
+fn arr32(v: Vec<u8>) -> StoreResult<[u8; 32]> {
+    v.try_into().map_err(|_| StoreError::Backend("stored key has the wrong length".into()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        self.run(|c| c.execute_batch(SCHEMA).map_err(backend)).await
+    }
+
+    async fn register_vault(&self, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let first: Option<Vec<u8>> = tx
+                .query_row("SELECT first_device FROM vaults WHERE vault = ?1", [&vault[..]], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            match first {
+                Some(f) if f != device => return Err(StoreError::Conflict("vault already registered")),
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "INSERT INTO vaults(vault, next_seq, first_device) VALUES (?1, 1, ?2)",
+                        params![&vault[..], &device[..]],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+            enroll(&tx, vault, device, public)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn vault_exists(&self, vault: Id) -> StoreResult<bool> {
+        self.run(move |c| {
+            Ok(c.query_row("SELECT 1 FROM vaults WHERE vault = ?1", [&vault[..]], |_| Ok(()))
+                .optional()
+                .map_err(backend)?
+                .is_some())
+        })
+        .await
+    }
+
+    async fn device(&self, vault: Id, device: Id) -> StoreResult<Option<DeviceRow>> {
+        self.run(move |c| {
+            let row: Option<(Vec<u8>, bool)> = c
+                .query_row(
+                    "SELECT public, revoked FROM devices WHERE vault = ?1 AND device = ?2",
+                    params![&vault[..], &device[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(p, revoked)| Ok(DeviceRow { public: arr32(p)?, revoked })).transpose()
+        })
+        .await
+    }
+
+    async fn enroll_device(&self, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
+        self.run(move |c| enroll(c, vault, device, public)).await
+    }
+
+    async fn revoke_device(&self, vault: Id, device: Id) -> StoreResult<()> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE devices SET revoked = 1 WHERE vault = ?1 AND device = ?2",
+                params![&vault[..], &device[..]],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn push(&self, vault: Id, bundles: Vec<NewBundle>) -> StoreResult<u64> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let mut new = 0;
+            for b in bundles {
+                let exists = tx
+                    .query_row(
+                        "SELECT 1 FROM bundles WHERE vault = ?1 AND device = ?2 AND device_seq = ?3",
+                        params![&vault[..], &b.device[..], b.device_seq],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(backend)?
+                    .is_some();
+                if exists {
+                    continue;
+                }
+                let seq = next_seq(&tx, vault)?;
+                tx.execute(
+                    "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![&vault[..], seq, &b.doc[..], &b.key_id[..], &b.device[..], b.device_seq, b.bytes],
+                )
+                .map_err(backend)?;
+                new += 1;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
+        self.run(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT seq, data FROM bundles WHERE vault = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(backend)?;
+            let items = st
+                .query_map(params![&vault[..], since, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?
+                .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()
+                .map_err(backend)?;
+            let last = items.last().map(|i| i.0).unwrap_or(since);
+            let remaining: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM bundles WHERE vault = ?1 AND seq > ?2",
+                    params![&vault[..], last],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok((items, remaining as u64))
+        })
+        .await
+    }
+
+    async fn put_snapshot(&self, vault: Id, covers: i64, s: NewBundle) -> StoreResult<()> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute(
+                "DELETE FROM bundles WHERE vault = ?1 AND doc = ?2 AND seq <= ?3",
+                params![&vault[..], &s.doc[..], covers],
+            )
+            .map_err(backend)?;
+            let seq = next_seq(&tx, vault)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![&vault[..], seq, &s.doc[..], &s.key_id[..], &s.device[..], s.device_seq, s.bytes],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn drop_keys(&self, vault: Id, keys: Vec<Id>) -> StoreResult<u64> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let mut n = 0;
+            for k in keys {
+                n += tx
+                    .execute(
+                        "DELETE FROM bundles WHERE vault = ?1 AND key_id = ?2",
+                        params![&vault[..], &k[..]],
+                    )
+                    .map_err(backend)? as u64;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn claim_invite(&self, vault: Id, invite: Id) -> StoreResult<bool> {
+        self.run(move |c| {
+            Ok(c.execute(
+                "INSERT OR IGNORE INTO invites(vault, invite) VALUES (?1, ?2)",
+                params![&vault[..], &invite[..]],
+            )
+            .map_err(backend)?
+                == 1)
+        })
+        .await
+    }
+
+    async fn remember_request(
+        &self,
+        vault: Id,
+        device: Id,
+        signature: [u8; 64],
+        at: i64,
+        forget_before: i64,
+    ) -> StoreResult<bool> {
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM requests WHERE vault = ?1 AND device = ?2 AND at < ?3",
+                params![&vault[..], &device[..], forget_before],
+            )
+            .map_err(backend)?;
+            Ok(c.execute(
+                "INSERT OR IGNORE INTO requests(vault, device, signature, at) VALUES (?1, ?2, ?3, ?4)",
+                params![&vault[..], &device[..], &signature[..], at],
+            )
+            .map_err(backend)?
+                == 1)
+        })
+        .await
+    }
+
+    async fn dump(&self, vault: Id) -> StoreResult<Vec<Vec<u8>>> {
+        self.run(move |c| {
+            let mut st = c.prepare("SELECT data FROM bundles WHERE vault = ?1 ORDER BY seq").map_err(backend)?;
+            let rows = st
+                .query_map([&vault[..]], |r| r.get(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<Vec<u8>>, _>>()
+                .map_err(backend)?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+fn enroll(c: &Connection, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
+    let existing: Option<Vec<u8>> = c
+        .query_row(
+            "SELECT public FROM devices WHERE vault = ?1 AND device = ?2",
+            params![&vault[..], &device[..]],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    match existing {
+        Some(p) if p != public => Err(StoreError::Conflict("device enrolled with another key")),
+        Some(_) => Ok(()),
+        None => {
+            c.execute(
+                "INSERT INTO devices(vault, device, public, revoked) VALUES (?1, ?2, ?3, 0)",
+                params![&vault[..], &device[..], &public[..]],
+            )
+            .map_err(backend)?;
+            Ok(())
+        }
+    }
+}
+
+fn next_seq(c: &Connection, vault: Id) -> StoreResult<i64> {
+    c.query_row(
+        "UPDATE vaults SET next_seq = next_seq + 1 WHERE vault = ?1 RETURNING next_seq - 1",
+        [&vault[..]],
+        |r| r.get(0),
+    )
+    .map_err(|_| StoreError::Conflict("unknown vault"))
+}

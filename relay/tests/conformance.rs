@@ -1,0 +1,98 @@
+//! One conformance suite, run against both stores: the embedded SQLite store and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+mod common;
+use std::sync::Arc;
+
+use mend_relay::store::{NewBundle, Store, StoreError};
+
+fn id(n: u8) -> [u8; 16] {
+    [n; 16]
+}
+
+fn bundle(doc: u8, key: u8, device: u8, seq: i64) -> NewBundle {
+    NewBundle { doc: id(doc), key_id: id(key), device: id(device), device_seq: seq, bytes: vec![doc, key, device, seq as u8] }
+}
+
+async fn suite(s: Arc<dyn Store>) {
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap(); // idempotent
+    let (v, w) = (id(1), id(2));
+
+    // Registration and enrollment.
+    assert!(!s.vault_exists(v).await.unwrap());
+    s.register_vault(v, id(10), [10; 32]).await.unwrap();
+    s.register_vault(v, id(10), [10; 32]).await.unwrap();
+    assert_eq!(s.register_vault(v, id(11), [11; 32]).await, Err(StoreError::Conflict("vault already registered")));
+    s.enroll_device(v, id(11), [11; 32]).await.unwrap();
+    assert!(matches!(s.enroll_device(v, id(11), [12; 32]).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.device(v, id(11)).await.unwrap().unwrap().public, [11; 32]);
+    assert!(s.device(w, id(11)).await.unwrap().is_none(), "no query spans vaults");
+    s.revoke_device(v, id(11)).await.unwrap();
+    assert!(s.device(v, id(11)).await.unwrap().unwrap().revoked);
+
+    // Push, dedupe, pull pages in order.
+    assert_eq!(s.push(v, vec![bundle(1, 1, 10, 1), bundle(2, 1, 10, 2), bundle(1, 2, 10, 3)]).await.unwrap(), 3);
+    assert_eq!(s.push(v, vec![bundle(1, 1, 10, 1), bundle(3, 1, 10, 4)]).await.unwrap(), 1, "a retried push stores nothing twice");
+    let (page, remaining) = s.pull(v, 0, 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert_eq!(remaining, 2);
+    assert!(page[0].0 < page[1].0);
+    let (rest, remaining) = s.pull(v, page[1].0, 10).await.unwrap();
+    assert_eq!((rest.len(), remaining), (2, 0));
+    assert_eq!(rest[1].1, vec![3, 1, 10, 4]);
+    assert!(matches!(s.push(w, vec![bundle(1, 1, 10, 1)]).await, Err(StoreError::Conflict("unknown vault"))));
+
+    // Snapshot drops what it covers for its record only.
+    let covers = rest[1].0;
+    let mut snap = bundle(1, 1, 10, 5);
+    snap.bytes = b"snapshot".to_vec();
+    s.put_snapshot(v, covers, snap).await.unwrap();
+    let (all, _) = s.pull(v, 0, 100).await.unwrap();
+    let bodies: Vec<Vec<u8>> = all.iter().map(|i| i.1.clone()).collect();
+    assert_eq!(bodies, vec![vec![2, 1, 10, 2], vec![3, 1, 10, 4], b"snapshot".to_vec()]);
+    assert!(all.last().unwrap().0 > covers);
+
+    // Drop by key id.
+    s.push(v, vec![bundle(4, 7, 10, 6), bundle(5, 7, 10, 7)]).await.unwrap();
+    assert_eq!(s.drop_keys(v, vec![id(7)]).await.unwrap(), 2);
+    assert_eq!(s.dump(v).await.unwrap().len(), 3);
+
+    // Invites and replay memory.
+    assert!(s.claim_invite(v, id(40)).await.unwrap());
+    assert!(!s.claim_invite(v, id(40)).await.unwrap());
+    assert!(s.remember_request(v, id(10), [1; 64], 1000, 0).await.unwrap());
+    assert!(!s.remember_request(v, id(10), [1; 64], 1000, 0).await.unwrap());
+    assert!(s.remember_request(v, id(10), [1; 64], 5000, 2000).await.unwrap(), "old entries are forgotten");
+
+    // Concurrent pushers: every bundle stored once, sequence numbers unique and increasing.
+    s.register_vault(w, id(20), [20; 32]).await.unwrap();
+    let mut tasks = Vec::new();
+    for d in 0..8u8 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            for k in 0..20i64 {
+                s.push(w, vec![bundle(d, 1, 100 + d, k)]).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (all, _) = s.pull(w, 0, 1000).await.unwrap();
+    assert_eq!(all.len(), 160);
+    assert!(all.windows(2).all(|p| p[0].0 < p[1].0));
+}
+
+#[test]
+fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::sqlite(&dir);
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(suite(s));
+}
+
+#[test]
+fn postgres_store_conforms() {
+    let s = common::postgres();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(suite(s));
+}
