@@ -20,10 +20,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+echo "== PostgreSQL for the relay tests (throwaway cluster on loopback)"
+eval "$(bash scripts/postgres.sh start)"
+trap 'bash scripts/postgres.sh stop "$MEND_PG_DIR"' EXIT
 
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 
 echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core --bench vault)"
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null

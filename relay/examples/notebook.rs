@@ -2,7 +2,10 @@
 //! signed SOAP note with an addendum, a rupture with a repair attempt and a WAI-SR measure; close
 //! it, reopen it, and print what a therapist would see.
 //!
-//! Run: `cargo run -p mend-core --example notebook [-- PATH]` (a temporary folder by default).
+//! Part two starts a real `mend-relay` on loopback (embedded SQLite store) and syncs a second
+//! device through it over HTTP.
+//!
+//! Run: `cargo run -p mend-relay --example notebook [-- PATH]` (a temporary folder by default).
 
 use std::error::Error as StdError;
 use std::path::PathBuf;
@@ -297,11 +300,17 @@ fn two_devices(
     client: RecordId,
     signed_note: RecordId,
 ) -> Result<(), Box<dyn StdError>> {
-    use mend_core::sync::{invite, MemoryRelay, SyncOptions};
-    let relay = MemoryRelay::new();
+    use mend_core::sync::http::HttpTransport;
+    use mend_core::sync::{invite, SyncOptions};
+    let relay_db = dir.join("relay.db");
+    let _ = std::fs::remove_file(&relay_db);
+    let (url, _relay) = start_relay(&relay_db)?;
+    println!("\n=== Two devices ===\nmend-relay listening on {url} (SQLite store {})", relay_db.display());
+    let phone_link = HttpTransport::new(&url);
+    let tablet_link = HttpTransport::new(&url);
     let code = invite::generate_code();
     let invite = phone.export_invite(&code, i64::MAX)?;
-    phone.sync(&relay, &SyncOptions::default())?;
+    phone.sync(&phone_link, &SyncOptions::default())?;
     let tablet_path = dir.join("tablet.mend");
     let _ = std::fs::remove_file(&tablet_path);
     let tablet = Vault::join(
@@ -310,10 +319,10 @@ fn two_devices(
         VaultOptions::default(),
         &invite,
         &code,
-        &relay,
+        &tablet_link,
     )?;
-    let first = tablet.sync(&relay, &SyncOptions::default())?;
-    println!("\n=== Two devices ===\nTablet joined with one-time code {code}; first sync pulled {} bundles.", first.pulled);
+    let first = tablet.sync(&tablet_link, &SyncOptions::default())?;
+    println!("Tablet joined with one-time code {code}; first sync pulled {} bundles.", first.pulled);
 
     // A new draft note both devices will type into while offline.
     let session = phone.create_session(&NewSession {
@@ -334,8 +343,8 @@ fn two_devices(
         created_at: 1_768_208_000_000,
     })?;
     let rupture = phone.unresolved_ruptures(client)?.first().map(|r| r.id).ok_or("no rupture")?;
-    phone.sync(&relay, &SyncOptions::default())?;
-    tablet.sync(&relay, &SyncOptions::default())?;
+    phone.sync(&phone_link, &SyncOptions::default())?;
+    tablet.sync(&tablet_link, &SyncOptions::default())?;
 
     println!("Both devices go offline and edit the same records:");
     phone.splice_note_section(note, "data", 0, 0, "Phone: ")?;
@@ -373,8 +382,8 @@ fn two_devices(
     }
 
     for _ in 0..2 {
-        let a = phone.sync(&relay, &SyncOptions::default())?;
-        let b = tablet.sync(&relay, &SyncOptions::default())?;
+        let a = phone.sync(&phone_link, &SyncOptions::default())?;
+        let b = tablet.sync(&tablet_link, &SyncOptions::default())?;
         println!(
             "  sync: phone pushed {} / applied {}; tablet pushed {} / applied {}",
             a.pushed, a.applied, b.pushed, b.applied
@@ -406,14 +415,20 @@ fn two_devices(
         println!("  {} of record {}: {}", c.field, c.record_id, values.join(" vs "));
     }
     phone.resolve_conflict(rupture, "significance", "4")?;
-    phone.sync(&relay, &SyncOptions::default())?;
-    tablet.sync(&relay, &SyncOptions::default())?;
+    phone.sync(&phone_link, &SyncOptions::default())?;
+    tablet.sync(&tablet_link, &SyncOptions::default())?;
     println!(
         "Resolved on the phone (significance 4); conflicts left on the tablet: {}",
         tablet.conflicts()?.len()
     );
 
-    let held: Vec<u8> = relay.dump().concat();
+    let stored: Vec<Vec<u8>> = {
+        let conn = rusqlite::Connection::open(&relay_db)?;
+        let mut st = conn.prepare("SELECT data FROM bundles")?;
+        let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<Vec<u8>>, _>>()?;
+        rows
+    };
+    let held: Vec<u8> = stored.concat();
     let probes =
         ["C-0142", "Caffeine", "homework", "Sleep", "withdrawal", "Rivera", "dap", "G47.00"];
     let leaked: Vec<&str> = probes
@@ -423,7 +438,7 @@ fn two_devices(
         .collect();
     println!(
         "\nThe relay held {} bundles, {} bytes; plaintext probes found in them: {}",
-        relay.len(),
+        stored.len(),
         held.len(),
         if leaked.is_empty() { "none".to_string() } else { leaked.join(", ") }
     );
@@ -437,4 +452,45 @@ fn two_devices(
 fn hhmm(ms: i64) -> String {
     let mins = (ms / 60_000).rem_euclid(24 * 60);
     format!("{:02}:{:02}", mins / 60, mins % 60)
+}
+
+/// A relay running on a background thread; stopped when dropped.
+struct RelayHandle {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts `mend-relay` on 127.0.0.1 (a free port) over an SQLite store at `db`.
+fn start_relay(db: &std::path::Path) -> Result<(String, RelayHandle), Box<dyn StdError>> {
+    use std::sync::Arc;
+    let store: Arc<dyn mend_relay::store::Store> = Arc::new(mend_relay::store::sqlite::SqliteStore::open(db)?);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let listener = rt.block_on(async {
+        store.migrate().await?;
+        Ok::<_, Box<dyn StdError>>(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+    })?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = mend_relay::router(mend_relay::Relay::new(store, mend_relay::Limits::default()));
+    let thread = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    Ok((format!("http://{addr}"), RelayHandle { stop: Some(stop), thread: Some(thread) }))
 }
