@@ -26,7 +26,13 @@ struct Timed {
 }
 
 impl HttpClient for Timed {
-    fn send(&self, m: &str, u: &str, h: &[(&str, String)], b: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    fn send(
+        &self,
+        m: &str,
+        u: &str,
+        h: &[(&str, String)],
+        b: &[u8],
+    ) -> Result<(u16, Vec<u8>), String> {
         let t = Instant::now();
         let r = self.inner.send(m, u, h, b);
         self.samples.lock().unwrap().push(t.elapsed());
@@ -51,7 +57,8 @@ struct Outcome {
 }
 
 fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let limits = Limits { rate_burst: 1e9, rate_per_sec: 1e9, ..Limits::default() };
     let listener = rt.block_on(async {
         store.migrate().await.unwrap();
@@ -63,12 +70,24 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
 
     let dir = tempfile::tempdir().unwrap();
     let samples = Arc::new(Mutex::new(Vec::new()));
-    let link = || HttpTransport::with_client(&url, Box::new(Timed { inner: UreqClient::default(), samples: Arc::clone(&samples) }));
+    let link = || {
+        HttpTransport::with_client(
+            &url,
+            Box::new(Timed { inner: UreqClient::default(), samples: Arc::clone(&samples) }),
+        )
+    };
     let mut devices = Vec::new();
     for i in 0..vaults {
-        let phone = Vault::create(&dir.path().join(format!("p{i}")), VaultSecret::key([1; 32]), opts()).unwrap();
+        let phone =
+            Vault::create(&dir.path().join(format!("p{i}")), VaultSecret::key([1; 32]), opts())
+                .unwrap();
         let c = phone
-            .create_client(&NewClient { alias_code: format!("C-{i}"), birth_year: None, jurisdiction: "US".into(), intake_date: None })
+            .create_client(&NewClient {
+                alias_code: format!("C-{i}"),
+                birth_year: None,
+                jurisdiction: "US".into(),
+                intake_date: None,
+            })
             .unwrap();
         let s = phone
             .create_session(&NewSession {
@@ -83,14 +102,28 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
             })
             .unwrap();
         let n = phone
-            .create_note(&NewNote { session_id: s, author_id: "t".into(), format: NoteFormat::Free, sections: vec![], created_at: 0 })
+            .create_note(&NewNote {
+                session_id: s,
+                author_id: "t".into(),
+                format: NoteFormat::Free,
+                sections: vec![],
+                created_at: 0,
+            })
             .unwrap();
         let pt = link();
         let code = invite::generate_code();
         let inv = phone.export_invite(&code, i64::MAX).unwrap();
         phone.sync(&pt, &SyncOptions::default()).unwrap();
         let tt = link();
-        let tablet = Vault::join(&dir.path().join(format!("t{i}")), VaultSecret::key([2; 32]), opts(), &inv, &code, &tt).unwrap();
+        let tablet = Vault::join(
+            &dir.path().join(format!("t{i}")),
+            VaultSecret::key([2; 32]),
+            opts(),
+            &inv,
+            &code,
+            &tt,
+        )
+        .unwrap();
         tablet.sync(&tt, &SyncOptions::default()).unwrap();
         devices.push((phone, pt, n, format!("p{i}")));
         devices.push((tablet, tt, n, format!("t{i}")));
@@ -129,7 +162,13 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
     let mut s = samples.lock().unwrap().clone();
     s.sort();
     let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
-    Outcome { requests: s.len(), bundles: pushed.into_inner(), elapsed, p50: pct(0.50), p99: pct(0.99) }
+    Outcome {
+        requests: s.len(),
+        bundles: pushed.into_inner(),
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
 }
 
 fn report(name: &str, o: &Outcome) {
@@ -163,8 +202,10 @@ fn main() {
                 .unwrap();
             let text = String::from_utf8_lossy(&out.stdout).to_string();
             let get = |k: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(&format!("export {k}='")).map(|v| v.trim_end_matches('\'').to_string()))
+                text.lines().find_map(|l| {
+                    l.strip_prefix(&format!("export {k}='"))
+                        .map(|v| v.trim_end_matches('\'').to_string())
+                })
             };
             match (get("MEND_PG_DIR"), get("MEND_TEST_POSTGRES_URL")) {
                 (Some(d), Some(u)) => {
@@ -172,7 +213,9 @@ fn main() {
                     u
                 }
                 _ => {
-                    println!("| PostgreSQL | not run: no PostgreSQL could be started here | | | | |");
+                    println!(
+                        "| PostgreSQL | not run: no PostgreSQL could be started here | | | | |"
+                    );
                     return;
                 }
             }

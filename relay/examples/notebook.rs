@@ -305,7 +305,10 @@ fn two_devices(
     let relay_db = dir.join("relay.db");
     let _ = std::fs::remove_file(&relay_db);
     let (url, _relay) = start_relay(&relay_db)?;
-    println!("\n=== Two devices ===\nmend-relay listening on {url} (SQLite store {})", relay_db.display());
+    println!(
+        "\n=== Two devices ===\nmend-relay listening on {url} (SQLite store {})",
+        relay_db.display()
+    );
     let phone_link = HttpTransport::new(&url);
     let tablet_link = HttpTransport::new(&url);
     let code = invite::generate_code();
@@ -322,7 +325,10 @@ fn two_devices(
         &tablet_link,
     )?;
     let first = tablet.sync(&tablet_link, &SyncOptions::default())?;
-    println!("Tablet joined with one-time code {code}; first sync pulled {} bundles.", first.pulled);
+    println!(
+        "Tablet joined with one-time code {code}; first sync pulled {} bundles.",
+        first.pulled
+    );
 
     // A new draft note both devices will type into while offline.
     let session = phone.create_session(&NewSession {
@@ -474,7 +480,8 @@ impl Drop for RelayHandle {
 /// Starts `mend-relay` on 127.0.0.1 (a free port) over an SQLite store at `db`.
 fn start_relay(db: &std::path::Path) -> Result<(String, RelayHandle), Box<dyn StdError>> {
     use std::sync::Arc;
-    let store: Arc<dyn mend_relay::store::Store> = Arc::new(mend_relay::store::sqlite::SqliteStore::open(db)?);
+    let store: Arc<dyn mend_relay::store::Store> =
+        Arc::new(mend_relay::store::sqlite::SqliteStore::open(db)?);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let listener = rt.block_on(async {
         store.migrate().await?;

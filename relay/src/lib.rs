@@ -85,7 +85,8 @@ impl Relay {
             b.clear();
         }
         let now = Instant::now();
-        let e = b.entry((vault, device)).or_insert(Bucket { tokens: self.limits.rate_burst, at: now });
+        let e =
+            b.entry((vault, device)).or_insert(Bucket { tokens: self.limits.rate_burst, at: now });
         let refill = now.duration_since(e.at).as_secs_f64() * self.limits.rate_per_sec;
         e.tokens = (e.tokens + refill).min(self.limits.rate_burst);
         e.at = now;
@@ -147,7 +148,9 @@ impl From<StoreError> for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 fn parse_id(s: &str, what: &str) -> ApiResult<Id> {
-    uuid::Uuid::parse_str(s).map(|u| *u.as_bytes()).map_err(|_| ApiError::bad(format!("{what} is not a UUID")))
+    uuid::Uuid::parse_str(s)
+        .map(|u| *u.as_bytes())
+        .map_err(|_| ApiError::bad(format!("{what} is not a UUID")))
 }
 
 fn now_ms() -> i64 {
@@ -199,7 +202,11 @@ async fn authenticate(
         None => match self_enroll {
             Some((d, p)) if d == device && !relay.store.vault_exists(vault).await? => p,
             _ => {
-                let msg = if relay.store.vault_exists(vault).await? { "unknown device" } else { "unknown vault" };
+                let msg = if relay.store.vault_exists(vault).await? {
+                    "unknown device"
+                } else {
+                    "unknown vault"
+                };
                 return Err(ApiError(StatusCode::NOT_FOUND, "unknown", msg.into()));
             }
         },
@@ -296,7 +303,8 @@ async fn push(
 ) -> ApiResult<Json<serde_json::Value>> {
     let vault = parse_id(&vault, "vault")?;
     let auth = authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
-    let list = wire::decode_bundles(&body, relay.limits.max_bundles).map_err(|e| ApiError::bad(e.to_string()))?;
+    let list = wire::decode_bundles(&body, relay.limits.max_bundles)
+        .map_err(|e| ApiError::bad(e.to_string()))?;
     let mut bundles = Vec::with_capacity(list.len());
     for bytes in list {
         let b = check_bundle(&bytes, vault, auth.device)?;
@@ -333,7 +341,10 @@ async fn pull(
     let limit = q.limit.unwrap_or(200).clamp(1, relay.limits.max_page);
     let (items, remaining) = relay.store.pull(vault, since, limit).await?;
     let page = Page {
-        items: items.into_iter().map(|(seq, bundle)| PageItem { seq: seq as u64, bundle }).collect(),
+        items: items
+            .into_iter()
+            .map(|(seq, bundle)| PageItem { seq: seq as u64, bundle })
+            .collect(),
         remaining,
     };
     Ok(wire::encode_page(&page))

@@ -23,7 +23,8 @@ struct Config {
 fn config() -> Result<Config, String> {
     let mut c = Config {
         listen: std::env::var("MEND_RELAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into()),
-        storage: std::env::var("MEND_RELAY_STORAGE").unwrap_or_else(|_| "sqlite://mend-relay.db".into()),
+        storage: std::env::var("MEND_RELAY_STORAGE")
+            .unwrap_or_else(|_| "sqlite://mend-relay.db".into()),
         max_connections: std::env::var("MEND_RELAY_MAX_CONNECTIONS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -91,7 +92,9 @@ async fn run() -> Result<(), String> {
         return Err("--storage must start with sqlite:// or postgres://".into());
     };
     store.migrate().await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(&c.listen).await.map_err(|e| format!("bind {}: {e}", c.listen))?;
+    let listener = tokio::net::TcpListener::bind(&c.listen)
+        .await
+        .map_err(|e| format!("bind {}: {e}", c.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, storage = if c.storage.starts_with("sqlite") { "sqlite" } else { "postgres" }, "relay ready");
     println!("listening on {addr}");

@@ -11,7 +11,13 @@ fn id(n: u8) -> [u8; 16] {
 }
 
 fn bundle(doc: u8, key: u8, device: u8, seq: i64) -> NewBundle {
-    NewBundle { doc: id(doc), key_id: id(key), device: id(device), device_seq: seq, bytes: vec![doc, key, device, seq as u8] }
+    NewBundle {
+        doc: id(doc),
+        key_id: id(key),
+        device: id(device),
+        device_seq: seq,
+        bytes: vec![doc, key, device, seq as u8],
+    }
 }
 
 async fn suite(s: Arc<dyn Store>) {
@@ -23,7 +29,10 @@ async fn suite(s: Arc<dyn Store>) {
     assert!(!s.vault_exists(v).await.unwrap());
     s.register_vault(v, id(10), [10; 32]).await.unwrap();
     s.register_vault(v, id(10), [10; 32]).await.unwrap();
-    assert_eq!(s.register_vault(v, id(11), [11; 32]).await, Err(StoreError::Conflict("vault already registered")));
+    assert_eq!(
+        s.register_vault(v, id(11), [11; 32]).await,
+        Err(StoreError::Conflict("vault already registered"))
+    );
     s.enroll_device(v, id(11), [11; 32]).await.unwrap();
     assert!(matches!(s.enroll_device(v, id(11), [12; 32]).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.device(v, id(11)).await.unwrap().unwrap().public, [11; 32]);
@@ -32,8 +41,17 @@ async fn suite(s: Arc<dyn Store>) {
     assert!(s.device(v, id(11)).await.unwrap().unwrap().revoked);
 
     // Push, dedupe, pull pages in order.
-    assert_eq!(s.push(v, vec![bundle(1, 1, 10, 1), bundle(2, 1, 10, 2), bundle(1, 2, 10, 3)]).await.unwrap(), 3);
-    assert_eq!(s.push(v, vec![bundle(1, 1, 10, 1), bundle(3, 1, 10, 4)]).await.unwrap(), 1, "a retried push stores nothing twice");
+    assert_eq!(
+        s.push(v, vec![bundle(1, 1, 10, 1), bundle(2, 1, 10, 2), bundle(1, 2, 10, 3)])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        s.push(v, vec![bundle(1, 1, 10, 1), bundle(3, 1, 10, 4)]).await.unwrap(),
+        1,
+        "a retried push stores nothing twice"
+    );
     let (page, remaining) = s.pull(v, 0, 2).await.unwrap();
     assert_eq!(page.len(), 2);
     assert_eq!(remaining, 2);
@@ -41,7 +59,10 @@ async fn suite(s: Arc<dyn Store>) {
     let (rest, remaining) = s.pull(v, page[1].0, 10).await.unwrap();
     assert_eq!((rest.len(), remaining), (2, 0));
     assert_eq!(rest[1].1, vec![3, 1, 10, 4]);
-    assert!(matches!(s.push(w, vec![bundle(1, 1, 10, 1)]).await, Err(StoreError::Conflict("unknown vault"))));
+    assert!(matches!(
+        s.push(w, vec![bundle(1, 1, 10, 1)]).await,
+        Err(StoreError::Conflict("unknown vault"))
+    ));
 
     // Snapshot drops what it covers for its record only.
     let covers = rest[1].0;
@@ -63,7 +84,10 @@ async fn suite(s: Arc<dyn Store>) {
     assert!(!s.claim_invite(v, id(40)).await.unwrap());
     assert!(s.remember_request(v, id(10), [1; 64], 1000, 0).await.unwrap());
     assert!(!s.remember_request(v, id(10), [1; 64], 1000, 0).await.unwrap());
-    assert!(s.remember_request(v, id(10), [1; 64], 5000, 2000).await.unwrap(), "old entries are forgotten");
+    assert!(
+        s.remember_request(v, id(10), [1; 64], 5000, 2000).await.unwrap(),
+        "old entries are forgotten"
+    );
 
     // Concurrent pushers: every bundle stored once, sequence numbers unique and increasing.
     s.register_vault(w, id(20), [20; 32]).await.unwrap();

@@ -12,18 +12,27 @@ use mend_core::*;
 use mend_relay::Limits;
 
 fn opts() -> VaultOptions {
-    VaultOptions { kdf: mend_core::crypto::kdf::KdfParams::with_cost(256, 1, 1), ..Default::default() }
+    VaultOptions {
+        kdf: mend_core::crypto::kdf::KdfParams::with_cost(256, 1, 1),
+        ..Default::default()
+    }
 }
 
 fn client() -> NewClient {
-    NewClient { alias_code: "C-2000".into(), birth_year: None, jurisdiction: "US-CA".into(), intake_date: None }
+    NewClient {
+        alias_code: "C-2000".into(),
+        birth_year: None,
+        jurisdiction: "US-CA".into(),
+        intake_date: None,
+    }
 }
 
 fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
     let dir = tempfile::tempdir().unwrap();
     let relay = serve(store, Limits::default());
     let t = HttpTransport::new(&relay.url);
-    let phone = Vault::create(&dir.path().join("phone"), VaultSecret::key([1; 32]), opts()).unwrap();
+    let phone =
+        Vault::create(&dir.path().join("phone"), VaultSecret::key([1; 32]), opts()).unwrap();
     let c = phone.create_client(&client()).unwrap();
     let s = phone
         .create_session(&NewSession {
@@ -50,7 +59,15 @@ fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
     let inv = phone.export_invite(&code, i64::MAX).unwrap();
     phone.sync(&t, &SyncOptions::default()).unwrap();
     let t2 = HttpTransport::new(&relay.url);
-    let tablet = Vault::join(&dir.path().join("tablet"), VaultSecret::key([2; 32]), opts(), &inv, &code, &t2).unwrap();
+    let tablet = Vault::join(
+        &dir.path().join("tablet"),
+        VaultSecret::key([2; 32]),
+        opts(),
+        &inv,
+        &code,
+        &t2,
+    )
+    .unwrap();
     tablet.sync(&t2, &SyncOptions::default()).unwrap();
     assert_eq!(tablet.note(n).unwrap().section("subjective"), Some("ZQXsecret words"));
 
@@ -64,7 +81,14 @@ fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
     assert_eq!(phone.note(n).unwrap().section("plan"), Some("phone "));
 
     // A reused invite is refused by the relay.
-    let again = Vault::join(&dir.path().join("again"), VaultSecret::key([3; 32]), opts(), &inv, &code, &HttpTransport::new(&relay.url));
+    let again = Vault::join(
+        &dir.path().join("again"),
+        VaultSecret::key([3; 32]),
+        opts(),
+        &inv,
+        &code,
+        &HttpTransport::new(&relay.url),
+    );
     assert_eq!(again.unwrap_err(), Error::InviteUsed);
 
     // Snapshots and erasure go through too.
@@ -109,7 +133,8 @@ fn raw(
         headers.push((wire::HEADER_TIME, time.to_string()));
         headers.push((wire::HEADER_SIGNATURE, hex::encode(key.sign(&msg))));
     }
-    let (status, body) = UreqClient::default().send(method, &format!("{url}{path}"), &headers, body).unwrap();
+    let (status, body) =
+        UreqClient::default().send(method, &format!("{url}{path}"), &headers, body).unwrap();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -120,7 +145,13 @@ fn now() -> i64 {
 #[test]
 fn bad_requests_get_clear_4xx_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits { max_body: 64 * 1024, max_bundles: 5, rate_burst: 40.0, rate_per_sec: 1.0, ..Limits::default() };
+    let limits = Limits {
+        max_body: 64 * 1024,
+        max_bundles: 5,
+        rate_burst: 40.0,
+        rate_per_sec: 1.0,
+        ..Limits::default()
+    };
     let relay = serve(sqlite(&dir), limits);
     let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
     let u = &relay.url;
@@ -132,7 +163,10 @@ fn bad_requests_get_clear_4xx_errors() {
     let (status, msg) = raw(u, "POST", &enroll, &body, None);
     assert_eq!(status, 401);
     assert!(msg.contains("missing authentication"), "{msg}");
-    assert_eq!(raw(u, "POST", &enroll, &body, Some((&device, &key, &vault, now() - 3_600_000))).0, 401);
+    assert_eq!(
+        raw(u, "POST", &enroll, &body, Some((&device, &key, &vault, now() - 3_600_000))).0,
+        401
+    );
     // A device registers its vault by enrolling itself.
     let t = now();
     assert_eq!(raw(u, "POST", &enroll, &body, Some((&device, &key, &vault, t))).0, 204);
@@ -143,17 +177,28 @@ fn bad_requests_get_clear_4xx_errors() {
     let pull = format!("/v1/vaults/{vault}/bundles?since=0&limit=10");
     assert_eq!(raw(u, "GET", &pull, b"", Some((&device, &other, &vault, now()))).0, 401);
     // Unknown vault and unknown device.
-    let (status, msg) = raw(u, "GET", &format!("/v1/vaults/{}/bundles?since=0", VaultId::random()), b"", Some((&device, &key, &vault, now())));
+    let (status, msg) = raw(
+        u,
+        "GET",
+        &format!("/v1/vaults/{}/bundles?since=0", VaultId::random()),
+        b"",
+        Some((&device, &key, &vault, now())),
+    );
     assert_eq!(status, 404);
     assert!(msg.contains("unknown vault"), "{msg}");
     let stranger = DeviceId::random();
     assert_eq!(raw(u, "GET", &pull, b"", Some((&stranger, &other, &vault, now()))).0, 404);
     // Malformed bodies and ids.
     let push = format!("/v1/vaults/{vault}/bundles");
-    let (status, msg) = raw(u, "POST", &push, b"\x00\x00\x00\x09garbage", Some((&device, &key, &vault, now())));
+    let (status, msg) =
+        raw(u, "POST", &push, b"\x00\x00\x00\x09garbage", Some((&device, &key, &vault, now())));
     assert_eq!(status, 400, "{msg}");
     assert!(msg.contains("\"error\":\"bad_request\""), "{msg}");
-    assert_eq!(raw(u, "POST", "/v1/vaults/not-a-uuid/bundles", b"", Some((&device, &key, &vault, now()))).0, 400);
+    assert_eq!(
+        raw(u, "POST", "/v1/vaults/not-a-uuid/bundles", b"", Some((&device, &key, &vault, now())))
+            .0,
+        400
+    );
     // Too many bundles, and a body over the size limit.
     let six = wire::encode_bundles(&vec![vec![0u8; 10]; 6]);
     assert_eq!(raw(u, "POST", &push, &six, Some((&device, &key, &vault, now()))).0, 400);
@@ -161,14 +206,51 @@ fn bad_requests_get_clear_4xx_errors() {
     assert_eq!(raw(u, "POST", &push, &huge, Some((&device, &key, &vault, now()))).0, 413);
     // A bundle signed as another device is refused.
     let forged = mend_core::sync::bundle::Bundle::signed(
-        mend_core::sync::bundle::BundleKind::Change, vault, RecordId::random(), stranger, 1, KeyId::random(), vec![1; 60], &other,
+        mend_core::sync::bundle::BundleKind::Change,
+        vault,
+        RecordId::random(),
+        stranger,
+        1,
+        KeyId::random(),
+        vec![1; 60],
+        &other,
     );
-    assert_eq!(raw(u, "POST", &push, &wire::encode_bundles(&[forged.encode()]), Some((&device, &key, &vault, now()))).0, 400);
+    assert_eq!(
+        raw(
+            u,
+            "POST",
+            &push,
+            &wire::encode_bundles(&[forged.encode()]),
+            Some((&device, &key, &vault, now()))
+        )
+        .0,
+        400
+    );
     // Revoked devices are refused.
     let second = (DeviceId::random(), DeviceKey::generate());
-    assert_eq!(raw(u, "POST", &enroll, &wire::encode_device(&second.0, &second.1.public()), Some((&device, &key, &vault, now()))).0, 204);
+    assert_eq!(
+        raw(
+            u,
+            "POST",
+            &enroll,
+            &wire::encode_device(&second.0, &second.1.public()),
+            Some((&device, &key, &vault, now()))
+        )
+        .0,
+        204
+    );
     assert_eq!(raw(u, "GET", &pull, b"", Some((&second.0, &second.1, &vault, now()))).0, 200);
-    assert_eq!(raw(u, "DELETE", &format!("/v1/vaults/{vault}/devices/{}", second.0), b"", Some((&device, &key, &vault, now()))).0, 204);
+    assert_eq!(
+        raw(
+            u,
+            "DELETE",
+            &format!("/v1/vaults/{vault}/devices/{}", second.0),
+            b"",
+            Some((&device, &key, &vault, now()))
+        )
+        .0,
+        204
+    );
     assert_eq!(raw(u, "GET", &pull, b"", Some((&second.0, &second.1, &vault, now()))).0, 403);
     // The rate limit.
     let mut limited = false;
@@ -192,8 +274,65 @@ fn the_transport_maps_relay_answers_to_typed_errors() {
     // No identity bound yet.
     assert!(matches!(t.pull(&vault, 0, 10), Err(mend_core::sync::TransportError::Refused(_))));
     t.bind_identity(DeviceId::random(), &DeviceKey::generate());
-    assert!(matches!(t.pull(&vault, 0, 10), Err(mend_core::sync::TransportError::Refused(m)) if m.contains("404")));
+    assert!(
+        matches!(t.pull(&vault, 0, 10), Err(mend_core::sync::TransportError::Refused(m)) if m.contains("404"))
+    );
     let down = HttpTransport::new("http://127.0.0.1:1");
     down.bind_identity(DeviceId::random(), &DeviceKey::generate());
-    assert!(matches!(down.pull(&vault, 0, 10), Err(mend_core::sync::TransportError::Unavailable(_))));
+    assert!(matches!(
+        down.pull(&vault, 0, 10),
+        Err(mend_core::sync::TransportError::Unavailable(_))
+    ));
+}
+
+/// Random bodies, signed by an enrolled device so decoding is reached, on every endpoint: the
+/// relay answers 2xx or 4xx, never 5xx, and stays up.
+#[test]
+fn random_bodies_never_break_the_relay() {
+    use proptest::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { rate_burst: 1e9, rate_per_sec: 1e9, ..Limits::default() };
+    let relay = serve(sqlite(&dir), limits);
+    let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
+    let u = relay.url.clone();
+    let enroll = format!("/v1/vaults/{vault}/devices");
+    assert_eq!(
+        raw(
+            &u,
+            "POST",
+            &enroll,
+            &wire::encode_device(&device, &key.public()),
+            Some((&device, &key, &vault, now()))
+        )
+        .0,
+        204
+    );
+    let endpoints = [
+        ("POST", format!("/v1/vaults/{vault}/devices")),
+        ("POST", format!("/v1/vaults/{vault}/bundles")),
+        ("GET", format!("/v1/vaults/{vault}/bundles?since=-5&limit=0")),
+        ("PUT", format!("/v1/vaults/{vault}/snapshots/{}?covers=3", RecordId::random())),
+        ("POST", format!("/v1/vaults/{vault}/drops")),
+        ("POST", format!("/v1/vaults/{vault}/invites/{}/claim", RecordId::random())),
+        ("DELETE", format!("/v1/vaults/{vault}/devices/{}", DeviceId::random())),
+    ];
+    let mut runner =
+        proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(64));
+    runner
+        .run(
+            &(0..endpoints.len(), proptest::collection::vec(any::<u8>(), 0..600), any::<bool>()),
+            |(e, mut body, framed)| {
+                if framed && body.len() >= 4 {
+                    // Plausible framing with a wrong count or length.
+                    body[..4].copy_from_slice(&1u32.to_be_bytes());
+                }
+                let (method, path) = &endpoints[e];
+                let (status, _) =
+                    raw(&u, method, path, &body, Some((&device, &key, &vault, now())));
+                prop_assert!((200..500).contains(&status), "{method} {path} answered {status}");
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(raw(&u, "GET", "/health", b"", None).0, 200);
 }

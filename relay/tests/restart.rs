@@ -26,7 +26,12 @@ fn opts() -> VaultOptions {
 
 fn start(db: &std::path::Path, port: u16) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mend-relay"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--storage", &format!("sqlite://{}", db.display())])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--storage",
+            &format!("sqlite://{}", db.display()),
+        ])
         .env("MEND_RELAY_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -68,9 +73,16 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
     // Each vault: a phone and a tablet sharing one note.
     let mut pairs = Vec::new();
     for i in 0..VAULTS {
-        let phone = Vault::create(&dir.path().join(format!("p{i}")), VaultSecret::key([1; 32]), opts()).unwrap();
+        let phone =
+            Vault::create(&dir.path().join(format!("p{i}")), VaultSecret::key([1; 32]), opts())
+                .unwrap();
         let c = phone
-            .create_client(&NewClient { alias_code: format!("C-{i}"), birth_year: None, jurisdiction: "US".into(), intake_date: None })
+            .create_client(&NewClient {
+                alias_code: format!("C-{i}"),
+                birth_year: None,
+                jurisdiction: "US".into(),
+                intake_date: None,
+            })
             .unwrap();
         let s = phone
             .create_session(&NewSession {
@@ -85,14 +97,28 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
             })
             .unwrap();
         let n = phone
-            .create_note(&NewNote { session_id: s, author_id: "t".into(), format: NoteFormat::Free, sections: vec![], created_at: 0 })
+            .create_note(&NewNote {
+                session_id: s,
+                author_id: "t".into(),
+                format: NoteFormat::Free,
+                sections: vec![],
+                created_at: 0,
+            })
             .unwrap();
         let pt = HttpTransport::new(&url);
         let code = invite::generate_code();
         let inv = phone.export_invite(&code, i64::MAX).unwrap();
         phone.sync(&pt, &SyncOptions::default()).unwrap();
         let tt = HttpTransport::new(&url);
-        let tablet = Vault::join(&dir.path().join(format!("t{i}")), VaultSecret::key([2; 32]), opts(), &inv, &code, &tt).unwrap();
+        let tablet = Vault::join(
+            &dir.path().join(format!("t{i}")),
+            VaultSecret::key([2; 32]),
+            opts(),
+            &inv,
+            &code,
+            &tt,
+        )
+        .unwrap();
         tablet.sync(&tt, &SyncOptions::default()).unwrap();
         pairs.push((Arc::new(phone), pt, Arc::new(tablet), tt, n));
     }
@@ -106,7 +132,8 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
                 scope.spawn(move || {
                     for k in 0..EDITS {
                         let len = v.note(*n).unwrap().section("body").unwrap().chars().count();
-                        v.splice_note_section(*n, "body", len, 0, &format!("<{who}{i}.{k}>")).unwrap();
+                        v.splice_note_section(*n, "body", len, 0, &format!("<{who}{i}.{k}>"))
+                            .unwrap();
                         sync_retrying(v, t, &failures);
                     }
                 });

@@ -84,7 +84,13 @@ impl HttpTransport {
         }
     }
 
-    fn call(&self, method: &str, vault: &VaultId, path: String, body: &[u8]) -> Result<Vec<u8>, TransportError> {
+    fn call(
+        &self,
+        method: &str,
+        vault: &VaultId,
+        path: String,
+        body: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
         let (device, sig, time) = {
             let id = self.identity.lock().unwrap_or_else(|p| p.into_inner());
             let Some((device, key)) = id.as_ref() else {
@@ -107,7 +113,10 @@ impl HttpTransport {
             200..=299 => Ok(resp),
             410 => Err(TransportError::InviteAlreadyClaimed),
             429 | 500..=599 => Err(TransportError::Unavailable(format!("relay answered {status}"))),
-            _ => Err(TransportError::Refused(format!("relay answered {status}: {}", error_message(&resp)))),
+            _ => Err(TransportError::Refused(format!(
+                "relay answered {status}: {}",
+                error_message(&resp)
+            ))),
         }
     }
 }
@@ -116,7 +125,9 @@ impl HttpTransport {
 fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| m.chars().take(120).collect()))
+        .and_then(|v| {
+            v.get("message").and_then(|m| m.as_str()).map(|m| m.chars().take(120).collect())
+        })
         .unwrap_or_default()
 }
 
@@ -126,22 +137,49 @@ impl Transport for HttpTransport {
     }
 
     fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError> {
-        self.call("POST", vault, format!("/v1/vaults/{vault}/bundles"), &wire::encode_bundles(&bundles))?;
+        self.call(
+            "POST",
+            vault,
+            format!("/v1/vaults/{vault}/bundles"),
+            &wire::encode_bundles(&bundles),
+        )?;
         Ok(())
     }
 
     fn pull(&self, vault: &VaultId, since: u64, limit: u32) -> Result<Page, TransportError> {
-        let body = self.call("GET", vault, format!("/v1/vaults/{vault}/bundles?since={since}&limit={limit}"), &[])?;
-        wire::decode_page(&body, 10_000).map_err(|e| TransportError::Refused(format!("bad page: {e}")))
+        let body = self.call(
+            "GET",
+            vault,
+            format!("/v1/vaults/{vault}/bundles?since={since}&limit={limit}"),
+            &[],
+        )?;
+        wire::decode_page(&body, 10_000)
+            .map_err(|e| TransportError::Refused(format!("bad page: {e}")))
     }
 
-    fn upload_snapshot(&self, vault: &VaultId, doc: &RecordId, covers: u64, bundle: Vec<u8>) -> Result<(), TransportError> {
-        self.call("PUT", vault, format!("/v1/vaults/{vault}/snapshots/{doc}?covers={covers}"), &bundle)?;
+    fn upload_snapshot(
+        &self,
+        vault: &VaultId,
+        doc: &RecordId,
+        covers: u64,
+        bundle: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        self.call(
+            "PUT",
+            vault,
+            format!("/v1/vaults/{vault}/snapshots/{doc}?covers={covers}"),
+            &bundle,
+        )?;
         Ok(())
     }
 
     fn drop_key_ids(&self, vault: &VaultId, key_ids: &[KeyId]) -> Result<(), TransportError> {
-        self.call("POST", vault, format!("/v1/vaults/{vault}/drops"), &wire::encode_key_ids(key_ids))?;
+        self.call(
+            "POST",
+            vault,
+            format!("/v1/vaults/{vault}/drops"),
+            &wire::encode_key_ids(key_ids),
+        )?;
         Ok(())
     }
 
@@ -151,8 +189,18 @@ impl Transport for HttpTransport {
         Ok(())
     }
 
-    fn enroll(&self, vault: &VaultId, device: &DeviceId, public: &[u8; 32]) -> Result<(), TransportError> {
-        self.call("POST", vault, format!("/v1/vaults/{vault}/devices"), &wire::encode_device(device, public))?;
+    fn enroll(
+        &self,
+        vault: &VaultId,
+        device: &DeviceId,
+        public: &[u8; 32],
+    ) -> Result<(), TransportError> {
+        self.call(
+            "POST",
+            vault,
+            format!("/v1/vaults/{vault}/devices"),
+            &wire::encode_device(device, public),
+        )?;
         Ok(())
     }
 

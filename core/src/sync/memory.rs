@@ -130,11 +130,18 @@ impl Transport for MemoryRelay {
         Ok(())
     }
 
-    fn enroll(&self, vault: &VaultId, device: &DeviceId, public: &[u8; 32]) -> Result<(), TransportError> {
+    fn enroll(
+        &self,
+        vault: &VaultId,
+        device: &DeviceId,
+        public: &[u8; 32],
+    ) -> Result<(), TransportError> {
         let mut s = self.lock();
         self.check(&s)?;
         match s.devices.get(&(*vault, *device)) {
-            Some((p, _)) if p != public => Err(TransportError::Refused("device key mismatch".into())),
+            Some((p, _)) if p != public => {
+                Err(TransportError::Refused("device key mismatch".into()))
+            }
             Some(_) => Ok(()),
             None => {
                 s.devices.insert((*vault, *device), (*public, false));

@@ -66,7 +66,12 @@ pub trait Transport: Send + Sync {
 
     /// Tells the relay a device's public key. A device enrolling itself in a vault the relay does
     /// not know registers the vault; otherwise an enrolled device vouches for a new one.
-    fn enroll(&self, vault: &VaultId, device: &DeviceId, public: &[u8; 32]) -> Result<(), TransportError>;
+    fn enroll(
+        &self,
+        vault: &VaultId,
+        device: &DeviceId,
+        public: &[u8; 32],
+    ) -> Result<(), TransportError>;
 
     /// Tells the relay to refuse a device from now on.
     fn revoke(&self, vault: &VaultId, device: &DeviceId) -> Result<(), TransportError>;

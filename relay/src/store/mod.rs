@@ -80,7 +80,12 @@ pub trait Store: Send + Sync + 'static {
     async fn push(&self, vault: Id, bundles: Vec<NewBundle>) -> StoreResult<u64>;
 
     /// Up to `limit` bundles after relay sequence `since`, and how many remain after them.
-    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)>;
+    async fn pull(
+        &self,
+        vault: Id,
+        since: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)>;
 
     /// Stores a snapshot of `doc` and drops the bundles of `doc` up to relay sequence `covers`.
     async fn put_snapshot(&self, vault: Id, covers: i64, snapshot: NewBundle) -> StoreResult<()>;

@@ -66,7 +66,12 @@ fn arr32(v: Vec<u8>) -> StoreResult<[u8; 32]> {
     v.try_into().map_err(|_| StoreError::Backend("stored key has the wrong length".into()))
 }
 
-async fn enroll(c: &impl deadpool_postgres::GenericClient, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
+async fn enroll(
+    c: &impl deadpool_postgres::GenericClient,
+    vault: Id,
+    device: Id,
+    public: [u8; 32],
+) -> StoreResult<()> {
     let existing = c
         .query_opt(
             "SELECT public FROM devices WHERE vault = $1 AND device = $2",
@@ -109,9 +114,11 @@ impl Store for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         let c = self.client().await?;
         // Serialise concurrent instances creating the schema.
-        c.batch_execute(&format!("SELECT pg_advisory_lock(4242); {SCHEMA} SELECT pg_advisory_unlock(4242);"))
-            .await
-            .map_err(backend)
+        c.batch_execute(&format!(
+            "SELECT pg_advisory_lock(4242); {SCHEMA} SELECT pg_advisory_unlock(4242);"
+        ))
+        .await
+        .map_err(backend)
     }
 
     async fn register_vault(&self, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
@@ -181,7 +188,15 @@ impl Store for PostgresStore {
                 .execute(
                     "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    &[&&vault[..], &seq, &&b.doc[..], &&b.key_id[..], &&b.device[..], &b.device_seq, &b.bytes],
+                    &[
+                        &&vault[..],
+                        &seq,
+                        &&b.doc[..],
+                        &&b.key_id[..],
+                        &&b.device[..],
+                        &b.device_seq,
+                        &b.bytes,
+                    ],
                 )
                 .await
                 .map_err(backend)?;
@@ -197,7 +212,12 @@ impl Store for PostgresStore {
         Ok(new)
     }
 
-    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
+    async fn pull(
+        &self,
+        vault: Id,
+        since: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -209,7 +229,10 @@ impl Store for PostgresStore {
         let items: Vec<(i64, Vec<u8>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         let last = items.last().map(|i| i.0).unwrap_or(since);
         let remaining: i64 = c
-            .query_one("SELECT count(*) FROM bundles WHERE vault = $1 AND seq > $2", &[&&vault[..], &last])
+            .query_one(
+                "SELECT count(*) FROM bundles WHERE vault = $1 AND seq > $2",
+                &[&&vault[..], &last],
+            )
             .await
             .map_err(backend)?
             .get(0);
@@ -230,7 +253,15 @@ impl Store for PostgresStore {
             .execute(
                 "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                &[&&vault[..], &seq, &&s.doc[..], &&s.key_id[..], &&s.device[..], &s.device_seq, &s.bytes],
+                &[
+                    &&vault[..],
+                    &seq,
+                    &&s.doc[..],
+                    &&s.key_id[..],
+                    &&s.device[..],
+                    &s.device_seq,
+                    &s.bytes,
+                ],
             )
             .await
             .map_err(backend)?;
@@ -248,7 +279,10 @@ impl Store for PostgresStore {
         let mut n = 0;
         for k in keys {
             n += c
-                .execute("DELETE FROM bundles WHERE vault = $1 AND key_id = $2", &[&&vault[..], &&k[..]])
+                .execute(
+                    "DELETE FROM bundles WHERE vault = $1 AND key_id = $2",
+                    &[&&vault[..], &&k[..]],
+                )
                 .await
                 .map_err(backend)?;
         }

@@ -85,11 +85,15 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let first: Option<Vec<u8>> = tx
-                .query_row("SELECT first_device FROM vaults WHERE vault = ?1", [&vault[..]], |r| r.get(0))
+                .query_row("SELECT first_device FROM vaults WHERE vault = ?1", [&vault[..]], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(backend)?;
             match first {
-                Some(f) if f != device => return Err(StoreError::Conflict("vault already registered")),
+                Some(f) if f != device => {
+                    return Err(StoreError::Conflict("vault already registered"))
+                }
                 Some(_) => {}
                 None => {
                     tx.execute(
@@ -178,7 +182,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
+    async fn pull(
+        &self,
+        vault: Id,
+        since: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
         self.run(move |c| {
             let mut st = c
                 .prepare_cached(
@@ -215,7 +224,15 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT OR IGNORE INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![&vault[..], seq, &s.doc[..], &s.key_id[..], &s.device[..], s.device_seq, s.bytes],
+                params![
+                    &vault[..],
+                    seq,
+                    &s.doc[..],
+                    &s.key_id[..],
+                    &s.device[..],
+                    s.device_seq,
+                    s.bytes
+                ],
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)
@@ -279,7 +296,9 @@ impl Store for SqliteStore {
 
     async fn dump(&self, vault: Id) -> StoreResult<Vec<Vec<u8>>> {
         self.run(move |c| {
-            let mut st = c.prepare("SELECT data FROM bundles WHERE vault = ?1 ORDER BY seq").map_err(backend)?;
+            let mut st = c
+                .prepare("SELECT data FROM bundles WHERE vault = ?1 ORDER BY seq")
+                .map_err(backend)?;
             let rows = st
                 .query_map([&vault[..]], |r| r.get(0))
                 .map_err(backend)?

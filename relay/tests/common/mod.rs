@@ -32,7 +32,11 @@ pub fn serve(store: Arc<dyn Store>, limits: Limits) -> Running {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let s = Arc::clone(&store);
     let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             s.migrate().await.unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
