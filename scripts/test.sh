@@ -29,6 +29,9 @@ trap 'bash scripts/postgres.sh stop "$MEND_PG_DIR"' EXIT
 echo "== cargo test"
 cargo test --workspace --all-features --locked
 
+echo "== Kotlin bindings (Maven, JUnit 5, JNA)"
+bash scripts/kotlin.sh
+
 echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core --bench vault)"
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null
 echo "bench smoke run: ok"

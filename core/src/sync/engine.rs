@@ -103,6 +103,8 @@ pub struct SyncReport {
     pub cursor: u64,
     /// The sync stopped early because it was cancelled; run it again to resume.
     pub cancelled: bool,
+    /// Records that changed because of what was pulled (for observers and UI refresh).
+    pub changed: Vec<RecordId>,
 }
 
 enum Outcome {
@@ -442,6 +444,9 @@ impl Inner {
             Outcome::Applied { .. } => {
                 db::applied_insert(&self.conn, &b.device, b.seq)?;
                 report.applied += 1;
+                if b.kind != BundleKind::KeyShare && !report.changed.contains(&b.doc) {
+                    report.changed.push(b.doc);
+                }
             }
             Outcome::Duplicate => report.duplicates += 1,
             Outcome::Erased => {

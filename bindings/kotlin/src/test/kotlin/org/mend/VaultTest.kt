@@ -1,0 +1,249 @@
+// Boundary tests of the Kotlin bindings, run on the JVM against the host-built libmend_ffi:
+// construct, call, throw, catch, observe, and use from many threads.
+package org.mend
+
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.async
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+import org.mend.core.*
+
+class VaultTest {
+    @TempDir
+    lateinit var dir: Path
+
+    private val key = ByteArray(32) { 7 }
+
+    private fun vault(name: String = "vault.mend") = Vault.create(dir.resolve(name).toString(), key, null)
+
+    private fun session(v: Vault, client: String) = v.createSession(
+        NewSession(client, 1_700_000_000_000, null, null, SessionStatus.COMPLETED, Modality.INDIVIDUAL, Setting.IN_PERSON, "90834"),
+    )
+
+    private fun soap(v: Vault, sessionId: String) = v.createNote(
+        NewNote(sessionId, "t-1", NoteFormat.SOAP, listOf(NoteSection("subjective", "Slept badly")), 1L),
+    )
+
+    private fun sign(at: Long) = SignRequest("t-1", "Dr. Example", SignerRole.AUTHOR, SignatureMeaning.AUTHORED, false, at)
+
+    @Test
+    fun createReopenAndWrongKey() {
+        val path = dir.resolve("v.mend").toString()
+        val id = Vault.create(path, key, null).use { it.createClient(NewClient("C-0001", 1990, "US-CA", "2026-01-05")) }
+        Vault.open(path, key, null).use { assertEquals("C-0001", it.client(id).aliasCode) }
+        assertThrows<MendException.WrongKey> { Vault.open(path, ByteArray(32) { 8 }, null) }
+        assertThrows<MendException.InvalidArgument> { Vault.open(path, ByteArray(5), null) }
+        val pass = dir.resolve("p.mend").toString()
+        Vault.create(pass, null, "tide pool lantern").close()
+        assertThrows<MendException.WrongKey> { Vault.open(pass, null, "wrong") }
+        Vault.open(pass, null, "tide pool lantern").close()
+    }
+
+    @Test
+    fun recordsRoundTrip() {
+        vault().use { v ->
+            val c = v.createClient(NewClient("C-0002", null, "US-NY", null))
+            val s = session(v, c)
+            val n = soap(v, s)
+            v.spliceNoteSection(n, "subjective", 0uL, 0uL, "Reports: ")
+            v.setNoteRisk(n, Risk(RiskLevel.DENIED, RiskLevel.DENIED, "none"))
+            val note = v.note(n)
+            assertEquals("Reports: Slept badly", note.sections.first { it.key == "subjective" }.text)
+            assertEquals(listOf("subjective", "objective", "assessment", "plan"), note.sections.map { it.key })
+            assertEquals(NoteState.DRAFT, note.state)
+
+            val r = v.createRupture(
+                NewRupture(c, s, 5L, RecordClass.PSYCHOTHERAPY_NOTE, Movement.WITHDRAWAL, InitiatedBy.CLIENT,
+                    listOf(RuptureMarker.WD_MINIMAL_RESPONSE), listOf(Precipitant.MISUNDERSTANDING), 3L,
+                    "went quiet", "fine", "I pushed"),
+                "t-1",
+            )
+            v.addRepairAttempt(r, NewRepairAttempt(s, 6L, listOf(RepairStrategy.RS_CLARIFY_MISUNDERSTANDING),
+                listOf(ClientResponse.REENGAGED), 4L, "clarified"))
+            val rupture = v.rupture(r)
+            assertEquals(listOf(RuptureMarker.WD_MINIMAL_RESPONSE), rupture.markers)
+            assertTrue(rupture.repairAttempts.single().immediate)
+            assertEquals(listOf(r), v.unresolvedRuptures(c))
+
+            v.recordMeasure(NewMeasure(c, s, 7L, (1..12).map { MeasureItem(it.toUByte(), 4L) }))
+            val point = v.allianceTrend(c).single()
+            assertEquals(48L, point.total)
+            assertEquals(16L, point.task)
+            assertFalse(point.incomplete)
+            assertEquals(4, v.timeline(c).size)
+        }
+    }
+
+    @Test
+    fun validationErrorsAreTypedExceptions() {
+        vault().use { v ->
+            val c = v.createClient(NewClient("C-0003", null, "US", null))
+            val bad = NewRupture(c, null, 1L, RecordClass.PROGRESS_RECORD, Movement.MIXED, InitiatedBy.BOTH,
+                listOf(), listOf(), 7L, "", "", "")
+            val e = assertThrows<MendException.Validation> { v.createRupture(bad, "t") }
+            assertEquals("significance", e.field)
+            val items = (1..13).map { MeasureItem(it.toUByte(), 3L) }
+            assertThrows<MendException.Validation> { v.recordMeasure(NewMeasure(c, null, 1L, items)) }
+            val s = session(v, c)
+            assertThrows<MendException.Validation> {
+                v.createNote(NewNote(s, "t", NoteFormat.DAP, listOf(NoteSection("objective", "x")), 1L))
+            }
+            assertThrows<MendException.InvalidArgument> { v.client("not-a-uuid") }
+            assertThrows<MendException.NotFound> { v.client("00000000-0000-4000-8000-000000000000") }
+            assertEquals(1, v.clients().size)
+        }
+    }
+
+    @Test
+    fun signingLocksTheNote() {
+        vault().use { v ->
+            val n = soap(v, session(v, v.createClient(NewClient("C-0004", null, "US", null))))
+            v.signNote(n, sign(10L))
+            assertEquals(NoteState.SIGNED, v.note(n).state)
+            assertThrows<MendException.NoteLocked> { v.setNoteSection(n, "plan", "late") }
+            val a = v.addAddendum(n, NewAddendum(AddendumKind.CLARIFICATION, "detail", "More.", listOf("plan"), "t-1", 20L))
+            v.signAddendum(n, a, sign(21L))
+            assertTrue(v.note(n).addenda.single().signed)
+        }
+    }
+
+    @Test
+    fun twoVaultsSyncThroughAnInProcessRelay() {
+        val relay = InMemoryRelay()
+        vault("phone.mend").use { phone ->
+            val c = phone.createClient(NewClient("C-0005", null, "US", null))
+            val n = soap(phone, session(phone, c))
+            val code = generateInviteCode()
+            val invite = phone.exportInvite(code, Long.MAX_VALUE)
+            phone.syncInMemory(relay, null)
+            Vault.joinInMemory(dir.resolve("tablet.mend").toString(), ByteArray(32) { 9 }, invite, code, relay).use { tablet ->
+                tablet.syncInMemory(relay, null)
+                phone.spliceNoteSection(n, "plan", 0uL, 0uL, "phone")
+                tablet.spliceNoteSection(n, "assessment", 0uL, 0uL, "tablet")
+                repeat(2) {
+                    phone.syncInMemory(relay, null)
+                    tablet.syncInMemory(relay, null)
+                }
+                assertEquals(phone.note(n), tablet.note(n))
+                assertEquals("phone", tablet.note(n).sections.first { it.key == "plan" }.text)
+                assertThrows<MendException.InviteUsed> {
+                    Vault.joinInMemory(dir.resolve("again.mend").toString(), key, invite, code, relay)
+                }
+            }
+            val held = relay.dump().toString(Charsets.ISO_8859_1)
+            assertFalse(held.contains("Slept badly"))
+            assertFalse(held.contains("C-0005"))
+        }
+    }
+
+    @Test
+    fun aTransportWrittenInKotlin() {
+        // A whole relay in a few lines of Kotlin, through the foreign SyncTransport interface.
+        val log = CopyOnWriteArrayList<Pair<ULong, ByteArray>>()
+        val claimed = ConcurrentHashMap.newKeySet<String>()
+        val transport = object : SyncTransport {
+            override fun push(vaultId: String, bundles: List<ByteArray>) {
+                synchronized(log) { bundles.forEach { log.add(Pair((log.size + 1).toULong(), it)) } }
+            }
+            override fun pull(vaultId: String, since: ULong, limit: UInt): TransportPage {
+                val after = log.filter { it.first > since }
+                val page = after.take(limit.toInt())
+                return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong())
+            }
+            override fun uploadSnapshot(vaultId: String, recordId: String, covers: ULong, bundle: ByteArray) {}
+            override fun dropKeyIds(vaultId: String, keyIds: List<String>) {}
+            override fun claimInvite(vaultId: String, inviteId: String) {
+                if (!claimed.add(inviteId)) throw MendException.InviteUsed()
+            }
+        }
+        vault("a.mend").use { a ->
+            val c = a.createClient(NewClient("C-0006", null, "US", null))
+            val code = generateInviteCode()
+            val invite = a.exportInvite(code, Long.MAX_VALUE)
+            val report = a.syncWith(transport, null)
+            assertTrue(report.pushed > 0uL)
+            Vault.joinWith(dir.resolve("b.mend").toString(), key, invite, code, transport).use { b ->
+                b.syncWith(transport, null)
+                assertEquals("C-0006", b.client(c).aliasCode)
+            }
+        }
+    }
+
+    @Test
+    fun observersHearLocalEditsAndSyncs() {
+        val relay = InMemoryRelay()
+        vault("o1.mend").use { phone ->
+            val seen = CopyOnWriteArrayList<String>()
+            phone.setObserver(object : VaultObserver {
+                override fun recordsChanged(ids: List<String>) { seen.addAll(ids) }
+            })
+            val c = phone.createClient(NewClient("C-0007", null, "US", null))
+            assertTrue(seen.contains(c))
+            val code = generateInviteCode()
+            val invite = phone.exportInvite(code, Long.MAX_VALUE)
+            phone.syncInMemory(relay, null)
+            Vault.joinInMemory(dir.resolve("o2.mend").toString(), key, invite, code, relay).use { tablet ->
+                tablet.syncInMemory(relay, null)
+                val changed = runBlocking {
+                    withTimeout(10_000) {
+                        coroutineScope {
+                            val first = async { tablet.changes().first() }
+                            // Give the collector a moment to register before changing anything.
+                            delay(100)
+                            phone.setClientStatus(c, ClientStatus.ON_HOLD)
+                            phone.syncInMemory(relay, null)
+                            tablet.syncInMemory(relay, null)
+                            first.await()
+                        }
+                    }
+                }
+                assertTrue(changed.contains(c), "the tablet's observer heard about $c: $changed")
+                val progress = CopyOnWriteArrayList<SyncProgress>()
+                phone.setClientStatus(c, ClientStatus.DISCHARGED)
+                phone.syncInMemory(relay, syncListener { progress.add(it); true })
+                assertTrue(progress.isNotEmpty())
+            }
+        }
+    }
+
+    @Test
+    fun callsFromManyThreads() {
+        vault().use { v ->
+            val c = v.createClient(NewClient("C-0008", null, "US", null))
+            val n = soap(v, session(v, c))
+            val pool = Executors.newFixedThreadPool(8)
+            val errors = CopyOnWriteArrayList<Throwable>()
+            repeat(8) { t ->
+                pool.submit {
+                    try {
+                        repeat(20) {
+                            v.spliceNoteSection(n, "plan", 0uL, 0uL, "x")
+                            v.note(n)
+                            v.clients()
+                            v.createSession(NewSession(c, t.toLong(), null, null, SessionStatus.SCHEDULED, Modality.INDIVIDUAL, Setting.TELEHEALTH_VIDEO, null))
+                        }
+                    } catch (e: Throwable) { errors.add(e) }
+                }
+            }
+            pool.shutdown()
+            assertTrue(pool.awaitTermination(60, TimeUnit.SECONDS))
+            assertEquals(listOf<Throwable>(), errors)
+            assertEquals(160, v.note(n).sections.first { it.key == "plan" }.text.length)
+            assertEquals(161, v.timeline(c).count { it is TimelineEntry.Session })
+        }
+    }
+}

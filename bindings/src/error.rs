@@ -1,0 +1,101 @@
+//! The one place core errors become errors Swift and Kotlin code can catch and act on.
+
+#![allow(missing_docs)] // Record fields are named after the clinical model; the types carry the docs.
+
+use mend_core::Error as CoreError;
+
+/// An error from Mend. Messages never contain clinical text or key material.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum MendError {
+    /// The key or passphrase does not open the vault; nothing was written.
+    #[error("wrong key or passphrase")]
+    WrongKey,
+    /// The vault was written by a newer Mend.
+    #[error("vault schema {found} is newer than this build ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    /// The file is not a Mend vault.
+    #[error("not a Mend vault: {reason}")]
+    NotAVault { reason: String },
+    /// A record is damaged; others are unaffected.
+    #[error("record {id} is corrupt ({what})")]
+    Corrupt { id: String, what: String },
+    /// The record's client was erased.
+    #[error("record {id} belongs to an erased client")]
+    Erased { id: String },
+    /// No such record.
+    #[error("no {kind} with id {id}")]
+    NotFound { kind: String, id: String },
+    /// The note is signed; write an addendum.
+    #[error("note {id} is signed and locked")]
+    NoteLocked { id: String },
+    /// Input failed validation; nothing was stored.
+    #[error("invalid {field}: {reason}")]
+    Validation { field: String, reason: String },
+    /// The operation does not fit the record's state.
+    #[error("not allowed: {reason}")]
+    InvalidState { reason: String },
+    /// Storage failed.
+    #[error("storage error: {reason}")]
+    Storage { reason: String },
+    /// A signature did not verify.
+    #[error("signature check failed for {id}")]
+    BadSignature { id: String },
+    /// Not a valid invite.
+    #[error("not a valid invite")]
+    InvalidInvite,
+    /// Wrong invite code.
+    #[error("wrong invite code")]
+    InviteCode,
+    /// The invite expired.
+    #[error("the invite has expired")]
+    InviteExpired,
+    /// The invite was already used.
+    #[error("the invite was already used")]
+    InviteUsed,
+    /// The relay could not be reached or refused; retry later.
+    #[error("sync transport failed: {reason}")]
+    Transport { reason: String },
+    /// An argument from the app is malformed (an id that is not a UUID, a key of the wrong size).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument { reason: String },
+    /// An internal error; please report it.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<CoreError> for MendError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::WrongKey => MendError::WrongKey,
+            CoreError::SchemaTooNew { found, supported } => {
+                MendError::SchemaTooNew { found, supported }
+            }
+            CoreError::NotAVault(r) => MendError::NotAVault { reason: r.into() },
+            CoreError::Corrupt { id, what } => MendError::Corrupt { id: id.to_string(), what },
+            CoreError::Erased(id) => MendError::Erased { id: id.to_string() },
+            CoreError::NotFound { kind, id } => {
+                MendError::NotFound { kind: kind.into(), id: id.to_string() }
+            }
+            CoreError::NoteLocked(id) => MendError::NoteLocked { id: id.to_string() },
+            CoreError::Validation { field, reason } => MendError::Validation { field, reason },
+            CoreError::InvalidState(reason) => MendError::InvalidState { reason },
+            CoreError::Storage(reason) => MendError::Storage { reason },
+            CoreError::BadSignature(id) => MendError::BadSignature { id: id.to_string() },
+            CoreError::InvalidInvite => MendError::InvalidInvite,
+            CoreError::InviteCode => MendError::InviteCode,
+            CoreError::InviteExpired => MendError::InviteExpired,
+            CoreError::InviteUsed => MendError::InviteUsed,
+            CoreError::Transport(reason) => MendError::Transport { reason },
+            CoreError::Internal(reason) => MendError::Internal { reason },
+            other => MendError::Internal { reason: other.to_string() },
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for MendError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        MendError::Transport {
+            reason: format!("callback failed: {}", e.reason.chars().take(100).collect::<String>()),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! Records and enums as Swift and Kotlin see them. Vocabulary enums are core's own, declared
+//! here as uniffi "remote" types (no copies, no conversions); structs that carry ids use strings
+//! (UUIDs) so apps can store and compare them directly.
+
+#![allow(missing_docs)] // Record fields are named after the clinical model; the types carry the docs.
+
+use mend_core as core;
+pub use mend_core::{
+    AddendumKind, ClientResponse, ClientStatus, InitiatedBy, Modality, Movement, NoteFormat,
+    NoteState, Precipitant, RecordClass, RepairStrategy, RiskLevel, RuptureMarker, RuptureStatus,
+    SessionStatus, Setting, SignatureMeaning, SignerRole,
+};
+
+use crate::error::MendError;
+
+pub(crate) fn id(s: &str) -> Result<core::RecordId, MendError> {
+    s.parse().map_err(|_| MendError::InvalidArgument { reason: "an id is not a UUID".into() })
+}
+
+pub(crate) fn opt_id(s: &Option<String>) -> Result<Option<core::RecordId>, MendError> {
+    s.as_deref().map(id).transpose()
+}
+
+#[uniffi::remote(Enum)]
+pub enum ClientStatus {
+    Active,
+    OnHold,
+    Discharged,
+    Transferred,
+    Deceased,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SessionStatus {
+    Scheduled,
+    Completed,
+    CancelledClient,
+    CancelledTherapist,
+    LateCancel,
+    NoShow,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Modality {
+    Individual,
+    Couple,
+    Family,
+    Group,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Setting {
+    InPerson,
+    TelehealthVideo,
+    TelehealthAudio,
+}
+
+#[uniffi::remote(Enum)]
+pub enum NoteFormat {
+    Soap,
+    Dap,
+    Birp,
+    Girp,
+    Free,
+}
+
+#[uniffi::remote(Enum)]
+pub enum NoteState {
+    Draft,
+    PendingCosign,
+    Signed,
+    Cosigned,
+}
+
+#[uniffi::remote(Enum)]
+pub enum RiskLevel {
+    NotAssessed,
+    Denied,
+    Passive,
+    ActiveNoPlan,
+    ActiveWithPlan,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SignerRole {
+    Author,
+    Supervisor,
+    Reviewer,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SignatureMeaning {
+    Authored,
+    ReviewedApproved,
+    Cosigned,
+    ReturnedForRevision,
+}
+
+#[uniffi::remote(Enum)]
+pub enum AddendumKind {
+    Addendum,
+    LateEntry,
+    Correction,
+    Clarification,
+    AmendmentAccepted,
+    StatementOfDisagreement,
+    Rebuttal,
+}
+
+#[uniffi::remote(Enum)]
+pub enum RecordClass {
+    PsychotherapyNote,
+    ProgressRecord,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Movement {
+    Withdrawal,
+    Confrontation,
+    Mixed,
+}
+
+#[uniffi::remote(Enum)]
+pub enum InitiatedBy {
+    Client,
+    Therapist,
+    Both,
+    Unclear,
+}
+
+#[uniffi::remote(Enum)]
+pub enum RuptureMarker {
+    WdDenial,
+    WdMinimalResponse,
+    WdAbstractCommunication,
+    WdAvoidantStorytellingTopicShift,
+    WdDeferentialAppeasing,
+    WdContentAffectSplit,
+    WdSelfCriticismHopelessness,
+    WdGivingUp,
+    CfComplaintAboutTherapist,
+    CfRejectsIntervention,
+    CfComplaintAboutActivities,
+    CfComplaintAboutParameters,
+    CfComplaintAboutProgress,
+    CfDefendsSelf,
+    CfControlPressureTherapist,
+    ThWithdrawal,
+    ThConfrontation,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Precipitant {
+    Misunderstanding,
+    Disagreement,
+    BoundaryBreach,
+    Transference,
+    Countertransference,
+    CulturalDifference,
+    PowerDynamics,
+    TherapistBurnoutFatigue,
+    TherapistError,
+    ParametersFeesScheduling,
+    ExternalEvent,
+    Other,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ClientResponse {
+    Reengaged,
+    ClarifiedConcern,
+    ExpressedAnger,
+    ExpressedDisappointmentHurt,
+    ExpressedVulnerabilityNeed,
+    AssertedNeedOrDisagreement,
+    CompliedSuperficially,
+    WithdrewFurther,
+    LeftOrEndedSession,
+    NoObservableChange,
+}
+
+#[uniffi::remote(Enum)]
+pub enum RuptureStatus {
+    Unaddressed,
+    InProgress,
+    PartiallyResolved,
+    Resolved,
+    UnresolvedClosed,
+}
+
+#[uniffi::remote(Enum)]
+pub enum RepairStrategy {
+    RsClarifyMisunderstanding,
+    RsChangeTaskOrGoal,
+    RsProvideRationale,
+    RsInviteDiscussionOfRelationship,
+    RsAcknowledgeOwnContribution,
+    RsDiscloseInternalExperience,
+    RsLinkPatternInTherapy,
+    RsLinkPatternOutsideTherapy,
+    RsValidateDefensivePosture,
+    RsRedirectRefocus,
+    RsNewRelationalExperience,
+    EmpathyValidation,
+    RenegotiateBoundaries,
+    ExploreUnderlyingEmotions,
+    Apology,
+    ConsultSupervision,
+}
+
+/// A new pseudonymous client.
+#[derive(uniffi::Record)]
+pub struct NewClient {
+    pub alias_code: String,
+    pub birth_year: Option<i64>,
+    pub jurisdiction: String,
+    pub intake_date: Option<String>,
+}
+
+/// A treatment goal.
+#[derive(uniffi::Record)]
+pub struct TreatmentGoal {
+    pub id: String,
+    pub text: String,
+    pub domain: String,
+}
+
+/// A client.
+#[derive(uniffi::Record)]
+pub struct Client {
+    pub id: String,
+    pub alias_code: String,
+    pub birth_year: Option<i64>,
+    pub jurisdiction: String,
+    pub status: ClientStatus,
+    pub intake_date: Option<String>,
+    pub treatment_goals: Vec<TreatmentGoal>,
+}
+
+/// A client in the client list; `alias_code` and `status` are absent when it was erased or
+/// cannot be read.
+#[derive(uniffi::Record)]
+pub struct ClientSummary {
+    pub id: String,
+    pub alias_code: Option<String>,
+    pub status: Option<ClientStatus>,
+    pub erased: bool,
+}
+
+/// A new session.
+#[derive(uniffi::Record)]
+pub struct NewSession {
+    pub client_id: String,
+    pub scheduled_start: i64,
+    pub actual_start: Option<i64>,
+    pub actual_end: Option<i64>,
+    pub status: SessionStatus,
+    pub modality: Modality,
+    pub setting: Setting,
+    pub cpt_code: Option<String>,
+}
+
+/// One section of a note.
+#[derive(uniffi::Record)]
+pub struct NoteSection {
+    pub key: String,
+    pub text: String,
+}
+
+/// A new note.
+#[derive(uniffi::Record)]
+pub struct NewNote {
+    pub session_id: String,
+    pub author_id: String,
+    pub format: NoteFormat,
+    pub sections: Vec<NoteSection>,
+    pub created_at: i64,
+}
+
+/// Risk assessment.
+#[derive(uniffi::Record)]
+pub struct Risk {
+    pub si: RiskLevel,
+    pub hi: RiskLevel,
+    pub note: String,
+}
+
+/// A signature.
+#[derive(uniffi::Record)]
+pub struct Signature {
+    pub signer_id: String,
+    pub signer_name: String,
+    pub role: SignerRole,
+    pub meaning: SignatureMeaning,
+    pub signed_at: i64,
+    pub content_hash: String,
+}
+
+/// Who signs, and how.
+#[derive(uniffi::Record)]
+pub struct SignRequest {
+    pub signer_id: String,
+    pub signer_name: String,
+    pub role: SignerRole,
+    pub meaning: SignatureMeaning,
+    pub needs_cosign: bool,
+    pub signed_at: i64,
+}
+
+/// An addendum.
+#[derive(uniffi::Record)]
+pub struct Addendum {
+    pub id: String,
+    pub kind: AddendumKind,
+    pub reason: String,
+    pub body: String,
+    pub signed: bool,
+}
+
+/// A new addendum.
+#[derive(uniffi::Record)]
+pub struct NewAddendum {
+    pub kind: AddendumKind,
+    pub reason: String,
+    pub body: String,
+    pub targets: Vec<String>,
+    pub author_id: String,
+    pub created_at: i64,
+}
+
+/// A session note.
+#[derive(uniffi::Record)]
+pub struct SessionNote {
+    pub id: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub format: NoteFormat,
+    pub sections: Vec<NoteSection>,
+    pub diagnoses: Vec<String>,
+    pub risk: Risk,
+    pub state: NoteState,
+    pub signatures: Vec<Signature>,
+    pub addenda: Vec<Addendum>,
+}
+
+/// A new rupture.
+#[derive(uniffi::Record)]
+pub struct NewRupture {
+    pub client_id: String,
+    pub session_id: Option<String>,
+    pub occurred_at: i64,
+    pub record_class: RecordClass,
+    pub movement: Movement,
+    pub initiated_by: InitiatedBy,
+    pub markers: Vec<RuptureMarker>,
+    pub precipitants: Vec<Precipitant>,
+    pub significance: i64,
+    pub narrative: String,
+    pub client_words: String,
+    pub therapist_contribution: String,
+}
+
+/// A repair attempt.
+#[derive(uniffi::Record)]
+pub struct RepairAttempt {
+    pub id: String,
+    pub at: i64,
+    pub strategies: Vec<RepairStrategy>,
+    pub client_response: Vec<ClientResponse>,
+    pub effect: Option<i64>,
+    pub note: String,
+    pub immediate: bool,
+}
+
+/// A new repair attempt.
+#[derive(uniffi::Record)]
+pub struct NewRepairAttempt {
+    pub session_id: Option<String>,
+    pub at: i64,
+    pub strategies: Vec<RepairStrategy>,
+    pub client_response: Vec<ClientResponse>,
+    pub effect: Option<i64>,
+    pub note: String,
+}
+
+/// A rupture with its repair.
+#[derive(uniffi::Record)]
+pub struct RuptureEvent {
+    pub id: String,
+    pub client_id: String,
+    pub session_id: Option<String>,
+    pub occurred_at: i64,
+    pub movement: Movement,
+    pub initiated_by: InitiatedBy,
+    pub markers: Vec<RuptureMarker>,
+    pub precipitants: Vec<Precipitant>,
+    pub significance: i64,
+    pub narrative: String,
+    pub status: RuptureStatus,
+    pub repair_attempts: Vec<RepairAttempt>,
+}
+
+/// One WAI-SR item score.
+#[derive(uniffi::Record)]
+pub struct MeasureItem {
+    pub item: u8,
+    pub score: i64,
+}
+
+/// A new WAI-SR administration (client-rated).
+#[derive(uniffi::Record)]
+pub struct NewMeasure {
+    pub client_id: String,
+    pub session_id: Option<String>,
+    pub administered_at: i64,
+    pub items: Vec<MeasureItem>,
+}
+
+/// WAI-SR scores at one administration.
+#[derive(uniffi::Record)]
+pub struct AlliancePoint {
+    pub measure_id: String,
+    pub administered_at: i64,
+    pub task: Option<i64>,
+    pub bond: Option<i64>,
+    pub goal: Option<i64>,
+    pub total: Option<i64>,
+    pub incomplete: bool,
+}
+
+/// One entry of a client's timeline.
+#[derive(uniffi::Enum)]
+pub enum TimelineEntry {
+    Session { id: String, at: i64, status: SessionStatus },
+    Note { id: String, at: i64, format: NoteFormat, state: String, diverged: bool },
+    Rupture { id: String, at: i64, movement: Movement, status: RuptureStatus, significance: i64 },
+    Measure { point: AlliancePoint },
+    Unreadable { id: String, erased: bool },
+}
+
+/// One competing value of a conflict.
+#[derive(uniffi::Record)]
+pub struct ConflictValue {
+    pub value: String,
+    pub device_id: Option<String>,
+    pub at: Option<i64>,
+}
+
+/// A field with concurrent values awaiting a decision.
+#[derive(uniffi::Record)]
+pub struct Conflict {
+    pub record_id: String,
+    pub field: String,
+    pub values: Vec<ConflictValue>,
+}
+
+/// What a sync did.
+#[derive(uniffi::Record)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub pulled: u64,
+    pub applied: u64,
+    pub rejected: u64,
+    pub pending: u64,
+    pub cancelled: bool,
+    pub changed: Vec<String>,
+}
+
+/// Progress of a running sync.
+#[derive(uniffi::Record)]
+pub struct SyncProgress {
+    pub pushed: u64,
+    pub to_push: u64,
+    pub pulled: u64,
+    pub remaining: u64,
+}
+
+/// A pulled page, as a foreign transport returns it.
+#[derive(uniffi::Record)]
+pub struct TransportPage {
+    pub items: Vec<TransportItem>,
+    pub remaining: u64,
+}
+
+/// One pulled bundle.
+#[derive(uniffi::Record)]
+pub struct TransportItem {
+    pub seq: u64,
+    pub bundle: Vec<u8>,
+}
+
+/// One HTTP header.
+#[derive(uniffi::Record)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// An HTTP response from a foreign HTTP stack.
+#[derive(uniffi::Record)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
