@@ -4,6 +4,7 @@
 # (Later parts of Mend add the relay on PostgreSQL and the Kotlin and Swift suites here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+log=$(mktemp)
 
 # The toolchain is pinned in rust-toolchain.toml; rustup installs it if this machine lacks it.
 if ! command -v cargo >/dev/null 2>&1; then
@@ -27,11 +28,22 @@ eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$MEND_PG_DIR"' EXIT
 
 echo "== cargo test"
-cargo test --workspace --all-features --locked
+cargo test --workspace --all-features --locked 2>&1 | tee -a "$log"
 
 echo "== Kotlin bindings (Maven, JUnit 5, JNA)"
-bash scripts/kotlin.sh
+bash scripts/kotlin.sh 2>&1 | tee -a "$log"
+
+echo "== Swift bindings (XCTest in a Debian trixie chroot)"
+bash scripts/swift.sh 2>&1 | tee -a "$log"
 
 echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core --bench vault)"
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null
-echo "bench smoke run: ok"
+MEND_BENCH_QUICK=1 cargo bench -p mend-relay --bench load --locked >/dev/null
+echo "bench smoke runs: ok"
+
+# One closing line with every test counted: Rust (cargo test), Kotlin (Surefire), Swift (XCTest).
+rust=$(awk '/^test result: ok\./ {n += $4} END {print n+0}' "$log")
+kotlin=$(awk '/Tests run: [0-9]+, Failures: 0, Errors: 0, Skipped: 0$/ && !/ in / {sub(",", "", $4); n += $4} END {print n+0}' "$log")
+swift=$(awk '/Test Suite .All tests. passed/ {getline; print $2; exit}' "$log")
+echo "Rust tests: $rust, Kotlin tests: $kotlin, Swift tests: ${swift:-0}"
+echo "$((rust + kotlin + ${swift:-0})) passed, 0 failed"

@@ -1,0 +1,193 @@
+// Boundary tests of the Swift bindings, run with XCTest (on Linux in a Debian trixie chroot):
+// construct, call, throw, catch, observe, and use from many threads.
+import Foundation
+import XCTest
+@testable import Mend
+
+final class VaultTests: XCTestCase {
+    var dir: URL!
+    let key = Data(repeating: 7, count: 32)
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("mend-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    func vault(_ name: String = "vault.mend") throws -> Vault {
+        try Vault.create(path: path(name), key: key, passphrase: nil)
+    }
+
+    func session(_ v: Vault, _ client: String) throws -> String {
+        try v.createSession(session: NewSession(clientId: client, scheduledStart: 1_700_000_000_000, actualStart: nil, actualEnd: nil, status: .completed, modality: .individual, setting: .inPerson, cptCode: "90834"))
+    }
+
+    func soap(_ v: Vault, _ sessionId: String) throws -> String {
+        try v.createNote(note: NewNote(sessionId: sessionId, authorId: "t-1", format: .soap, sections: [NoteSection(key: "subjective", text: "Slept badly")], createdAt: 1))
+    }
+
+    func sign(_ at: Int64) -> SignRequest {
+        SignRequest(signerId: "t-1", signerName: "Dr. Example", role: .author, meaning: .authored, needsCosign: false, signedAt: at)
+    }
+
+    func testCreateReopenAndWrongKey() throws {
+        let p = path("v.mend")
+        let id = try vault("v.mend").createClient(client: NewClient(aliasCode: "C-0001", birthYear: 1990, jurisdiction: "US-CA", intakeDate: "2026-01-05"))
+        XCTAssertEqual(try Vault.open(path: p, key: key).client(id: id).aliasCode, "C-0001")
+        XCTAssertThrowsError(try Vault.open(path: p, key: Data(repeating: 8, count: 32))) { error in
+            XCTAssertEqual(error as? VaultError, .wrongKey)
+        }
+        XCTAssertThrowsError(try Vault.open(path: p, key: Data(repeating: 1, count: 5), passphrase: nil)) { error in
+            guard case .InvalidArgument = error as? MendError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testRecordsRoundTrip() throws {
+        let v = try vault()
+        let c = try v.createClient(client: NewClient(aliasCode: "C-0002", birthYear: nil, jurisdiction: "US-NY", intakeDate: nil))
+        let s = try session(v, c)
+        let n = try soap(v, s)
+        try v.spliceNoteSection(id: n, section: "subjective", pos: 0, delete: 0, insert: "Reports: ")
+        let note = try v.note(id: n)
+        XCTAssertEqual(note.sections.first { $0.key == "subjective" }?.text, "Reports: Slept badly")
+        XCTAssertEqual(note.sections.map(\.key), ["subjective", "objective", "assessment", "plan"])
+        XCTAssertEqual(note.state, .draft)
+        let r = try v.createRupture(rupture: NewRupture(clientId: c, sessionId: s, occurredAt: 5, recordClass: .psychotherapyNote, movement: .confrontation, initiatedBy: .client, markers: [.cfRejectsIntervention], precipitants: [.disagreement], significance: 4, narrative: "pushed back", clientWords: "no", therapistContribution: ""), by: "t-1")
+        _ = try v.addRepairAttempt(id: r, attempt: NewRepairAttempt(sessionId: s, at: 6, strategies: [.rsInviteDiscussionOfRelationship], clientResponse: [.expressedAnger], effect: 3, note: ""))
+        let rupture = try v.rupture(id: r)
+        XCTAssertEqual(rupture.markers, [.cfRejectsIntervention])
+        XCTAssertFalse(rupture.repairAttempts[0].immediate)
+        _ = try v.recordMeasure(measure: NewMeasure(clientId: c, sessionId: s, administeredAt: 7, items: (1...12).map { MeasureItem(item: UInt8($0), score: 5) }))
+        XCTAssertEqual(try v.allianceTrend(clientId: c).first?.total, 60)
+        XCTAssertEqual(try v.timeline(clientId: c).count, 4)
+    }
+
+    func testValidationErrorsAreSwiftErrors() throws {
+        let v = try vault()
+        let c = try v.createClient(client: NewClient(aliasCode: "C-0003", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let bad = NewRupture(clientId: c, sessionId: nil, occurredAt: 1, recordClass: .progressRecord, movement: .mixed, initiatedBy: .both, markers: [], precipitants: [], significance: 7, narrative: "", clientWords: "", therapistContribution: "")
+        XCTAssertThrowsError(try mend { try v.createRupture(rupture: bad, by: "t") }) { error in
+            XCTAssertEqual(error as? VaultError, .validation(field: "significance", reason: "must be between 1 and 5"))
+        }
+        XCTAssertThrowsError(try mend { try v.recordMeasure(measure: NewMeasure(clientId: c, sessionId: nil, administeredAt: 1, items: [MeasureItem(item: 13, score: 3)])) }) { error in
+            guard case .validation(let field, _) = error as? VaultError else { return XCTFail("\(error)") }
+            XCTAssertEqual(field, "items")
+        }
+        XCTAssertEqual(try v.clients().count, 1)
+    }
+
+    func testSigningLocksTheNote() throws {
+        let v = try vault()
+        let n = try soap(v, try session(v, try v.createClient(client: NewClient(aliasCode: "C-0004", birthYear: nil, jurisdiction: "US", intakeDate: nil))))
+        try v.signNote(id: n, request: sign(10))
+        XCTAssertEqual(try v.note(id: n).state, .signed)
+        XCTAssertThrowsError(try mend { try v.setNoteSection(id: n, section: "plan", text: "late") }) { error in
+            XCTAssertEqual(error as? VaultError, .noteLocked(noteId: n))
+        }
+        let a = try v.addAddendum(id: n, addendum: NewAddendum(kind: .clarification, reason: "detail", body: "More.", targets: ["plan"], authorId: "t-1", createdAt: 20))
+        try v.signAddendum(id: n, addendumId: a, request: sign(21))
+        XCTAssertTrue(try v.note(id: n).addenda[0].signed)
+    }
+
+    func testTwoVaultsSyncThroughAnInProcessRelay() async throws {
+        let relay = InMemoryRelay()
+        let phone = try vault("phone.mend")
+        let c = try phone.createClient(client: NewClient(aliasCode: "C-0005", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let n = try soap(phone, try session(phone, c))
+        let code = generateInviteCode()
+        let invite = try phone.exportInvite(code: code, expiresAt: Int64.max)
+        _ = try await phone.sync(relay: relay)
+        let tablet = try Vault.joinInMemory(path: path("tablet.mend"), key: Data(repeating: 9, count: 32), invite: invite, code: code, relay: relay)
+        _ = try await tablet.sync(relay: relay)
+        try phone.spliceNoteSection(id: n, section: "plan", pos: 0, delete: 0, insert: "phone")
+        try tablet.spliceNoteSection(id: n, section: "assessment", pos: 0, delete: 0, insert: "tablet")
+        for _ in 0..<2 {
+            _ = try await phone.sync(relay: relay)
+            _ = try await tablet.sync(relay: relay)
+        }
+        XCTAssertEqual(try phone.note(id: n).sections.map(\.text), try tablet.note(id: n).sections.map(\.text))
+        XCTAssertEqual(try tablet.note(id: n).sections.first { $0.key == "plan" }?.text, "phone")
+        XCTAssertThrowsError(try mend { try Vault.joinInMemory(path: path("again.mend"), key: key, invite: invite, code: code, relay: relay) }) { error in
+            XCTAssertEqual(error as? VaultError, .invite("used"))
+        }
+        let held = relay.dump()
+        XCTAssertNil(held.range(of: Data("Slept badly".utf8)))
+        XCTAssertNil(held.range(of: Data("C-0005".utf8)))
+    }
+
+    final class SwiftRelay: SyncTransport, @unchecked Sendable {
+        private let lock = NSLock()
+        private var log: [Data] = []
+        private var claimed = Set<String>()
+        func push(vaultId: String, bundles: [Data]) throws { lock.withLock { log.append(contentsOf: bundles) } }
+        func pull(vaultId: String, since: UInt64, limit: UInt32) throws -> TransportPage {
+            lock.withLock {
+                let after = log.enumerated().filter { UInt64($0.offset + 1) > since }
+                let page = after.prefix(Int(limit))
+                return TransportPage(items: page.map { TransportItem(seq: UInt64($0.offset + 1), bundle: $0.element) }, remaining: UInt64(after.count - page.count))
+            }
+        }
+        func uploadSnapshot(vaultId: String, recordId: String, covers: UInt64, bundle: Data) throws {}
+        func dropKeyIds(vaultId: String, keyIds: [String]) throws {}
+        func claimInvite(vaultId: String, inviteId: String) throws {
+            try lock.withLock { if !claimed.insert(inviteId).inserted { throw MendError.InviteUsed } }
+        }
+    }
+
+    func testATransportWrittenInSwift() throws {
+        let transport = SwiftRelay()
+        let a = try vault("a.mend")
+        let c = try a.createClient(client: NewClient(aliasCode: "C-0006", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let code = generateInviteCode()
+        let invite = try a.exportInvite(code: code, expiresAt: Int64.max)
+        XCTAssertGreaterThan(try a.syncWith(transport: transport, listener: nil).pushed, 0)
+        let b = try Vault.joinWith(path: path("b.mend"), key: key, invite: invite, code: code, transport: transport)
+        _ = try b.syncWith(transport: transport, listener: nil)
+        XCTAssertEqual(try b.client(id: c).aliasCode, "C-0006")
+    }
+
+    func testObserversHearSyncedChanges() async throws {
+        let relay = InMemoryRelay()
+        let phone = try vault("o1.mend")
+        let c = try phone.createClient(client: NewClient(aliasCode: "C-0007", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let code = generateInviteCode()
+        let invite = try phone.exportInvite(code: code, expiresAt: Int64.max)
+        _ = try await phone.sync(relay: relay)
+        let tablet = try Vault.joinInMemory(path: path("o2.mend"), key: key, invite: invite, code: code, relay: relay)
+        _ = try await tablet.sync(relay: relay)
+        let stream = tablet.changes()
+        try phone.setClientStatus(id: c, status: .onHold)
+        _ = try await phone.sync(relay: relay)
+        _ = try await tablet.sync(relay: relay)
+        var iterator = stream.makeAsyncIterator()
+        let changed = await iterator.next()
+        XCTAssertTrue(changed?.contains(c) ?? false, "\(String(describing: changed))")
+        XCTAssertEqual(try tablet.client(id: c).status, .onHold)
+    }
+
+    func testCallsFromManyThreads() throws {
+        let v = try vault()
+        let c = try v.createClient(client: NewClient(aliasCode: "C-0008", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let n = try soap(v, try session(v, c))
+        let failures = NSLock()
+        var errors: [Error] = []
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<20 {
+                do {
+                    try v.spliceNoteSection(id: n, section: "plan", pos: 0, delete: 0, insert: "x")
+                    _ = try v.note(id: n)
+                    _ = try v.clients()
+                } catch {
+                    failures.withLock { errors.append(error) }
+                }
+            }
+        }
+        XCTAssertTrue(errors.isEmpty, "\(errors)")
+        XCTAssertEqual(try v.note(id: n).sections.first { $0.key == "plan" }?.text.count, 160)
+    }
+}
