@@ -5,6 +5,7 @@
 //! or the platform's own stack (URLSession, OkHttp) through the bindings, which then never see a
 //! key. Status codes map to [`TransportError`]s; response bodies are decoded with bounds.
 
+use std::io::Read as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -54,13 +55,13 @@ impl HttpClient for UreqClient {
         };
         let status = resp.status();
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut resp.into_reader().take(64 << 20), &mut out)
+        resp.into_reader()
+            .take(64 << 20)
+            .read_to_end(&mut out)
             .map_err(|_| "response read failed".to_string())?;
         Ok((status, out))
     }
 }
-
-use std::io::Read as _;
 
 /// A transport to a relay at a base URL (`https://relay.example`, or `http://127.0.0.1:8787`).
 pub struct HttpTransport {
