@@ -106,6 +106,7 @@ impl Transport for ForeignTransport {
         Ok(Page {
             items: p.items.into_iter().map(|i| PageItem { seq: i.seq, bundle: i.bundle }).collect(),
             remaining: p.remaining,
+            head: p.head,
         })
     }
     fn upload_snapshot(

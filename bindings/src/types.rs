@@ -480,6 +480,8 @@ pub struct SyncProgress {
 pub struct TransportPage {
     pub items: Vec<TransportItem>,
     pub remaining: u64,
+    /// The highest sequence number the relay ever gave (0 if unknown).
+    pub head: u64,
 }
 
 /// One pulled bundle.

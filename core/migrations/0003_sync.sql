@@ -17,9 +17,10 @@ CREATE TABLE applied (
 ) WITHOUT ROWID;
 
 CREATE TABLE pending (
-    relay_seq INTEGER PRIMARY KEY,
+    id        BLOB PRIMARY KEY, -- first 16 bytes of the bundle's SHA-256
+    relay_seq INTEGER NOT NULL,
     bundle    BLOB NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE relay_drops (
     key_id BLOB PRIMARY KEY

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash};
 use rusqlite::Connection;
 
@@ -298,6 +299,10 @@ impl Vault {
         self.inner.lock().unwrap_or_else(|poisoned| {
             let mut g = poisoned.into_inner();
             g.docs.clear();
+            // A transaction left open by the interrupted call is rolled back.
+            if !g.conn.is_autocommit() {
+                let _ = g.conn.execute_batch("ROLLBACK");
+            }
             g
         })
     }
@@ -412,7 +417,7 @@ impl Vault {
     pub fn devices(&self) -> Vec<(DeviceId, bool)> {
         let g = self.lock();
         let mut out: Vec<(DeviceId, bool)> =
-            g.registry.devices.keys().map(|d| (*d, g.registry.revoked.contains(d))).collect();
+            g.registry.devices.keys().map(|d| (*d, g.registry.revoked.contains_key(d))).collect();
         out.sort();
         out
     }
@@ -430,7 +435,8 @@ impl Vault {
             });
         }
         let registry_id = g.registry_id;
-        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device))?;
+        let upto = db::applied_max(&g.conn, &device)?;
+        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto))?;
         db::relay_queue_put(&g.conn, 2, &device, &[0; 32])?;
         g.refresh_registry();
         Ok(())
@@ -1057,8 +1063,9 @@ impl Inner {
             let bytes =
                 envelope::open(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &data)
                     .map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
-            doc.load_incremental(&bytes)
-                .map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
+            if !crate::records::am::load_incremental_safely(&mut doc, &bytes) {
+                return Err(Error::corrupt(id, format!("change {seq}")));
+            }
         }
         let saved_heads = doc.get_heads();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
@@ -1118,6 +1125,12 @@ impl Inner {
     ) -> Result<T> {
         let c = self.cached(id, kind)?;
         let out = f(&mut c.doc)?;
+        if c.doc.pending_ops() == 0 {
+            // Nothing changed: close the empty transaction without a change (committing an
+            // empty one leaves Automerge unable to merge later changes).
+            c.doc.rollback();
+            return Ok(out);
+        }
         let bytes = c.doc.save_after(&c.saved_heads);
         if bytes.is_empty() {
             return Ok(out);

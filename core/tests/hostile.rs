@@ -175,11 +175,11 @@ impl Transport for HostileRelay<'_> {
             return Err(TransportError::Unavailable("the victim never stopped pulling".into()));
         }
         match &self.mode {
-            Mode::EmptyHuge => return Ok(Page { items: vec![], remaining: u64::MAX }),
+            Mode::EmptyHuge => return Ok(Page { items: vec![], remaining: u64::MAX, head: 0 }),
             Mode::StaleHuge => {
                 let all = self.inner.pull(vault, 0, u32::MAX)?.items;
                 let items = all.into_iter().filter(|i| i.seq <= since).collect();
-                return Ok(Page { items, remaining: u64::MAX });
+                return Ok(Page { items, remaining: u64::MAX, head: 0 });
             }
             Mode::LyingRemaining => {
                 let mut page = self.inner.pull(vault, since, limit)?;
@@ -199,7 +199,7 @@ impl Transport for HostileRelay<'_> {
         let end = (*pos + limit as usize).min(script.len());
         let items = script[*pos..end].to_vec();
         *pos = end;
-        Ok(Page { items, remaining: (script.len() - end) as u64 })
+        Ok(Page { items, remaining: (script.len() - end) as u64, head: 0 })
     }
 
     fn upload_snapshot(

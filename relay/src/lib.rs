@@ -339,13 +339,14 @@ async fn pull(
     let Ok(Query(q)) = query else { return Err(ApiError::bad("bad query")) };
     let since = q.since.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(200).clamp(1, relay.limits.max_page);
-    let (items, remaining) = relay.store.pull(vault, since, limit).await?;
+    let (items, remaining, head) = relay.store.pull(vault, since, limit).await?;
     let page = Page {
         items: items
             .into_iter()
             .map(|(seq, bundle)| PageItem { seq: seq as u64, bundle })
             .collect(),
         remaining,
+        head: head.max(0) as u64,
     };
     Ok(wire::encode_page(&page))
 }

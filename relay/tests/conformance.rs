@@ -52,11 +52,12 @@ async fn suite(s: Arc<dyn Store>) {
         1,
         "a retried push stores nothing twice"
     );
-    let (page, remaining) = s.pull(v, 0, 2).await.unwrap();
+    let (page, remaining, head) = s.pull(v, 0, 2).await.unwrap();
+    assert_eq!(head, 4, "the highest sequence number given");
     assert_eq!(page.len(), 2);
     assert_eq!(remaining, 2);
     assert!(page[0].0 < page[1].0);
-    let (rest, remaining) = s.pull(v, page[1].0, 10).await.unwrap();
+    let (rest, remaining, _) = s.pull(v, page[1].0, 10).await.unwrap();
     assert_eq!((rest.len(), remaining), (2, 0));
     assert_eq!(rest[1].1, vec![3, 1, 10, 4]);
     assert!(matches!(
@@ -69,7 +70,8 @@ async fn suite(s: Arc<dyn Store>) {
     let mut snap = bundle(1, 1, 10, 5);
     snap.bytes = b"snapshot".to_vec();
     s.put_snapshot(v, covers, snap).await.unwrap();
-    let (all, _) = s.pull(v, 0, 100).await.unwrap();
+    let (all, _, head) = s.pull(v, 0, 100).await.unwrap();
+    assert_eq!(head, all.last().unwrap().0, "a snapshot takes the next sequence number");
     let bodies: Vec<Vec<u8>> = all.iter().map(|i| i.1.clone()).collect();
     assert_eq!(bodies, vec![vec![2, 1, 10, 2], vec![3, 1, 10, 4], b"snapshot".to_vec()]);
     assert!(all.last().unwrap().0 > covers);
@@ -103,7 +105,7 @@ async fn suite(s: Arc<dyn Store>) {
     for t in tasks {
         t.await.unwrap();
     }
-    let (all, _) = s.pull(w, 0, 1000).await.unwrap();
+    let (all, _, _) = s.pull(w, 0, 1000).await.unwrap();
     assert_eq!(all.len(), 160);
     assert!(all.windows(2).all(|p| p[0].0 < p[1].0));
 }

@@ -262,6 +262,16 @@ pub fn put_reg(
     Ok(())
 }
 
+/// Applies saved Automerge bytes (changes or a whole document) to `doc`. Automerge can panic on
+/// some inputs; the panic is caught and reported as a failure, after which the caller must drop
+/// `doc` (its state is unknown). Nothing ever unwinds past this point toward the FFI boundary.
+pub fn load_incremental_safely(doc: &mut AutoCommit, bytes: &[u8]) -> bool {
+    matches!(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes))),
+        Ok(Ok(_))
+    )
+}
+
 /// Puts a string, or deletes the key for `None`.
 pub fn put_opt_str(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: Option<&str>) -> Result<()> {
     match v {
@@ -327,10 +337,13 @@ pub fn set_member<T: std::fmt::Display>(
         Some((Value::Object(ObjType::Map), m)) => m,
         _ => doc.put_object(obj, key, ObjType::Map)?,
     };
-    if present {
-        doc.put(&m, item.to_string(), true)?;
-    } else {
-        doc.delete(&m, item.to_string())?;
+    // Writing what is already there would only add a no-op to the history.
+    let member = item.to_string();
+    let is_member = doc.get(&m, member.as_str())?.is_some();
+    if present && !is_member {
+        doc.put(&m, member, true)?;
+    } else if !present && is_member {
+        doc.delete(&m, member)?;
     }
     Ok(())
 }

@@ -314,6 +314,10 @@ pub fn splice_section(
         ));
     }
     validate::text(&format!("sections.{section}"), insert)?;
+    if delete == 0 && insert.is_empty() {
+        // Nothing to do; an empty splice would still record an (empty) operation.
+        return Ok(());
+    }
     doc.splice_text(&t, pos, delete as isize, insert)?;
     Ok(())
 }

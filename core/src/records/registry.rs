@@ -4,7 +4,7 @@
 //! because this document is never erased). Add-wins maps, so a revocation or erasure made on one
 //! device cannot be undone by a concurrent edit elsewhere.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
@@ -18,16 +18,21 @@ use crate::ids::{DeviceId, KeyId, RecordId};
 pub struct Registry {
     /// Device → Ed25519 public key.
     pub devices: HashMap<DeviceId, [u8; 32]>,
-    /// Revoked devices.
-    pub revoked: HashSet<DeviceId>,
+    /// Revoked devices, each with the last of its sequence numbers still accepted (what the
+    /// revoking device had already applied, so every device keeps the same edits).
+    pub revoked: HashMap<DeviceId, u64>,
     /// Erased clients → their key ids.
     pub erased: HashMap<RecordId, Vec<KeyId>>,
 }
 
 impl Registry {
-    /// The public key of a device allowed to sign, or why not.
-    pub fn signer(&self, device: &DeviceId) -> std::result::Result<&[u8; 32], SignerState> {
-        if self.revoked.contains(device) {
+    /// The public key of a device allowed to sign its bundle `seq`, or why not.
+    pub fn signer(
+        &self,
+        device: &DeviceId,
+        seq: u64,
+    ) -> std::result::Result<&[u8; 32], SignerState> {
+        if self.revoked.get(device).is_some_and(|upto| seq > *upto) {
             return Err(SignerState::Revoked);
         }
         self.devices.get(device).ok_or(SignerState::Unknown)
@@ -74,10 +79,10 @@ pub fn add_device(
     Ok(())
 }
 
-/// Revokes a device: its future bundles are refused everywhere.
-pub fn revoke(doc: &mut AutoCommit, device: DeviceId) -> Result<()> {
+/// Revokes a device: its bundles after sequence number `upto` are refused everywhere.
+pub fn revoke(doc: &mut AutoCommit, device: DeviceId, upto: u64) -> Result<()> {
     let revoked = map(doc, "revoked", RecordId::from_bytes([0; 16]))?;
-    doc.put(&revoked, device.to_string(), true)?;
+    doc.put(&revoked, device.to_string(), upto.min(i64::MAX as u64) as i64)?;
     Ok(())
 }
 
@@ -106,9 +111,22 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
     }
     let revoked = r.obj(&ROOT, "revoked", ObjType::Map)?;
     for item in doc.map_range(&revoked, ..) {
-        if let Ok(d) = item.key.parse::<DeviceId>() {
-            reg.revoked.insert(d);
-        }
+        let Ok(d) = item.key.parse::<DeviceId>() else { continue };
+        // Concurrent revocations keep every boundary; the largest wins, on every device alike.
+        let upto = doc
+            .get_all(&revoked, item.key.as_ref())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, _)| match v {
+                automerge::Value::Scalar(s) => match s.as_ref() {
+                    automerge::ScalarValue::Int(i) => Some((*i).max(0) as u64),
+                    _ => Some(0),
+                },
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        reg.revoked.insert(d, upto);
     }
     let erased = r.obj(&ROOT, "erased", ObjType::Map)?;
     for item in doc.map_range(&erased, ..) {

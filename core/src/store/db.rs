@@ -343,6 +343,16 @@ pub fn applied_insert(conn: &Connection, device: &crate::ids::DeviceId, seq: u64
         == 1)
 }
 
+/// The highest sequence number applied from a device (0 if none).
+pub fn applied_max(conn: &Connection, device: &crate::ids::DeviceId) -> Result<u64> {
+    let n: Option<i64> = conn.query_row(
+        "SELECT max(seq) FROM applied WHERE device_id = ?1",
+        [&device.as_bytes()[..]],
+        |r| r.get(0),
+    )?;
+    Ok(n.unwrap_or(0) as u64)
+}
+
 /// Whether a bundle was applied.
 pub fn applied_contains(
     conn: &Connection,
@@ -356,16 +366,35 @@ pub fn applied_contains(
         .is_some())
 }
 
-/// Keeps a bundle that cannot be applied yet.
-pub fn pending_put(conn: &Connection, relay_seq: u64, bundle: &[u8]) -> Result<()> {
-    conn.execute(
-        "INSERT OR REPLACE INTO pending(relay_seq, bundle) VALUES (?1, ?2)",
-        params![relay_seq as i64, bundle],
-    )?;
-    Ok(())
+/// Most bundles kept pending; beyond it new ones are refused (a relay cannot fill the disk).
+pub const MAX_PENDING: u64 = 10_000;
+
+fn pending_id(bundle: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bundle)[..16].to_vec()
 }
 
-/// Every pending bundle.
+/// Keeps a bundle that cannot be applied yet, keyed by its content (so one bundle can never
+/// displace another). `false` if the pending store is full.
+pub fn pending_put(conn: &Connection, relay_seq: u64, bundle: &[u8]) -> Result<bool> {
+    let id = pending_id(bundle);
+    let known =
+        conn.query_row("SELECT 1 FROM pending WHERE id = ?1", [&id], |_| Ok(())).optional()?;
+    if known.is_some() {
+        return Ok(true);
+    }
+    let n: i64 = conn.query_row("SELECT count(*) FROM pending", [], |r| r.get(0))?;
+    if n as u64 >= MAX_PENDING {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT OR IGNORE INTO pending(id, relay_seq, bundle) VALUES (?1, ?2, ?3)",
+        params![id, relay_seq as i64, bundle],
+    )?;
+    Ok(true)
+}
+
+/// Every pending bundle, as `(relay seq, bundle)`.
 pub fn pending_all(conn: &Connection) -> Result<Vec<(u64, Vec<u8>)>> {
     let mut st = conn.prepare_cached("SELECT relay_seq, bundle FROM pending ORDER BY relay_seq")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?)))?;
@@ -373,8 +402,8 @@ pub fn pending_all(conn: &Connection) -> Result<Vec<(u64, Vec<u8>)>> {
 }
 
 /// Forgets a pending bundle.
-pub fn pending_delete(conn: &Connection, relay_seq: u64) -> Result<()> {
-    conn.execute("DELETE FROM pending WHERE relay_seq = ?1", [relay_seq as i64])?;
+pub fn pending_delete(conn: &Connection, bundle: &[u8]) -> Result<()> {
+    conn.execute("DELETE FROM pending WHERE id = ?1", [pending_id(bundle)])?;
     Ok(())
 }
 
@@ -404,7 +433,12 @@ pub fn relay_drops_clear(conn: &Connection) -> Result<()> {
 }
 
 /// Queues an enrollment (op 1) or revocation (op 2) for the relay.
-pub fn relay_queue_put(conn: &Connection, op: u8, device: &crate::ids::DeviceId, public: &[u8; 32]) -> Result<()> {
+pub fn relay_queue_put(
+    conn: &Connection,
+    op: u8,
+    device: &crate::ids::DeviceId,
+    public: &[u8; 32],
+) -> Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO relay_queue(op, device_id, public) VALUES (?1, ?2, ?3)",
         params![op, &device.as_bytes()[..], &public[..]],
@@ -414,13 +448,20 @@ pub fn relay_queue_put(conn: &Connection, op: u8, device: &crate::ids::DeviceId,
 
 /// Queued relay operations, enrollments first.
 pub fn relay_queue_all(conn: &Connection) -> Result<Vec<(u8, crate::ids::DeviceId, [u8; 32])>> {
-    let mut st = conn.prepare_cached("SELECT op, device_id, public FROM relay_queue ORDER BY op")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+    let mut st =
+        conn.prepare_cached("SELECT op, device_id, public FROM relay_queue ORDER BY op")?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+    })?;
     Ok(rows
         .collect::<rusqlite::Result<Vec<_>>>()?
         .into_iter()
         .filter_map(|(op, d, p)| {
-            Some((op, crate::ids::DeviceId::from_slice(&d)?, <[u8; 32]>::try_from(p.as_slice()).ok()?))
+            Some((
+                op,
+                crate::ids::DeviceId::from_slice(&d)?,
+                <[u8; 32]>::try_from(p.as_slice()).ok()?,
+            ))
         })
         .collect())
 }

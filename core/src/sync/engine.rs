@@ -69,6 +69,8 @@ pub enum RejectReason {
     Mismatch,
     /// Its Automerge content does not load.
     BadChanges,
+    /// It would have to wait (unknown signer or key) but too many bundles already wait.
+    PendingFull,
 }
 
 /// One refused bundle.
@@ -105,6 +107,9 @@ pub struct SyncReport {
     pub cancelled: bool,
     /// Records that changed because of what was pulled (for observers and UI refresh).
     pub changed: Vec<RecordId>,
+    /// Bundles were found missing (or the relay's sequence numbers could not be trusted) and
+    /// everything was pulled again from the start.
+    pub repaired: bool,
 }
 
 enum Outcome {
@@ -223,26 +228,22 @@ impl Vault {
         }
 
         // 3. Pull pages after the cursor and apply each in one transaction.
-        let mut cursor = self.lock().pull_cursor()?;
-        loop {
-            if cancelled(opts) {
-                report.cancelled = true;
-                break;
-            }
-            let page = transport.pull(&vault, cursor, page_size)?;
-            // Only items after the cursor count; a relay that returns nothing new is done.
-            let Some(next) = page.items.iter().map(|i| i.seq).filter(|s| *s > cursor).max() else {
-                break;
-            };
-            let fresh: Vec<&PageItem> = page.items.iter().filter(|i| i.seq > cursor).collect();
-            report.pulled += fresh.len() as u64;
-            self.lock().apply_page(&fresh, next, &mut report)?;
-            cursor = next;
-            progress.pulled = report.pulled;
-            progress.remaining = page.remaining;
-            report_progress(&progress);
-            if page.remaining == 0 {
-                break;
+        let start = self.lock().pull_cursor()?;
+        let mut cursor =
+            self.pull_pages(transport, &vault, start, opts, &mut report, &mut progress)?;
+
+        // 4. Repair: the cursor is the relay's word. If bundles turned out to be missing (gaps
+        // in a device's sequence numbers, changes waiting for dependencies) and this is a new
+        // hole, pull everything once more from the start: whatever an earlier, misbehaving relay
+        // withheld is then filled in by an honest one; duplicates are skipped.
+        if !report.cancelled {
+            let holes = self.lock().holes()?;
+            let seen = db::meta_get(&self.lock().conn, "holes_repaired")?;
+            if let Some(h) = holes.filter(|h| Some(h.as_slice()) != seen.as_deref()) {
+                cursor = self.pull_pages(transport, &vault, 0, opts, &mut report, &mut progress)?;
+                report.repaired = true;
+                let after = self.lock().holes()?.unwrap_or(h);
+                db::meta_put(&self.lock().conn, "holes_repaired", &after)?;
             }
         }
         let mut g = self.lock();
@@ -251,6 +252,52 @@ impl Vault {
         report.pending = db::pending_all(&g.conn)?.len() as u64;
         report.cursor = cursor;
         Ok(report)
+    }
+
+    /// Pulls and applies pages after `cursor` until the relay has nothing new; returns the new
+    /// cursor. A cursor above the relay's head (made-up sequence numbers served earlier) starts
+    /// over from zero, once.
+    fn pull_pages(
+        &self,
+        transport: &dyn Transport,
+        vault: &crate::ids::VaultId,
+        mut cursor: u64,
+        opts: &SyncOptions<'_>,
+        report: &mut SyncReport,
+        progress: &mut SyncProgress,
+    ) -> Result<u64> {
+        let page_size = opts.page_size.clamp(1, 10_000);
+        let mut restarted = false;
+        loop {
+            if cancelled(opts) {
+                report.cancelled = true;
+                break;
+            }
+            let page = transport.pull(vault, cursor, page_size)?;
+            if page.head != 0 && cursor > page.head && !restarted {
+                restarted = true;
+                report.repaired = true;
+                cursor = 0;
+                continue;
+            }
+            // Only items after the cursor count; a relay that returns nothing new is done.
+            let Some(next) = page.items.iter().map(|i| i.seq).filter(|s| *s > cursor).max() else {
+                break;
+            };
+            let fresh: Vec<&PageItem> = page.items.iter().filter(|i| i.seq > cursor).collect();
+            report.pulled += fresh.len() as u64;
+            self.lock().apply_page(&fresh, next, report)?;
+            cursor = next;
+            progress.pulled = report.pulled;
+            progress.remaining = page.remaining;
+            if let Some(f) = opts.progress {
+                f(progress)
+            }
+            if page.remaining == 0 {
+                break;
+            }
+        }
+        Ok(cursor)
     }
 
     /// Uploads an encrypted, compacted snapshot of every record so the relay can drop the
@@ -287,6 +334,40 @@ impl Vault {
 }
 
 impl Inner {
+    /// A fingerprint of what seems missing — gaps in other devices' sequence numbers and changes
+    /// waiting for dependencies — or `None` if nothing is.
+    fn holes(&mut self) -> Result<Option<Vec<u8>>> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let mut any = false;
+        let mut st = self.conn.prepare_cached(
+            "SELECT device_id, max(seq) - min(seq) + 1 - count(*) FROM applied GROUP BY device_id ORDER BY device_id",
+        )?;
+        let gaps = st
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (device, gap) in gaps {
+            if gap > 0 {
+                any = true;
+                h.update(&device);
+                h.update(gap.to_be_bytes());
+            }
+        }
+        let mut ids: Vec<RecordId> = self.docs.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(c) = self.docs.get_mut(&id) {
+                let mut missing = c.doc.get_missing_deps(&[]);
+                missing.sort();
+                for m in missing {
+                    any = true;
+                    h.update(m.0);
+                }
+            }
+        }
+        Ok(any.then(|| h.finalize().to_vec()))
+    }
+
     pub(crate) fn pull_cursor(&self) -> Result<u64> {
         Ok(db::meta_get(&self.conn, "pull_cursor")?
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
@@ -389,7 +470,7 @@ impl Inner {
             let mut progressed = false;
             for (relay_seq, raw) in pending {
                 let Ok(b) = Bundle::decode(&raw) else {
-                    db::pending_delete(&self.conn, relay_seq)?;
+                    db::pending_delete(&self.conn, &raw)?;
                     continue;
                 };
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -399,7 +480,7 @@ impl Inner {
                         self.conn.execute_batch("COMMIT")?;
                     }
                     Ok(o) => {
-                        db::pending_delete(&self.conn, relay_seq)?;
+                        db::pending_delete(&self.conn, &raw)?;
                         self.conn.execute_batch("COMMIT")?;
                         progressed = true;
                         if let Outcome::Applied { registry: true } = o {
@@ -453,7 +534,13 @@ impl Inner {
                 db::applied_insert(&self.conn, &b.device, b.seq)?;
                 report.erased += 1;
             }
-            Outcome::Deferred => db::pending_put(&self.conn, relay_seq, raw)?,
+            Outcome::Deferred => {
+                if !db::pending_put(&self.conn, relay_seq, raw)? {
+                    report
+                        .rejected
+                        .push(Rejection { relay_seq, reason: RejectReason::PendingFull });
+                }
+            }
             Outcome::Rejected(reason) => {
                 report.rejected.push(Rejection { relay_seq, reason: *reason })
             }
@@ -468,7 +555,7 @@ impl Inner {
         if b.device == self.device_id {
             return Ok(Outcome::Duplicate);
         }
-        let public = match self.registry.signer(&b.device) {
+        let public = match self.registry.signer(&b.device, b.seq) {
             Ok(p) => *p,
             Err(SignerState::Unknown) => return Ok(Outcome::Deferred),
             Err(SignerState::Revoked) => return Ok(Outcome::Rejected(RejectReason::RevokedDevice)),
@@ -566,7 +653,7 @@ impl Inner {
                         other => Err(other),
                     };
                 }
-                self.merge_into_cached(b.doc, kind, &key, bytes)
+                self.merge_into_cached(b.doc, kind, &key, bytes, b.kind == BundleKind::Snapshot)
             }
             None => self.create_from_bundle(b.doc, kind, client, b.key_id, &key, bytes),
         }
@@ -578,16 +665,20 @@ impl Inner {
         kind: Kind,
         key: &SecretKey,
         bytes: &[u8],
+        whole: bool,
     ) -> Result<Outcome> {
         let vault = self.vault_id;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         let heads = c.doc.get_heads();
         let missing = c.doc.get_missing_deps(&[]);
-        if c.doc.load_incremental(bytes).is_err() {
+        if !crate::records::am::load_incremental_safely(&mut c.doc, bytes) {
             self.docs.remove(&id);
             return Ok(Outcome::Rejected(RejectReason::BadChanges));
         }
-        if c.doc.get_heads() == heads && c.doc.get_missing_deps(&[]) == missing {
+        // A whole-document snapshot that brought nothing new need not be stored. Change bundles
+        // always are: one may wait on the same missing dependency as another, leaving heads and
+        // missing dependencies unchanged, and must still survive a restart.
+        if whole && c.doc.get_heads() == heads && c.doc.get_missing_deps(&[]) == missing {
             return Ok(Outcome::Applied { registry: kind == Kind::Registry });
         }
         let seq = c.header.next_seq;
@@ -628,7 +719,7 @@ impl Inner {
         bytes: &[u8],
     ) -> Result<Outcome> {
         let mut doc = AutoCommit::new();
-        if doc.load_incremental(bytes).is_err() {
+        if !crate::records::am::load_incremental_safely(&mut doc, bytes) {
             return Ok(Outcome::Rejected(RejectReason::BadChanges));
         }
         let header = DocHeader {

@@ -100,7 +100,7 @@ impl Transport for MemoryRelay {
                 remaining += 1;
             }
         }
-        Ok(Page { items, remaining })
+        Ok(Page { items, remaining, head: s.next })
     }
 
     fn upload_snapshot(

@@ -20,6 +20,10 @@ pub struct Page {
     pub items: Vec<PageItem>,
     /// How many more bundles the relay holds after this page (for a progress bar).
     pub remaining: u64,
+    /// The highest sequence number the relay ever gave a bundle of this vault (0 = unknown).
+    /// A cursor above it means a relay once served made-up sequence numbers; the device then
+    /// pulls again from the start (duplicates are skipped).
+    pub head: u64,
 }
 
 /// A transport failure.

@@ -3,7 +3,7 @@
 //! Every decoder bounds counts and lengths and never panics.
 //!
 //! - bundle list (push): `count u32 | (len u32 | bundle)*`
-//! - page (pull): `remaining u64 | count u32 | (relay seq u64 | len u32 | bundle)*`
+//! - page (pull): `remaining u64 | head u64 | count u32 | (relay seq u64 | len u32 | bundle)*`
 //! - key id list (drop): `count u32 | key id 16 *`
 //! - device (enroll): `device 16 | Ed25519 public key 32`
 
@@ -90,6 +90,7 @@ pub fn decode_bundles(body: &[u8], max_items: usize) -> Result<Vec<Vec<u8>>, Wir
 pub fn encode_page(page: &Page) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&page.remaining.to_be_bytes());
+    out.extend_from_slice(&page.head.to_be_bytes());
     out.extend_from_slice(&(page.items.len() as u32).to_be_bytes());
     for i in &page.items {
         out.extend_from_slice(&i.seq.to_be_bytes());
@@ -103,6 +104,7 @@ pub fn encode_page(page: &Page) -> Vec<u8> {
 pub fn decode_page(body: &[u8], max_items: usize) -> Result<Page, WireError> {
     let mut c = Cursor(body);
     let remaining = c.u64()?;
+    let head = c.u64()?;
     let n = c.u32()? as usize;
     if n > max_items {
         return Err(WireError::TooLarge);
@@ -114,7 +116,7 @@ pub fn decode_page(body: &[u8], max_items: usize) -> Result<Page, WireError> {
         items.push(PageItem { seq, bundle: c.take(len)?.to_vec() });
     }
     c.end()?;
-    Ok(Page { items, remaining })
+    Ok(Page { items, remaining, head })
 }
 
 /// Encodes key ids for a drop.
@@ -194,7 +196,8 @@ mod tests {
         let b = vec![vec![1, 2, 3], vec![], vec![9; 300]];
         assert_eq!(decode_bundles(&encode_bundles(&b), 10).unwrap(), b);
         assert_eq!(decode_bundles(&encode_bundles(&b), 2), Err(WireError::TooLarge));
-        let p = Page { items: vec![PageItem { seq: 7, bundle: vec![4; 10] }], remaining: 3 };
+        let p =
+            Page { items: vec![PageItem { seq: 7, bundle: vec![4; 10] }], remaining: 3, head: 9 };
         assert_eq!(decode_page(&encode_page(&p), 10).unwrap(), p);
         let k = vec![KeyId::random(), KeyId::random()];
         assert_eq!(decode_key_ids(&encode_key_ids(&k), 10).unwrap(), k);

@@ -50,6 +50,9 @@ pub enum StoreError {
     Conflict(&'static str),
 }
 
+/// A pulled page: `(seq, bytes)` items, how many remain, the vault's highest sequence number.
+pub type Pulled = (Vec<(i64, Vec<u8>)>, u64, i64);
+
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -79,13 +82,9 @@ pub trait Store: Send + Sync + 'static {
     /// never stores anything twice. Returns how many were new.
     async fn push(&self, vault: Id, bundles: Vec<NewBundle>) -> StoreResult<u64>;
 
-    /// Up to `limit` bundles after relay sequence `since`, and how many remain after them.
-    async fn pull(
-        &self,
-        vault: Id,
-        since: i64,
-        limit: u32,
-    ) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)>;
+    /// Up to `limit` bundles after relay sequence `since`, how many remain after them, and the
+    /// highest sequence number ever given in the vault.
+    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<Pulled>;
 
     /// Stores a snapshot of `doc` and drops the bundles of `doc` up to relay sequence `covers`.
     async fn put_snapshot(&self, vault: Id, covers: i64, snapshot: NewBundle) -> StoreResult<()>;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use super::{DeviceRow, Id, NewBundle, Store, StoreError, StoreResult};
+use super::{DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult};
 
 /// PostgreSQL-backed relay storage.
 #[derive(Clone)]
@@ -212,12 +212,7 @@ impl Store for PostgresStore {
         Ok(new)
     }
 
-    async fn pull(
-        &self,
-        vault: Id,
-        since: i64,
-        limit: u32,
-    ) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
+    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<Pulled> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -236,7 +231,13 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?
             .get(0);
-        Ok((items, remaining as u64))
+        let head: i64 = c
+            .query_opt("SELECT next_seq - 1 FROM vaults WHERE vault = $1", &[&&vault[..]])
+            .await
+            .map_err(backend)?
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        Ok((items, remaining as u64, head))
     }
 
     async fn put_snapshot(&self, vault: Id, covers: i64, s: NewBundle) -> StoreResult<()> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{DeviceRow, Id, NewBundle, Store, StoreError, StoreResult};
+use super::{DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult};
 
 /// SQLite-backed relay storage.
 #[derive(Clone)]
@@ -182,12 +182,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pull(
-        &self,
-        vault: Id,
-        since: i64,
-        limit: u32,
-    ) -> StoreResult<(Vec<(i64, Vec<u8>)>, u64)> {
+    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<Pulled> {
         self.run(move |c| {
             let mut st = c
                 .prepare_cached(
@@ -207,7 +202,14 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
-            Ok((items, remaining as u64))
+            let head: i64 = c
+                .query_row("SELECT next_seq - 1 FROM vaults WHERE vault = ?1", [&vault[..]], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?
+                .unwrap_or(0);
+            Ok((items, remaining as u64, head))
         })
         .await
     }

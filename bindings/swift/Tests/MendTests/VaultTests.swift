@@ -129,7 +129,7 @@ final class VaultTests: XCTestCase {
             lock.withLock {
                 let after = log.enumerated().filter { UInt64($0.offset + 1) > since }
                 let page = after.prefix(Int(limit))
-                return TransportPage(items: page.map { TransportItem(seq: UInt64($0.offset + 1), bundle: $0.element) }, remaining: UInt64(after.count - page.count))
+                return TransportPage(items: page.map { TransportItem(seq: UInt64($0.offset + 1), bundle: $0.element) }, remaining: UInt64(after.count - page.count), head: UInt64(log.count))
             }
         }
         func uploadSnapshot(vaultId: String, recordId: String, covers: UInt64, bundle: Data) throws {}

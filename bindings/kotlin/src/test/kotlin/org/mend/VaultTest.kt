@@ -162,7 +162,7 @@ class VaultTest {
             override fun pull(vaultId: String, since: ULong, limit: UInt): TransportPage {
                 val after = log.filter { it.first > since }
                 val page = after.take(limit.toInt())
-                return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong())
+                return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong(), log.size.toULong())
             }
             override fun uploadSnapshot(vaultId: String, recordId: String, covers: ULong, bundle: ByteArray) {}
             override fun dropKeyIds(vaultId: String, keyIds: List<String>) {}
