@@ -22,6 +22,9 @@ CREATE TABLE pending (
     bundle    BLOB NOT NULL
 ) WITHOUT ROWID;
 
+-- Listing clients filters on kind alone.
+CREATE INDEX docs_by_kind ON docs(kind);
+
 CREATE TABLE relay_drops (
     key_id BLOB PRIMARY KEY
 ) WITHOUT ROWID;

@@ -503,13 +503,14 @@ impl Vault {
         delete: usize,
         insert: &str,
     ) -> Result<()> {
-        self.lock()
-            .edit(id, Kind::Note, |doc| note::splice_section(doc, id, section, pos, delete, insert))
+        self.lock().edit_text(id, Kind::Note, |doc| {
+            note::splice_section(doc, id, section, pos, delete, insert)
+        })
     }
 
     /// Replaces a section's text (stored as a minimal diff).
     pub fn set_note_section(&self, id: RecordId, section: &str, text: &str) -> Result<()> {
-        self.lock().edit(id, Kind::Note, |doc| note::set_section(doc, id, section, text))
+        self.lock().edit_text(id, Kind::Note, |doc| note::set_section(doc, id, section, text))
     }
 
     /// Sets the note's risk assessment.
@@ -1059,12 +1060,27 @@ impl Inner {
         )
         .map_err(|_| Error::corrupt(id, "snapshot"))?;
         let mut doc = AutoCommit::load(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
+        // Decrypt every change, then hand them to Automerge in one call (one call per row is
+        // much slower on long notes); if that fails, apply row by row to name the bad one.
+        let mut all = zeroize::Zeroizing::new(Vec::new());
+        let mut parts = Vec::with_capacity(changes.len());
         for (seq, data) in changes {
             let bytes =
                 envelope::open(&key, &header.key_id, &self.aad(&header, seq, Part::Change), &data)
                     .map_err(|_| Error::corrupt(id, format!("change {seq}")))?;
-            if !crate::records::am::load_incremental_safely(&mut doc, &bytes) {
-                return Err(Error::corrupt(id, format!("change {seq}")));
+            all.extend_from_slice(&bytes);
+            parts.push((seq, bytes));
+        }
+        if !all.is_empty() {
+            let mut joined = doc.clone();
+            if crate::records::am::load_incremental_safely(&mut joined, &all) {
+                doc = joined;
+            } else {
+                for (seq, bytes) in parts {
+                    if !crate::records::am::load_incremental_safely(&mut doc, &bytes) {
+                        return Err(Error::corrupt(id, format!("change {seq}")));
+                    }
+                }
             }
         }
         let saved_heads = doc.get_heads();
@@ -1110,7 +1126,22 @@ impl Inner {
         kind: Kind,
         f: impl FnOnce(&mut AutoCommit) -> Result<T>,
     ) -> Result<T> {
-        let result = self.edit_inner(id, kind, f);
+        let result = self.edit_inner(id, kind, true, f);
+        if result.is_err() {
+            self.docs.remove(&id);
+        }
+        result
+    }
+
+    /// An edit of free text only (note sections): it cannot change the record's summary or its
+    /// conflicts, so the summary is not recomputed — the hot path of live typing.
+    pub(crate) fn edit_text<T>(
+        &mut self,
+        id: RecordId,
+        kind: Kind,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        let result = self.edit_inner(id, kind, false, f);
         if result.is_err() {
             self.docs.remove(&id);
         }
@@ -1121,6 +1152,7 @@ impl Inner {
         &mut self,
         id: RecordId,
         kind: Kind,
+        summary_may_change: bool,
         f: impl FnOnce(&mut AutoCommit) -> Result<T>,
     ) -> Result<T> {
         let c = self.cached(id, kind)?;
@@ -1136,7 +1168,11 @@ impl Inner {
             return Ok(out);
         }
         let header = c.header.clone();
-        let summary = summary::encoded(kind, &c.doc, id)?;
+        let summary = if summary_may_change {
+            summary::encoded(kind, &c.doc, id)?
+        } else {
+            c.summary.clone()
+        };
         let summary_changed = summary != c.summary;
         let key = self.data_key(header.key_id, id)?.ok_or(Error::Erased(id))?;
         let seq = header.next_seq;

@@ -124,7 +124,7 @@ fn a_vault_from_before_sync_is_upgraded_on_open() {
              DELETE FROM keys WHERE purpose = 3;
              DELETE FROM meta WHERE name IN ('sync_key_id', 'registry_id');
              DROP TABLE outbox; DROP TABLE applied; DROP TABLE pending; DROP TABLE relay_drops;
-             DROP TABLE relay_queue;
+             DROP TABLE relay_queue; DROP INDEX docs_by_kind;
              PRAGMA user_version = 2;",
         )
         .unwrap();

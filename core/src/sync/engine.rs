@@ -229,21 +229,34 @@ impl Vault {
 
         // 3. Pull pages after the cursor and apply each in one transaction.
         let start = self.lock().pull_cursor()?;
-        let mut cursor =
+        let (mut cursor, head) =
             self.pull_pages(transport, &vault, start, opts, &mut report, &mut progress)?;
 
-        // 4. Repair: the cursor is the relay's word. If bundles turned out to be missing (gaps
-        // in a device's sequence numbers, changes waiting for dependencies) and this is a new
-        // hole, pull everything once more from the start: whatever an earlier, misbehaving relay
-        // withheld is then filled in by an honest one; duplicates are skipped.
+        // 4. Repair: the cursor is the relay's word. Changes waiting for a missing dependency
+        // are a sure sign that bundles were withheld: while any wait, pull everything again from
+        // the start once per new relay head. Gaps in another device's sequence numbers may be
+        // legitimate (snapshots and erasures let the relay drop bundles), so a given set of gaps
+        // triggers one full pull only. Duplicates are skipped; an honest relay fills the holes.
         if !report.cancelled {
-            let holes = self.lock().holes()?;
-            let seen = db::meta_get(&self.lock().conn, "holes_repaired")?;
-            if let Some(h) = holes.filter(|h| Some(h.as_slice()) != seen.as_deref()) {
-                cursor = self.pull_pages(transport, &vault, 0, opts, &mut report, &mut progress)?;
+            let (gaps, waiting) = self.lock().holes()?;
+            let (gaps_seen, deps_head) = {
+                let g = self.lock();
+                (
+                    db::meta_get(&g.conn, "gaps_repaired")?,
+                    db::meta_get(&g.conn, "deps_repair_head")?,
+                )
+            };
+            let head_bytes = head.to_be_bytes().to_vec();
+            let for_gaps = start != 0 && gaps.is_some() && gaps != gaps_seen;
+            let for_deps = waiting && deps_head.as_deref() != Some(head_bytes.as_slice());
+            if for_gaps || for_deps {
+                cursor = self.pull_pages(transport, &vault, 0, opts, &mut report, &mut progress)?.0;
                 report.repaired = true;
-                let after = self.lock().holes()?.unwrap_or(h);
-                db::meta_put(&self.lock().conn, "holes_repaired", &after)?;
+                db::meta_put(&self.lock().conn, "deps_repair_head", &head_bytes)?;
+            }
+            let gaps_now = self.lock().holes()?.0;
+            if let (Some(gaps), false) = (gaps_now, report.cancelled) {
+                db::meta_put(&self.lock().conn, "gaps_repaired", &gaps)?;
             }
         }
         let mut g = self.lock();
@@ -255,8 +268,8 @@ impl Vault {
     }
 
     /// Pulls and applies pages after `cursor` until the relay has nothing new; returns the new
-    /// cursor. A cursor above the relay's head (made-up sequence numbers served earlier) starts
-    /// over from zero, once.
+    /// cursor and the relay's head. A cursor above the relay's head (made-up sequence numbers
+    /// served earlier) starts over from zero, once.
     fn pull_pages(
         &self,
         transport: &dyn Transport,
@@ -265,15 +278,17 @@ impl Vault {
         opts: &SyncOptions<'_>,
         report: &mut SyncReport,
         progress: &mut SyncProgress,
-    ) -> Result<u64> {
+    ) -> Result<(u64, u64)> {
         let page_size = opts.page_size.clamp(1, 10_000);
         let mut restarted = false;
+        let mut head = 0;
         loop {
             if cancelled(opts) {
                 report.cancelled = true;
                 break;
             }
             let page = transport.pull(vault, cursor, page_size)?;
+            head = page.head;
             if page.head != 0 && cursor > page.head && !restarted {
                 restarted = true;
                 report.repaired = true;
@@ -297,7 +312,7 @@ impl Vault {
                 break;
             }
         }
-        Ok(cursor)
+        Ok((cursor, head))
     }
 
     /// Uploads an encrypted, compacted snapshot of every record so the relay can drop the
@@ -334,9 +349,9 @@ impl Vault {
 }
 
 impl Inner {
-    /// A fingerprint of what seems missing — gaps in other devices' sequence numbers and changes
-    /// waiting for dependencies — or `None` if nothing is.
-    fn holes(&mut self) -> Result<Option<Vec<u8>>> {
+    /// What seems missing: a fingerprint of the gaps in other devices' sequence numbers (`None`
+    /// if there are none), and whether any loaded record has changes waiting for dependencies.
+    fn holes(&mut self) -> Result<(Option<Vec<u8>>, bool)> {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         let mut any = false;
@@ -353,19 +368,8 @@ impl Inner {
                 h.update(gap.to_be_bytes());
             }
         }
-        let mut ids: Vec<RecordId> = self.docs.keys().copied().collect();
-        ids.sort();
-        for id in ids {
-            if let Some(c) = self.docs.get_mut(&id) {
-                let mut missing = c.doc.get_missing_deps(&[]);
-                missing.sort();
-                for m in missing {
-                    any = true;
-                    h.update(m.0);
-                }
-            }
-        }
-        Ok(any.then(|| h.finalize().to_vec()))
+        let waiting = self.docs.values_mut().any(|c| !c.doc.get_missing_deps(&[]).is_empty());
+        Ok((any.then(|| h.finalize().to_vec()), waiting))
     }
 
     pub(crate) fn pull_cursor(&self) -> Result<u64> {
