@@ -38,6 +38,7 @@ bash scripts/swift.sh 2>&1 | tee -a "$log"
 
 echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core --bench vault)"
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null
+MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench sync --locked >/dev/null
 MEND_BENCH_QUICK=1 cargo bench -p mend-relay --bench load --locked >/dev/null
 echo "bench smoke runs: ok"
 

@@ -1,0 +1,142 @@
+//! Sync measures (issue 3), each against a baseline in the same run:
+//! 1. merge 1,000 remote changes into a note (one sync of a second device) vs raw Automerge
+//!    applying the same 1,000 changes one by one;
+//! 2. a new device's first sync of 1,000 records through the in-memory relay (after snapshots);
+//! 3. bytes sent per edit (what the relay stores per one-character edit) vs the raw Automerge
+//!    change size.
+//!
+//! Run: `cargo bench -p mend-core --bench sync` (`MEND_BENCH_QUICK=1` for a smoke run).
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+use std::time::Instant;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
+use mend_core::sync::{invite, MemoryRelay, SyncOptions};
+use mend_core::*;
+
+fn opts() -> VaultOptions {
+    VaultOptions { durability: Durability::Normal, ..Default::default() }
+}
+
+fn session(client: RecordId, at: i64) -> NewSession {
+    NewSession {
+        client_id: client,
+        scheduled_start: at,
+        actual_start: None,
+        actual_end: None,
+        status: SessionStatus::Completed,
+        modality: Modality::Individual,
+        setting: Setting::InPerson,
+        cpt_code: None,
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let quick = std::env::var_os("MEND_BENCH_QUICK").is_some();
+    let (edits, docs): (usize, usize) = if quick { (50, 50) } else { (1000, 1000) };
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let a = Vault::create(&dir.path().join("a"), VaultSecret::key([1; 32]), opts()).unwrap();
+    let c = a
+        .create_client(&NewClient {
+            alias_code: "C-1".into(),
+            birth_year: None,
+            jurisdiction: "US".into(),
+            intake_date: None,
+        })
+        .unwrap();
+    let s = a.create_session(&session(c, 0)).unwrap();
+    let n = a
+        .create_note(&NewNote {
+            session_id: s,
+            author_id: "t".into(),
+            format: NoteFormat::Free,
+            sections: vec![],
+            created_at: 0,
+        })
+        .unwrap();
+    let code = invite::generate_code();
+    let inv = a.export_invite(&code, i64::MAX).unwrap();
+    a.sync(&relay, &SyncOptions::default()).unwrap();
+    let b =
+        Vault::join(&dir.path().join("b"), VaultSecret::key([2; 32]), opts(), &inv, &code, &relay)
+            .unwrap();
+    b.sync(&relay, &SyncOptions::default()).unwrap();
+
+    // 1 + 3: A types `edits` characters; B merges them in one sync.
+    let before: usize = relay.dump().iter().map(|b| b.len()).sum();
+    for i in 0..edits {
+        a.splice_note_section(n, "body", i, 0, "x").unwrap();
+    }
+    a.sync(&relay, &SyncOptions::default()).unwrap();
+    let sent: usize = relay.dump().iter().map(|b| b.len()).sum::<usize>() - before;
+    let t = Instant::now();
+    let r = b.sync(&relay, &SyncOptions { page_size: 500, ..Default::default() }).unwrap();
+    let mend_merge = t.elapsed();
+    assert_eq!(r.applied as usize, edits);
+    assert_eq!(b.note(n).unwrap().section("body").unwrap().len(), edits);
+
+    // Baseline: raw Automerge applying the same number of one-character changes, one by one.
+    let mut src = AutoCommit::new();
+    let text = src.put_object(ROOT, "body", ObjType::Text).unwrap();
+    let base = src.save();
+    let mut changes = Vec::with_capacity(edits);
+    let mut raw_bytes = 0usize;
+    for i in 0..edits {
+        src.splice_text(&text, i, 0, "x").unwrap();
+        let c = src.save_incremental();
+        raw_bytes += c.len();
+        changes.push(c);
+    }
+    let mut dst = AutoCommit::load(&base).unwrap();
+    let t = Instant::now();
+    for c in &changes {
+        dst.load_incremental(c).unwrap();
+    }
+    let raw_merge = t.elapsed();
+    assert_eq!(dst.text(&text).unwrap().len(), edits);
+
+    // 2: `docs` records, snapshots uploaded, then a new device's first sync.
+    for i in 0..docs.saturating_sub(3) {
+        a.create_session(&session(c, i as i64 + 1)).unwrap();
+    }
+    a.sync(&relay, &SyncOptions::default()).unwrap();
+    b.sync(&relay, &SyncOptions::default()).unwrap();
+    a.upload_snapshots(&relay).unwrap();
+    let code = invite::generate_code();
+    let inv = a.export_invite(&code, i64::MAX).unwrap();
+    a.sync(&relay, &SyncOptions::default()).unwrap();
+    let fresh =
+        Vault::join(&dir.path().join("c"), VaultSecret::key([3; 32]), opts(), &inv, &code, &relay)
+            .unwrap();
+    let t = Instant::now();
+    let r = fresh.sync(&relay, &SyncOptions { page_size: 500, ..Default::default() }).unwrap();
+    let first_sync = t.elapsed();
+    assert_eq!(fresh.timeline(c).unwrap().len(), docs - 1);
+
+    println!("# Sync benchmark ({})\n", if quick { "quick" } else { "full" });
+    println!("| measure | Mend | baseline | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| merge {edits} remote changes into a note | {:.1} ms (one sync) | {:.1} ms (raw Automerge, one by one) | {:.2}× |",
+        ms(mend_merge),
+        ms(raw_merge),
+        mend_merge.as_secs_f64() / raw_merge.as_secs_f64()
+    );
+    println!(
+        "| first sync of a new device, {docs} records | {:.0} ms ({} items pulled) | — | — |",
+        ms(first_sync),
+        r.pulled
+    );
+    println!(
+        "| bytes sent per one-character edit | {:.0} B | {:.0} B (raw Automerge change) | {:.1}× |",
+        sent as f64 / edits as f64,
+        raw_bytes as f64 / edits as f64,
+        (sent as f64 / edits as f64) / (raw_bytes as f64 / edits as f64)
+    );
+}
