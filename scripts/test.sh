@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mend's one test entry point, the same for a developer and for CI.
 # Provisions what it needs, then: format check, clippy with warnings as errors, all Rust tests.
-# (Later parts of Mend add the relay on PostgreSQL and the Kotlin and Swift suites here.)
+# Then: the relay on a throwaway PostgreSQL, the Kotlin and Swift suites, benchmark smoke runs,
+# and one closing line counting every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
