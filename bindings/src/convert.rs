@@ -283,3 +283,14 @@ pub fn sync_report(r: core::sync::SyncReport) -> SyncReport {
         changed: r.changed.iter().map(|c| c.to_string()).collect(),
     }
 }
+
+pub fn divergence(d: core::Divergence) -> NoteDivergence {
+    NoteDivergence {
+        sections: d
+            .sections
+            .into_iter()
+            .map(|s| DivergedSection { section: s.section, signed: s.signed, current: s.current })
+            .collect(),
+        other_fields: d.other_fields,
+    }
+}

@@ -533,6 +533,57 @@ impl Vault {
         self.changed(&client_id, r)
     }
 
+    /// The vault's devices, from the shared registry, with which is this one.
+    pub fn devices(&self) -> Vec<DeviceInfo> {
+        let me = self.inner.device_id();
+        self.inner
+            .devices()
+            .into_iter()
+            .map(|(d, revoked)| DeviceInfo { id: d.to_string(), revoked, this_device: d == me })
+            .collect()
+    }
+
+    /// Revokes another device (a lost phone): its bundles are refused from every device's next
+    /// sync, and the relay is told to refuse it.
+    pub fn revoke_device(&self, id: String) -> R<()> {
+        let device = id.parse().map_err(|_| MendError::InvalidArgument {
+            reason: "a device id is not a UUID".into(),
+        })?;
+        Ok(self.inner.revoke_device(device)?)
+    }
+
+    /// Local changes saved but not yet pushed to a relay.
+    pub fn pending_changes(&self) -> R<u64> {
+        Ok(self.inner.unpushed()?)
+    }
+
+    /// Late edits to a signed note made on a device that had not seen the signature, if any
+    /// are unresolved. The signed content never changes.
+    pub fn note_divergence(&self, id: String) -> R<Option<NoteDivergence>> {
+        Ok(self.inner.note_divergence(types::id(&id)?)?.map(convert::divergence))
+    }
+
+    /// Keeps a divergence as a draft addendum by `author_id` (its id is returned) or discards it.
+    pub fn resolve_divergence(
+        &self,
+        id: String,
+        keep_as_addendum: bool,
+        author_id: String,
+        at: i64,
+    ) -> R<Option<String>> {
+        let choice = if keep_as_addendum {
+            core::DivergenceChoice::Addendum { author_id, created_at: at }
+        } else {
+            core::DivergenceChoice::Discard
+        };
+        let r = self
+            .inner
+            .resolve_divergence(types::id(&id)?, &choice)
+            .map(|a| a.map(|a| a.to_string()))
+            .map_err(Into::into);
+        self.changed(&id, r)
+    }
+
     /// Exports an invite for a new device, encrypted under a one-time code; sync afterwards.
     pub fn export_invite(&self, code: String, expires_at: i64) -> R<Vec<u8>> {
         Ok(self.inner.export_invite(&code, expires_at)?)

@@ -454,6 +454,33 @@ pub struct Conflict {
     pub values: Vec<ConflictValue>,
 }
 
+/// A device of the vault.
+#[derive(uniffi::Record)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub revoked: bool,
+    /// This is the device the vault is open on.
+    pub this_device: bool,
+}
+
+/// One section of a signed note whose merged text differs from what was signed.
+#[derive(uniffi::Record)]
+pub struct DivergedSection {
+    pub section: String,
+    /// The text as signed (what the record says).
+    pub signed: String,
+    /// The text including the late edits.
+    pub current: String,
+}
+
+/// Late edits to a signed note awaiting the clinician's decision.
+#[derive(uniffi::Record)]
+pub struct NoteDivergence {
+    pub sections: Vec<DivergedSection>,
+    /// Structured fields (diagnoses, risk, codes, format) differ too.
+    pub other_fields: bool,
+}
+
 /// What a sync did.
 #[derive(uniffi::Record)]
 pub struct SyncReport {

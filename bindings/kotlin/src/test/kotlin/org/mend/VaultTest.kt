@@ -122,6 +122,48 @@ class VaultTest {
     }
 
     @Test
+    fun devicesPendingChangesDivergenceAndRevocation() {
+        val relay = InMemoryRelay()
+        vault("phone.mend").use { phone ->
+            val n = soap(phone, session(phone, phone.createClient(NewClient("C-0009", null, "US", null))))
+            assertTrue(phone.pendingChanges() > 0uL)
+            val code = generateInviteCode()
+            val invite = phone.exportInvite(code, Long.MAX_VALUE)
+            phone.syncInMemory(relay, null)
+            assertEquals(0uL, phone.pendingChanges())
+            Vault.joinInMemory(dir.resolve("tablet.mend").toString(), ByteArray(32) { 9 }, invite, code, relay).use { tablet ->
+                tablet.syncInMemory(relay, null)
+                phone.syncInMemory(relay, null)
+                val seen = phone.devices()
+                assertEquals(2, seen.size)
+                assertEquals(phone.deviceId(), seen.single { it.thisDevice }.id)
+                assertFalse(seen.any { it.revoked })
+
+                // The tablet edits offline while the phone signs: a divergence, not a changed record.
+                tablet.spliceNoteSection(n, "plan", 0uL, 0uL, "late thought")
+                phone.signNote(n, sign(30L))
+                repeat(2) {
+                    tablet.syncInMemory(relay, null)
+                    phone.syncInMemory(relay, null)
+                }
+                val d = phone.noteDivergence(n) ?: error("expected a divergence")
+                assertEquals("plan", d.sections.single().section)
+                assertEquals("late thought", d.sections.single().current)
+                val addendum = phone.resolveDivergence(n, true, "t-1", 31L)
+                assertTrue(addendum != null)
+                assertEquals(null, phone.noteDivergence(n))
+                assertEquals("", phone.note(n).sections.first { it.key == "plan" }.text)
+
+                val tabletId = tablet.deviceId()
+                phone.revokeDevice(tabletId)
+                assertTrue(phone.devices().single { it.id == tabletId }.revoked)
+                assertThrows<MendException.InvalidState> { phone.revokeDevice(phone.deviceId()) }
+                assertThrows<MendException.InvalidArgument> { phone.revokeDevice("not-a-device") }
+            }
+        }
+    }
+
+    @Test
     fun twoVaultsSyncThroughAnInProcessRelay() {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->
