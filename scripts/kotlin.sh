@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the host libmend_ffi, generates the Kotlin bindings from it (library mode, never
-# committed), and runs the Kotlin tests on the JVM with Maven (JUnit 5, JNA).
+# committed), runs the Kotlin bindings' tests on the JVM with Maven (JUnit 5, JNA) and installs
+# their jar in the local Maven repository, then builds and tests the Android sample's view-model
+# module (android-sample/notebook-core, plain Kotlin/JVM) against that jar and the same library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +16,7 @@ out=bindings/kotlin/src/generated/kotlin
 rm -rf "$out"
 cargo run -q -p mend-ffi --bin uniffi-bindgen --locked -- generate --no-format \
   --library target/debug/libmend_ffi.so --language kotlin --out-dir "$out"
-(cd bindings/kotlin && mvn -B -ntp test -Dmend.lib.dir="$PWD/../../target/debug")
+lib="$PWD/target/debug"
+# `install` runs the tests first, then puts org.mend:mend-kotlin in ~/.m2 for the sample.
+(cd bindings/kotlin && mvn -B -ntp install -Dmend.lib.dir="$lib")
+(cd android-sample/notebook-core && mvn -B -ntp test -Dmend.lib.dir="$lib")

@@ -1,0 +1,78 @@
+package org.mend.notebook
+
+import java.io.IOException
+import java.net.HttpURLConnection
+import java.net.URI
+import org.mend.core.HttpHeader
+import org.mend.core.HttpResponse
+import org.mend.core.HttpSender
+import org.mend.core.InMemoryRelay
+import org.mend.core.MendException
+import org.mend.core.SyncListener
+import org.mend.core.SyncReport
+import org.mend.core.Vault
+
+/** How a notebook reaches its relay: the two calls that need one. The app uses [HttpRelay];
+ *  tests and demos use [InMemoryRelayConnection]. Both calls block; call them off the main thread. */
+interface RelayConnection {
+    /** Pushes local changes and pulls others', reporting progress to [listener]. */
+    fun sync(vault: Vault, listener: SyncListener?): SyncReport
+
+    /** Creates the vault file at [path] under [key] by joining with an invite and its code. */
+    fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault
+}
+
+/** An in-process relay shared by several vaults (tests, demos, previews). */
+class InMemoryRelayConnection(private val relay: InMemoryRelay) : RelayConnection {
+    override fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncInMemory(relay, listener)
+
+    override fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
+        Vault.joinInMemory(path, key, invite, code, relay)
+}
+
+/** A `mend-relay` at [address], reached through [sender] (the app's HTTP stack). Mend builds and
+ *  signs every request; the sender only carries bytes. */
+class HttpRelay(val address: RelayAddress, private val sender: HttpSender = UrlConnectionHttpSender()) : RelayConnection {
+    override fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncHttp(address.url, sender, listener)
+
+    override fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
+        Vault.joinHttp(path, key, invite, code, address.url, sender)
+}
+
+/** An [HttpSender] over `java.net.HttpURLConnection`, available on the JVM and on Android
+ *  without extra dependencies. Failures to connect become `MendException.Transport` (retryable);
+ *  any HTTP status, including 4xx and 5xx, is returned for Mend to interpret. */
+class UrlConnectionHttpSender(
+    private val connectTimeoutMillis: Int = 15_000,
+    private val readTimeoutMillis: Int = 60_000,
+) : HttpSender {
+    override fun send(method: String, url: String, headers: List<HttpHeader>, body: ByteArray): HttpResponse {
+        try {
+            val connection = URI(url).toURL().openConnection() as HttpURLConnection
+            try {
+                connection.requestMethod = method
+                connection.connectTimeout = connectTimeoutMillis
+                connection.readTimeout = readTimeoutMillis
+                connection.instanceFollowRedirects = false
+                connection.useCaches = false
+                headers.forEach { connection.setRequestProperty(it.name, it.value) }
+                if (body.isNotEmpty() || method == "POST" || method == "PUT") {
+                    connection.doOutput = true
+                    connection.setFixedLengthStreamingMode(body.size)
+                    connection.outputStream.use { it.write(body) }
+                }
+                val status = connection.responseCode
+                val stream = if (status >= 400) connection.errorStream else connection.inputStream
+                val bytes = stream?.use { it.readBytes() } ?: ByteArray(0)
+                return HttpResponse(status.toUShort(), bytes)
+            } finally {
+                connection.disconnect()
+            }
+        } catch (e: IOException) {
+            // The exception's text names the host or the socket error, never a request body.
+            throw MendException.Transport("${e::class.simpleName}: ${e.message ?: "I/O error"}")
+        } catch (e: IllegalArgumentException) {
+            throw MendException.Transport("bad URL")
+        }
+    }
+}

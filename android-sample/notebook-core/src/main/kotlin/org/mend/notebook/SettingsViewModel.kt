@@ -1,0 +1,114 @@
+package org.mend.notebook
+
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.update
+import org.mend.core.DeviceInfo
+import org.mend.core.generateInviteCode
+
+/** The settings screen's state. */
+data class SettingsState(
+    /** The relay address field as typed. */
+    val relayText: String = "",
+    /** Why the typed address is refused, if it is. */
+    val relayError: String? = null,
+    val clinicianName: String = "",
+    /** This vault's devices, this one first. */
+    val devices: List<DeviceInfo> = emptyList(),
+    /** The invite last created, to show as text or a QR code with its code. */
+    val invite: InviteTicket? = null,
+)
+
+/**
+ * Settings: the relay address (checked before it is saved), the clinician's signing name, the
+ * vault's devices (revoke a lost one), invites for a new device, and erasing a client everywhere
+ * (crypto-shredding: its keys are destroyed here and, at their next sync, on every device).
+ */
+class SettingsViewModel(notebook: Notebook, private val sync: SyncService) : NotebookViewModel(notebook) {
+    private val _state = MutableStateFlow(
+        SettingsState(
+            relayText = notebook.settings.relayAddress?.url ?: "",
+            clinicianName = notebook.settings.clinicianName,
+        ),
+    )
+
+    /** The screen. */
+    val state: StateFlow<SettingsState> = _state.asStateFlow()
+
+    override suspend fun refresh(): Result<Unit> = vault { v -> v.devices() }.map { devices ->
+        _state.update { it.copy(devices = devices.sortedWith(compareBy({ !it.thisDevice }, { it.revoked }, { it.id }))) }
+    }
+
+    /** Checks and saves the relay address; on failure the field shows why. */
+    fun saveRelayAddress(text: String): Result<RelayAddress> {
+        val parsed = RelayAddress.parse(text)
+        parsed.fold(
+            onSuccess = { address ->
+                notebook.settings.relayAddress = address
+                _state.update { it.copy(relayText = address.url, relayError = null) }
+            },
+            onFailure = { e -> _state.update { it.copy(relayText = text, relayError = (e as NotebookError.Validation).reason) } },
+        )
+        return parsed
+    }
+
+    /** Turns sync off by forgetting the relay address. */
+    fun clearRelayAddress() {
+        notebook.settings.relayAddress = null
+        _state.update { it.copy(relayText = "", relayError = null) }
+    }
+
+    /** Saves the name printed with signatures. */
+    fun saveClinicianName(name: String): Result<Unit> {
+        val n = name.trim()
+        if (n.isEmpty()) return reject(NotebookError.Validation("clinicianName", "Enter your name as it appears on signatures."))
+        notebook.settings.clinicianName = n
+        _state.update { it.copy(clinicianName = n) }
+        return Result.success(Unit)
+    }
+
+    /** Revokes another device (a lost phone): its changes are refused from then on. */
+    suspend fun revokeDevice(deviceId: String): Result<Unit> {
+        if (deviceId == notebook.deviceId) return reject(NotebookError.InvalidState("this device cannot revoke itself"))
+        return vault { v -> v.revokeDevice(deviceId) }.onSuccess {
+            refresh()
+            // Tell the relay and the other devices now if sync is on; a later sync does it otherwise.
+            if (notebook.settings.relayAddress != null) sync.sync()
+        }
+    }
+
+    /**
+     * Creates an invite for a new device, valid for [validForMillis], and syncs so the relay
+     * holds what the new device needs. Show [InviteTicket.payload] (text or QR) and tell the
+     * [InviteTicket.code] separately.
+     */
+    suspend fun createInvite(validForMillis: Long = 24 * 60 * 60 * 1000L): Result<InviteTicket> {
+        if (validForMillis <= 0) return reject(NotebookError.Validation("validFor", "An invite must be valid for some time."))
+        val expires = notebook.clock.nowMillis() + validForMillis
+        val code = generateInviteCode()
+        return vault { v -> v.exportInvite(code, expires) }
+            .map { bytes -> InviteTicket(InviteTicket.encode(bytes), code, expires) }
+            .onSuccess { ticket ->
+                _state.update { it.copy(invite = ticket) }
+                sync.sync().onFailure { e -> reject<Unit>(e.toNotebookError()) }
+            }
+    }
+
+    /** Forgets the invite shown. */
+    fun dismissInvite() {
+        _state.update { it.copy(invite = null) }
+    }
+
+    /**
+     * Erases a client on every device by destroying its keys. Irreversible, so the clinician
+     * must type the client's alias code as [confirmAlias]; a mismatch erases nothing.
+     */
+    suspend fun eraseClient(clientId: String, confirmAlias: String): Result<Unit> {
+        val alias = vault { v -> v.client(clientId).aliasCode }.getOrElse { return Result.failure(it) }
+        if (confirmAlias.trim() != alias) {
+            return reject(NotebookError.Validation("confirmAlias", "Type the client's alias code exactly to confirm."))
+        }
+        return vault { v -> v.eraseClient(clientId) }
+    }
+}
