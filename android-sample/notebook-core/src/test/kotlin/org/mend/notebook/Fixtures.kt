@@ -8,8 +8,9 @@ import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertInstanceOf
 import org.junit.jupiter.api.Assertions.fail
 
-/** A clock that only moves when told to. */
-class ManualClock(start: Long = 1_750_000_000_000) : Clock {
+/** A clock that only moves when told to (it starts at the real time: invite expiry is checked
+ *  by Mend against the system clock). */
+class ManualClock(start: Long = System.currentTimeMillis()) : Clock {
     private val now = AtomicLong(start)
     override fun nowMillis(): Long = now.get()
 

@@ -1,0 +1,229 @@
+// Two devices through the bindings' in-memory relay: an invite made in Settings and joined on
+// the unlock screen, sync progress, a conflict listed and resolved in the inbox, a signed note's
+// late edits surfacing as a divergence, live refresh from the change flow, and revocation.
+package org.mend.notebook
+
+import java.nio.file.Path
+import java.util.concurrent.CopyOnWriteArrayList
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertInstanceOf
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.io.TempDir
+import org.mend.core.InMemoryRelay
+import org.mend.core.InitiatedBy
+import org.mend.core.Movement
+import org.mend.core.NoteFormat
+import org.mend.core.NoteState
+import org.mend.core.RuptureMarker
+import org.mend.core.SyncProgress
+
+class TwoDevicesTest {
+    @TempDir
+    lateinit var dir: Path
+
+    private val relay = InMemoryRelayConnection(InMemoryRelay())
+
+    /** A device whose sync goes through the shared in-memory relay. */
+    private inner class Phone(name: String) {
+        val device = Device(dir, name)
+        lateinit var nb: Notebook
+        lateinit var sync: SyncService
+        fun open(notebook: Notebook) = apply {
+            nb = notebook
+            sync = SyncService(nb) { relay }
+        }
+        suspend fun syncOnce() = sync.sync().getOrThrow()
+    }
+
+    private suspend fun pair(): Pair<Phone, Phone> {
+        val phone = Phone("phone").apply { open(device.unlock()) }
+        val settings = SettingsViewModel(phone.nb, phone.sync)
+        val ticket = settings.createInvite(validForMillis = 3_600_000).getOrThrow()
+        assertEquals(ticket, settings.state.value.invite)
+        assertTrue(ticket.payload.startsWith("mend-invite:"))
+
+        val tablet = Phone("tablet")
+        val wrong = tablet.device.gate.join(ticket.payload, ticket.code.reversed(), relay)
+        assertEquals(InviteProblem.WRONG_CODE, failureOf<NotebookError.Invite>(wrong).problem)
+        tablet.open(tablet.device.gate.join(ticket.payload, ticket.code, relay).getOrThrow())
+        tablet.syncOnce()
+        return phone to tablet
+    }
+
+    @Test
+    fun inviteJoinAndDevices() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val phoneSettings = SettingsViewModel(phone.nb, phone.sync)
+        phone.syncOnce()
+        phoneSettings.refresh().getOrThrow()
+        val devices = phoneSettings.state.value.devices
+        assertEquals(2, devices.size)
+        assertTrue(devices.first().thisDevice, "this device is listed first")
+        assertEquals(phone.nb.deviceId, devices.first().id)
+        assertEquals(tablet.nb.deviceId, devices[1].id)
+        assertFalse(devices[1].revoked)
+
+        // A device cannot revoke itself; revoking the tablet is seen by both devices.
+        failureOf<NotebookError.InvalidState>(phoneSettings.revokeDevice(phone.nb.deviceId))
+        phone.nb.settings.relayAddress = RelayAddress.parse("https://relay.example.org").getOrThrow()
+        phoneSettings.revokeDevice(tablet.nb.deviceId).getOrThrow()
+        assertTrue(phoneSettings.state.value.devices.single { it.id == tablet.nb.deviceId }.revoked)
+        tablet.syncOnce()
+        val tabletSettings = SettingsViewModel(tablet.nb, tablet.sync)
+        tabletSettings.refresh().getOrThrow()
+        assertTrue(tabletSettings.state.value.devices.single { it.thisDevice }.revoked)
+    }
+
+    @Test
+    fun syncProgressAndPendingChanges() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val list = ClientListViewModel(phone.nb)
+        repeat(3) { list.addClient("C-05%02d".format(it), "US-CA").getOrThrow() }
+        val status = SyncViewModel(phone.nb, phone.sync)
+        status.refresh().getOrThrow()
+        assertTrue(status.state.value.pendingChanges >= 3, "three new clients wait to be pushed: ${status.state.value.pendingChanges}")
+
+        val seen = CopyOnWriteArrayList<SyncPhase>()
+        val watcher = launch(Dispatchers.Default) { status.state.collect { seen.add(it.phase) } }
+        val report = status.syncNow().getOrThrow()
+        watcher.cancel()
+        assertTrue(report.pushed >= 3uL)
+        val done = assertInstanceOf(SyncPhase.Done::class.java, status.state.value.phase)
+        assertEquals(report, done.report)
+        assertEquals(phone.device.clock.nowMillis(), status.state.value.lastSuccessAt)
+        assertEquals(0L, status.state.value.pendingChanges)
+        assertTrue(seen.any { it is SyncPhase.Running }, "the screen saw the sync running: $seen")
+
+        // Progress: the tablet pulls the three clients and hears counts that reach the total.
+        val progress = CopyOnWriteArrayList<SyncProgress>()
+        tablet.sync.sync { progress.add(it); true }.getOrThrow()
+        assertTrue(progress.isNotEmpty())
+        val last = progress.last()
+        assertTrue(last.pulled >= 3uL, "$last")
+        assertEquals(1f, SyncViewModel.fraction(last))
+        assertEquals(null, SyncViewModel.fraction(SyncProgress(0uL, 0uL, 0uL, 0uL)))
+        assertEquals(0.25f, SyncViewModel.fraction(SyncProgress(1uL, 2uL, 0uL, 2uL)))
+        val tabletList = ClientListViewModel(tablet.nb)
+        tabletList.refresh().getOrThrow()
+        assertEquals(3, tabletList.state.value.clients.size)
+
+        // Returning false from a progress report cancels; the next sync finishes the work.
+        repeat(3) { tabletList.addClient("C-06%02d".format(it), "US-CA").getOrThrow() }
+        val cancelled = tablet.sync.sync { false }.getOrThrow()
+        assertTrue(cancelled.cancelled)
+        val resumed = tablet.sync.sync().getOrThrow()
+        assertFalse(resumed.cancelled)
+        assertEquals(0L, tablet.sync.pendingChanges().getOrThrow())
+    }
+
+    @Test
+    fun aSyncWithoutRelayOrReachableRelayIsATypedError() = runBlocking<Unit> {
+        val nb = Device(dir, "solo").unlock()
+        val off = SyncViewModel(nb, SyncService(nb) { null })
+        failureOf<NotebookError.NoRelay>(off.syncNow())
+        assertInstanceOf(SyncPhase.Failed::class.java, off.state.value.phase)
+        // Nothing listens on port 9 of this machine: the built-in HTTP path reports Transport.
+        val down = HttpRelay(RelayAddress.parse("http://127.0.0.1:9").getOrThrow())
+        val failing = SyncViewModel(nb, SyncService(nb) { down })
+        failureOf<NotebookError.Transport>(failing.syncNow())
+        assertInstanceOf(NotebookError.Transport::class.java, failing.error.value)
+    }
+
+    @Test
+    fun conflictInboxListsAndResolvesAConflictFromTwoDevices() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val client = ClientListViewModel(phone.nb).addClient("C-0701", "US-CA").getOrThrow()
+        val form = RuptureFormViewModel(phone.nb, client)
+        form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3) }
+        form.toggle(RuptureMarker.WD_DEFERENTIAL_APPEASING)
+        val rupture = form.save().getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+
+        // Both devices re-rate the significance offline.
+        form.setSignificance(4).getOrThrow()
+        val tabletForm = RuptureFormViewModel(tablet.nb, client, rupture)
+        tabletForm.refresh().getOrThrow()
+        tabletForm.setSignificance(2).getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+        phone.syncOnce()
+
+        val inbox = ConflictInboxViewModel(tablet.nb)
+        inbox.refresh().getOrThrow()
+        val row = inbox.state.value.conflicts.single()
+        assertEquals(rupture, row.recordId)
+        assertEquals("significance", row.field)
+        assertEquals("Rupture · C-0701", row.subject)
+        assertEquals(setOf("2", "4"), row.choices.map { it.value }.toSet())
+        assertEquals(setOf("This device", "Device " + phone.nb.deviceId.take(8)), row.choices.map { it.device }.toSet())
+
+        failureOf<NotebookError.Validation>(inbox.resolve(row, "5"))
+        inbox.resolve(row, "4").getOrThrow()
+        assertTrue(inbox.state.value.conflicts.isEmpty())
+        tablet.syncOnce()
+        phone.syncOnce()
+        val phoneInbox = ConflictInboxViewModel(phone.nb)
+        phoneInbox.refresh().getOrThrow()
+        assertTrue(phoneInbox.state.value.conflicts.isEmpty())
+        form.refresh().getOrThrow()
+        assertEquals(4L, form.state.value.saved!!.significance)
+    }
+
+    @Test
+    fun lateEditsToASignedNoteBecomeADivergence() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val client = ClientListViewModel(phone.nb).addClient("C-0801", "US-CA").getOrThrow()
+        val timeline = TimelineViewModel(phone.nb, client)
+        val session = timeline.addSession(phone.nb.clock.nowMillis()).getOrThrow()
+        val noteId = timeline.startNote(session, NoteFormat.SOAP).getOrThrow()
+        val phoneEditor = NoteEditorViewModel(phone.nb, noteId).apply { refresh().getOrThrow() }
+        phoneEditor.edit("plan", "Review in a week").getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+
+        // The phone signs while the tablet, offline, keeps typing.
+        phoneEditor.sign().getOrThrow()
+        val tabletEditor = NoteEditorViewModel(tablet.nb, noteId).apply { refresh().getOrThrow() }
+        tabletEditor.edit("plan", "Review in a week; call GP").getOrThrow()
+        tablet.syncOnce()
+        phone.syncOnce()
+        tablet.syncOnce()
+
+        phoneEditor.refresh().getOrThrow()
+        assertEquals(NoteState.SIGNED, phoneEditor.state.value.note!!.state)
+        assertEquals("Review in a week", phoneEditor.state.value.sections.first { it.key == "plan" }.text)
+        val divergence = phoneEditor.state.value.divergence
+        assertNotNull(divergence, "the tablet's late edit is a divergence")
+        assertEquals("Review in a week; call GP", divergence!!.sections.single { it.section == "plan" }.current)
+
+        val addendum = phoneEditor.resolveDivergence(keepAsAddendum = true).getOrThrow()
+        assertNotNull(addendum)
+        assertNull(phoneEditor.state.value.divergence)
+        assertTrue(phoneEditor.state.value.note!!.addenda.any { it.id == addendum })
+    }
+
+    @Test
+    fun screensRefreshFromTheChangeFlowAfterASync() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val tabletList = ClientListViewModel(tablet.nb)
+        tabletList.refresh().getOrThrow()
+        val job = tabletList.observeChanges(this)
+        // Let the collector subscribe before anything changes.
+        kotlinx.coroutines.delay(200)
+        ClientListViewModel(phone.nb).addClient("C-0901", "US-CA").getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+        withTimeout(10_000) { tabletList.state.first { s -> s.clients.any { it.alias == "C-0901" } } }
+        job.cancel()
+    }
+}
