@@ -1,0 +1,91 @@
+// Where a vault syncs: a real mend-relay over HTTP (carried by URLSession through the bindings'
+// HttpSender) or, in tests and demos, the bindings' in-process relay. One enum so the sync,
+// invite and join code paths are the same for both.
+import Foundation
+import Mend
+
+/// A relay a vault can sync through and join with.
+public enum RelayEndpoint: @unchecked Sendable {
+    /// The bindings' in-process relay (tests, demos).
+    case inMemory(InMemoryRelay)
+    /// A `mend-relay` at a base URL; `sender` carries the requests (nil: Mend's built-in client).
+    case http(URL, sender: HttpSender?)
+
+    /// Runs one sync of `vault`, reporting to `listener`. Blocks: call it off the main thread.
+    public func sync(_ vault: Vault, listener: SyncListener?) throws -> SyncReport {
+        try mend {
+            switch self {
+            case let .inMemory(relay): try vault.syncInMemory(relay: relay, listener: listener)
+            case let .http(url, sender): try vault.syncHttp(url: url.absoluteString, sender: sender, listener: listener)
+            }
+        }
+    }
+
+    /// Joins the vault an invite belongs to, creating the file at `path` under `key`. Blocks.
+    public func join(path: String, key: Data, invite: Data, code: String) throws -> Vault {
+        try mend {
+            switch self {
+            case let .inMemory(relay):
+                try Vault.joinInMemory(path: path, key: key, invite: invite, code: code, relay: relay)
+            case let .http(url, sender):
+                try Vault.joinHttp(path: path, key: key, invite: invite, code: code, url: url.absoluteString, sender: sender)
+            }
+        }
+    }
+}
+
+/// Why a relay address was refused. Messages name the rule, never echo the input.
+public enum RelayAddressError: Error, Equatable, CustomStringConvertible {
+    /// Empty input.
+    case empty
+    /// Not a URL.
+    case notAURL
+    /// A scheme other than https (http only for this machine).
+    case insecureScheme
+    /// No host.
+    case missingHost
+    /// User name or password in the URL.
+    case credentialsInURL
+    /// A query or fragment, which the relay's paths never take.
+    case queryOrFragment
+
+    /// What to fix.
+    public var description: String {
+        switch self {
+        case .empty: "Enter the relay's address."
+        case .notAURL: "That is not a web address."
+        case .insecureScheme: "Use an https:// address (http:// only for localhost)."
+        case .missingHost: "The address has no host name."
+        case .credentialsInURL: "Leave user names and passwords out of the address."
+        case .queryOrFragment: "Remove the ?… or #… part of the address."
+        }
+    }
+}
+
+/// Checks and normalizes a relay base URL.
+public enum RelayAddress {
+    /// The normalized URL (lowercased scheme and host, no trailing slash), or why it was refused.
+    public static func validate(_ text: String) -> Result<URL, RelayAddressError> {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return .failure(.empty) }
+        guard let parts = URLComponents(string: trimmed), let scheme = parts.scheme?.lowercased() else {
+            return .failure(.notAURL)
+        }
+        guard let host = parts.host?.lowercased(), !host.isEmpty else {
+            return .failure(scheme == "https" || scheme == "http" ? .missingHost : .notAURL)
+        }
+        let loopback = host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]"
+        guard scheme == "https" || (scheme == "http" && loopback) else { return .failure(.insecureScheme) }
+        guard parts.user == nil, parts.password == nil else { return .failure(.credentialsInURL) }
+        guard parts.query == nil, parts.fragment == nil else { return .failure(.queryOrFragment) }
+        var normal = URLComponents()
+        normal.scheme = scheme
+        normal.host = parts.host.map { $0.lowercased() }
+        normal.port = parts.port
+        var path = parts.path
+        while path.hasSuffix("/") { path.removeLast() }
+        normal.path = path
+        guard let url = normal.url else { return .failure(.notAURL) }
+        return .success(url)
+    }
+}
