@@ -17,7 +17,9 @@ import org.mend.core.Vault
  * view model goes through. It exists only between unlock and lock; after [close] every call fails
  * with [NotebookError.Locked] and the vault is closed, so no key stays in memory.
  *
- * All vault calls block (SQLite, crypto); [call] moves them to [io].
+ * All vault calls block (SQLite, crypto); [call] moves them to [io]. Vault calls do not count
+ * as user activity for the inactivity lock (a background sync, or a screen refreshing after one,
+ * must not keep an unattended notebook open); the UI reports input with [UnlockViewModel.touch].
  */
 class Notebook internal constructor(
     private val vault: Vault,
@@ -27,7 +29,6 @@ class Notebook internal constructor(
     val clock: Clock,
     /** Where blocking vault calls run. */
     val io: CoroutineDispatcher,
-    private val onActivity: () -> Unit,
 ) : AutoCloseable {
     private val closed = AtomicBoolean(false)
     private val scope = CoroutineScope(SupervisorJob() + io)
@@ -43,7 +44,7 @@ class Notebook internal constructor(
     val isClosed: Boolean get() = closed.get()
 
     /**
-     * Runs [block] with the vault on [io], counting as user activity. Mend's typed errors become
+     * Runs [block] with the vault on [io]. Mend's typed errors become
      * [NotebookError]s in the returned [Result]; nothing else is caught.
      */
     suspend fun <T> call(block: (Vault) -> T): Result<T> = withContext(io) { callBlocking(block) }
@@ -51,7 +52,6 @@ class Notebook internal constructor(
     /** [call] for code that is already on a background thread (the WorkManager worker). */
     fun <T> callBlocking(block: (Vault) -> T): Result<T> {
         if (closed.get()) return Result.failure(NotebookError.Locked())
-        onActivity()
         return try {
             Result.success(block(vault))
         } catch (e: IllegalStateException) {

@@ -32,8 +32,8 @@ sealed interface LockState {
 /**
  * The unlock gate: opens the vault with the key from [keys] (creating both on first run, or
  * joining an existing vault with an invite), and locks it again after [idleTimeoutMillis] without
- * activity, measured with [clock]. Every vault call made through the [Notebook] counts as
- * activity; the UI adds taps and key presses through [touch].
+ * activity, measured with [clock]. Activity is what the user does: the UI reports every tap and
+ * key press through [touch]. Vault calls alone (a background sync) do not keep it unlocked.
  *
  * The Android app shows a BiometricPrompt (biometric or device passcode) before [unlock]; the
  * Keystore key that wraps the vault key is usable only shortly after that authentication.
@@ -101,7 +101,7 @@ class UnlockViewModel(
         return result.fold(
             onSuccess = { vault ->
                 lastActivity.set(clock.nowMillis())
-                val nb = Notebook(vault, settings, clock, io) { lastActivity.set(clock.nowMillis()) }
+                val nb = Notebook(vault, settings, clock, io)
                 _state.value = LockState.Unlocked(nb)
                 Result.success(nb)
             },
