@@ -17,9 +17,12 @@ let package = Package(
             dependencies: [.product(name: "Mend", package: "Mend")],
             path: "Sources/NotebookKit"
         ),
+        // Linux only: supplies a symbol Debian's libswiftObservation.so needs but no library
+        // exports (see the file). Empty on Apple platforms; never linked into the app.
+        .target(name: "LinuxObservationFix", path: "Tests/LinuxObservationFix"),
         .testTarget(
             name: "NotebookKitTests",
-            dependencies: ["NotebookKit"],
+            dependencies: ["NotebookKit", "LinuxObservationFix"],
             path: "Tests/NotebookKitTests"
         ),
     ]

@@ -52,6 +52,13 @@ public struct TextSplice: Equatable, Sendable {
     /// What to insert.
     public let insert: String
 
+    /// A splice with these parts.
+    public init(position: Int, delete: Int, insert: String) {
+        self.position = position
+        self.delete = delete
+        self.insert = insert
+    }
+
     /// The splice between two texts, or nil when they are equal.
     public init?(from old: String, to new: String) {
         let a = Array(old.unicodeScalars), b = Array(new.unicodeScalars)

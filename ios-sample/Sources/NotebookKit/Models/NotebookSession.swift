@@ -48,9 +48,10 @@ final class NotebookContext {
         self.app = app
     }
 
-    /// The vault; throws once the notebook has locked.
+    /// The vault; throws once the notebook has locked (a `MendError`, so `mend { }` maps it to
+    /// `VaultError.invalidState` like any other refusal).
     func vault() throws -> Vault {
-        guard let handle else { throw VaultError.invalidState("the notebook is locked") }
+        guard let handle else { throw MendError.InvalidState(reason: "the notebook is locked") }
         return handle
     }
 
@@ -83,27 +84,28 @@ public final class NotebookSession {
     /// The environment.
     public let environment: NotebookEnvironment
     /// The client list.
-    @ObservationIgnored public private(set) var clients: ClientListModel!
+    public let clients: ClientListModel
     /// The conflict inbox.
-    @ObservationIgnored public private(set) var conflicts: ConflictInboxModel!
+    public let conflicts: ConflictInboxModel
     /// Sync status and progress.
-    @ObservationIgnored public private(set) var sync: SyncModel!
+    public let sync: SyncModel
     /// Settings: relay, devices, invites, erasure.
-    @ObservationIgnored public private(set) var settings: SettingsModel!
+    public let settings: SettingsModel
 
     @ObservationIgnored let context: NotebookContext
-    @ObservationIgnored private var observers: [WeakObserver] = []
+    @ObservationIgnored private var observers: [WeakObserver]
 
     init(vault: Vault, environment: NotebookEnvironment, app: AppModel?) {
         self.environment = environment
-        context = NotebookContext(vault: vault, environment: environment, app: app)
-        context.session = self
+        let context = NotebookContext(vault: vault, environment: environment, app: app)
+        self.context = context
         clients = ClientListModel(context: context)
         conflicts = ConflictInboxModel(context: context)
         sync = SyncModel(context: context)
         settings = SettingsModel(context: context)
         let longLived: [RecordsObserving] = [clients, conflicts, sync, settings]
-        longLived.forEach { observe($0) }
+        observers = longLived.map { WeakObserver(model: $0) }
+        context.session = self
     }
 
     /// A standalone session over an open vault (for tests and previews; nothing to lock).

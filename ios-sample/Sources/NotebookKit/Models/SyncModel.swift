@@ -1,5 +1,5 @@
 // Sync status: runs a sync off the main thread through the relay the settings name, shows its
-// progress (bundles pushed of those to push, bundles pulled and still to pull), lets the user
+// progress (bundles pushed and still to push, bundles pulled and still to pull), lets the user
 // cancel (the next sync resumes), counts local changes not yet pushed, and fans the records a sync
 // applied out to the other screens.
 import Foundation
@@ -10,7 +10,7 @@ import Observation
 public struct SyncProgressInfo: Equatable, Sendable {
     /// Bundles pushed so far.
     public var pushed: UInt64 = 0
-    /// Bundles to push in all.
+    /// Local bundles still to push.
     public var toPush: UInt64 = 0
     /// Bundles pulled so far.
     public var pulled: UInt64 = 0
@@ -19,7 +19,7 @@ public struct SyncProgressInfo: Equatable, Sendable {
 
     /// Done so far, 0…1; nil before the first count arrives.
     public var fraction: Double? {
-        let total = toPush + pulled + remaining
+        let total = pushed + toPush + pulled + remaining
         guard total > 0 else { return nil }
         return min(1, Double(pushed + pulled) / Double(total))
     }

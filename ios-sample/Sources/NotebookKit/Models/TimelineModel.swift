@@ -164,13 +164,15 @@ public final class TimelineModel: RecordsObserving {
     /// Reads the client, timeline and alliance trend again.
     public func reload() {
         do {
-            let vault = try context.vault()
-            let client = try mend { try vault.client(id: clientId) }
-            alias = client.aliasCode
-            status = client.status
-            rows = try vault.timeline(clientId: clientId).map(Self.row).reversed()
-            unresolvedRuptureIds = try vault.unresolvedRuptures(clientId: clientId)
-            chart(try vault.allianceTrend(clientId: clientId))
+            try mend {
+                let vault = try context.vault()
+                let client = try vault.client(id: clientId)
+                alias = client.aliasCode
+                status = client.status
+                rows = try vault.timeline(clientId: clientId).map(Self.row).reversed()
+                unresolvedRuptureIds = try vault.unresolvedRuptures(clientId: clientId)
+                chart(try vault.allianceTrend(clientId: clientId))
+            }
             errorMessage = nil
         } catch let e as VaultError {
             if case .erased = e { isErased = true; rows = []; allianceTotals = []; allianceSubscales = [] }

@@ -49,6 +49,8 @@ public final class InMemoryKeyStore: KeyStore, @unchecked Sendable {
     public func saveKey(_ key: Data) throws { lock.withLock { self.key = key } }
     /// Forgets the key.
     public func deleteKey() throws { lock.withLock { key = nil } }
+    /// 1 when a key is stored, else 0 (for tests).
+    public var count: Int { lock.withLock { key == nil ? 0 : 1 } }
 }
 
 #if canImport(Security)

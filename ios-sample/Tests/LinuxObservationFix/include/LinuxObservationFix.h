@@ -1,0 +1,1 @@
+// See LinuxObservationFix.c. Nothing to import; the target only contributes one symbol.

@@ -1,0 +1,79 @@
+// A client's timeline: rows for sessions, notes, ruptures and measures; the alliance trend as
+// chart series with drops and the weakest subscale; the session and WAI-SR forms' validation.
+import Foundation
+import XCTest
+import Mend
+@testable import NotebookKit
+
+final class TimelineTests: NotebookTestCase {
+    func scores(task: Int, bond: Int, goal: Int) -> [Int: Int] {
+        var s: [Int: Int] = [:]
+        for i in [1, 2, 10, 12] { s[i] = task }
+        for i in [3, 5, 7, 9] { s[i] = bond }
+        for i in [4, 6, 8, 11] { s[i] = goal }
+        return s
+    }
+
+    func testRowsAndTheAllianceTrend() async throws {
+        let (d, s, client) = try await notebookWithClient()
+        let timeline = s.timeline(clientId: client)
+        XCTAssertEqual(timeline.alias, "C-0142")
+        let day: TimeInterval = 86_400
+        let start = Date(timeIntervalSince1970: 1_767_000_000)
+        var sessions: [String] = []
+        for (i, (t, b, g)) in [(5, 5, 4), (4, 4, 4), (4, 2, 3)].enumerated() {
+            let at = start.addingTimeInterval(Double(i) * 7 * day)
+            let sessionId = try addSession(timeline, at: at)
+            sessions.append(sessionId)
+            let measure = s.measureForm(clientId: client, sessionId: sessionId)
+            measure.administeredAt = at.addingTimeInterval(3000)
+            measure.scores = scores(task: t, bond: b, goal: g)
+            XCTAssertTrue(measure.isComplete)
+            try measure.save()
+        }
+        _ = d
+        XCTAssertEqual(timeline.sessions.count, 3)
+        XCTAssertEqual(timeline.allianceTotals.map(\.value), [56, 48, 36])
+        XCTAssertEqual(timeline.allianceSubscales.filter { $0.series == .bond }.map(\.value), [20, 16, 8])
+        XCTAssertEqual(timeline.allianceDrops.map { [$0.from, $0.to] }, [[56, 48], [48, 36]])
+        XCTAssertEqual(timeline.lowestSubscale, .bond)
+        timeline.dropThreshold = 10
+        XCTAssertEqual(timeline.allianceDrops.map(\.to), [36])
+
+        // Newest first: the last measure, then the last session.
+        XCTAssertEqual(timeline.rows.count, 6)
+        guard case .measure(total: 36, incomplete: false) = timeline.rows[0].kind else { return XCTFail("\(timeline.rows[0])") }
+        XCTAssertEqual(timeline.rows[1].id, sessions[2])
+        XCTAssertEqual(timeline.rows[1].title, "Session · Completed")
+    }
+
+    func testAnIncompleteMeasureAndTheFormsValidation() async throws {
+        let (_, s, client) = try await notebookWithClient()
+        let measure = s.measureForm(clientId: client)
+        XCTAssertEqual(measure.errors.map(\.field), ["items"])
+        measure.scores = [1: 4, 13: 3]
+        XCTAssertTrue(measure.errors.contains { $0.reason.contains("13") })
+        measure.scores = [1: 4, 2: 6]
+        XCTAssertEqual(measure.errors.map(\.field), ["item 2"])
+        measure.scores = [1: 4, 2: 4, 3: 5]
+        XCTAssertFalse(measure.isComplete)
+        try measure.save()
+        let timeline = s.timeline(clientId: client)
+        guard case .measure(_, incomplete: true) = try XCTUnwrap(timeline.rows.first).kind else { return XCTFail() }
+        XCTAssertEqual(timeline.allianceTotals, [], "no total for an incomplete administration")
+
+        var form = SessionForm(start: Date())
+        form.minutes = 0
+        form.cptCode = "9083"
+        XCTAssertEqual(form.errors.map(\.field), ["length", "CPT code"])
+        XCTAssertThrowsError(try timeline.addSession(form))
+    }
+
+    func testClientStatusChanges() async throws {
+        let (_, s, client) = try await notebookWithClient()
+        let timeline = s.timeline(clientId: client)
+        try timeline.setStatus(.onHold)
+        XCTAssertEqual(timeline.status, .onHold)
+        XCTAssertEqual(s.clients.clients.first?.status, .onHold, "the list observed the change")
+    }
+}

@@ -1,0 +1,216 @@
+// Two devices through the bindings' in-process relay: an invite made in Settings and joined from
+// the setup screen, sync progress and pending counts, remote typing reaching an open editor, a
+// conflict made by two devices resolved in the inbox, late edits to a signed note, and devices.
+import Foundation
+import XCTest
+import Mend
+@testable import NotebookKit
+
+final class TwoDeviceTests: NotebookTestCase {
+    struct Pair {
+        let relay: InMemoryRelay
+        let phone: Device
+        let tablet: Device
+        let p: NotebookSession
+        let t: NotebookSession
+    }
+
+    /// A phone with one client, and a tablet joined through an invite made in the phone's settings.
+    func pair(alias: String = "C-0500") async throws -> (Pair, String) {
+        let relay = InMemoryRelay()
+        let phone = device("phone", relay: relay)
+        let p = try await phone.create()
+        let client = try p.clients.addClient(NewClientForm(alias: alias, jurisdiction: "US-CA"))
+        let made = await p.settings.createInvite()
+        let offer = try XCTUnwrap(made)
+        XCTAssertEqual(p.sync.phase, .succeeded, p.sync.errorMessage ?? "")
+        let tablet = device("tablet", relay: relay)
+        let join = JoinVaultModel(app: tablet.app)
+        join.inviteText = offer.payloadText
+        join.code = offer.code
+        join.relayText = "https://relay.example.org"
+        XCTAssertEqual(join.errors, [])
+        await join.join()
+        XCTAssertEqual(tablet.app.phase, .unlocked, tablet.app.lastError?.message ?? "")
+        let t = try tablet.session
+        await t.sync.sync()
+        return (Pair(relay: relay, phone: phone, tablet: tablet, p: p, t: t), client)
+    }
+
+    func syncBoth(_ x: Pair, rounds: Int = 2) async {
+        for _ in 0..<rounds {
+            await x.p.sync.sync()
+            await x.t.sync.sync()
+        }
+    }
+
+    func testInviteJoinSyncProgressAndPendingChanges() async throws {
+        let (x, client) = try await pair()
+        XCTAssertEqual(x.t.clients.clients.map(\.id), [client], "the joined device lists the client after a sync")
+        XCTAssertEqual(x.tablet.keys.count, 1)
+        XCTAssertNotEqual(try x.tablet.keys.readKey(), try x.phone.keys.readKey(), "each device has its own vault key")
+
+        let timeline = x.p.timeline(clientId: client)
+        let session = try addSession(timeline)
+        let editor = x.p.noteEditor(noteId: try timeline.startNote(sessionId: session, format: .girp))
+        editor.edit("goal", to: "Sleep hygiene")
+        XCTAssertGreaterThan(x.p.sync.pendingChanges, 0, "local changes wait for a sync")
+        await x.p.sync.sync()
+        XCTAssertEqual(x.p.sync.phase, .succeeded)
+        XCTAssertGreaterThan(x.p.sync.progressUpdates, 0, "progress was reported")
+        XCTAssertGreaterThan(x.p.sync.progress.pushed, 0)
+        XCTAssertEqual(x.p.sync.progress.toPush, 0, "nothing left to push at the end")
+        XCTAssertEqual(x.p.sync.progress.fraction, 1)
+        XCTAssertGreaterThan(try XCTUnwrap(x.p.sync.lastReport).pushed, 0)
+        XCTAssertEqual(x.p.sync.pendingChanges, 0)
+        XCTAssertEqual(x.p.sync.lastSynced, x.phone.clock.now)
+
+        let tabletTimeline = x.t.timeline(clientId: client)
+        XCTAssertEqual(tabletTimeline.rows.count, 0)
+        await x.t.sync.sync()
+        XCTAssertGreaterThan(try XCTUnwrap(x.t.sync.lastReport).applied, 0)
+        XCTAssertEqual(tabletTimeline.rows.count, 2, "the open timeline reloaded after the sync")
+        XCTAssertNil(x.relay.dump().range(of: Data("Sleep hygiene".utf8)), "the relay holds ciphertext only")
+        XCTAssertNil(x.relay.dump().range(of: Data("C-0500".utf8)))
+    }
+
+    func testJoinFailuresLeaveNothingBehind() async throws {
+        let relay = InMemoryRelay()
+        let phone = device("phone", relay: relay)
+        let p = try await phone.create()
+        let made = await p.settings.createInvite()
+        let offer = try XCTUnwrap(made)
+
+        let tablet = device("tablet", relay: relay)
+        let join = JoinVaultModel(app: tablet.app)
+        join.inviteText = "not base64!"
+        join.code = "ABC"
+        join.relayText = "http://relay.example.org"
+        XCTAssertEqual(join.errors.map(\.field), ["invite", "code", "relay"])
+        await join.join()
+        guard case .invalid = tablet.app.lastError else { return XCTFail("\(String(describing: tablet.app.lastError))") }
+
+        join.inviteText = offer.payloadText
+        join.relayText = "https://relay.example.org"
+        join.code = offer.code == "ABCD-EFGH-JKMN" ? "ABCD-EFGH-JKMP" : "ABCD-EFGH-JKMN"
+        await join.join()
+        XCTAssertEqual(tablet.app.lastError, .vault(.invite("wrong code")))
+        XCTAssertEqual(tablet.app.phase, .setup)
+        XCTAssertNil(try tablet.keys.readKey(), "the new key is dropped when joining fails")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tablet.environment.vaultURL.path))
+
+        join.code = offer.code.lowercased().replacingOccurrences(of: "-", with: " ")
+        await join.join()
+        XCTAssertEqual(tablet.app.phase, .unlocked, "codes are read leniently")
+
+        let third = device("laptop", relay: relay)
+        let again = JoinVaultModel(app: third.app)
+        again.inviteText = offer.payloadText
+        again.code = offer.code
+        again.relayText = "https://relay.example.org"
+        await again.join()
+        XCTAssertEqual(third.app.lastError, .vault(.invite("used")))
+    }
+
+    func testRemoteTypingReachesAnOpenEditor() async throws {
+        let (x, client) = try await pair()
+        let timeline = x.p.timeline(clientId: client)
+        let noteId = try timeline.startNote(sessionId: try addSession(timeline), format: .soap)
+        let phoneEditor = x.p.noteEditor(noteId: noteId)
+        phoneEditor.edit("subjective", to: "Feels stuck")
+        await syncBoth(x, rounds: 1)
+        let tabletEditor = x.t.noteEditor(noteId: noteId)
+        XCTAssertEqual(tabletEditor.text("subjective"), "Feels stuck")
+
+        // Both type offline; after syncing, both editors show the merged text.
+        phoneEditor.edit("subjective", to: "Feels stuck at work")
+        tabletEditor.edit("subjective", to: "Client: Feels stuck")
+        await syncBoth(x)
+        XCTAssertEqual(phoneEditor.text("subjective"), "Client: Feels stuck at work")
+        XCTAssertEqual(tabletEditor.text("subjective"), "Client: Feels stuck at work")
+    }
+
+    func testAConflictMadeByTwoDevicesIsListedAndResolved() async throws {
+        let (x, client) = try await pair(alias: "C-0600")
+        let form = x.p.newRupture(clientId: client)
+        form.toggle(.wdDeferentialAppeasing)
+        form.significance = 3
+        let rupture = try form.save()
+        await syncBoth(x, rounds: 1)
+        XCTAssertEqual(x.p.conflicts.items, [])
+
+        // Offline, each device rates the rupture differently.
+        let onPhone = x.p.rupture(id: rupture)
+        onPhone.significance = 4
+        try onPhone.saveSignificance()
+        let onTablet = x.t.rupture(id: rupture)
+        XCTAssertEqual(onTablet.significance, 3)
+        onTablet.significance = 2
+        try onTablet.saveSignificance()
+        await syncBoth(x)
+
+        let inbox = x.p.conflicts
+        XCTAssertEqual(inbox.count, 1, "the inbox reloaded after the sync")
+        let item = try XCTUnwrap(inbox.items.first)
+        XCTAssertEqual(item.recordId, rupture)
+        XCTAssertEqual(item.field, "significance")
+        XCTAssertEqual(item.title, "Rupture significance")
+        XCTAssertEqual(item.clientAlias, "C-0600")
+        XCTAssertEqual(Set(item.options.map(\.value)), ["4", "2"])
+        XCTAssertEqual(item.options.first { $0.value == "4" }?.device, "This device")
+        XCTAssertEqual(item.options.first { $0.value == "2" }?.device, "Device …" + String(x.t.deviceId.suffix(6)))
+        XCTAssertEqual(item.options.first { $0.value == "2" }?.label, "2 of 5")
+        XCTAssertEqual(x.t.conflicts.count, 1, "the tablet sees the same conflict")
+
+        inbox.resolve(item, choosing: try XCTUnwrap(item.options.first { $0.value == "2" }))
+        XCTAssertNil(inbox.errorMessage)
+        XCTAssertEqual(inbox.items, [])
+        XCTAssertEqual(onPhone.significance, 2, "the open rupture form observed the resolution")
+        await syncBoth(x)
+        XCTAssertEqual(x.t.conflicts.items, [], "the resolution synced")
+        XCTAssertEqual(onTablet.significance, 2)
+    }
+
+    func testLateEditsToASignedNoteBecomeAnAddendum() async throws {
+        let (x, client) = try await pair()
+        let timeline = x.p.timeline(clientId: client)
+        let noteId = try timeline.startNote(sessionId: try addSession(timeline), format: .soap)
+        let phoneEditor = x.p.noteEditor(noteId: noteId)
+        phoneEditor.edit("subjective", to: "Reports better sleep")
+        await syncBoth(x, rounds: 1)
+
+        let tabletEditor = x.t.noteEditor(noteId: noteId)
+        tabletEditor.edit("plan", to: "late thought")
+        phoneEditor.sign()
+        XCTAssertEqual(phoneEditor.state, .signed)
+        await syncBoth(x)
+
+        let divergence = try XCTUnwrap(phoneEditor.divergence, "the phone sees the tablet's late edit")
+        XCTAssertEqual(divergence.sections.map(\.section), ["plan"])
+        XCTAssertEqual(phoneEditor.text("plan"), "", "the signed note is unchanged")
+        XCTAssertTrue(timeline.rows.contains { if case .note(_, _, diverged: true) = $0.kind { true } else { false } })
+        let addendum = try XCTUnwrap(phoneEditor.keepDivergenceAsAddendum())
+        XCTAssertNil(phoneEditor.divergence)
+        XCTAssertEqual(phoneEditor.addenda.map(\.id), [addendum])
+        XCTAssertTrue(phoneEditor.addenda[0].body.contains("late thought"))
+        phoneEditor.signAddendum(addendum)
+        XCTAssertTrue(phoneEditor.addenda[0].signed)
+    }
+
+    func testDevicesAreListedAndALostOneRevoked() async throws {
+        let (x, _) = try await pair()
+        await syncBoth(x, rounds: 1)
+        let settings = x.p.settings
+        XCTAssertEqual(settings.devices.count, 2)
+        XCTAssertEqual(settings.devices.first?.isThisDevice, true)
+        XCTAssertEqual(settings.devices.first?.id, x.p.deviceId)
+        let tablet = try XCTUnwrap(settings.devices.first { !$0.isThisDevice })
+        XCTAssertEqual(tablet.id, x.t.deviceId)
+
+        settings.revoke(settings.devices[0])
+        XCTAssertNotNil(settings.errorMessage, "this device cannot revoke itself")
+        settings.revoke(tablet)
+        XCTAssertNil(settings.errorMessage)
+        XCTAssertEqual(settings.devices.first { $0.id == tablet.id }?.revoked, true)
+    }
+}
