@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the Swift package's XCTest suite on Linux. Debian 12 has no Swift, Debian 13 (trixie)
-# ships swiftlang 6: a minimal trixie chroot is made once with debootstrap into a cache folder
-# outside the repo (MEND_SWIFT_CHROOT), the repo is bind-mounted into it, and `swift test` runs
-# there against the host-built libmend_ffi. Needs root (CI runs as root).
+# Runs the Swift package's XCTest suite, then the iOS sample's NotebookKit suite, on Linux.
+# Debian 12 has no Swift, Debian 13 (trixie) ships swiftlang 6: a minimal trixie chroot is made
+# once with debootstrap into a cache folder outside the repo (MEND_SWIFT_CHROOT), the repo is
+# bind-mounted into it, and `swift test` runs there against the host-built libmend_ffi. Needs root
+# (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -42,3 +43,7 @@ trap cleanup EXIT
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$mnt" || mount --bind "$repo" "$mnt"
 chroot "$root" /bin/sh -c "cd /mnt/mend/bindings/swift && LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build 2>&1"
+# The iOS sample's view models (ios-sample/Package.swift: NotebookKit + tests; its SwiftUI screens
+# need Xcode and are not built here). Same chroot, its own build folder; each run prints its own
+# XCTest summary.
+chroot "$root" /bin/sh -c "cd /mnt/mend/ios-sample && LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build 2>&1"
