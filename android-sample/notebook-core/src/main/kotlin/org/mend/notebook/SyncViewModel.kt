@@ -32,6 +32,8 @@ data class SyncState(
     val lastSuccessAt: Long? = null,
     /** The relay used, for display; null when sync is off. */
     val relay: String? = null,
+    /** The last progress report of the last sync (kept after it ends). */
+    val lastProgress: SyncProgress? = null,
 )
 
 /** Sync status with progress: runs a sync now, shows its progress and result, and how many
@@ -54,9 +56,9 @@ class SyncViewModel(notebook: Notebook, private val service: SyncService) : Note
     /** Syncs now, publishing progress; returns the report. */
     suspend fun syncNow(): Result<SyncReport> {
         cancelRequested.set(false)
-        _state.update { it.copy(phase = SyncPhase.Running(null, null), relay = notebook.settings.relayAddress?.url) }
+        _state.update { it.copy(phase = SyncPhase.Running(null, null), relay = notebook.settings.relayAddress?.url, lastProgress = null) }
         val result = service.sync { p ->
-            _state.update { it.copy(phase = SyncPhase.Running(p, fraction(p))) }
+            _state.update { it.copy(phase = SyncPhase.Running(p, fraction(p)), lastProgress = p) }
             !cancelRequested.get()
         }
         val now = notebook.clock.nowMillis()

@@ -3,6 +3,7 @@
 package org.mend.notebook
 
 import java.nio.file.Path
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -124,5 +125,32 @@ class NoteEditorViewModelTest {
             editor.refresh().getOrThrow()
             assertEquals("x", editor.state.value.sections.first().text, "$format")
         }
+    }
+
+    @Test
+    fun fastTypingWithARefreshInTheMiddleLosesNothing() = runBlocking<Unit> {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        val noteId = newNote(nb, NoteFormat.FREE)
+        val editor = NoteEditorViewModel(nb, noteId)
+        editor.refresh().getOrThrow()
+        // Every keystroke is launched at once (as a text field's callbacks are), and a change
+        // notification's refresh lands in the middle; the saves queue up in typing order.
+        val sentence = "Client described the week as 'heavy' 😔 but hopeful."
+        // Prefixes end at code-point boundaries: a keyboard never produces half an emoji.
+        val ends = (1..sentence.codePointCount(0, sentence.length)).map { sentence.offsetByCodePoints(0, it) }
+        val jobs = ends.mapIndexed { i, end ->
+            if (i == ends.size / 2) launch { editor.refresh().getOrThrow() }
+            launch { editor.edit("body", sentence.substring(0, end)).getOrThrow() }
+        }
+        jobs.forEach { it.join() }
+        assertEquals(sentence, editor.text("body"))
+        editor.refresh().getOrThrow()
+        assertEquals(sentence, editor.text("body"), "the vault has every keystroke")
+        // A backspace burst in the middle of the text.
+        val shorter = sentence.replace(" but hopeful", "")
+        editor.edit("body", shorter).getOrThrow()
+        editor.refresh().getOrThrow()
+        assertEquals(shorter, editor.text("body"))
     }
 }

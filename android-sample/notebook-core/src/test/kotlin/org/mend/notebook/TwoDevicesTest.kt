@@ -5,9 +5,7 @@ package org.mend.notebook
 
 import java.nio.file.Path
 import java.util.concurrent.CopyOnWriteArrayList
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -92,16 +90,16 @@ class TwoDevicesTest {
         status.refresh().getOrThrow()
         assertTrue(status.state.value.pendingChanges >= 3, "three new clients wait to be pushed: ${status.state.value.pendingChanges}")
 
-        val seen = CopyOnWriteArrayList<SyncPhase>()
-        val watcher = launch(Dispatchers.Default) { status.state.collect { seen.add(it.phase) } }
         val report = status.syncNow().getOrThrow()
-        watcher.cancel()
         assertTrue(report.pushed >= 3uL)
         val done = assertInstanceOf(SyncPhase.Done::class.java, status.state.value.phase)
         assertEquals(report, done.report)
         assertEquals(phone.device.clock.nowMillis(), status.state.value.lastSuccessAt)
         assertEquals(0L, status.state.value.pendingChanges)
-        assertTrue(seen.any { it is SyncPhase.Running }, "the screen saw the sync running: $seen")
+        val shown = status.state.value.lastProgress
+        assertNotNull(shown, "the screen was given progress")
+        assertEquals(report.pushed, shown!!.pushed)
+        assertEquals(1f, SyncViewModel.fraction(shown))
 
         // Progress: the tablet pulls the three clients and hears counts that reach the total.
         val progress = CopyOnWriteArrayList<SyncProgress>()
