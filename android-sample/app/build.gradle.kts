@@ -59,9 +59,7 @@ kotlin {
 dependencies {
     implementation(project(":notebook-core"))
     // JNA for Android: the AAR carries libjnidispatch.so for every ABI.
-    implementation(libs.jna) {
-        artifact { type = "aar" }
-    }
+    implementation("net.java.dev.jna:jna:${libs.versions.jna.get()}@aar")
     implementation(libs.kotlinx.coroutines.android)
 
     implementation(libs.androidx.core.ktx)

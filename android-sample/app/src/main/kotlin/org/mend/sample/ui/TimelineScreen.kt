@@ -30,6 +30,7 @@ import org.mend.core.TimelineEntry
 import org.mend.notebook.Labels
 import org.mend.notebook.Notebook
 import org.mend.notebook.TimelineViewModel
+import org.mend.notebook.id
 
 /**
  * A client's timeline: the alliance-trend chart on top, then sessions, notes, ruptures and
@@ -61,7 +62,7 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
                 }
                 HorizontalDivider()
             }
-            items(state.entries, key = { it.toString() }) { entry ->
+            items(state.entries, key = { it.id() }) { entry ->
                 when (entry) {
                     is TimelineEntry.Session -> ListItem(
                         headlineContent = { Text("Session · ${Labels.words(entry.status.name)}") },
