@@ -10,7 +10,6 @@ import SwiftUI
 enum TimelineRoute: Hashable {
     case note(String)
     case rupture(String)
-    case newRupture(sessionId: String?)
 }
 
 /// Timeline screen.
@@ -20,6 +19,7 @@ struct TimelineView: View {
     @Environment(\.dismiss) private var dismiss
     @State private var sheet: Sheet?
     @State private var openedNote: String?
+    @State private var loggingRupture = false
     @State private var message: String?
 
     enum Sheet: Identifiable {
@@ -57,12 +57,15 @@ struct TimelineView: View {
                 ModelHost(make: { session.noteEditor(noteId: id) }) { NoteEditorView(model: $0) }
             case let .rupture(id):
                 ModelHost(make: { session.rupture(id: id) }) { RuptureFormView(model: $0) }
-            case let .newRupture(sessionId):
-                ModelHost(make: { session.newRupture(clientId: model.clientId, sessionId: sessionId) }) { RuptureFormView(model: $0) }
             }
         }
         .navigationDestination(item: $openedNote) { id in
             ModelHost(make: { session.noteEditor(noteId: id) }) { NoteEditorView(model: $0) }
+        }
+        .navigationDestination(isPresented: $loggingRupture) {
+            ModelHost(make: { session.newRupture(clientId: model.clientId, sessionId: model.sessions.first?.id) }) {
+                RuptureFormView(model: $0)
+            }
         }
         .toolbar {
             ToolbarItem(placement: .primaryAction) {
@@ -70,9 +73,7 @@ struct TimelineView: View {
                     Button("New session", systemImage: "calendar.badge.plus") { sheet = .session }
                     Button("New note", systemImage: "doc.badge.plus") { sheet = .note }
                         .disabled(model.sessions.isEmpty)
-                    NavigationLink(value: TimelineRoute.newRupture(sessionId: model.sessions.first?.id)) {
-                        Label("Log a rupture", systemImage: "bolt.heart")
-                    }
+                    Button("Log a rupture", systemImage: "bolt.heart") { loggingRupture = true }
                     Button("Enter WAI-SR", systemImage: "chart.xyaxis.line") { sheet = .measure }
                     Divider()
                     Menu("Client status") {
@@ -263,9 +264,9 @@ struct MeasureSheet: View {
         NavigationStack {
             Form {
                 DatePicker("Administered", selection: $model.administeredAt)
-                ForEach(MeasureFormModel.subscales, id: \.0) { subscale in
-                    Section(subscale.0.rawValue) {
-                        ForEach(subscale.1, id: \.self) { item in
+                ForEach([AllianceSeries.task, .bond, .goal], id: \.self) { series in
+                    Section(series.rawValue) {
+                        ForEach(MeasureFormModel.items(of: series), id: \.self) { item in
                             Picker("Item \(item)", selection: Binding(
                                 get: { model.scores[item] ?? 0 },
                                 set: { model.scores[item] = $0 == 0 ? nil : $0 })) {

@@ -37,6 +37,8 @@ final class TimelineTests: NotebookTestCase {
         XCTAssertEqual(timeline.allianceSubscales.filter { $0.series == .bond }.map(\.value), [20, 16, 8])
         XCTAssertEqual(timeline.allianceDrops.map { [$0.from, $0.to] }, [[56, 48], [48, 36]])
         XCTAssertEqual(timeline.lowestSubscale, .bond)
+        XCTAssertEqual(MeasureFormModel.items(of: .bond), [3, 5, 7, 9])
+        XCTAssertEqual(MeasureFormModel.items(of: .total), [])
         timeline.dropThreshold = 10
         XCTAssertEqual(timeline.allianceDrops.map(\.to), [36])
 

@@ -22,6 +22,10 @@ public final class MeasureFormModel {
 
     /// The items of each subscale.
     public static let subscales: [(AllianceSeries, [Int])] = [(.task, [1, 2, 10, 12]), (.bond, [3, 5, 7, 9]), (.goal, [4, 6, 8, 11])]
+    /// The items of one subscale (none for `.total`).
+    public static func items(of series: AllianceSeries) -> [Int] {
+        subscales.first { $0.0 == series }?.1 ?? []
+    }
     /// The answer labels of the 5-point scale.
     public static let scaleLabels = ["Seldom", "Sometimes", "Fairly often", "Very often", "Always"]
 
