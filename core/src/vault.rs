@@ -958,6 +958,7 @@ impl Inner {
             header.client_id,
             &bytes,
             seq,
+            None,
         );
         db::outbox_put(&self.conn, seq, 0, &id, &header.key_id, &payload)?;
         self.device_seq = seq;
@@ -1020,6 +1021,7 @@ impl Inner {
             client_id,
             &snapshot,
             out_seq,
+            None,
         );
         let tx = self.conn.transaction()?;
         db::doc_insert(&tx, &header, &sealed)?;
@@ -1192,6 +1194,7 @@ impl Inner {
             header.client_id,
             &bytes,
             out_seq,
+            None,
         );
         let tx = self.conn.transaction()?;
         db::change_append(&tx, &id, seq, &sealed)?;

@@ -323,9 +323,16 @@ impl World {
     /// pushes; C pulls honestly.
     fn a_edits(&self) {
         let (a, t) = (&self.a, self.t);
+        // A pushes after every save, so each save is its own bundle (saves pushed together are
+        // coalesced into one bundle per record; `coalesced_bundles_are_checked_like_any_other`
+        // covers those).
+        let push = || sync(a, &self.relay);
         a.splice_note_section(t.note, "subjective", 0, 0, "Tired. ").unwrap();
+        push();
         a.splice_note_section(t.note, "subjective", 7, 0, "Slept four hours. ").unwrap();
+        push();
         a.set_note_section(t.note, "objective", "Flat affect").unwrap();
+        push();
         a.update_rupture(
             t.rupture,
             &RuptureUpdate {
@@ -335,18 +342,28 @@ impl World {
             },
         )
         .unwrap();
+        push();
         a.add_repair_attempt(t.rupture, &repair(T0 + 30 * MIN)).unwrap();
+        push();
         a.set_rupture_status(t.rupture, RuptureStatus::InProgress, T0 + 31 * MIN, "t", None)
             .unwrap();
+        push();
         a.create_session(&new_session(t.client, T0 + 7 * DAY)).unwrap();
+        push();
         a.record_measure(&wai(t.client, T0 + 7 * DAY, 4)).unwrap();
+        push();
         let c2 = a.create_client(&new_client("C-2001")).unwrap();
+        push();
         let s2 = a.create_session(&new_session(c2, T0 + DAY)).unwrap();
+        push();
         let n2 = a.create_note(&soap(s2)).unwrap();
+        push();
         a.splice_note_section(n2, "plan", 0, 0, "Review ").unwrap();
+        push();
         a.create_rupture(&new_rupture(c2, Some(s2), T0 + DAY + 10 * MIN), "t").unwrap();
+        push();
         a.splice_note_section(t.note, "plan", 0, 0, "Call GP. ").unwrap();
-        sync(a, &self.relay);
+        push();
         sync(&self.c, &self.relay);
     }
 
@@ -616,6 +633,70 @@ fn a_gap_in_a_page_is_filled_in_by_a_later_honest_sync() {
     let w = w.reopen_b();
     assert_template_records_read(&w.b, w.t);
     w.converge();
+}
+
+/// The relay withholds a bundle nothing later depends on (a new alliance measure), also during
+/// the repair pull of that sync. Only the gap in A's sequence numbers shows it; once the relay is
+/// honest again, the next sync that finds the relay moved on pulls it.
+#[test]
+fn a_withheld_bundle_without_dependents_is_fetched_once_the_relay_is_honest() {
+    let w = World::new();
+    w.a_edits();
+    let (r, _) = w.victim_sync(Mode::Gap(vec![7]), 200);
+    assert!(r.rejected.is_empty(), "{r:?}");
+    assert!(r.repaired, "the gap should trigger a repair pull: {r:?}");
+    let w = w.reopen_b();
+    assert_template_records_read(&w.b, w.t);
+    w.converge();
+}
+
+/// Saves pushed together travel as one bundle per record, covering a run of A's sequence
+/// numbers. Such bundles are checked like any other (tampered copies refused, duplicates and
+/// reordering harmless) and mark every covered number applied, so no gap and no repair pull.
+#[test]
+fn coalesced_bundles_are_checked_like_any_other() {
+    let tamper = || -> Tamper {
+        Box::new(|b: &[u8]| {
+            vec![
+                flip(b, 59, 0x01),
+                flip(b, 80 + payload_len(b) / 2, 0x20),
+                flip(b, b.len() - 1, 0x80),
+            ]
+        })
+    };
+    for mode in [Mode::Tamper(tamper()), Mode::Duplicate, Mode::Reverse] {
+        let w = World::new();
+        let t = w.t;
+        let typed = "Slept badly; worried about work.";
+        for (i, ch) in typed.chars().enumerate() {
+            w.a.splice_note_section(t.note, "objective", i, 0, &ch.to_string()).unwrap();
+        }
+        for s in [3, 5, 2] {
+            w.a.update_rupture(
+                t.rupture,
+                &RuptureUpdate { significance: Some(s), ..Default::default() },
+            )
+            .unwrap();
+        }
+        let pushed = sync(&w.a, &w.relay).pushed as usize;
+        assert_eq!(pushed, 2, "one bundle per record for {} saves", typed.len() + 3);
+        sync(&w.c, &w.relay);
+        let tampering = matches!(mode, Mode::Tamper(_));
+        let (r, fresh) = w.victim_sync(mode, 200);
+        assert_eq!(fresh, 2);
+        assert_eq!(r.applied, 2, "{r:?}");
+        assert!(!r.repaired, "covered sequence numbers must not look like gaps: {r:?}");
+        if tampering {
+            assert_eq!(reasons(&r), expect(&[(RejectReason::BadSignature, 6)]), "{r:?}");
+        } else {
+            assert!(r.rejected.is_empty(), "{r:?}");
+        }
+        assert_eq!(w.b.note(t.note).unwrap().section("objective"), Some(typed));
+        assert_eq!(w.b.rupture(t.rupture).unwrap().significance, 2);
+        let w = w.reopen_b();
+        assert_victim_matches_control(&w);
+        w.converge();
+    }
 }
 
 // ----- duplicate -----------------------------------------------------------------------------

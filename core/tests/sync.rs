@@ -211,10 +211,11 @@ fn snapshots_make_a_new_devices_first_sync_one_item_per_record() {
     let c = phone.create_client(&new_client("C-1005")).unwrap();
     let s = phone.create_session(&new_session(c, 1)).unwrap();
     let n = phone.create_note(&soap(s)).unwrap();
+    // Pushed after every keystroke: one bundle each (saves pushed together would be coalesced).
     for i in 0..100 {
         phone.splice_note_section(n, "assessment", i, 0, "x").unwrap();
+        sync(&phone, &relay);
     }
-    sync(&phone, &relay);
     let before = relay.len();
     let uploaded = phone.upload_snapshots(&relay).unwrap();
     // registry, client, session, note

@@ -343,6 +343,22 @@ pub fn applied_insert(conn: &Connection, device: &crate::ids::DeviceId, seq: u64
         == 1)
 }
 
+/// Records the sequence numbers `first..=last` of a device as applied (one bundle covering a
+/// run of saves).
+pub fn applied_insert_range(
+    conn: &Connection,
+    device: &crate::ids::DeviceId,
+    first: u64,
+    last: u64,
+) -> Result<()> {
+    let mut st =
+        conn.prepare_cached("INSERT OR IGNORE INTO applied(device_id, seq) VALUES (?1, ?2)")?;
+    for seq in first..=last {
+        st.execute(params![&device.as_bytes()[..], seq as i64])?;
+    }
+    Ok(())
+}
+
 /// The highest sequence number applied from a device (0 if none).
 pub fn applied_max(conn: &Connection, device: &crate::ids::DeviceId) -> Result<u64> {
     let n: Option<i64> = conn.query_row(

@@ -93,7 +93,8 @@ impl Bundle {
         out
     }
 
-    fn signing_input(&self) -> Vec<u8> {
+    /// The bytes the signature covers.
+    pub(crate) fn signing_input(&self) -> Vec<u8> {
         let mut m = SIGNING_DOMAIN.to_vec();
         m.extend_from_slice(&self.header_bytes());
         m

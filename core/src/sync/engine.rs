@@ -1,6 +1,7 @@
 //! The sync engine: push the outbox, pull pages after a cursor, verify and apply each page in one
 //! transaction. See the module docs of [`crate::sync`] for the guarantees.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use automerge::AutoCommit;
@@ -8,9 +9,9 @@ use automerge::AutoCommit;
 use super::bundle::{Bundle, BundleKind};
 use super::transport::{PageItem, Transport, TransportError};
 use super::{bundle_aad, doc_payload};
-use crate::crypto::{envelope, Part, SecretKey};
+use crate::crypto::{envelope, signing, Part, SecretKey};
 use crate::error::{Error, Result};
-use crate::ids::{KeyId, RecordId};
+use crate::ids::{DeviceId, KeyId, RecordId};
 use crate::records::registry::SignerState;
 use crate::records::{summary, Kind};
 use crate::store::db::{self, DocHeader, KeyRow};
@@ -113,7 +114,11 @@ pub struct SyncReport {
 }
 
 enum Outcome {
-    Applied { registry: bool },
+    Applied {
+        registry: bool,
+    },
+    /// Checked and decrypted, merged with the rest of its record's page when the page ends.
+    Staged,
     Duplicate,
     Erased,
     Deferred,
@@ -181,28 +186,13 @@ impl Vault {
                 report.cancelled = true;
                 return Ok(report);
             }
-            let (bundles, last, left) = {
-                let g = self.lock();
+            let (bundles, last, rows, left) = {
+                let mut g = self.lock();
                 let batch = db::outbox_batch(&g.conn, page_size)?;
                 let left = db::outbox_len(&g.conn)?;
                 let last = batch.last().map(|r| r.0);
-                let bundles: Vec<Vec<u8>> = batch
-                    .into_iter()
-                    .map(|(seq, kind, doc, key, payload)| {
-                        Bundle::signed(
-                            bundle_kind(kind),
-                            g.vault_id,
-                            doc,
-                            g.device_id,
-                            seq,
-                            key,
-                            payload,
-                            &g.device_key,
-                        )
-                        .encode()
-                    })
-                    .collect();
-                (bundles, last, left)
+                let rows = batch.len() as u64;
+                (g.outbox_bundles(batch)?, last, rows, left)
             };
             let Some(last) = last else { break };
             let n = bundles.len() as u64;
@@ -215,7 +205,7 @@ impl Vault {
             }
             report.pushed += n;
             progress.pushed = report.pushed;
-            progress.to_push = left.saturating_sub(n);
+            progress.to_push = left.saturating_sub(rows);
             report_progress(&progress);
         }
 
@@ -236,19 +226,26 @@ impl Vault {
         // are a sure sign that bundles were withheld: while any wait, pull everything again from
         // the start once per new relay head. Gaps in another device's sequence numbers may be
         // legitimate (snapshots and erasures let the relay drop bundles), so a given set of gaps
-        // triggers one full pull only. Duplicates are skipped; an honest relay fills the holes.
+        // triggers at most `GAP_PULLS` full pulls, each at a new relay head (a relay that
+        // withheld a bundle during one sync's repair pull is asked again once it has moved on).
+        // Duplicates are skipped; an honest relay fills the holes.
         if !report.cancelled {
             let (gaps, waiting) = self.lock().holes()?;
-            let (gaps_seen, deps_head) = {
+            let (seen, deps_head) = {
                 let g = self.lock();
                 (
-                    db::meta_get(&g.conn, "gaps_repaired")?,
+                    db::meta_get(&g.conn, "gaps_repaired")?.and_then(|b| GapPulls::decode(&b)),
                     db::meta_get(&g.conn, "deps_repair_head")?,
                 )
             };
             let head_bytes = head.to_be_bytes().to_vec();
-            let for_gaps = start != 0 && gaps.is_some() && gaps != gaps_seen;
+            let for_gaps = start != 0
+                && gaps.as_ref().is_some_and(|g| match &seen {
+                    Some(s) if s.gaps == *g => s.pulls < GAP_PULLS && s.head != head,
+                    _ => true,
+                });
             let for_deps = waiting && deps_head.as_deref() != Some(head_bytes.as_slice());
+            let full = start == 0 || for_gaps || for_deps;
             if for_gaps || for_deps {
                 cursor = self.pull_pages(transport, &vault, 0, opts, &mut report, &mut progress)?.0;
                 report.repaired = true;
@@ -256,7 +253,12 @@ impl Vault {
             }
             let gaps_now = self.lock().holes()?.0;
             if let (Some(gaps), false) = (gaps_now, report.cancelled) {
-                db::meta_put(&self.lock().conn, "gaps_repaired", &gaps)?;
+                let pulls = match &seen {
+                    Some(s) if s.gaps == gaps => s.pulls + u8::from(full),
+                    _ => u8::from(full),
+                };
+                let record = GapPulls { gaps, pulls, head }.encode();
+                db::meta_put(&self.lock().conn, "gaps_repaired", &record)?;
             }
         }
         let mut g = self.lock();
@@ -348,7 +350,156 @@ impl Vault {
     }
 }
 
+/// Full pulls made for one set of gaps in other devices' sequence numbers.
+const GAP_PULLS: u8 = 2;
+
+/// What was pulled for the current gaps: their fingerprint, how many full pulls saw them, and
+/// the relay head at the last one. Stored as `pulls u8 | head u64 | fingerprint`.
+struct GapPulls {
+    gaps: Vec<u8>,
+    pulls: u8,
+    head: u64,
+}
+
+impl GapPulls {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![self.pulls];
+        out.extend_from_slice(&self.head.to_be_bytes());
+        out.extend_from_slice(&self.gaps);
+        out
+    }
+
+    fn decode(b: &[u8]) -> Option<GapPulls> {
+        let (&pulls, rest) = b.split_first()?;
+        let head = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+        Some(GapPulls { gaps: rest[8..].to_vec(), pulls, head })
+    }
+}
+
+/// A checked, decrypted change bundle waiting for the end of its page.
+struct Staged {
+    relay_seq: u64,
+    device: DeviceId,
+    first: u64,
+    seq: u64,
+    bytes: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// The change bundles of one page, grouped by record in the order records first appear.
+#[derive(Default)]
+struct Stage {
+    /// The public key the bundle being applied was already verified under, if any.
+    verified: Option<[u8; 32]>,
+    seen: HashSet<(DeviceId, u64)>,
+    index: HashMap<RecordId, usize>,
+    docs: Vec<(RecordId, Kind, SecretKey, Vec<Staged>)>,
+}
+
+impl Stage {
+    fn add(&mut self, id: RecordId, kind: Kind, key: SecretKey, s: Staged) {
+        self.seen.insert((s.device, s.seq));
+        match self.index.get(&id) {
+            Some(&i) => self.docs[i].3.push(s),
+            None => {
+                self.index.insert(id, self.docs.len());
+                self.docs.push((id, kind, key, vec![s]));
+            }
+        }
+    }
+}
+
+/// Most encrypted bytes of saves coalesced into one bundle.
+const MAX_COALESCED: usize = 1 << 20;
+
 impl Inner {
+    /// Turns a batch of outbox rows (in sequence order) into signed bundles. A run of
+    /// consecutive saves of one record (a note typed offline, keystroke by keystroke) becomes
+    /// one bundle covering their sequence numbers: one signature, one envelope and one
+    /// Automerge load on every receiving device instead of one per save.
+    fn outbox_bundles(&mut self, rows: Vec<db::OutboxRow>) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut i = 0;
+        while i < rows.len() {
+            let (first, kind, doc, key_id, _) = &rows[i];
+            let mut j = i + 1;
+            let mut size = rows[i].4.len();
+            while *kind == BundleKind::Change as u8 && j < rows.len() {
+                let (seq, k, d, kid, payload) = &rows[j];
+                size += payload.len();
+                let joins = k == kind
+                    && d == doc
+                    && kid == key_id
+                    && *seq == rows[j - 1].0 + 1
+                    && seq - first < super::MAX_SPAN
+                    && size <= MAX_COALESCED;
+                if !joins {
+                    break;
+                }
+                j += 1;
+            }
+            let run = &rows[i..j];
+            let coalesced = if run.len() > 1 { self.coalesce(run)? } else { None };
+            let sign = |g: &Self, seq: u64, kind: u8, doc, key, payload| {
+                Bundle::signed(
+                    bundle_kind(kind),
+                    g.vault_id,
+                    doc,
+                    g.device_id,
+                    seq,
+                    key,
+                    payload,
+                    &g.device_key,
+                )
+                .encode()
+            };
+            match coalesced {
+                Some((last, payload)) => out.push(sign(self, last, *kind, *doc, *key_id, payload)),
+                None => {
+                    for (seq, kind, doc, key, payload) in run {
+                        out.push(sign(self, *seq, *kind, *doc, *key, payload.clone()));
+                    }
+                }
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+
+    /// One payload holding the changes of a run of saves of one record, sealed for the run's
+    /// last sequence number; `None` (push them one by one) if the key is gone or a row does not
+    /// open as expected.
+    fn coalesce(&mut self, run: &[db::OutboxRow]) -> Result<Option<(u64, Vec<u8>)>> {
+        let (first, _, doc, key_id, _) = &run[0];
+        let Some(key) = self.data_key(*key_id, *doc)? else { return Ok(None) };
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
+        let mut head = None;
+        for (seq, _, _, _, payload) in run {
+            let aad = bundle_aad(self.vault_id, *doc, *seq, Part::Bundle);
+            let Ok(plain) = envelope::open(&key, key_id, &aad, payload) else { return Ok(None) };
+            let Some(p) = super::parse_doc_plain(&plain, *seq) else { return Ok(None) };
+            if p.first != *seq || head.is_some_and(|h| h != (p.kind, p.client)) {
+                return Ok(None);
+            }
+            head = Some((p.kind, p.client));
+            bytes.extend_from_slice(p.bytes);
+        }
+        let (Some((kind, client)), Some(last)) = (head, run.last().map(|r| r.0)) else {
+            return Ok(None);
+        };
+        let payload = doc_payload(
+            self.vault_id,
+            &key,
+            *key_id,
+            *doc,
+            kind,
+            client,
+            &bytes,
+            last,
+            Some(*first),
+        );
+        Ok(Some((last, payload)))
+    }
+
     /// What seems missing: a fingerprint of the gaps in other devices' sequence numbers (`None`
     /// if there are none), and whether any loaded record has changes waiting for dependencies.
     fn holes(&mut self) -> Result<(Option<Vec<u8>>, bool)> {
@@ -392,7 +543,7 @@ impl Inner {
         self.device_seq += 1;
         let seq = self.device_seq;
         db::meta_put(&self.conn, "device_seq", &seq.to_be_bytes())?;
-        let payload = doc_payload(self.vault_id, &key, key_id, id, kind, client, &bytes, seq);
+        let payload = doc_payload(self.vault_id, &key, key_id, id, kind, client, &bytes, seq, None);
         let b = Bundle::signed(
             BundleKind::Snapshot,
             self.vault_id,
@@ -432,15 +583,46 @@ impl Inner {
         decoded.sort_by_key(|(seq, b, _)| {
             (b.key_id != sync_key && b.kind != BundleKind::KeyShare, *seq)
         });
+        // Signatures of known signers are checked together up front; the registry may still
+        // change within the page, so each bundle's signer is looked up again when it is applied.
+        let verified = {
+            let signers: Vec<Option<[u8; 32]>> = decoded
+                .iter()
+                .map(|(_, b, _)| {
+                    let theirs = b.vault == self.vault_id && b.device != self.device_id;
+                    theirs.then(|| self.registry.signer(&b.device, b.seq).ok().copied()).flatten()
+                })
+                .collect();
+            let inputs: Vec<Vec<u8>> = decoded.iter().map(|(_, b, _)| b.signing_input()).collect();
+            let (mut at, mut items) = (Vec::new(), Vec::<signing::Signed<'_>>::new());
+            for (i, signer) in signers.iter().enumerate() {
+                if let Some(k) = signer {
+                    at.push(i);
+                    items.push((k, inputs[i].as_slice(), &decoded[i].1.signature));
+                }
+            }
+            let mut verified = vec![None; decoded.len()];
+            for (i, good) in at.into_iter().zip(signing::verify_many(&items)) {
+                if good {
+                    verified[i] = signers[i];
+                }
+            }
+            verified
+        };
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let result = (|| -> Result<bool> {
             let mut registry_changed = false;
-            for (seq, b, raw) in &decoded {
-                if let Outcome::Applied { registry: true } = self.apply_one(*seq, b, raw, report)? {
+            let mut stage = Stage::default();
+            for (i, (seq, b, raw)) in decoded.iter().enumerate() {
+                stage.verified = verified[i];
+                if let Outcome::Applied { registry: true } =
+                    self.apply_one(*seq, b, raw, report, Some(&mut stage))?
+                {
                     registry_changed = true;
                     self.refresh_registry();
                 }
             }
+            self.merge_staged(stage, report)?;
             db::meta_put(&self.conn, "pull_cursor", &cursor.to_be_bytes())?;
             Ok(registry_changed)
         })();
@@ -478,7 +660,7 @@ impl Inner {
                     continue;
                 };
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
-                let outcome = self.apply_one(relay_seq, &b, &raw, report);
+                let outcome = self.apply_one(relay_seq, &b, &raw, report, None);
                 match outcome {
                     Ok(Outcome::Deferred) => {
                         self.conn.execute_batch("COMMIT")?;
@@ -523,9 +705,11 @@ impl Inner {
         b: &Bundle,
         raw: &[u8],
         report: &mut SyncReport,
+        stage: Option<&mut Stage>,
     ) -> Result<Outcome> {
-        let outcome = self.check_and_apply(b)?;
+        let outcome = self.check_and_apply(relay_seq, b, stage)?;
         match &outcome {
+            Outcome::Staged => {}
             Outcome::Applied { .. } => {
                 db::applied_insert(&self.conn, &b.device, b.seq)?;
                 report.applied += 1;
@@ -552,7 +736,12 @@ impl Inner {
         Ok(outcome)
     }
 
-    fn check_and_apply(&mut self, b: &Bundle) -> Result<Outcome> {
+    fn check_and_apply(
+        &mut self,
+        relay_seq: u64,
+        b: &Bundle,
+        stage: Option<&mut Stage>,
+    ) -> Result<Outcome> {
         if b.vault != self.vault_id {
             return Ok(Outcome::Rejected(RejectReason::OtherVault));
         }
@@ -564,15 +753,18 @@ impl Inner {
             Err(SignerState::Unknown) => return Ok(Outcome::Deferred),
             Err(SignerState::Revoked) => return Ok(Outcome::Rejected(RejectReason::RevokedDevice)),
         };
-        if b.verify(&public).is_err() {
+        let pre_verified = stage.as_ref().is_some_and(|s| s.verified == Some(public));
+        if !pre_verified && b.verify(&public).is_err() {
             return Ok(Outcome::Rejected(RejectReason::BadSignature));
         }
-        if db::applied_contains(&self.conn, &b.device, b.seq)? {
+        if db::applied_contains(&self.conn, &b.device, b.seq)?
+            || stage.as_ref().is_some_and(|s| s.seen.contains(&(b.device, b.seq)))
+        {
             return Ok(Outcome::Duplicate);
         }
         match b.kind {
             BundleKind::KeyShare => self.apply_key_share(b),
-            BundleKind::Change | BundleKind::Snapshot => self.apply_doc(b),
+            BundleKind::Change | BundleKind::Snapshot => self.apply_doc(relay_seq, b, stage),
         }
     }
 
@@ -595,6 +787,9 @@ impl Inner {
             return Ok(Outcome::Erased);
         }
         if db::key_get(&self.conn, &b.key_id)?.is_some() {
+            // Known already (from an invite): nothing to do, but the sequence number is
+            // accounted for, so that it does not look like a withheld bundle.
+            db::applied_insert(&self.conn, &b.device, b.seq)?;
             return Ok(Outcome::Duplicate);
         }
         let key = SecretKey::from_slice(&plain[17..]).ok_or(Error::Internal("key".into()))?;
@@ -617,7 +812,12 @@ impl Inner {
         Ok(Outcome::Applied { registry: false })
     }
 
-    fn apply_doc(&mut self, b: &Bundle) -> Result<Outcome> {
+    fn apply_doc(
+        &mut self,
+        relay_seq: u64,
+        b: &Bundle,
+        stage: Option<&mut Stage>,
+    ) -> Result<Outcome> {
         let row = match db::key_get(&self.conn, &b.key_id)? {
             None => return Ok(Outcome::Deferred),
             Some(r) if r.wrapped.is_none() => return Ok(Outcome::Erased),
@@ -628,14 +828,11 @@ impl Inner {
         let Ok(plain) = envelope::open(&key, &b.key_id, &aad, &b.payload) else {
             return Ok(Outcome::Rejected(RejectReason::Undecryptable));
         };
-        if plain.len() < 17 {
-            return Ok(Outcome::Rejected(RejectReason::Malformed));
-        }
-        let Some(kind) = Kind::from_code(plain[0]) else {
+        let Some(super::DocPlain { kind, client, first, bytes }) =
+            super::parse_doc_plain(&plain, b.seq)
+        else {
             return Ok(Outcome::Rejected(RejectReason::Malformed));
         };
-        let client = RecordId::from_slice(&plain[1..17]).ok_or(Error::Internal("id".into()))?;
-        let bytes = &plain[17..];
         let is_registry = kind == Kind::Registry;
         // Clinical content never rides under the never-erased sync key, and the registry only
         // under it; the key must belong to the client the payload names.
@@ -645,7 +842,7 @@ impl Inner {
         if is_registry && b.doc != self.registry_id {
             return Ok(Outcome::Rejected(RejectReason::Mismatch));
         }
-        match db::doc_header(&self.conn, &b.doc)? {
+        let outcome = match db::doc_header(&self.conn, &b.doc)? {
             Some(h) => {
                 if h.kind != kind as u8 || h.client_id != client || h.key_id != b.key_id {
                     return Ok(Outcome::Rejected(RejectReason::Mismatch));
@@ -657,10 +854,81 @@ impl Inner {
                         other => Err(other),
                     };
                 }
-                self.merge_into_cached(b.doc, kind, &key, bytes, b.kind == BundleKind::Snapshot)
+                // Changes to a record are merged together at the end of the page: one
+                // Automerge load, one stored change and one summary per record, not per bundle.
+                if let (Some(stage), BundleKind::Change, false) = (stage, b.kind, is_registry) {
+                    stage.add(
+                        b.doc,
+                        kind,
+                        key,
+                        Staged {
+                            relay_seq,
+                            device: b.device,
+                            first,
+                            seq: b.seq,
+                            bytes: zeroize::Zeroizing::new(bytes.to_vec()),
+                        },
+                    );
+                    return Ok(Outcome::Staged);
+                }
+                self.merge_into_cached(b.doc, kind, &key, bytes, b.kind == BundleKind::Snapshot)?
             }
-            None => self.create_from_bundle(b.doc, kind, client, b.key_id, &key, bytes),
+            None => self.create_from_bundle(b.doc, kind, client, b.key_id, &key, bytes)?,
+        };
+        // A bundle covering several saves marks all their sequence numbers applied (the
+        // caller marks `b.seq`).
+        if matches!(outcome, Outcome::Applied { .. }) && first < b.seq {
+            db::applied_insert_range(&self.conn, &b.device, first, b.seq - 1)?;
         }
+        Ok(outcome)
+    }
+
+    /// Merges the staged changes of a page, one Automerge load per record. If a record's
+    /// combined changes do not load, its bundles are merged one by one so that only the bad ones
+    /// are refused.
+    fn merge_staged(&mut self, stage: Stage, report: &mut SyncReport) -> Result<()> {
+        for (id, kind, key, members) in stage.docs {
+            let together = members.len() > 1;
+            if together {
+                let all = zeroize::Zeroizing::new(
+                    members.iter().flat_map(|m| m.bytes.iter().copied()).collect::<Vec<u8>>(),
+                );
+                self.cached_any(id)?;
+                if let Outcome::Applied { .. } =
+                    self.merge_into_cached(id, kind, &key, &all, false)?
+                {
+                    for m in &members {
+                        Self::staged_applied(&self.conn, id, m, report)?;
+                    }
+                    continue;
+                }
+            }
+            for m in &members {
+                self.cached_any(id)?;
+                match self.merge_into_cached(id, kind, &key, &m.bytes, false)? {
+                    Outcome::Applied { .. } => Self::staged_applied(&self.conn, id, m, report)?,
+                    Outcome::Rejected(reason) => {
+                        report.rejected.push(Rejection { relay_seq: m.relay_seq, reason })
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn staged_applied(
+        conn: &rusqlite::Connection,
+        id: RecordId,
+        m: &Staged,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        db::applied_insert_range(conn, &m.device, m.first, m.seq)?;
+        report.applied += 1;
+        if !report.changed.contains(&id) {
+            report.changed.push(id);
+        }
+        Ok(())
     }
 
     fn merge_into_cached(
