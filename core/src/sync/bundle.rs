@@ -10,8 +10,9 @@
 //! The header is plaintext so the relay can store, page and drop bundles: it holds only random
 //! ids, a per-device sequence number, a key id and the size. The payload is an envelope under the
 //! record's data key (or, for key shares, the vault sync key); the record kind and client are
-//! inside it. The signature covers everything before it under a domain tag, so a relay cannot
-//! move a bundle to another document, vault, device or sequence number, or alter any byte.
+//! inside it (and, for a bundle coalescing several saves, the first sequence number it covers;
+//! `seq` is the last). The signature covers everything before it under a domain tag, so a relay
+//! cannot move a bundle to another document, vault, device or sequence number, or alter any byte.
 //! Decoding never panics and bounds every length.
 
 use crate::crypto::signing::{self, DeviceKey};
