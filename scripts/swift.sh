@@ -23,8 +23,9 @@ if [ ! -x "$root/usr/bin/swift" ]; then
   chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends swiftlang libc6-dev >/dev/null
 fi
 
-# Host side: the library and the generated Swift sources (never committed).
-cargo build -p mend-ffi --locked
+# Host side: the library, the relay (for the iOS sample's HTTP test) and the generated Swift
+# sources (never committed).
+cargo build -p mend-ffi -p mend-relay --locked
 gen=bindings/swift/Sources/MendFFI/Generated
 rm -rf "$gen" bindings/swift/Sources/MendFFIFFI/include/MendFFIFFI.h
 mkdir -p "$gen" bindings/swift/Sources/MendFFIFFI/include
@@ -35,15 +36,34 @@ rm -f "$gen/MendFFIFFI.modulemap"
 
 mnt="$root/mnt/mend"
 mkdir -p "$mnt"
+relay_dir=$(mktemp -d)
+relay_pid=
 cleanup() {
   umount "$mnt" 2>/dev/null || true
   umount "$root/proc" 2>/dev/null || true
+  if [ -n "$relay_pid" ]; then kill "$relay_pid" 2>/dev/null || true; fi
+  rm -rf "$relay_dir"
 }
 trap cleanup EXIT
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$mnt" || mount --bind "$repo" "$mnt"
 chroot "$root" /bin/sh -c "cd /mnt/mend/bindings/swift && LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build 2>&1"
+
 # The iOS sample's view models (ios-sample/Package.swift: NotebookKit + tests; its SwiftUI screens
 # need Xcode and are not built here). Same chroot, its own build folder; each run prints its own
-# XCTest summary.
-chroot "$root" /bin/sh -c "cd /mnt/mend/ios-sample && LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build 2>&1"
+# XCTest summary. A real mend-relay on loopback (throwaway SQLite store, a free port) serves the
+# sample's URLSession sync test; the chroot shares the host's network.
+target/debug/mend-relay --listen 127.0.0.1:0 --storage "sqlite://$relay_dir/relay.db" >"$relay_dir/log" 2>&1 &
+relay_pid=$!
+relay_addr=
+for _ in $(seq 100); do
+  relay_addr=$(sed -n 's/^listening on //p' "$relay_dir/log")
+  [ -n "$relay_addr" ] && break
+  sleep 0.1
+done
+if [ -z "$relay_addr" ]; then
+  echo "mend-relay did not start:" >&2
+  cat "$relay_dir/log" >&2
+  exit 1
+fi
+chroot "$root" /bin/sh -c "cd /mnt/mend/ios-sample && MEND_TEST_RELAY_URL=http://$relay_addr LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build 2>&1"

@@ -36,14 +36,22 @@ final class Device {
     let environment: NotebookEnvironment
     let app: AppModel
 
-    init(folder: URL, name: String, relay: InMemoryRelay?, clock: ManualTimeSource = ManualTimeSource(Date()),
-         relayURL: String? = "https://relay.example.org") {
-        self.clock = clock
+    /// A device syncing through the in-process `relay` whenever a relay address is set.
+    convenience init(folder: URL, name: String, relay: InMemoryRelay?, relayURL: String? = "https://relay.example.org") {
+        self.init(folder: folder, name: name, relayURL: relayURL,
+                  endpoint: { url in url == nil ? nil : relay.map { RelayEndpoint.inMemory($0) } })
+    }
+
+    /// A device with the app's own relay choice (HTTP over URLSession) unless `endpoint` is given.
+    init(folder: URL, name: String, relayURL: String?, endpoint: (@Sendable (URL?) -> RelayEndpoint?)? = nil) {
+        clock = ManualTimeSource(Date())
         settings = InMemorySettingsStore(NotebookSettings(relayURL: relayURL, signerName: "Dr. \(name)", signerId: "clinician-\(name)"))
-        environment = NotebookEnvironment(
-            vaultURL: folder.appendingPathComponent(name).appendingPathComponent("notebook.mend"),
-            keyStore: keys, gate: gate, settings: settings, time: clock,
-            relay: { url in url == nil ? nil : relay.map { RelayEndpoint.inMemory($0) } })
+        let vaultURL = folder.appendingPathComponent(name).appendingPathComponent("notebook.mend")
+        if let endpoint {
+            environment = NotebookEnvironment(vaultURL: vaultURL, keyStore: keys, gate: gate, settings: settings, time: clock, relay: endpoint)
+        } else {
+            environment = NotebookEnvironment(vaultURL: vaultURL, keyStore: keys, gate: gate, settings: settings, time: clock)
+        }
         app = AppModel(environment: environment)
     }
 

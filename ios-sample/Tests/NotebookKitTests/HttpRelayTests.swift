@@ -1,0 +1,66 @@
+// The app's real sync path: Mend builds and signs relay requests, URLSessionHttpSender carries them
+// (FoundationNetworking on Linux, URLSession on iOS) to a real mend-relay on loopback, which
+// scripts/swift.sh starts and names in MEND_TEST_RELAY_URL.
+import Foundation
+import XCTest
+import Mend
+@testable import NotebookKit
+
+final class HttpRelayTests: NotebookTestCase {
+    func testTwoDevicesSyncThroughARealRelayOverURLSession() async throws {
+        guard let relayURL = ProcessInfo.processInfo.environment["MEND_TEST_RELAY_URL"] else {
+            return XCTFail("MEND_TEST_RELAY_URL is not set: run bash scripts/swift.sh, which starts a mend-relay on loopback")
+        }
+        let phone = Device(folder: folder, name: "phone", relayURL: nil)
+        let p = try await phone.create()
+        XCTAssertEqual(p.sync.phase, .notConfigured)
+        p.settings.relayText = relayURL
+        XCTAssertTrue(p.settings.saveRelay(), p.settings.relayError?.description ?? "")
+        let client = try p.clients.addClient(NewClientForm(alias: "C-0800", jurisdiction: "US-WA"))
+        let timeline = p.timeline(clientId: client)
+        let editor = p.noteEditor(noteId: try timeline.startNote(sessionId: try addSession(timeline), format: .soap))
+        editor.edit("assessment", to: "Engaged, hopeful")
+
+        let made = await p.settings.createInvite()
+        let offer = try XCTUnwrap(made, p.settings.errorMessage ?? "")
+        XCTAssertEqual(p.sync.phase, .succeeded, p.sync.errorMessage ?? "")
+        XCTAssertGreaterThan(p.sync.progressUpdates, 0)
+        XCTAssertEqual(p.sync.pendingChanges, 0)
+
+        let tablet = Device(folder: folder, name: "tablet", relayURL: nil)
+        let join = JoinVaultModel(app: tablet.app)
+        join.inviteText = offer.payloadText
+        join.code = offer.code
+        join.relayText = relayURL
+        await join.join()
+        XCTAssertEqual(tablet.app.phase, .unlocked, tablet.app.lastError?.message ?? "")
+        XCTAssertEqual(tablet.settings.load().relayURL, relayURL, "joining remembers the relay")
+        let t = try tablet.session
+        await t.sync.sync()
+        XCTAssertEqual(t.sync.phase, .succeeded, t.sync.errorMessage ?? "")
+        XCTAssertEqual(t.clients.clients.map(\.alias), ["C-0800"])
+        let noteId = editor.noteId
+        XCTAssertEqual(t.noteEditor(noteId: noteId).text("assessment"), "Engaged, hopeful")
+
+        // And back: the tablet's edit reaches the phone's open editor.
+        t.noteEditor(noteId: noteId).edit("plan", to: "Weekly")
+        await t.sync.sync()
+        await p.sync.sync()
+        XCTAssertEqual(editor.text("plan"), "Weekly")
+        XCTAssertEqual(p.settings.devices.count, 2)
+    }
+
+    func testAnUnreachableRelayFailsTheSyncAndKeepsChanges() async throws {
+        // Port 9 (discard) on loopback: nothing listens there, so the connection is refused.
+        let d = Device(folder: folder, name: "phone", relayURL: "http://127.0.0.1:9")
+        let s = try await d.create()
+        _ = try s.clients.addClient(NewClientForm(alias: "C-0801", jurisdiction: "US"))
+        let pending = s.sync.pendingChanges
+        XCTAssertGreaterThan(pending, 0)
+        await s.sync.sync()
+        XCTAssertEqual(s.sync.phase, .failed)
+        XCTAssertEqual(s.sync.errorMessage, UserMessage.describe(VaultError.transport("")))
+        XCTAssertEqual(s.sync.pendingChanges, pending, "nothing was lost or marked pushed")
+        XCTAssertNil(s.sync.lastReport)
+    }
+}
