@@ -70,8 +70,8 @@ struct RootView: View {
     }
 }
 
-/// The unlocked notebook: clients, conflicts, sync, settings. Records activity on every touch and
-/// checks the inactivity timeout every few seconds.
+/// The unlocked notebook: clients, conflicts, sync, settings. Records activity on every touch,
+/// checks the inactivity timeout every few seconds, and syncs now and then.
 struct NotebookTabs: View {
     let app: AppModel
     let session: NotebookSession
@@ -93,6 +93,14 @@ struct NotebookTabs: View {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
                 app.tick()
+            }
+        }
+        .task {
+            // Sync when the notebook opens and every five minutes while it stays open (a sync
+            // is not user activity, so it never postpones the lock).
+            while !Task.isCancelled {
+                await session.sync.sync()
+                try? await Task.sleep(for: .seconds(300))
             }
         }
     }

@@ -15,6 +15,10 @@ final class NoteEditorTests: NotebookTestCase {
         // "é" as e + combining accent is two scalars; a flag emoji is two regional indicators.
         XCTAssertEqual(TextSplice(from: "cafe\u{301} ok", to: "cafe\u{301} 🇨🇦 ok"), TextSplice(position: 6, delete: 0, insert: "🇨🇦 "))
         XCTAssertEqual(TextSplice(from: "a🇨🇦b", to: "ab"), TextSplice(position: 1, delete: 2, insert: ""))
+        // Repeated characters: the prefix wins, the suffix never overlaps it.
+        XCTAssertEqual(TextSplice(from: "aaa", to: "aaaa"), TextSplice(position: 3, delete: 0, insert: "a"))
+        XCTAssertEqual(TextSplice(from: "abab", to: "ab"), TextSplice(position: 2, delete: 2, insert: ""))
+        XCTAssertEqual(TextSplice(from: "abc", to: ""), TextSplice(position: 0, delete: 3, insert: ""))
     }
 
     func testLiveTypingIsStoredAndSurvivesARelaunch() async throws {

@@ -125,7 +125,7 @@ public final class AppModel {
         self.environment = environment
         lastActivity = environment.time.now
         phase = FileManager.default.fileExists(atPath: environment.vaultURL.path) ? .locked : .setup
-        if phase == .locked, (try? environment.keyStore.readKey()) == nil { phase = .keyMissing }
+        if phase == .locked, (try? environment.keyStore.hasKey()) == false { phase = .keyMissing }
     }
 
     /// What the unlock button should say.

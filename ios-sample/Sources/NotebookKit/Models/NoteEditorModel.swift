@@ -59,22 +59,28 @@ public struct TextSplice: Equatable, Sendable {
         self.insert = insert
     }
 
-    /// The splice between two texts, or nil when they are equal.
+    /// The splice between two texts, or nil when they are equal. Walks both texts once from each
+    /// end without copying them (the editor calls this on every keystroke, and notes can be long).
     public init?(from old: String, to new: String) {
-        let a = Array(old.unicodeScalars), b = Array(new.unicodeScalars)
-        var prefix = 0
-        while prefix < a.count, prefix < b.count, a[prefix] == b[prefix] { prefix += 1 }
-        var suffix = 0
-        while suffix < a.count - prefix, suffix < b.count - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] {
-            suffix += 1
+        let a = old.unicodeScalars, b = new.unicodeScalars
+        var ia = a.startIndex, ib = b.startIndex, prefix = 0
+        while ia < a.endIndex, ib < b.endIndex, a[ia] == b[ib] {
+            a.formIndex(after: &ia)
+            b.formIndex(after: &ib)
+            prefix += 1
         }
-        let delete = a.count - prefix - suffix
-        var inserted = String.UnicodeScalarView()
-        inserted.append(contentsOf: b[prefix..<(b.count - suffix)])
-        guard delete > 0 || !inserted.isEmpty else { return nil }
+        var ja = a.endIndex, jb = b.endIndex
+        while ja > ia, jb > ib {
+            let pa = a.index(before: ja), pb = b.index(before: jb)
+            guard a[pa] == b[pb] else { break }
+            ja = pa
+            jb = pb
+        }
+        let delete = a[ia..<ja].count
+        guard delete > 0 || ib < jb else { return nil }
         position = prefix
         self.delete = delete
-        insert = String(inserted)
+        insert = String(b[ib..<jb])
     }
 }
 

@@ -8,6 +8,8 @@ import Security
 
 /// Stores the vault key.
 public protocol KeyStore: Sendable {
+    /// Whether a key is stored, without reading it (used at launch, before the gate).
+    func hasKey() throws -> Bool
     /// The stored key, or nil when none was stored.
     func readKey() throws -> Data?
     /// Stores (or replaces) the key.
@@ -43,6 +45,8 @@ public final class InMemoryKeyStore: KeyStore, @unchecked Sendable {
     /// A store holding `key` (or nothing).
     public init(key: Data? = nil) { self.key = key }
 
+    /// Whether a key is stored.
+    public func hasKey() throws -> Bool { lock.withLock { key != nil } }
     /// The stored key.
     public func readKey() throws -> Data? { lock.withLock { key } }
     /// Stores the key.
@@ -76,6 +80,18 @@ public struct KeychainKeyStore: KeyStore {
             kSecAttrAccount as String: account,
             kSecUseDataProtectionKeychain as String: true,
         ]
+    }
+
+    /// Whether the item exists; its data is not returned.
+    public func hasKey() throws -> Bool {
+        var q = query
+        q[kSecMatchLimit as String] = kSecMatchLimitOne
+        let status = SecItemCopyMatching(q as CFDictionary, nil)
+        switch status {
+        case errSecSuccess: return true
+        case errSecItemNotFound: return false
+        default: throw KeyStoreError.failed(status: status)
+        }
     }
 
     /// Reads the key; nil when there is no item.
