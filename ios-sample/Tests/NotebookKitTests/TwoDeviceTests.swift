@@ -161,6 +161,9 @@ final class TwoDeviceTests: NotebookTestCase {
         XCTAssertEqual(item.options.first { $0.value == "2" }?.device, "Device …" + String(x.t.deviceId.suffix(6)))
         XCTAssertEqual(item.options.first { $0.value == "2" }?.label, "2 of 5")
         XCTAssertEqual(x.t.conflicts.count, 1, "the tablet sees the same conflict")
+        XCTAssertEqual(ConflictInboxModel.label(field: "status", value: "on_hold"), "On hold")
+        XCTAssertEqual(ConflictInboxModel.label(field: "risk.si", value: "active_no_plan"), "Active, no plan")
+        XCTAssertEqual(ConflictInboxModel.label(field: "format", value: "free"), "Free text")
 
         inbox.resolve(item, choosing: try XCTUnwrap(item.options.first { $0.value == "2" }))
         XCTAssertNil(inbox.errorMessage)
@@ -169,6 +172,23 @@ final class TwoDeviceTests: NotebookTestCase {
         await syncBoth(x)
         XCTAssertEqual(x.t.conflicts.items, [], "the resolution synced")
         XCTAssertEqual(onTablet.significance, 2)
+    }
+
+    func testConcurrentClientStatusesAreAConflictToo() async throws {
+        let (x, client) = try await pair(alias: "C-0650")
+        try x.p.timeline(clientId: client).setStatus(.onHold)
+        try x.t.timeline(clientId: client).setStatus(.discharged)
+        await syncBoth(x)
+        let item = try XCTUnwrap(x.p.conflicts.items.first)
+        XCTAssertEqual(item.title, "Client status")
+        XCTAssertEqual(item.clientAlias, "C-0650")
+        XCTAssertEqual(Set(item.options.map(\.label)), ["On hold", "Discharged"])
+        x.p.conflicts.resolve(item, choosing: try XCTUnwrap(item.options.first { $0.value == "discharged" }))
+        XCTAssertEqual(x.p.conflicts.count, 0)
+        XCTAssertEqual(x.p.clients.clients.first?.status, .discharged)
+        await syncBoth(x)
+        XCTAssertEqual(x.t.conflicts.count, 0)
+        XCTAssertEqual(x.t.clients.clients.first?.status, .discharged)
     }
 
     func testLateEditsToASignedNoteBecomeAnAddendum() async throws {

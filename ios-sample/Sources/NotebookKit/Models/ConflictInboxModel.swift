@@ -113,7 +113,7 @@ public final class ConflictInboxModel: RecordsObserving {
         switch field {
         case "status": ClientStatus.all.first { $0.stored == value }?.label ?? value
         case "risk.si", "risk.hi": RiskLevel.all.first { $0.stored == value }?.label ?? value
-        case "format": NoteFormat.all.first { $0.label.lowercased() == value }?.label ?? value.uppercased()
+        case "format": NoteFormat.all.first { $0.stored == value }?.label ?? value
         case "significance": "\(value) of 5"
         default: value
         }

@@ -19,6 +19,17 @@ extension NoteFormat {
         }
     }
 
+    /// The value Mend stores (and shows in conflicts).
+    public var stored: String {
+        switch self {
+        case .soap: "soap"
+        case .dap: "dap"
+        case .birp: "birp"
+        case .girp: "girp"
+        case .free: "free"
+        }
+    }
+
     /// The section keys of this format, in order (matching the core's).
     public var sectionKeys: [String] {
         switch self {
