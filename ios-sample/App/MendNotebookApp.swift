@@ -53,7 +53,7 @@ struct RootView: View {
         Group {
             switch app.phase {
             case .setup: SetupView(app: app)
-            case .locked, .unlocking: UnlockView(app: app)
+            case .locked: UnlockView(app: app)
             case .keyMissing: KeyMissingView(app: app)
             case .unlocked:
                 if let session = app.session {

@@ -25,7 +25,7 @@ struct UnlockView: View {
             }
             .buttonStyle(.borderedProminent)
             .controlSize(.large)
-            .disabled(app.phase == .unlocking)
+            .disabled(app.isBusy)
             Spacer()
         }
         .padding(32)
@@ -76,7 +76,7 @@ struct SetupView: View {
                     Text("Create a new notebook").frame(maxWidth: .infinity)
                 }
                 .buttonStyle(.borderedProminent).controlSize(.large)
-                .disabled(app.phase == .unlocking)
+                .disabled(app.isBusy)
                 Button("Join from another device") { joining = true }
                     .controlSize(.large)
                 Spacer()

@@ -55,6 +55,7 @@ final class UnlockTests: NotebookTestCase {
         d.gate.fail(next: .cancelled)
         await d.app.unlock()
         XCTAssertEqual(d.app.phase, .locked)
+        XCTAssertFalse(d.app.isBusy)
         XCTAssertEqual(d.app.lastError, .gate(.cancelled))
         d.gate.fail(next: .unavailable)
         await d.app.unlock()

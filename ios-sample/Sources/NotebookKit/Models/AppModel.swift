@@ -1,4 +1,4 @@
-// The notebook's root: the lock state machine (set up, locked, unlocking, unlocked), the vault key
+// The notebook's root: the lock state machine (set up, locked, unlocked), the vault key
 // in the key store behind the biometric/passcode gate, and the inactivity lock. While unlocked it
 // holds one `NotebookSession`; locking drops the session, and with it every model and the vault
 // handle, so nothing decrypted stays reachable from the UI.
@@ -98,8 +98,6 @@ public final class AppModel {
         case setup
         /// A vault exists and is locked.
         case locked
-        /// Waiting for the gate or opening the vault.
-        case unlocking
         /// Open: `session` is set.
         case unlocked
         /// A vault file exists but its key is gone from the key store: it can never be opened.
@@ -114,6 +112,9 @@ public final class AppModel {
     public private(set) var lastError: UnlockError?
     /// Why the notebook last locked.
     public private(set) var lockReason: LockReason?
+    /// Waiting for the gate, or creating, opening or joining a vault (the phase stays put, so the
+    /// screen the user is on stays up; buttons disable).
+    public private(set) var isBusy = false
 
     /// The environment the app was built with.
     public let environment: NotebookEnvironment
@@ -135,7 +136,7 @@ public final class AppModel {
 
     /// Creates a new, empty vault under a fresh random key kept in the key store.
     public func createVault() async {
-        guard phase == .setup else { return }
+        guard phase == .setup, !isBusy else { return }
         await attempt {
             try await self.environment.gate.authenticate(reason: "Protect your notebook")
             let key = VaultKey.generate()
@@ -154,7 +155,7 @@ public final class AppModel {
     /// Passes the gate, reads the key and opens the vault. A wrong key leaves the app locked with
     /// `lastError == .wrongKey`; the vault file is untouched.
     public func unlock() async {
-        guard phase == .locked else { return }
+        guard phase == .locked, !isBusy else { return }
         await attempt {
             try await self.environment.gate.authenticate(reason: "Unlock your notebook")
             guard let key = try self.environment.keyStore.readKey() else {
@@ -168,7 +169,7 @@ public final class AppModel {
     /// Joins an existing vault with an invite exported by another device and its one-time code,
     /// through `relay`; remembers the relay address. Used by `JoinVaultModel`.
     func join(invite: Data, code: String, relayURL: URL?, endpoint: RelayEndpoint) async {
-        guard phase == .setup else { return }
+        guard phase == .setup, !isBusy else { return }
         let path = environment.vaultURL.path
         await attempt {
             try await self.environment.gate.authenticate(reason: "Protect your notebook")
@@ -195,9 +196,9 @@ public final class AppModel {
     func reportInvalid(_ errors: [FieldError]) { lastError = .invalid(errors) }
 
     private func attempt(_ open: @escaping () async throws -> Vault) async {
-        let previous = phase
-        phase = .unlocking
+        isBusy = true
         lastError = nil
+        defer { isBusy = false }
         do {
             let vault = try await open()
             session = NotebookSession(vault: vault, environment: environment, app: self)
@@ -206,7 +207,6 @@ public final class AppModel {
             recordActivity()
         } catch {
             lastError = UnlockError(error)
-            phase = previous
         }
     }
 
