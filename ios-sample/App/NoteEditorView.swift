@@ -1,7 +1,6 @@
 // The note editor: one text area per section of the note's format (SOAP, DAP, BIRP, GIRP, free),
 // saved as you type; the risk assessment; signing (with a confirmation, because a signed note can
 // only be amended by addenda); addenda; late edits from another device after signing.
-import Mend
 import NotebookKit
 import SwiftUI
 

@@ -1,6 +1,5 @@
 // The rupture log form: movement, who initiated it, 3RS markers by family, precipitants,
 // significance, narrative; once logged: significance changes, status, and repair attempts.
-import Mend
 import NotebookKit
 import SwiftUI
 

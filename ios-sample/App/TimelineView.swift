@@ -2,7 +2,6 @@
 // subscale named), then sessions, notes, ruptures and measures newest first. From here a
 // clinician adds a session, starts a note, logs a rupture or enters a WAI-SR.
 import Charts
-import Mend
 import NotebookKit
 import SwiftUI
 
