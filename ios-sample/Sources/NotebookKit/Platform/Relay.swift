@@ -1,6 +1,7 @@
 // Where a vault syncs: a real mend-relay over HTTP (carried by URLSession through the bindings'
-// HttpSender) or, in tests and demos, the bindings' in-process relay. One enum so the sync,
-// invite and join code paths are the same for both.
+// HttpSender), a relay protocol the app implements itself (the bindings' SyncTransport), or, in
+// tests and demos, the bindings' in-process relay. One enum so the sync, invite and join code
+// paths are the same for all three.
 import Foundation
 import Mend
 
@@ -10,6 +11,8 @@ public enum RelayEndpoint: @unchecked Sendable {
     case inMemory(InMemoryRelay)
     /// A `mend-relay` at a base URL; `sender` carries the requests (nil: Mend's built-in client).
     case http(URL, sender: HttpSender?)
+    /// A whole relay protocol implemented by the app.
+    case custom(SyncTransport)
 
     /// Runs one sync of `vault`, reporting to `listener`. Blocks: call it off the main thread.
     public func sync(_ vault: Vault, listener: SyncListener?) throws -> SyncReport {
@@ -17,6 +20,7 @@ public enum RelayEndpoint: @unchecked Sendable {
             switch self {
             case let .inMemory(relay): try vault.syncInMemory(relay: relay, listener: listener)
             case let .http(url, sender): try vault.syncHttp(url: url.absoluteString, sender: sender, listener: listener)
+            case let .custom(transport): try vault.syncWith(transport: transport, listener: listener)
             }
         }
     }
@@ -29,6 +33,8 @@ public enum RelayEndpoint: @unchecked Sendable {
                 try Vault.joinInMemory(path: path, key: key, invite: invite, code: code, relay: relay)
             case let .http(url, sender):
                 try Vault.joinHttp(path: path, key: key, invite: invite, code: code, url: url.absoluteString, sender: sender)
+            case let .custom(transport):
+                try Vault.joinWith(path: path, key: key, invite: invite, code: code, transport: transport)
             }
         }
     }
