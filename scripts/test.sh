@@ -31,10 +31,10 @@ trap 'bash scripts/postgres.sh stop "$MEND_PG_DIR"' EXIT
 echo "== cargo test"
 cargo test --workspace --all-features --locked 2>&1 | tee -a "$log"
 
-echo "== Kotlin bindings (Maven, JUnit 5, JNA)"
+echo "== Kotlin bindings and the Android sample's view models (Maven, JUnit 5, JNA)"
 bash scripts/kotlin.sh 2>&1 | tee -a "$log"
 
-echo "== Swift bindings (XCTest in a Debian trixie chroot)"
+echo "== Swift bindings and the iOS sample's view models (XCTest in a Debian trixie chroot)"
 bash scripts/swift.sh 2>&1 | tee -a "$log"
 
 echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core --bench vault)"
@@ -46,6 +46,8 @@ echo "bench smoke runs: ok"
 # One closing line with every test counted: Rust (cargo test), Kotlin (Surefire), Swift (XCTest).
 rust=$(awk '/^test result: ok\./ {n += $4} END {print n+0}' "$log")
 kotlin=$(awk '/Tests run: [0-9]+, Failures: 0, Errors: 0, Skipped: 0$/ && !/ in / {sub(",", "", $4); n += $4} END {print n+0}' "$log")
-swift=$(awk '/Test Suite .All tests. passed/ {getline; print $2; exit}' "$log")
+# XCTest ends each suite run (the bindings, then the iOS sample's NotebookKit) with a line
+# "Test Suite 'All tests' passed" followed by "Executed N tests, with 0 failures".
+swift=$(awk '/Test Suite .All tests. passed/ {getline; n += $2} END {print n+0}' "$log")
 echo "Rust tests: $rust, Kotlin tests: $kotlin, Swift tests: ${swift:-0}"
 echo "$((rust + kotlin + ${swift:-0})) passed, 0 failed"

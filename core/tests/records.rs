@@ -164,6 +164,34 @@ fn invalid_input_is_a_typed_error_and_stores_nothing() {
     assert_eq!(v.timeline(c).unwrap().len(), before + 2);
 }
 
+/// The signature log is read in the order signatures were added, not by their clocks: a
+/// co-signature stamped in the same millisecond as the author's, or earlier (a supervisor's
+/// device with a slow clock), still completes the note.
+#[test]
+fn a_cosignature_with_an_equal_or_earlier_clock_still_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0110")).unwrap();
+    for (i, cosigned_at) in [100, 100, 100, 100, 100, 100, 100, 100, 99, 1].into_iter().enumerate()
+    {
+        let s = v.create_session(&new_session(c, i as i64)).unwrap();
+        let n = v.create_note(&soap(s)).unwrap();
+        v.sign_note(n, &author_sign(100, true)).unwrap();
+        let cosign = SignRequest {
+            signer_id: "supervisor-1".into(),
+            signer_name: "Dr. S. Visor".into(),
+            role: SignerRole::Supervisor,
+            meaning: SignatureMeaning::Cosigned,
+            needs_cosign: false,
+            signed_at: cosigned_at,
+        };
+        v.sign_note(n, &cosign).unwrap();
+        let note = v.note(n).unwrap();
+        assert_eq!(note.state, NoteState::Cosigned, "co-signed at {cosigned_at}");
+        assert_eq!(note.signatures[1].meaning, SignatureMeaning::Cosigned);
+    }
+}
+
 #[test]
 fn signing_locks_the_note_and_addenda_carry_later_changes() {
     let dir = tempfile::tempdir().unwrap();

@@ -99,13 +99,9 @@ fn read_signature(r: &Reader<'_>, s: &ObjId) -> Result<Signature> {
 }
 
 fn read_signatures(r: &Reader<'_>, obj: &ObjId) -> Result<Vec<Signature>> {
-    let mut sigs = r
-        .list_maps(obj, "signatures")?
-        .iter()
-        .map(|s| read_signature(r, s))
-        .collect::<Result<Vec<_>>>()?;
-    sigs.sort_by_key(|s| (s.signed_at, s.id));
-    Ok(sigs)
+    // In list order, which is causal (a co-signature is appended after the signature it saw)
+    // and the same on every device; clocks, which may be equal or skewed, do not decide it.
+    r.list_maps(obj, "signatures")?.iter().map(|s| read_signature(r, s)).collect()
 }
 
 /// The lifecycle state implied by a signature log (sorted oldest first).
@@ -561,7 +557,6 @@ fn signed_view(doc: &AutoCommit, id: RecordId) -> Result<Option<(Signature, Cont
     for o in r.list_maps(&ROOT, "signatures")? {
         sigs.push((read_signature(&r, &o)?, o));
     }
-    sigs.sort_by_key(|s| (s.0.signed_at, s.0.id));
     let plain: Vec<Signature> = sigs.iter().map(|(s, _)| s.clone()).collect();
     if derive_state(&plain) == NoteState::Draft {
         return Ok(None);
