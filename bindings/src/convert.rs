@@ -153,16 +153,16 @@ pub fn new_rupture(r: NewRupture) -> R<core::NewRupture> {
         client_id: id(&r.client_id)?,
         session_id: opt_id(&r.session_id)?,
         occurred_at: r.occurred_at,
-        at_minute: None,
+        at_minute: r.at_minute,
         record_class: r.record_class,
         movement: r.movement,
         initiated_by: r.initiated_by,
         markers: r.markers,
-        alliance_dimensions: vec![],
+        alliance_dimensions: r.alliance_dimensions,
         precipitants: r.precipitants,
-        detected_by: None,
+        detected_by: r.detected_by,
         significance: r.significance,
-        therapist_contribution_rating: None,
+        therapist_contribution_rating: r.therapist_contribution_rating,
         therapist_contribution: r.therapist_contribution,
         narrative: r.narrative,
         client_words: r.client_words,
@@ -182,6 +182,16 @@ pub fn rupture(r: core::RuptureEvent) -> RuptureEvent {
         significance: r.significance,
         narrative: r.narrative,
         status: r.status,
+        record_class: r.record_class,
+        at_minute: r.at_minute,
+        alliance_dimensions: r.alliance_dimensions,
+        detected_by: r.detected_by,
+        client_reported_intensity: r.client_reported_intensity,
+        therapist_contribution_rating: r.therapist_contribution_rating,
+        therapist_contribution: r.therapist_contribution,
+        client_words: r.client_words,
+        client_response: r.client_response,
+        resolution_rating: r.resolution_rating,
         repair_attempts: r
             .repair_attempts
             .into_iter()
@@ -259,6 +269,8 @@ pub fn timeline_entry(e: query::TimelineEntry) -> TimelineEntry {
 pub fn conflict(c: core::Conflict) -> Conflict {
     Conflict {
         record_id: c.record_id.to_string(),
+        record_kind: c.kind.into(),
+        client_id: c.client_id.to_string(),
         field: c.field,
         values: c
             .values
@@ -292,5 +304,19 @@ pub fn divergence(d: core::Divergence) -> NoteDivergence {
             .map(|s| DivergedSection { section: s.section, signed: s.signed, current: s.current })
             .collect(),
         other_fields: d.other_fields,
+    }
+}
+
+pub fn rupture_update(u: RuptureUpdate) -> core::RuptureUpdate {
+    core::RuptureUpdate {
+        significance: u.significance,
+        client_reported_intensity: u.client_reported_intensity,
+        resolution_rating: u.resolution_rating,
+        movement: u.movement,
+        add_markers: u.add_markers,
+        remove_markers: u.remove_markers,
+        add_precipitants: u.add_precipitants,
+        add_client_response: u.add_client_response,
+        narrative: u.narrative,
     }
 }

@@ -455,6 +455,16 @@ impl Vault {
         self.changed(&id, r)
     }
 
+    /// Changes a logged rupture: markers, precipitants, movement, ratings, narrative. The
+    /// record class, which decides the key, cannot change.
+    pub fn update_rupture(&self, id: String, update: RuptureUpdate) -> R<()> {
+        let r = self
+            .inner
+            .update_rupture(types::id(&id)?, &convert::rupture_update(update))
+            .map_err(Into::into);
+        self.changed(&id, r)
+    }
+
     /// Logs a repair attempt.
     pub fn add_repair_attempt(&self, id: String, attempt: NewRepairAttempt) -> R<String> {
         let r = self

@@ -6,10 +6,52 @@
 
 use mend_core as core;
 pub use mend_core::{
-    AddendumKind, ClientResponse, ClientStatus, InitiatedBy, Modality, Movement, NoteFormat,
-    NoteState, Precipitant, RecordClass, RepairStrategy, RiskLevel, RuptureMarker, RuptureStatus,
-    SessionStatus, Setting, SignatureMeaning, SignerRole,
+    AddendumKind, AllianceDimension, ClientResponse, ClientStatus, DetectedBy, InitiatedBy,
+    Modality, Movement, NoteFormat, NoteState, Precipitant, RecordClass, RepairStrategy, RiskLevel,
+    RuptureMarker, RuptureStatus, SessionStatus, Setting, SignatureMeaning, SignerRole,
 };
+
+/// The kind of a record.
+#[derive(uniffi::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Client,
+    Session,
+    Note,
+    Rupture,
+    Measure,
+    /// The vault's shared device registry.
+    Registry,
+}
+
+impl From<mend_core::records::Kind> for RecordKind {
+    fn from(k: mend_core::records::Kind) -> Self {
+        use mend_core::records::Kind;
+        match k {
+            Kind::Client => RecordKind::Client,
+            Kind::Session => RecordKind::Session,
+            Kind::Note => RecordKind::Note,
+            Kind::Rupture => RecordKind::Rupture,
+            Kind::Measure => RecordKind::Measure,
+            Kind::Registry => RecordKind::Registry,
+        }
+    }
+}
+
+#[uniffi::remote(Enum)]
+pub enum AllianceDimension {
+    Task,
+    Goal,
+    Bond,
+}
+
+#[uniffi::remote(Enum)]
+pub enum DetectedBy {
+    TherapistInSession,
+    TherapistPostSession,
+    ClientRaised,
+    ClientMeasure,
+    Supervisor,
+}
 
 use crate::error::MendError;
 
@@ -358,6 +400,44 @@ pub struct NewRupture {
     pub narrative: String,
     pub client_words: String,
     pub therapist_contribution: String,
+    /// Minute within the session.
+    #[uniffi(default = None)]
+    pub at_minute: Option<i64>,
+    /// Alliance dimensions strained (task, goal, bond).
+    #[uniffi(default = [])]
+    pub alliance_dimensions: Vec<AllianceDimension>,
+    /// How it was noticed.
+    #[uniffi(default = None)]
+    pub detected_by: Option<DetectedBy>,
+    /// 3RS therapist-contribution rating, 1–5.
+    #[uniffi(default = None)]
+    pub therapist_contribution_rating: Option<i64>,
+}
+
+/// Changes to a logged rupture; `None` or empty leaves a field alone. Scalars with competing
+/// concurrent values (significance) surface as conflicts.
+#[derive(uniffi::Record, Default)]
+pub struct RuptureUpdate {
+    #[uniffi(default = None)]
+    pub significance: Option<i64>,
+    /// Client-reported intensity (PSQ), 1–5.
+    #[uniffi(default = None)]
+    pub client_reported_intensity: Option<i64>,
+    #[uniffi(default = None)]
+    pub resolution_rating: Option<i64>,
+    #[uniffi(default = None)]
+    pub movement: Option<Movement>,
+    #[uniffi(default = [])]
+    pub add_markers: Vec<RuptureMarker>,
+    #[uniffi(default = [])]
+    pub remove_markers: Vec<RuptureMarker>,
+    #[uniffi(default = [])]
+    pub add_precipitants: Vec<Precipitant>,
+    #[uniffi(default = [])]
+    pub add_client_response: Vec<ClientResponse>,
+    /// New narrative text, merged as a minimal text edit.
+    #[uniffi(default = None)]
+    pub narrative: Option<String>,
 }
 
 /// A repair attempt.
@@ -398,6 +478,16 @@ pub struct RuptureEvent {
     pub narrative: String,
     pub status: RuptureStatus,
     pub repair_attempts: Vec<RepairAttempt>,
+    pub record_class: RecordClass,
+    pub at_minute: Option<i64>,
+    pub alliance_dimensions: Vec<AllianceDimension>,
+    pub detected_by: Option<DetectedBy>,
+    pub client_reported_intensity: Option<i64>,
+    pub therapist_contribution_rating: Option<i64>,
+    pub therapist_contribution: String,
+    pub client_words: String,
+    pub client_response: Vec<ClientResponse>,
+    pub resolution_rating: Option<i64>,
 }
 
 /// One WAI-SR item score.
@@ -450,6 +540,9 @@ pub struct ConflictValue {
 #[derive(uniffi::Record)]
 pub struct Conflict {
     pub record_id: String,
+    pub record_kind: RecordKind,
+    /// The client the record belongs to (for a client record, itself).
+    pub client_id: String,
     pub field: String,
     pub values: Vec<ConflictValue>,
 }

@@ -28,6 +28,11 @@ pub struct ConflictValue {
 pub struct Conflict {
     /// The record.
     pub record_id: RecordId,
+    /// The record's kind (client, note or rupture).
+    pub kind: Kind,
+    /// The client the record belongs to (for a client record, itself), so an inbox can name the
+    /// client without opening the record.
+    pub client_id: RecordId,
     /// The field, e.g. `significance` or `risk.si`.
     pub field: String,
     /// The competing values, ordered by time.
@@ -63,8 +68,8 @@ fn show(v: &ScalarValue) -> String {
     }
 }
 
-/// The open conflicts of one record.
-pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
+/// The open conflicts of one record of `client`.
+pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId, client: RecordId) -> Result<Vec<Conflict>> {
     let r = Reader::new(doc, id);
     let mut out = Vec::new();
     for (field, path, key) in fields(kind) {
@@ -80,7 +85,13 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
                 })
                 .collect();
             values.sort_by_key(|v| (v.at, v.value.clone()));
-            out.push(Conflict { record_id: id, field: (*field).to_owned(), values });
+            out.push(Conflict {
+                record_id: id,
+                kind,
+                client_id: client,
+                field: (*field).to_owned(),
+                values,
+            });
         }
     }
     Ok(out)

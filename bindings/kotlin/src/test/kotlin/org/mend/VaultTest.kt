@@ -164,6 +164,64 @@ class VaultTest {
     }
 
     @Test
+    fun ruptureDetailsUpdatesAndConflictContext() {
+        val relay = InMemoryRelay()
+        vault("phone.mend").use { phone ->
+            val c = phone.createClient(NewClient("C-0010", null, "US", null))
+            val s = session(phone, c)
+            val r = phone.createRupture(
+                NewRupture(c, s, 5L, RecordClass.PSYCHOTHERAPY_NOTE, Movement.WITHDRAWAL, InitiatedBy.CLIENT,
+                    listOf(RuptureMarker.WD_MINIMAL_RESPONSE), listOf(Precipitant.MISUNDERSTANDING), 3L,
+                    "went quiet", "fine", "I pushed",
+                    atMinute = 12L, allianceDimensions = listOf(AllianceDimension.BOND),
+                    detectedBy = DetectedBy.CLIENT_RAISED, therapistContributionRating = 4L),
+                "t-1",
+            )
+            val logged = phone.rupture(r)
+            assertEquals(12L, logged.atMinute)
+            assertEquals(listOf(AllianceDimension.BOND), logged.allianceDimensions)
+            assertEquals(DetectedBy.CLIENT_RAISED, logged.detectedBy)
+            assertEquals(4L, logged.therapistContributionRating)
+            assertEquals("fine", logged.clientWords)
+            assertEquals("I pushed", logged.therapistContribution)
+            assertEquals(RecordClass.PSYCHOTHERAPY_NOTE, logged.recordClass)
+
+            phone.updateRupture(r, RuptureUpdate(
+                addMarkers = listOf(RuptureMarker.WD_GIVING_UP),
+                removeMarkers = listOf(RuptureMarker.WD_MINIMAL_RESPONSE),
+                addPrecipitants = listOf(Precipitant.EXTERNAL_EVENT),
+                clientReportedIntensity = 2L,
+                narrative = "went quiet after the homework review",
+            ))
+            val updated = phone.rupture(r)
+            assertEquals(listOf(RuptureMarker.WD_GIVING_UP), updated.markers)
+            assertEquals(setOf(Precipitant.MISUNDERSTANDING, Precipitant.EXTERNAL_EVENT), updated.precipitants.toSet())
+            assertEquals(2L, updated.clientReportedIntensity)
+            assertEquals("went quiet after the homework review", updated.narrative)
+            assertThrows<MendException.Validation> { phone.updateRupture(r, RuptureUpdate(significance = 9L)) }
+
+            // Concurrent significance on two devices: the conflict names the record's kind and client.
+            val code = generateInviteCode()
+            val invite = phone.exportInvite(code, Long.MAX_VALUE)
+            phone.syncInMemory(relay, null)
+            Vault.joinInMemory(dir.resolve("tablet.mend").toString(), ByteArray(32) { 9 }, invite, code, relay).use { tablet ->
+                tablet.syncInMemory(relay, null)
+                phone.setRuptureSignificance(r, 2L)
+                tablet.setRuptureSignificance(r, 5L)
+                repeat(2) {
+                    phone.syncInMemory(relay, null)
+                    tablet.syncInMemory(relay, null)
+                }
+                val conflict = phone.conflicts().single()
+                assertEquals(r, conflict.recordId)
+                assertEquals(RecordKind.RUPTURE, conflict.recordKind)
+                assertEquals(c, conflict.clientId)
+                assertEquals(setOf("2", "5"), conflict.values.map { it.value }.toSet())
+            }
+        }
+    }
+
+    @Test
     fun twoVaultsSyncThroughAnInProcessRelay() {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->
