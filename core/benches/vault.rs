@@ -1475,7 +1475,7 @@ fn record_costs(doc: &mut AutoCommit, id: RecordId) -> Vec<(&'static str, Durati
         (
             "`records::conflict::of`",
             med(|| {
-                mend_core::records::conflict::of(Kind::Note, doc, id).unwrap();
+                mend_core::records::conflict::of(Kind::Note, doc, id, id).unwrap();
             }),
         ),
         (
