@@ -34,20 +34,24 @@ cargo run -q -p mend-ffi --bin uniffi-bindgen --locked -- generate --no-format \
 mv "$gen/MendFFIFFI.h" bindings/swift/Sources/MendFFIFFI/include/MendFFIFFI.h
 rm -f "$gen/MendFFIFFI.modulemap"
 
-mnt="$root/mnt/mend"
+# One mount point and build folders per checkout, so that two checkouts (a developer's and a CI
+# clone) can run this at the same time; /proc stays mounted while any of them is inside.
+key=$(printf '%s' "$repo" | sha256sum | cut -c1-12)
+inside="/mnt/mend-$key"
+mnt="$root$inside"
 mkdir -p "$mnt"
 relay_dir=$(mktemp -d)
 relay_pid=
 cleanup() {
   umount "$mnt" 2>/dev/null || true
-  umount "$root/proc" 2>/dev/null || true
+  if ! grep -q " $root/mnt/mend" /proc/mounts; then umount "$root/proc" 2>/dev/null || true; fi
   if [ -n "$relay_pid" ]; then kill "$relay_pid" 2>/dev/null || true; fi
   rm -rf "$relay_dir"
 }
 trap cleanup EXIT
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$mnt" || mount --bind "$repo" "$mnt"
-chroot "$root" /bin/sh -c "cd /mnt/mend/bindings/swift && LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build 2>&1"
+chroot "$root" /bin/sh -c "cd $inside/bindings/swift && LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"
 
 # The iOS sample's view models (ios-sample/Package.swift: NotebookKit + tests; its SwiftUI screens
 # need Xcode and are not built here). Same chroot, its own build folder; each run prints its own
@@ -66,4 +70,4 @@ if [ -z "$relay_addr" ]; then
   cat "$relay_dir/log" >&2
   exit 1
 fi
-chroot "$root" /bin/sh -c "cd /mnt/mend/ios-sample && MEND_TEST_RELAY_URL=http://$relay_addr LD_LIBRARY_PATH=/mnt/mend/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build 2>&1"
+chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$relay_addr LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"
