@@ -9,14 +9,19 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 root=${MEND_SWIFT_CHROOT:-/var/cache/mend/swift-trixie}
 
-if [ ! -x "$root/usr/bin/swift" ]; then
+# `swift` in the chroot is an absolute symlink: test it from inside, not from the host.
+if ! { [ -d "$root/usr/bin" ] && chroot "$root" /usr/bin/test -x /usr/bin/swift; } 2>/dev/null; then
+  if grep -q " $root/" /proc/mounts; then
+    echo "error: $root needs remaking but something is mounted inside it (another run?)" >&2
+    exit 1
+  fi
   if ! command -v debootstrap >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
   fi
   mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   mirror=${mirror:-$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null)}
   echo "making the Swift chroot in $root from $mirror (once)" >&2
-  rm -rf "$root"
+  rm -rf --one-file-system "$root"
   mkdir -p "$root"
   debootstrap --variant=minbase trixie "$root" "$mirror" >/dev/null
   chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq
