@@ -80,7 +80,7 @@ struct NotebookTabs: View {
         TabView {
             ClientListView(session: session)
                 .tabItem { Label("Clients", systemImage: "person.2") }
-            ConflictInboxView(inbox: session.conflicts)
+            ConflictInboxView(session: session, inbox: session.conflicts)
                 .tabItem { Label("Conflicts", systemImage: "exclamationmark.2") }
                 .badge(session.conflicts.count)
             SyncStatusView(sync: session.sync)

@@ -1,5 +1,9 @@
-// The rupture log form: movement, who initiated it, 3RS markers by family, precipitants,
-// significance, narrative; once logged: significance changes, status, and repair attempts.
+// The rupture log form: when, minute in session, movement, who initiated it and how it was noticed,
+// record class, alliance dimensions, 3RS markers by family, precipitants, significance, narrative,
+// the client's words and the therapist's part with its rating. Once logged: movement, markers,
+// precipitants, significance, narrative, the client's response and the client-reported and
+// resolution ratings are edited and saved together (only what changed is sent); the rest is shown
+// read-only; status and repair attempts.
 import NotebookKit
 import SwiftUI
 
@@ -13,20 +17,41 @@ struct RuptureFormView: View {
         Form {
             Section("Rupture") {
                 DatePicker("When", selection: $model.occurredAt)
+                    .disabled(model.isLogged)
+                if model.sessionId != nil {
+                    Picker("Minute in session", selection: $model.atMinute) {
+                        Text("Not noted").tag(Int?.none)
+                        ForEach(Array(stride(from: 0, through: 180, by: 5)), id: \.self) { Text("\($0) min").tag(Int?.some($0)) }
+                        if let m = model.atMinute, m % 5 != 0 || m > 180 { Text("\(m) min").tag(Int?.some(m)) }
+                    }
+                    .disabled(model.isLogged)
+                }
                 Picker("Movement", selection: $model.movement) {
                     ForEach(Movement.all, id: \.self) { Text($0.label).tag($0) }
                 }
                 Picker("Initiated by", selection: $model.initiatedBy) {
                     ForEach(InitiatedBy.all, id: \.self) { Text($0.label).tag($0) }
                 }
-                if !model.isLogged {
-                    Picker("Record", selection: $model.recordClass) {
-                        Text(RecordClass.psychotherapyNote.label).tag(RecordClass.psychotherapyNote)
-                        Text(RecordClass.progressRecord.label).tag(RecordClass.progressRecord)
-                    }
+                .disabled(model.isLogged)
+                Picker("Noticed by", selection: $model.detectedBy) {
+                    Text("Not noted").tag(DetectedBy?.none)
+                    ForEach(DetectedBy.all, id: \.self) { Text($0.label).tag(DetectedBy?.some($0)) }
                 }
+                .disabled(model.isLogged)
+                Picker("Record", selection: $model.recordClass) {
+                    ForEach(RecordClass.all, id: \.self) { Text($0.label).tag($0) }
+                }
+                .disabled(model.isLogged)
             }
-            .disabled(model.isLogged)
+
+            Section {
+                ForEach(AllianceDimension.all, id: \.self) { d in
+                    Toggle(d.label, isOn: Binding(get: { model.allianceDimensions.contains(d) }, set: { _ in model.toggle(d) }))
+                }
+                .disabled(model.isLogged)
+            } header: {
+                Text("Alliance dimensions strained")
+            }
 
             ForEach(MarkerFamily.allCases, id: \.self) { family in
                 Section(family.label) {
@@ -34,20 +59,26 @@ struct RuptureFormView: View {
                         Toggle(marker.label, isOn: Binding(get: { model.markers.contains(marker) }, set: { _ in model.toggle(marker) }))
                     }
                 }
-                .disabled(model.isLogged)
             }
 
-            Section("Precipitants") {
+            Section {
                 ForEach(Precipitant.all, id: \.self) { p in
                     Toggle(p.label, isOn: Binding(get: { model.precipitants.contains(p) }, set: { _ in model.toggle(p) }))
+                        .disabled(!model.canRemove(p))
                 }
+            } header: {
+                Text("Precipitants")
+            } footer: {
+                if model.isLogged { Text("Precipitants can be added to a logged rupture, not removed.") }
             }
-            .disabled(model.isLogged)
 
             Section {
                 Stepper("Significance: \(model.significance) of 5", value: $model.significance, in: 1...5)
                 if model.isLogged {
-                    Button("Save significance") { run { try model.saveSignificance() } }
+                    RatingPicker(title: "Client-reported intensity", value: $model.clientReportedIntensity,
+                                 clearable: model.stored?.clientReportedIntensity == nil)
+                    RatingPicker(title: "Resolution", value: $model.resolutionRating,
+                                 clearable: model.stored?.resolutionRating == nil)
                 }
             } footer: {
                 Text("Impact on the collaboration: 1 low, 5 high (3RS).")
@@ -55,12 +86,27 @@ struct RuptureFormView: View {
 
             Section("What happened") {
                 TextEditor(text: $model.narrative).frame(minHeight: 90)
-                if !model.isLogged {
+                if model.isLogged {
+                    LabeledText(title: "Client's words", text: model.clientWords)
+                    LabeledText(title: "My part in it", text: model.therapistContribution)
+                } else {
                     TextField("Client's words (verbatim)", text: $model.clientWords, axis: .vertical)
                     TextField("My part in it", text: $model.therapistContribution, axis: .vertical)
                 }
+                RatingPicker(title: "My contribution (3RS)", value: $model.therapistContributionRating, clearable: true)
+                    .disabled(model.isLogged)
             }
-            .disabled(model.isLogged)
+
+            if model.isLogged {
+                Section {
+                    ForEach(ClientResponse.all, id: \.self) { r in
+                        Toggle(r.label, isOn: Binding(get: { model.clientResponse.contains(r) }, set: { _ in model.toggle(r) }))
+                            .disabled(!model.canRemove(r))
+                    }
+                } header: {
+                    Text("Client's response")
+                }
+            }
 
             if !model.isLogged {
                 Section {
@@ -70,6 +116,16 @@ struct RuptureFormView: View {
                         .disabled(!model.errors.isEmpty)
                 }
             } else {
+                Section {
+                    ForEach(model.warnings, id: \.self) { Text($0).font(.footnote).foregroundStyle(.orange) }
+                    if model.hasUnsavedChanges {
+                        ForEach(model.errors, id: \.field) { FieldErrorText(text: $0.description) }
+                    }
+                    Button("Save changes") { run { try model.saveChanges() } }
+                        .disabled(!model.hasUnsavedChanges || !model.errors.isEmpty)
+                    Button("Discard changes", role: .destructive) { model.discardChanges() }
+                        .disabled(!model.hasUnsavedChanges)
+                }
                 Section("Status") {
                     Picker("Status", selection: Binding(get: { model.status }, set: { s in run { try model.setStatus(s) } })) {
                         ForEach(RuptureStatus.all, id: \.self) { Text($0.label).tag($0) }
@@ -97,6 +153,33 @@ struct RuptureFormView: View {
 
     private func run(_ body: () throws -> Void) {
         do { try body(); message = nil } catch { message = UserMessage.describe(error) }
+    }
+}
+
+/// A 1–5 rating that may be left unrated (and, when `clearable`, set back to unrated).
+struct RatingPicker: View {
+    let title: String
+    @Binding var value: Int?
+    let clearable: Bool
+
+    var body: some View {
+        Picker(title, selection: $value) {
+            if clearable || value == nil { Text("Not rated").tag(Int?.none) }
+            ForEach(1...5, id: \.self) { Text("\($0) of 5").tag(Int?.some($0)) }
+        }
+    }
+}
+
+/// A read-only text of a logged rupture, with its title.
+struct LabeledText: View {
+    let title: String
+    let text: String
+
+    var body: some View {
+        VStack(alignment: .leading, spacing: 2) {
+            Text(title).font(.caption).foregroundStyle(.secondary)
+            Text(text.isEmpty ? "—" : text)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 // Two devices through the bindings' in-process relay: an invite made in Settings and joined from
 // the setup screen, sync progress and pending counts, remote typing reaching an open editor, a
-// conflict made by two devices resolved in the inbox, late edits to a signed note, and devices.
+// conflict made by two devices resolved in the inbox (naming the record's kind and client), edits of
+// a logged rupture on both devices merging, late edits to a signed note, and devices.
 import Foundation
 import XCTest
 import Mend
@@ -142,17 +143,19 @@ final class TwoDeviceTests: NotebookTestCase {
         // Offline, each device rates the rupture differently.
         let onPhone = x.p.rupture(id: rupture)
         onPhone.significance = 4
-        try onPhone.saveSignificance()
+        try onPhone.saveChanges()
         let onTablet = x.t.rupture(id: rupture)
         XCTAssertEqual(onTablet.significance, 3)
         onTablet.significance = 2
-        try onTablet.saveSignificance()
+        try onTablet.saveChanges()
         await syncBoth(x)
 
         let inbox = x.p.conflicts
         XCTAssertEqual(inbox.count, 1, "the inbox reloaded after the sync")
         let item = try XCTUnwrap(inbox.items.first)
         XCTAssertEqual(item.recordId, rupture)
+        XCTAssertEqual(item.recordKind, .rupture)
+        XCTAssertEqual(item.clientId, client, "Mend names the rupture's client")
         XCTAssertEqual(item.field, "significance")
         XCTAssertEqual(item.title, "Rupture significance")
         XCTAssertEqual(item.clientAlias, "C-0600")
@@ -160,10 +163,11 @@ final class TwoDeviceTests: NotebookTestCase {
         XCTAssertEqual(item.options.first { $0.value == "4" }?.device, "This device")
         XCTAssertEqual(item.options.first { $0.value == "2" }?.device, "Device …" + String(x.t.deviceId.suffix(6)))
         XCTAssertEqual(item.options.first { $0.value == "2" }?.label, "2 of 5")
-        XCTAssertEqual(x.t.conflicts.count, 1, "the tablet sees the same conflict")
-        XCTAssertEqual(ConflictInboxModel.label(field: "status", value: "on_hold"), "On hold")
-        XCTAssertEqual(ConflictInboxModel.label(field: "risk.si", value: "active_no_plan"), "Active, no plan")
-        XCTAssertEqual(ConflictInboxModel.label(field: "format", value: "free"), "Free text")
+        XCTAssertEqual(x.t.conflicts.items.map(\.clientAlias), ["C-0600"], "the tablet sees the same conflict")
+        XCTAssertEqual(ConflictInboxModel.label(kind: .client, field: "status", value: "on_hold"), "On hold")
+        XCTAssertEqual(ConflictInboxModel.label(kind: .note, field: "risk.si", value: "active_no_plan"), "Active, no plan")
+        XCTAssertEqual(ConflictInboxModel.label(kind: .note, field: "format", value: "free"), "Free text")
+        XCTAssertEqual(ConflictInboxModel.title(kind: .session, field: "status"), "Session: status")
 
         inbox.resolve(item, choosing: try XCTUnwrap(item.options.first { $0.value == "2" }))
         XCTAssertNil(inbox.errorMessage)
@@ -181,6 +185,8 @@ final class TwoDeviceTests: NotebookTestCase {
         await syncBoth(x)
         let item = try XCTUnwrap(x.p.conflicts.items.first)
         XCTAssertEqual(item.title, "Client status")
+        XCTAssertEqual(item.recordKind, .client)
+        XCTAssertEqual(item.clientId, client, "a client record is its own client")
         XCTAssertEqual(item.clientAlias, "C-0650")
         XCTAssertEqual(Set(item.options.map(\.label)), ["On hold", "Discharged"])
         x.p.conflicts.resolve(item, choosing: try XCTUnwrap(item.options.first { $0.value == "discharged" }))
@@ -189,6 +195,60 @@ final class TwoDeviceTests: NotebookTestCase {
         await syncBoth(x)
         XCTAssertEqual(x.t.conflicts.count, 0)
         XCTAssertEqual(x.t.clients.clients.first?.status, .discharged)
+    }
+
+    func testConcurrentRiskOnANoteNamesItsClient() async throws {
+        let (x, client) = try await pair(alias: "C-0660")
+        let timeline = x.p.timeline(clientId: client)
+        let noteId = try timeline.startNote(sessionId: try addSession(timeline), format: .soap)
+        await syncBoth(x, rounds: 1)
+        x.p.noteEditor(noteId: noteId).setRisk(si: .denied, hi: .notAssessed, note: "")
+        x.t.noteEditor(noteId: noteId).setRisk(si: .passive, hi: .notAssessed, note: "")
+        await syncBoth(x)
+        let item = try XCTUnwrap(x.p.conflicts.items.first { $0.field == "risk.si" }, "\(x.p.conflicts.items)")
+        XCTAssertEqual(item.recordId, noteId)
+        XCTAssertEqual(item.recordKind, .note)
+        XCTAssertEqual(item.clientId, client)
+        XCTAssertEqual(item.clientAlias, "C-0660")
+        XCTAssertEqual(item.title, "Suicidal ideation risk")
+        XCTAssertEqual(Set(item.options.map(\.label)), ["Denied", "Passive"])
+    }
+
+    func testEditsOfALoggedRuptureOnTwoDevicesMerge() async throws {
+        let (x, client) = try await pair(alias: "C-0670")
+        let form = x.p.newRupture(clientId: client)
+        form.toggle(.wdMinimalResponse)
+        form.toggle(.misunderstanding as Precipitant)
+        form.narrative = "Went quiet"
+        let rupture = try form.save()
+        await syncBoth(x, rounds: 1)
+
+        // Offline: the phone swaps a marker; the tablet adds a precipitant and the client's rating.
+        let onPhone = x.p.rupture(id: rupture)
+        onPhone.toggle(.wdMinimalResponse)
+        onPhone.toggle(.wdGivingUp)
+        try onPhone.saveChanges()
+        let onTablet = x.t.rupture(id: rupture)
+        onTablet.toggle(.externalEvent as Precipitant)
+        onTablet.clientReportedIntensity = 4
+        XCTAssertEqual(onTablet.pendingUpdate, RuptureUpdate(clientReportedIntensity: 4, addPrecipitants: [.externalEvent]))
+        try onTablet.saveChanges()
+        // An unsaved narrative edit on the phone survives the sync's reload.
+        onPhone.narrative = "Went quiet after the homework review"
+        await syncBoth(x)
+
+        for f in [onPhone, onTablet] {
+            XCTAssertEqual(f.markers, [.wdGivingUp])
+            XCTAssertEqual(f.precipitants, [.misunderstanding, .externalEvent])
+            XCTAssertEqual(f.clientReportedIntensity, 4)
+        }
+        XCTAssertEqual(onPhone.narrative, "Went quiet after the homework review")
+        XCTAssertEqual(onPhone.pendingUpdate, RuptureUpdate(narrative: "Went quiet after the homework review"))
+        XCTAssertEqual(onTablet.narrative, "Went quiet")
+        try onPhone.saveChanges()
+        await syncBoth(x, rounds: 1)
+        XCTAssertEqual(onTablet.narrative, "Went quiet after the homework review")
+        XCTAssertEqual(x.p.conflicts.items, [], "set and text edits merge without a conflict")
     }
 
     func testLateEditsToASignedNoteBecomeAnAddendum() async throws {

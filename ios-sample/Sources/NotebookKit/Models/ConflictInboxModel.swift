@@ -1,13 +1,15 @@
 // The conflict inbox: clinically meaningful fields (a client's status, a note's format and risk
 // levels, a rupture's significance) that two devices changed concurrently. Mend does not pick a
 // silent winner for these; the inbox shows every competing value with the device that wrote it and
-// when, and the clinician chooses. The choice syncs to the other devices.
+// when, and the clinician chooses. The choice syncs to the other devices. Mend names each
+// conflict's record kind and client, so the inbox titles and attributes it without reading the
+// record itself.
 import Foundation
 import Mend
 import Observation
 
 /// One competing value.
-public struct ConflictOption: Identifiable, Equatable, Sendable {
+public struct ConflictOption: Identifiable, Hashable, Sendable {
     /// The stored value (what `resolve` takes).
     public let value: String
     /// The value for display.
@@ -21,9 +23,13 @@ public struct ConflictOption: Identifiable, Equatable, Sendable {
 }
 
 /// One conflicted field.
-public struct ConflictItem: Identifiable, Equatable, Sendable {
+public struct ConflictItem: Identifiable, Hashable, Sendable {
     /// The record.
     public let recordId: String
+    /// What kind of record it is.
+    public let recordKind: RecordKind
+    /// The client the record belongs to (for a client record, itself).
+    public let clientId: String
     /// The field (`status`, `format`, `risk.si`, `risk.hi`, `significance`).
     public let field: String
     /// "Client status", "Rupture significance"…
@@ -60,15 +66,26 @@ public final class ConflictInboxModel: RecordsObserving {
         do {
             let vault = try context.vault()
             let me = vault.deviceId()
-            items = try vault.conflicts().map { c in
-                ConflictItem(recordId: c.recordId, field: c.field, title: Self.title(c.field),
-                             clientAlias: alias(of: c, in: vault),
-                             options: c.values.map { v in
-                                 ConflictOption(value: v.value, label: Self.label(field: c.field, value: v.value),
-                                                device: v.deviceId.map { $0 == me ? "This device" : "Device …" + String($0.suffix(6)) } ?? "Unknown device",
-                                                date: v.at.map(Date.init(mendMillis:)))
-                             })
+            var aliases: [String: String?] = [:]
+            var found: [ConflictItem] = []
+            for c in try vault.conflicts() {
+                let alias: String?
+                if let cached = aliases[c.clientId] {
+                    alias = cached
+                } else {
+                    alias = try? vault.client(id: c.clientId).aliasCode
+                    aliases[c.clientId] = alias
+                }
+                found.append(ConflictItem(
+                    recordId: c.recordId, recordKind: c.recordKind, clientId: c.clientId, field: c.field,
+                    title: Self.title(kind: c.recordKind, field: c.field), clientAlias: alias,
+                    options: c.values.map { v in
+                        ConflictOption(value: v.value, label: Self.label(kind: c.recordKind, field: c.field, value: v.value),
+                                       device: v.deviceId.map { $0 == me ? "This device" : "Device …" + String($0.suffix(6)) } ?? "Unknown device",
+                                       date: v.at.map(Date.init(mendMillis:)))
+                    }))
             }
+            items = found
             errorMessage = nil
         } catch {
             errorMessage = UserMessage.describe(error)
@@ -82,39 +99,31 @@ public final class ConflictInboxModel: RecordsObserving {
             try mend { try context.vault().resolveConflict(recordId: item.recordId, field: item.field, value: option.value) }
             errorMessage = nil
             reload()
-            context.publish([item.recordId], origin: .local, from: self)
+            context.publish([item.recordId, item.clientId], origin: .local, from: self)
         } catch {
             errorMessage = UserMessage.describe(error)
         }
     }
 
-    private func alias(of c: Conflict, in vault: Vault) -> String? {
-        let clientId: String?
-        switch c.field {
-        case "status": clientId = c.recordId
-        case "significance": clientId = try? vault.rupture(id: c.recordId).clientId
-        default: clientId = try? vault.note(id: c.recordId).clientId
-        }
-        return clientId.flatMap { try? vault.client(id: $0).aliasCode }
-    }
-
-    static func title(_ field: String) -> String {
-        switch field {
-        case "status": "Client status"
-        case "format": "Note format"
-        case "risk.si": "Suicidal ideation risk"
-        case "risk.hi": "Homicidal ideation risk"
-        case "significance": "Rupture significance"
-        default: field
+    /// The title of a conflicted field of a record of `kind`.
+    static func title(kind: RecordKind, field: String) -> String {
+        switch (kind, field) {
+        case (.client, "status"): "Client status"
+        case (.note, "format"): "Note format"
+        case (.note, "risk.si"): "Suicidal ideation risk"
+        case (.note, "risk.hi"): "Homicidal ideation risk"
+        case (.rupture, "significance"): "Rupture significance"
+        default: "\(kind.label): \(field)"
         }
     }
 
-    static func label(field: String, value: String) -> String {
-        switch field {
-        case "status": ClientStatus.all.first { $0.stored == value }?.label ?? value
-        case "risk.si", "risk.hi": RiskLevel.all.first { $0.stored == value }?.label ?? value
-        case "format": NoteFormat.all.first { $0.stored == value }?.label ?? value
-        case "significance": "\(value) of 5"
+    /// A stored value of a conflicted field, for display.
+    static func label(kind: RecordKind, field: String, value: String) -> String {
+        switch (kind, field) {
+        case (.client, "status"): ClientStatus.all.first { $0.stored == value }?.label ?? value
+        case (.note, "risk.si"), (.note, "risk.hi"): RiskLevel.all.first { $0.stored == value }?.label ?? value
+        case (.note, "format"): NoteFormat.all.first { $0.stored == value }?.label ?? value
+        case (.rupture, "significance"): "\(value) of 5"
         default: value
         }
     }

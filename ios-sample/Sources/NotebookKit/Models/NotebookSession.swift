@@ -129,7 +129,7 @@ public final class NotebookSession {
         observed(RuptureFormModel(context: context, clientId: clientId, sessionId: sessionId))
     }
 
-    /// The form of an existing rupture: significance, repair attempts, status.
+    /// The form of a logged rupture: every field shown, the changeable ones edited, repair attempts, status.
     public func rupture(id: String) -> RuptureFormModel { observed(RuptureFormModel(context: context, ruptureId: id)) }
 
     /// A WAI-SR entry form for a client.

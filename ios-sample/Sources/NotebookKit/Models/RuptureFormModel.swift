@@ -1,8 +1,11 @@
 // The rupture log form (clinical-model.md §4.3, RuptureEvent): movement (3RS moving away / against),
-// who initiated it, 3RS markers, precipitants, a 1–5 significance, narrative, the client's words and
-// the therapist's own contribution; then, on a logged rupture, repair attempts (strategies, the
-// client's response, effect) and status changes. Validation runs before anything is written and
-// reports fields and rules only, never the text typed.
+// who initiated it and how it was noticed, the minute in the session, the alliance dimensions
+// strained, 3RS markers, precipitants, a 1–5 significance, narrative, the client's words and the
+// therapist's own contribution with its 1–5 rating. On a logged rupture: the fields Mend lets change
+// (movement, markers, precipitants, significance, narrative, the client's response and the
+// client-reported and resolution ratings) are edited and saved as one update holding only what
+// differs from the stored rupture; repair attempts and status changes are logged. Validation runs
+// before anything is written and reports fields and rules only, never the text typed.
 import Foundation
 import Mend
 import Observation
@@ -35,7 +38,7 @@ public struct RepairDraft: Equatable, Sendable {
     }
 }
 
-/// The rupture form: a new rupture, or a logged one (significance, repair, status).
+/// The rupture form: a new rupture, or a logged one (its changeable fields, repair, status).
 @MainActor
 @Observable
 public final class RuptureFormModel: RecordsObserving {
@@ -47,12 +50,18 @@ public final class RuptureFormModel: RecordsObserving {
     public var sessionId: String?
     /// When it happened.
     public var occurredAt: Date
+    /// The minute within the session, 0–600 (only for a rupture in a session).
+    public var atMinute: Int?
     /// Withdrawal, confrontation or mixed.
     public var movement: Movement = .withdrawal
     /// Who initiated it.
     public var initiatedBy: InitiatedBy = .client
+    /// How it was noticed.
+    public var detectedBy: DetectedBy?
     /// Psychotherapy note (the default, kept under a separate key) or progress record.
     public var recordClass: RecordClass = .psychotherapyNote
+    /// The alliance dimensions strained (Bordin: task, goal, bond).
+    public var allianceDimensions: Set<AllianceDimension> = []
     /// 3RS markers.
     public var markers: Set<RuptureMarker> = []
     /// Precipitants.
@@ -65,10 +74,20 @@ public final class RuptureFormModel: RecordsObserving {
     public var clientWords = ""
     /// The therapist's reflection on their own part.
     public var therapistContribution = ""
+    /// The 3RS rating of the therapist's contribution, 1–5.
+    public var therapistContributionRating: Int?
+    /// How intense the client said it was (PSQ), 1–5 (logged ruptures).
+    public var clientReportedIntensity: Int?
+    /// How far it was resolved, 1–5 (logged ruptures).
+    public var resolutionRating: Int?
+    /// How the client responded over the rupture's course (logged ruptures).
+    public var clientResponse: Set<ClientResponse> = []
     /// The current status (logged ruptures).
     public private(set) var status: RuptureStatus = .unaddressed
     /// Logged repair attempts.
     public private(set) var repairAttempts: [RepairAttempt] = []
+    /// The rupture as last read from the vault (logged ruptures); edits are measured against it.
+    public private(set) var stored: RuptureEvent?
     /// The repair attempt being written.
     public var repairDraft = RepairDraft()
     /// The last Mend error.
@@ -77,7 +96,6 @@ public final class RuptureFormModel: RecordsObserving {
     public private(set) var errorMessage: String?
 
     @ObservationIgnored private let context: NotebookContext
-    @ObservationIgnored private var storedSignificance = 3
 
     init(context: NotebookContext, clientId: String, sessionId: String?) {
         self.context = context
@@ -94,22 +112,54 @@ public final class RuptureFormModel: RecordsObserving {
         reload()
     }
 
-    /// Whether this is a logged rupture (movement, markers and the texts are then read-only).
+    /// Whether this is a logged rupture. Its date, session, minute, initiator, how it was noticed,
+    /// record class, alliance dimensions, the client's words and the therapist's contribution and
+    /// its rating are then read-only (Mend has no update for them); the rest can be edited.
     public var isLogged: Bool { ruptureId != nil }
 
-    /// Problems that block saving a new rupture.
+    /// Problems that block saving (a new rupture, or the edits of a logged one).
     public var errors: [FieldError] {
         var e: [FieldError] = []
         if !(1...5).contains(significance) { e.append(FieldError("significance", "must be between 1 and 5")) }
         if markers.isEmpty { e.append(FieldError("markers", "choose at least one 3RS marker")) }
-        if occurredAt > context.environment.time.now.addingTimeInterval(60) {
-            e.append(FieldError("date", "a rupture cannot be logged in the future"))
-        }
         for (field, text) in [("narrative", narrative), ("client's words", clientWords), ("therapist contribution", therapistContribution)]
         where text.utf8.count > 1 << 20 {
             e.append(FieldError(field, "must be at most 1 MiB"))
         }
+        if let stored {
+            Self.checkRating("client-reported intensity", clientReportedIntensity, stored: stored.clientReportedIntensity, into: &e)
+            Self.checkRating("resolution rating", resolutionRating, stored: stored.resolutionRating, into: &e)
+            // Mend's update adds precipitants and client responses but has no way to remove one.
+            if !Set(stored.precipitants).isSubset(of: precipitants) {
+                e.append(FieldError("precipitants", "a logged precipitant cannot be removed"))
+            }
+            if !Set(stored.clientResponse).isSubset(of: clientResponse) {
+                e.append(FieldError("client's response", "a logged response cannot be removed"))
+            }
+        } else {
+            if occurredAt > context.environment.time.now.addingTimeInterval(60) {
+                e.append(FieldError("date", "a rupture cannot be logged in the future"))
+            }
+            if let m = atMinute {
+                if sessionId == nil {
+                    e.append(FieldError("minute in session", "only for a rupture in a session"))
+                } else if !(0...600).contains(m) {
+                    e.append(FieldError("minute in session", "must be between 0 and 600"))
+                }
+            }
+            if let v = therapistContributionRating, !(1...5).contains(v) {
+                e.append(FieldError("therapist contribution rating", "must be between 1 and 5"))
+            }
+        }
         return e
+    }
+
+    private static func checkRating(_ field: String, _ value: Int?, stored: Int64?, into e: inout [FieldError]) {
+        if let v = value, !(1...5).contains(v) {
+            e.append(FieldError(field, "must be between 1 and 5"))
+        } else if value == nil, stored != nil {
+            e.append(FieldError(field, "cannot be cleared once saved"))
+        }
     }
 
     /// Markers that do not match the movement (allowed, but worth a second look).
@@ -132,10 +182,35 @@ public final class RuptureFormModel: RecordsObserving {
         if markers.contains(marker) { markers.remove(marker) } else { markers.insert(marker) }
     }
 
-    /// Toggles a precipitant.
+    /// Toggles a precipitant (a logged one stays: see `canRemove`).
     public func toggle(_ precipitant: Precipitant) {
-        if precipitants.contains(precipitant) { precipitants.remove(precipitant) } else { precipitants.insert(precipitant) }
+        if !precipitants.contains(precipitant) {
+            precipitants.insert(precipitant)
+        } else if canRemove(precipitant) {
+            precipitants.remove(precipitant)
+        }
     }
+
+    /// Toggles an alliance dimension (new ruptures).
+    public func toggle(_ dimension: AllianceDimension) {
+        guard !isLogged else { return }
+        if allianceDimensions.contains(dimension) { allianceDimensions.remove(dimension) } else { allianceDimensions.insert(dimension) }
+    }
+
+    /// Toggles one of the client's responses (a logged one stays: see `canRemove`).
+    public func toggle(_ response: ClientResponse) {
+        if !clientResponse.contains(response) {
+            clientResponse.insert(response)
+        } else if canRemove(response) {
+            clientResponse.remove(response)
+        }
+    }
+
+    /// Whether a precipitant can be unticked: not once it is part of the logged rupture.
+    public func canRemove(_ precipitant: Precipitant) -> Bool { !(stored?.precipitants.contains(precipitant) ?? false) }
+
+    /// Whether a client response can be unticked: not once it is part of the logged rupture.
+    public func canRemove(_ response: ClientResponse) -> Bool { !(stored?.clientResponse.contains(response) ?? false) }
 
     // MARK: - Saving
 
@@ -151,21 +226,53 @@ public final class RuptureFormModel: RecordsObserving {
             movement: movement, initiatedBy: initiatedBy,
             markers: RuptureMarker.all.filter(markers.contains), precipitants: Precipitant.all.filter(precipitants.contains),
             significance: Int64(significance), narrative: narrative, clientWords: clientWords,
-            therapistContribution: therapistContribution)
+            therapistContribution: therapistContribution,
+            atMinute: atMinute.map(Int64.init),
+            allianceDimensions: AllianceDimension.all.filter(allianceDimensions.contains),
+            detectedBy: detectedBy,
+            therapistContributionRating: therapistContributionRating.map(Int64.init))
         let id = try record { try $0.createRupture(rupture: new, by: context.signer.id) }
         ruptureId = id
-        reload()
+        reload(keepingEdits: false)
         context.publish([id, clientId], origin: .local, from: self)
         return id
     }
 
-    /// Stores a changed significance on a logged rupture (concurrent changes on two devices
-    /// become a conflict in the inbox rather than a silent winner).
-    public func saveSignificance() throws {
-        guard let id = ruptureId else { return }
-        guard (1...5).contains(significance) else { throw FormErrors([FieldError("significance", "must be between 1 and 5")]) }
-        guard significance != storedSignificance else { return }
-        try change { try $0.setRuptureSignificance(id: id, significance: Int64(significance)) }
+    /// What differs between the form and the logged rupture, as Mend's update (nil: nothing, or
+    /// not logged). Only changed fields are set, so a save never rewrites what another device
+    /// changed meanwhile in a field this form left alone.
+    public var pendingUpdate: RuptureUpdate? {
+        guard let r = stored else { return nil }
+        var u = RuptureUpdate()
+        if Int64(significance) != r.significance { u.significance = Int64(significance) }
+        if let v = clientReportedIntensity.map(Int64.init), v != r.clientReportedIntensity { u.clientReportedIntensity = v }
+        if let v = resolutionRating.map(Int64.init), v != r.resolutionRating { u.resolutionRating = v }
+        if movement != r.movement { u.movement = movement }
+        let storedMarkers = Set(r.markers)
+        u.addMarkers = RuptureMarker.all.filter { markers.contains($0) && !storedMarkers.contains($0) }
+        u.removeMarkers = RuptureMarker.all.filter { storedMarkers.contains($0) && !markers.contains($0) }
+        u.addPrecipitants = Precipitant.all.filter { precipitants.contains($0) && !r.precipitants.contains($0) }
+        u.addClientResponse = ClientResponse.all.filter { clientResponse.contains($0) && !r.clientResponse.contains($0) }
+        if narrative != r.narrative { u.narrative = narrative }
+        return u == RuptureUpdate() ? nil : u
+    }
+
+    /// Whether a logged rupture has edits not saved yet.
+    public var hasUnsavedChanges: Bool { pendingUpdate != nil }
+
+    /// Saves the edits of a logged rupture as one update of the changed fields. A changed
+    /// significance made concurrently on another device becomes a conflict in the inbox rather
+    /// than a silent winner; marker and precipitant changes merge with the other device's.
+    public func saveChanges() throws {
+        guard let id = ruptureId else { throw FormErrors([FieldError("rupture", "log the rupture first")]) }
+        guard errors.isEmpty else { throw FormErrors(errors) }
+        guard let update = pendingUpdate else { return }
+        try change(keepingEdits: false) { try $0.updateRupture(id: id, update: update) }
+    }
+
+    /// Drops unsaved edits of a logged rupture.
+    public func discardChanges() {
+        if let stored { show(stored, keepingEdits: false) }
     }
 
     /// Moves the rupture to `status` (a log: the latest change wins, and a merge never regresses it).
@@ -192,26 +299,62 @@ public final class RuptureFormModel: RecordsObserving {
         return attemptId
     }
 
-    /// Reads the logged rupture again.
-    public func reload() {
+    /// Reads the logged rupture again, keeping the fields edited here and not saved yet.
+    public func reload() { reload(keepingEdits: true) }
+
+    private func reload(keepingEdits: Bool) {
         guard let id = ruptureId else { return }
         do {
-            let r = try mend { try context.vault().rupture(id: id) }
-            clientId = r.clientId
-            sessionId = r.sessionId
-            occurredAt = Date(mendMillis: r.occurredAt)
-            movement = r.movement
-            initiatedBy = r.initiatedBy
-            markers = Set(r.markers)
-            precipitants = Set(r.precipitants)
-            significance = Int(r.significance)
-            storedSignificance = significance
-            narrative = r.narrative
-            status = r.status
-            repairAttempts = r.repairAttempts
+            show(try mend { try context.vault().rupture(id: id) }, keepingEdits: keepingEdits)
         } catch {
             fail(error)
         }
+    }
+
+    /// Shows `r`. Keeping edits, a field the user changed keeps its value (a set keeps the user's
+    /// additions and removals on top of `r`) and the others take `r`'s. A narrative edited on
+    /// both sides keeps this form's text, and saving it writes that text.
+    private func show(_ r: RuptureEvent, keepingEdits: Bool) {
+        if keepingEdits, let was = stored {
+            movement = Self.merged(movement, was: was.movement, now: r.movement)
+            markers = Self.mergedSet(markers, was: Set(was.markers), now: Set(r.markers))
+            precipitants = Self.mergedSet(precipitants, was: Set(was.precipitants), now: Set(r.precipitants))
+            clientResponse = Self.mergedSet(clientResponse, was: Set(was.clientResponse), now: Set(r.clientResponse))
+            significance = Self.merged(significance, was: Int(was.significance), now: Int(r.significance))
+            clientReportedIntensity = Self.merged(clientReportedIntensity, was: was.clientReportedIntensity.map(Int.init),
+                                                  now: r.clientReportedIntensity.map(Int.init))
+            resolutionRating = Self.merged(resolutionRating, was: was.resolutionRating.map(Int.init), now: r.resolutionRating.map(Int.init))
+            narrative = Self.merged(narrative, was: was.narrative, now: r.narrative)
+        } else {
+            movement = r.movement
+            markers = Set(r.markers)
+            precipitants = Set(r.precipitants)
+            clientResponse = Set(r.clientResponse)
+            significance = Int(r.significance)
+            clientReportedIntensity = r.clientReportedIntensity.map(Int.init)
+            resolutionRating = r.resolutionRating.map(Int.init)
+            narrative = r.narrative
+        }
+        clientId = r.clientId
+        sessionId = r.sessionId
+        occurredAt = Date(mendMillis: r.occurredAt)
+        atMinute = r.atMinute.map(Int.init)
+        initiatedBy = r.initiatedBy
+        detectedBy = r.detectedBy
+        recordClass = r.recordClass
+        allianceDimensions = Set(r.allianceDimensions)
+        clientWords = r.clientWords
+        therapistContribution = r.therapistContribution
+        therapistContributionRating = r.therapistContributionRating.map(Int.init)
+        status = r.status
+        repairAttempts = r.repairAttempts
+        stored = r
+    }
+
+    private static func merged<T: Equatable>(_ form: T, was: T, now: T) -> T { form == was ? now : form }
+
+    private static func mergedSet<T>(_ form: Set<T>, was: Set<T>, now: Set<T>) -> Set<T> {
+        now.union(form.subtracting(was)).subtracting(was.subtracting(form))
     }
 
     private func record<T>(_ body: (Vault) throws -> T) throws -> T {
@@ -226,10 +369,10 @@ public final class RuptureFormModel: RecordsObserving {
         }
     }
 
-    private func change(_ body: (Vault) throws -> Void) throws {
+    private func change(keepingEdits: Bool = true, _ body: (Vault) throws -> Void) throws {
         context.touched()
         try record(body)
-        reload()
+        reload(keepingEdits: keepingEdits)
         if let id = ruptureId { context.publish([id, clientId], origin: .local, from: self) }
     }
 
@@ -238,7 +381,7 @@ public final class RuptureFormModel: RecordsObserving {
         errorMessage = UserMessage.describe(error)
     }
 
-    /// Reloads a logged rupture changed elsewhere.
+    /// Reloads a logged rupture changed elsewhere, keeping unsaved edits.
     public func recordsChanged(_ batch: ChangeBatch) {
         if let id = ruptureId, batch.ids.contains(id) { reload() }
     }

@@ -228,11 +228,55 @@ extension InitiatedBy {
 }
 
 extension RecordClass {
+    /// Every class.
+    public static let all: [RecordClass] = [.psychotherapyNote, .progressRecord]
     /// The short name.
     public var label: String {
         switch self {
         case .psychotherapyNote: "Psychotherapy note (kept separate)"
         case .progressRecord: "Progress record"
+        }
+    }
+}
+
+extension AllianceDimension {
+    /// Bordin's three dimensions of the working alliance.
+    public static let all: [AllianceDimension] = [.task, .goal, .bond]
+    /// The short name.
+    public var label: String {
+        switch self {
+        case .task: "Task"
+        case .goal: "Goal"
+        case .bond: "Bond"
+        }
+    }
+}
+
+extension DetectedBy {
+    /// Every way a rupture comes to light.
+    public static let all: [DetectedBy] = [.therapistInSession, .therapistPostSession, .clientRaised, .clientMeasure, .supervisor]
+    /// The short name.
+    public var label: String {
+        switch self {
+        case .therapistInSession: "Therapist, in session"
+        case .therapistPostSession: "Therapist, after the session"
+        case .clientRaised: "Client raised it"
+        case .clientMeasure: "Client's measure"
+        case .supervisor: "Supervisor"
+        }
+    }
+}
+
+extension RecordKind {
+    /// The short name.
+    public var label: String {
+        switch self {
+        case .client: "Client"
+        case .session: "Session"
+        case .note: "Note"
+        case .rupture: "Rupture"
+        case .measure: "Alliance measure"
+        case .registry: "Devices"
         }
     }
 }
