@@ -164,6 +164,18 @@ fn invalid_input_is_a_typed_error_and_stores_nothing() {
     assert_eq!(v.timeline(c).unwrap().len(), before + 2);
 }
 
+/// A supervisor's signature with the given meaning.
+fn supervisor(meaning: SignatureMeaning, signed_at: i64) -> SignRequest {
+    SignRequest {
+        signer_id: "supervisor-1".into(),
+        signer_name: "Dr. S. Visor".into(),
+        role: SignerRole::Supervisor,
+        meaning,
+        needs_cosign: false,
+        signed_at,
+    }
+}
+
 /// The signature log is read in the order signatures were added, not by their clocks: a
 /// co-signature stamped in the same millisecond as the author's, or earlier (a supervisor's
 /// device with a slow clock), still completes the note.
@@ -177,14 +189,7 @@ fn a_cosignature_with_an_equal_or_earlier_clock_still_counts() {
         let s = v.create_session(&new_session(c, i as i64)).unwrap();
         let n = v.create_note(&soap(s)).unwrap();
         v.sign_note(n, &author_sign(100, true)).unwrap();
-        let cosign = SignRequest {
-            signer_id: "supervisor-1".into(),
-            signer_name: "Dr. S. Visor".into(),
-            role: SignerRole::Supervisor,
-            meaning: SignatureMeaning::Cosigned,
-            needs_cosign: false,
-            signed_at: cosigned_at,
-        };
+        let cosign = supervisor(SignatureMeaning::Cosigned, cosigned_at);
         v.sign_note(n, &cosign).unwrap();
         let note = v.note(n).unwrap();
         assert_eq!(note.state, NoteState::Cosigned, "co-signed at {cosigned_at}");
@@ -212,14 +217,7 @@ fn signing_locks_the_note_and_addenda_carry_later_changes() {
         );
         assert_eq!(v.sign_note(n, &author_sign(101, false)).unwrap_err(), Error::NoteLocked(n));
 
-        let cosign = SignRequest {
-            signer_id: "supervisor-1".into(),
-            signer_name: "Dr. S. Visor".into(),
-            role: SignerRole::Supervisor,
-            meaning: SignatureMeaning::Cosigned,
-            needs_cosign: false,
-            signed_at: 200,
-        };
+        let cosign = supervisor(SignatureMeaning::Cosigned, 200);
         v.sign_note(n, &cosign).unwrap();
         assert_eq!(v.note(n).unwrap().state, NoteState::Cosigned);
         assert!(matches!(v.sign_note(n, &cosign).unwrap_err(), Error::InvalidState(_)));
@@ -264,14 +262,7 @@ fn supervisor_can_return_a_note_for_revision() {
     let n = v.create_note(&soap(s)).unwrap();
     assert!(matches!(v.signed_content(n).unwrap_err(), Error::InvalidState(_)));
     v.sign_note(n, &author_sign(10, true)).unwrap();
-    let ret = SignRequest {
-        signer_id: "supervisor-1".into(),
-        signer_name: "Dr. S. Visor".into(),
-        role: SignerRole::Supervisor,
-        meaning: SignatureMeaning::ReturnedForRevision,
-        needs_cosign: false,
-        signed_at: 20,
-    };
+    let ret = supervisor(SignatureMeaning::ReturnedForRevision, 20);
     v.sign_note(n, &ret).unwrap();
     assert_eq!(v.note(n).unwrap().state, NoteState::Draft);
     v.set_note_section(n, "objective", "Calm, good eye contact").unwrap();
