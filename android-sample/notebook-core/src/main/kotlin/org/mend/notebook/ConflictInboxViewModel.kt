@@ -4,15 +4,18 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.mend.core.Conflict
-import org.mend.core.MendException
-import org.mend.core.Vault
+import org.mend.core.ConflictValue
+import org.mend.core.RecordKind
 
 /** One competing value, labelled for the screen. */
 data class ConflictChoice(val value: String, val label: String, val device: String, val at: Long?)
 
-/** One conflict as the inbox lists it: which record ([subject]), which field, and the values. */
+/** One conflict as the inbox lists it: which record ([subject], of [recordKind], belonging to
+ *  [clientId]), which field, and the values. */
 data class ConflictRow(
     val recordId: String,
+    val recordKind: RecordKind,
+    val clientId: String,
     val field: String,
     val subject: String,
     val fieldLabel: String,
@@ -25,7 +28,9 @@ data class ConflictInboxState(val conflicts: List<ConflictRow> = emptyList(), va
 /**
  * The conflict inbox: clinically meaningful values (a rupture's significance, a client's status…)
  * that two devices changed concurrently. Mend keeps every value with the device that wrote it
- * until the clinician picks one here; the choice syncs to the other devices.
+ * until the clinician picks one here; the choice syncs to the other devices. Each conflict says
+ * which kind of record it is on and whose, so rows are named by kind and the client's alias code
+ * (one read of the client list) without opening the records or showing clinical text.
  */
 class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
     private val _state = MutableStateFlow(ConflictInboxState())
@@ -34,7 +39,9 @@ class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
     val state: StateFlow<ConflictInboxState> = _state.asStateFlow()
 
     override suspend fun refresh(): Result<Unit> = vault { v ->
-        v.conflicts().map { row(v, it) }.sortedWith(compareBy({ it.subject }, { it.field }))
+        val conflicts = v.conflicts()
+        val aliases = if (conflicts.isEmpty()) emptyMap() else v.clients().filter { !it.erased }.mapNotNull { s -> s.aliasCode?.let { s.id to it } }.toMap()
+        conflicts.map { row(it, aliases) }.sortedWith(compareBy({ it.subject }, { it.field }))
     }.map { _state.value = ConflictInboxState(it, loaded = true) }
 
     /** Settles a conflict with [value], one of the row's choices. */
@@ -45,30 +52,21 @@ class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
         return vault { v -> v.resolveConflict(row.recordId, row.field, value) }.onSuccess { refresh() }
     }
 
-    private fun row(v: Vault, c: Conflict): ConflictRow {
+    private fun row(c: Conflict, aliases: Map<String, String>): ConflictRow {
         val me = notebook.deviceId
         val choices = c.values
-            .sortedWith(compareBy<org.mend.core.ConflictValue> { it.at ?: Long.MAX_VALUE }.thenBy { it.value })
+            .sortedWith(compareBy<ConflictValue> { it.at ?: Long.MAX_VALUE }.thenBy { it.value })
             .map { ConflictChoice(it.value, Labels.words(it.value), Labels.device(it.deviceId, me), it.at) }
-        return ConflictRow(c.recordId, c.field, subject(v, c.recordId), Labels.section(c.field), choices)
+        return ConflictRow(c.recordId, c.recordKind, c.clientId, c.field, subject(c, aliases), Labels.section(c.field), choices)
     }
 
-    /**
-     * Names the record without showing clinical text: the client's alias code, and what kind of
-     * record it is. A Conflict does not carry its record's kind, so the kinds are tried in turn
-     * (asking for a record as the wrong kind fails without side effects).
-     */
-    private fun subject(v: Vault, id: String): String {
-        fun alias(clientId: String) = attempt { v.client(clientId).aliasCode } ?: "unknown client"
-        attempt { v.client(id).aliasCode }?.let { return "Client $it" }
-        attempt { v.rupture(id) }?.let { return "Rupture · ${alias(it.clientId)}" }
-        attempt { v.note(id) }?.let { return "Note · ${alias(it.clientId)}" }
-        return "Record ${id.take(8)}"
-    }
-
-    private inline fun <T> attempt(block: () -> T): T? = try {
-        block()
-    } catch (_: MendException) {
-        null
+    /** "Rupture · C-0701", "Client C-0701"…: the record's kind and its client's alias code. */
+    private fun subject(c: Conflict, aliases: Map<String, String>): String {
+        val alias = aliases[c.clientId] ?: "unknown client"
+        return when (c.recordKind) {
+            RecordKind.CLIENT -> "Client $alias"
+            RecordKind.REGISTRY -> "Devices"
+            else -> "${Labels.words(c.recordKind.name)} · $alias"
+        }
     }
 }

@@ -1,6 +1,7 @@
 // Two devices through the bindings' in-memory relay: an invite made in Settings and joined on
-// the unlock screen, sync progress, a conflict listed and resolved in the inbox, a signed note's
-// late edits surfacing as a divergence, live refresh from the change flow, and revocation.
+// the unlock screen, sync progress, conflicts listed (by record kind and client) and resolved in
+// the inbox, one rupture edited on both devices, a signed note's late edits surfacing as a
+// divergence, live refresh from the change flow, and revocation.
 package org.mend.notebook
 
 import java.nio.file.Path
@@ -16,11 +17,14 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
+import org.mend.core.ClientStatus
 import org.mend.core.InMemoryRelay
 import org.mend.core.InitiatedBy
 import org.mend.core.Movement
 import org.mend.core.NoteFormat
 import org.mend.core.NoteState
+import org.mend.core.Precipitant
+import org.mend.core.RecordKind
 import org.mend.core.RuptureMarker
 import org.mend.core.SyncProgress
 
@@ -147,19 +151,33 @@ class TwoDevicesTest {
         phone.syncOnce()
         tablet.syncOnce()
 
-        // Both devices re-rate the significance offline.
-        form.setSignificance(4).getOrThrow()
+        // Both devices re-rate the significance offline, and set the client's status.
+        form.update { it.copy(significance = 4) }
+        form.saveChanges().getOrThrow()
         val tabletForm = RuptureFormViewModel(tablet.nb, client, rupture)
         tabletForm.refresh().getOrThrow()
-        tabletForm.setSignificance(2).getOrThrow()
+        tabletForm.update { it.copy(significance = 2) }
+        tabletForm.saveChanges().getOrThrow()
+        ClientListViewModel(phone.nb).setStatus(client, ClientStatus.ON_HOLD).getOrThrow()
+        ClientListViewModel(tablet.nb).setStatus(client, ClientStatus.DISCHARGED).getOrThrow()
         phone.syncOnce()
         tablet.syncOnce()
         phone.syncOnce()
 
+        // The tablet never logged the client or the rupture: each row is named from the
+        // conflict's record kind and client id.
         val inbox = ConflictInboxViewModel(tablet.nb)
         inbox.refresh().getOrThrow()
-        val row = inbox.state.value.conflicts.single()
+        val (clientRow, row) = inbox.state.value.conflicts.also { assertEquals(2, it.size) }
+        assertEquals(RecordKind.CLIENT, clientRow.recordKind)
+        assertEquals(client, clientRow.recordId)
+        assertEquals(client, clientRow.clientId)
+        assertEquals("Client C-0701", clientRow.subject)
+        assertEquals("status", clientRow.field)
+        assertEquals(setOf("On hold", "Discharged"), clientRow.choices.map { it.label }.toSet())
         assertEquals(rupture, row.recordId)
+        assertEquals(RecordKind.RUPTURE, row.recordKind)
+        assertEquals(client, row.clientId)
         assertEquals("significance", row.field)
         assertEquals("Rupture · C-0701", row.subject)
         assertEquals(setOf("2", "4"), row.choices.map { it.value }.toSet())
@@ -167,6 +185,7 @@ class TwoDevicesTest {
 
         failureOf<NotebookError.Validation>(inbox.resolve(row, "5"))
         inbox.resolve(row, "4").getOrThrow()
+        inbox.state.value.conflicts.single().let { r -> inbox.resolve(r, r.choices.first { it.label == "On hold" }.value).getOrThrow() }
         assertTrue(inbox.state.value.conflicts.isEmpty())
         tablet.syncOnce()
         phone.syncOnce()
@@ -175,6 +194,44 @@ class TwoDevicesTest {
         assertTrue(phoneInbox.state.value.conflicts.isEmpty())
         form.refresh().getOrThrow()
         assertEquals(4L, form.state.value.saved!!.significance)
+    }
+
+    @Test
+    fun editsOfOneRuptureOnTwoDevicesMerge() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val client = ClientListViewModel(phone.nb).addClient("C-0702", "US-CA").getOrThrow()
+        val form = RuptureFormViewModel(phone.nb, client)
+        form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3, narrative = "Went quiet") }
+        form.toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
+        val rupture = form.save().getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+
+        // Offline, the phone swaps a marker while the tablet adds a precipitant and extends the
+        // narrative. Each sends only its own changes, so neither undoes the other.
+        form.toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
+        form.toggle(RuptureMarker.WD_GIVING_UP)
+        form.saveChanges().getOrThrow()
+        val tabletForm = RuptureFormViewModel(tablet.nb, client, rupture)
+        tabletForm.refresh().getOrThrow()
+        tabletForm.toggle(Precipitant.EXTERNAL_EVENT)
+        tabletForm.update { it.copy(narrative = "Went quiet after the homework review") }
+        tabletForm.saveChanges().getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+        phone.syncOnce()
+
+        for (f in listOf(form, tabletForm)) {
+            f.refresh().getOrThrow()
+            val r = f.state.value.saved!!
+            assertEquals(listOf(RuptureMarker.WD_GIVING_UP), r.markers)
+            assertEquals(listOf(Precipitant.EXTERNAL_EVENT), r.precipitants)
+            assertEquals("Went quiet after the homework review", r.narrative)
+            assertEquals(RuptureForm.of(r), f.state.value.form)
+        }
+        val inbox = ConflictInboxViewModel(phone.nb)
+        inbox.refresh().getOrThrow()
+        assertTrue(inbox.state.value.conflicts.isEmpty(), "no field was written on both devices")
     }
 
     @Test

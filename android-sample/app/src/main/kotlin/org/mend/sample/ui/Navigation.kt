@@ -6,6 +6,7 @@ import androidx.navigation.compose.NavHost
 import androidx.navigation.compose.composable
 import androidx.navigation.compose.rememberNavController
 import androidx.navigation.navArgument
+import org.mend.core.RecordKind
 import org.mend.notebook.Notebook
 import org.mend.sample.MendApp
 
@@ -47,7 +48,16 @@ fun NotebookNavHost(app: MendApp, notebook: Notebook) {
             val id = entry.arguments?.getString("id")?.takeIf { it.isNotEmpty() }
             RuptureFormScreen(notebook, clientId, id, onBack = back)
         }
-        composable("conflicts") { ConflictInboxScreen(notebook, onBack = back) }
+        composable("conflicts") {
+            ConflictInboxScreen(notebook, onBack = back) { row ->
+                when (row.recordKind) {
+                    RecordKind.CLIENT -> nav.navigate("timeline/${row.clientId}")
+                    RecordKind.NOTE -> nav.navigate("note/${row.recordId}")
+                    RecordKind.RUPTURE -> nav.navigate("rupture/${row.clientId}?id=${row.recordId}")
+                    else -> {}
+                }
+            }
+        }
         composable("sync") { SyncStatusScreen(app, notebook, onBack = back) }
         composable("settings") { SettingsScreen(app, notebook, onBack = back) }
     }
