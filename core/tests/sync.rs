@@ -255,6 +255,27 @@ fn sync_reports_progress_and_resumes_after_cancel() {
 }
 
 #[test]
+fn a_large_page_size_still_pushes_within_the_relays_limits() {
+    // The in-memory relay refuses pushes of more than 500 bundles, as the real one does: a
+    // device asked for pages of 2,000 must split its 700 pending records into accepted pushes.
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1010")).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    for i in 0..700 {
+        phone.create_session(&new_session(c, i)).unwrap();
+    }
+    let o = SyncOptions { page_size: 2000, ..SyncOptions::default() };
+    let pushed = phone.sync(&relay, &o).unwrap();
+    assert_eq!(pushed.pushed, 700, "one bundle per record, nothing coalesced across records");
+    assert_eq!(phone.unpushed().unwrap(), 0);
+    let pulled = tablet.sync(&relay, &o).unwrap();
+    assert!(pulled.rejected.is_empty(), "{pulled:?}");
+    assert_eq!(tablet.timeline(c).unwrap().len(), 700);
+}
+
+#[test]
 fn an_unreachable_relay_is_a_transport_error_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();

@@ -39,6 +39,8 @@ pub struct Limits {
     pub max_bundles: usize,
     /// Most bundles in one pulled page.
     pub max_page: u32,
+    /// Most bundle bytes in one pulled page (the first bundle always comes).
+    pub max_page_bytes: usize,
     /// Requests a device may burst.
     pub rate_burst: f64,
     /// Requests per second a device may sustain.
@@ -53,6 +55,7 @@ impl Default for Limits {
             max_body: 16 << 20,
             max_bundles: wire::MAX_BUNDLES_PER_REQUEST,
             max_page: 1000,
+            max_page_bytes: wire::MAX_PAGE_BYTES,
             rate_burst: 300.0,
             rate_per_sec: 100.0,
             max_skew: Duration::from_secs(300),
@@ -339,7 +342,8 @@ async fn pull(
     let Ok(Query(q)) = query else { return Err(ApiError::bad("bad query")) };
     let since = q.since.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(200).clamp(1, relay.limits.max_page);
-    let (items, remaining, head) = relay.store.pull(vault, since, limit).await?;
+    let (items, remaining, head) =
+        relay.store.pull(vault, since, limit, relay.limits.max_page_bytes).await?;
     let page = Page {
         items: items
             .into_iter()

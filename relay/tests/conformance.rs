@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use mend_relay::store::{NewBundle, Store, StoreError};
 
+const ALL: usize = usize::MAX;
+
 fn id(n: u8) -> [u8; 16] {
     [n; 16]
 }
@@ -52,12 +54,12 @@ async fn suite(s: Arc<dyn Store>) {
         1,
         "a retried push stores nothing twice"
     );
-    let (page, remaining, head) = s.pull(v, 0, 2).await.unwrap();
+    let (page, remaining, head) = s.pull(v, 0, 2, ALL).await.unwrap();
     assert_eq!(head, 4, "the highest sequence number given");
     assert_eq!(page.len(), 2);
     assert_eq!(remaining, 2);
     assert!(page[0].0 < page[1].0);
-    let (rest, remaining, _) = s.pull(v, page[1].0, 10).await.unwrap();
+    let (rest, remaining, _) = s.pull(v, page[1].0, 10, ALL).await.unwrap();
     assert_eq!((rest.len(), remaining), (2, 0));
     assert_eq!(rest[1].1, vec![3, 1, 10, 4]);
     assert!(matches!(
@@ -70,11 +72,19 @@ async fn suite(s: Arc<dyn Store>) {
     let mut snap = bundle(1, 1, 10, 5);
     snap.bytes = b"snapshot".to_vec();
     s.put_snapshot(v, covers, snap).await.unwrap();
-    let (all, _, head) = s.pull(v, 0, 100).await.unwrap();
+    let (all, _, head) = s.pull(v, 0, 100, ALL).await.unwrap();
     assert_eq!(head, all.last().unwrap().0, "a snapshot takes the next sequence number");
     let bodies: Vec<Vec<u8>> = all.iter().map(|i| i.1.clone()).collect();
     assert_eq!(bodies, vec![vec![2, 1, 10, 2], vec![3, 1, 10, 4], b"snapshot".to_vec()]);
     assert!(all.last().unwrap().0 > covers);
+
+    // A page holds at most `max_bytes` of bundles, but never less than one.
+    let (page, remaining, _) = s.pull(v, 0, 100, 8).await.unwrap();
+    assert_eq!((page.len(), remaining), (2, 1), "4 + 4 bytes fit in 8, the 8-byte snapshot not");
+    let (page, remaining, _) = s.pull(v, 0, 100, 1).await.unwrap();
+    assert_eq!((page.len(), remaining), (1, 2), "the first bundle comes however large");
+    let (page, _, _) = s.pull(v, page[0].0, 100, 12).await.unwrap();
+    assert_eq!(page.len(), 2);
 
     // Drop by key id.
     s.push(v, vec![bundle(4, 7, 10, 6), bundle(5, 7, 10, 7)]).await.unwrap();
@@ -105,7 +115,7 @@ async fn suite(s: Arc<dyn Store>) {
     for t in tasks {
         t.await.unwrap();
     }
-    let (all, _, _) = s.pull(w, 0, 1000).await.unwrap();
+    let (all, _, _) = s.pull(w, 0, 1000, ALL).await.unwrap();
     assert_eq!(all.len(), 160);
     assert!(all.windows(2).all(|p| p[0].0 < p[1].0));
 }

@@ -8,6 +8,7 @@ use automerge::AutoCommit;
 
 use super::bundle::{Bundle, BundleKind};
 use super::transport::{PageItem, Transport, TransportError};
+use super::wire;
 use super::{bundle_aad, doc_payload};
 use crate::crypto::{envelope, signing, Part, SecretKey};
 use crate::error::{Error, Result};
@@ -180,7 +181,8 @@ impl Vault {
             db::relay_queue_delete(&self.lock().conn, op, &device)?;
         }
 
-        // 1. Push the outbox, a batch at a time.
+        // 1. Push the outbox, a batch at a time, each within the relay's limits.
+        let push_rows = page_size.min(wire::MAX_BUNDLES_PER_REQUEST as u32);
         loop {
             if cancelled(opts) {
                 report.cancelled = true;
@@ -188,7 +190,7 @@ impl Vault {
             }
             let (bundles, last, rows, left) = {
                 let mut g = self.lock();
-                let batch = db::outbox_batch(&g.conn, page_size)?;
+                let batch = push_batch(db::outbox_batch(&g.conn, push_rows)?);
                 let left = db::outbox_len(&g.conn)?;
                 let last = batch.last().map(|r| r.0);
                 let rows = batch.len() as u64;
@@ -410,6 +412,26 @@ impl Stage {
 
 /// Most encrypted bytes of saves coalesced into one bundle.
 const MAX_COALESCED: usize = 1 << 20;
+
+/// Room for a bundle's header and signature next to its payload (the header is under 100 bytes).
+const BUNDLE_OVERHEAD: usize = 256;
+
+/// The leading rows of an outbox batch that fit in one push of [`wire::MAX_PUSH_BYTES`]; the
+/// first row always goes, so one very large save is sent alone (and a relay that refuses it
+/// says so with a typed error) instead of stalling every save behind it.
+fn push_batch(mut rows: Vec<db::OutboxRow>) -> Vec<db::OutboxRow> {
+    let mut bytes = 0usize;
+    let keep = rows
+        .iter()
+        .position(|r| {
+            bytes = bytes.saturating_add(r.4.len() + BUNDLE_OVERHEAD);
+            bytes > wire::MAX_PUSH_BYTES
+        })
+        .unwrap_or(rows.len())
+        .max(1);
+    rows.truncate(keep);
+    rows
+}
 
 impl Inner {
     /// Turns a batch of outbox rows (in sequence order) into signed bundles. A run of
@@ -1016,5 +1038,25 @@ impl Inner {
         let header = DocHeader { next_seq: 2, ..header };
         self.cache(id, Cached { doc, header, saved_heads, summary });
         Ok(Outcome::Applied { registry: kind == Kind::Registry })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(sizes: &[usize]) -> Vec<db::OutboxRow> {
+        let (doc, key) = (RecordId::from_bytes([1; 16]), KeyId::from_bytes([2; 16]));
+        sizes.iter().enumerate().map(|(i, n)| (i as u64 + 1, 0, doc, key, vec![0; *n])).collect()
+    }
+
+    #[test]
+    fn a_push_stays_within_the_byte_budget_but_always_carries_one_save() {
+        let mb = 1 << 20;
+        let seqs = |b: Vec<db::OutboxRow>| b.iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(seqs(push_batch(rows(&[3 * mb, 3 * mb, 3 * mb, 1]))), vec![1, 2]);
+        assert_eq!(seqs(push_batch(rows(&[20 * mb, 1]))), vec![1], "a huge save goes alone");
+        assert_eq!(seqs(push_batch(rows(&[10; 400]))).len(), 400);
+        assert!(push_batch(Vec::new()).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! An in-memory relay implementing [`Transport`], for tests, examples and benchmarks. It behaves
 //! like the real relay: it reads only the plaintext bundle headers, pages by its own sequence
-//! numbers, replaces covered bundles by snapshots, and drops erased key ids. `dump()` returns
+//! numbers (and by [`wire::MAX_PAGE_BYTES`]), refuses pushes over the relay's default limits,
+//! replaces covered bundles by snapshots, and drops erased key ids. `dump()` returns
 //! every byte it holds, so tests can prove it learned no plaintext.
 
 use std::collections::{BTreeMap, HashSet};
@@ -8,7 +9,11 @@ use std::sync::Mutex;
 
 use super::bundle::Bundle;
 use super::transport::{Page, PageItem, Transport, TransportError};
+use super::wire;
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
+
+/// The real relay's default request body limit.
+const MAX_BODY: usize = 16 << 20;
 
 #[derive(Default)]
 struct State {
@@ -69,6 +74,11 @@ impl Transport for MemoryRelay {
     fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError> {
         let mut s = self.lock();
         self.check(&s)?;
+        // The real relay's default limits: 500 bundles and a 16 MiB body.
+        let body: usize = bundles.iter().map(|b| b.len() + 4).sum::<usize>() + 4;
+        if bundles.len() > wire::MAX_BUNDLES_PER_REQUEST || body > MAX_BODY {
+            return Err(TransportError::Refused("push too large".into()));
+        }
         let mut parsed = Vec::with_capacity(bundles.len());
         for b in bundles {
             let h = Bundle::decode(&b).map_err(|e| TransportError::Refused(e.to_string()))?;
@@ -90,14 +100,19 @@ impl Transport for MemoryRelay {
         self.check(&s)?;
         let mut items = Vec::new();
         let mut remaining = 0u64;
+        let mut bytes = 0usize;
+        let mut full = false;
         for (seq, (v, _, _, b)) in s.items.range(since + 1..) {
             if v != vault {
                 continue;
             }
-            if items.len() < limit as usize {
-                items.push(PageItem { seq: *seq, bundle: b.clone() });
-            } else {
+            bytes = bytes.saturating_add(b.len());
+            full |= items.len() >= limit as usize
+                || (bytes > wire::MAX_PAGE_BYTES && !items.is_empty());
+            if full {
                 remaining += 1;
+            } else {
+                items.push(PageItem { seq: *seq, bundle: b.clone() });
             }
         }
         Ok(Page { items, remaining, head: s.next })

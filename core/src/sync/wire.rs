@@ -15,6 +15,14 @@ use crate::ids::{DeviceId, KeyId, VaultId};
 /// Most bundles in one push.
 pub const MAX_BUNDLES_PER_REQUEST: usize = 500;
 
+/// Most bundle bytes a device puts in one push (at least one bundle is always sent). Half the
+/// relay's default body limit, so a push never meets a 413 unless one save alone is that large.
+pub const MAX_PUSH_BYTES: usize = 8 << 20;
+
+/// Most bundle bytes the relay puts in one pulled page (at least one bundle is always served),
+/// so a page stays far below what a device reads from one response.
+pub const MAX_PAGE_BYTES: usize = 8 << 20;
+
 /// Why a body does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {

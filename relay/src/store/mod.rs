@@ -82,9 +82,16 @@ pub trait Store: Send + Sync + 'static {
     /// never stores anything twice. Returns how many were new.
     async fn push(&self, vault: Id, bundles: Vec<NewBundle>) -> StoreResult<u64>;
 
-    /// Up to `limit` bundles after relay sequence `since`, how many remain after them, and the
-    /// highest sequence number ever given in the vault.
-    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<Pulled>;
+    /// Up to `limit` bundles after relay sequence `since`, no more than `max_bytes` of them in
+    /// all (the first always comes, however large), how many remain after them, and the highest
+    /// sequence number ever given in the vault.
+    async fn pull(
+        &self,
+        vault: Id,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> StoreResult<Pulled>;
 
     /// Stores a snapshot of `doc` and drops the bundles of `doc` up to relay sequence `covers`.
     async fn put_snapshot(&self, vault: Id, covers: i64, snapshot: NewBundle) -> StoreResult<()>;

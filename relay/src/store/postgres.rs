@@ -212,12 +212,28 @@ impl Store for PostgresStore {
         Ok(new)
     }
 
-    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<Pulled> {
+    async fn pull(
+        &self,
+        vault: Id,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> StoreResult<Pulled> {
         let c = self.client().await?;
+        // `before` is the size of the bundles ahead of a row in this page: a row comes while
+        // that is under the bound, so the first always comes.
         let rows = c
             .query(
-                "SELECT seq, data FROM bundles WHERE vault = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                &[&&vault[..], &since, &(limit as i64)],
+                "SELECT seq, data FROM (
+                    SELECT seq, data,
+                        coalesce(sum(octet_length(data)) OVER (ORDER BY seq
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+                    FROM (SELECT seq, data FROM bundles WHERE vault = $1 AND seq > $2
+                          ORDER BY seq LIMIT $3) AS page
+                ) AS sized
+                WHERE before + octet_length(data) <= $4::bigint OR before = 0
+                ORDER BY seq",
+                &[&&vault[..], &since, &(limit as i64), &(max_bytes.min(i64::MAX as usize) as i64)],
             )
             .await
             .map_err(backend)?;

@@ -182,18 +182,31 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pull(&self, vault: Id, since: i64, limit: u32) -> StoreResult<Pulled> {
+    async fn pull(
+        &self,
+        vault: Id,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> StoreResult<Pulled> {
         self.run(move |c| {
             let mut st = c
                 .prepare_cached(
                     "SELECT seq, data FROM bundles WHERE vault = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                 )
                 .map_err(backend)?;
-            let items = st
-                .query_map(params![&vault[..], since, limit], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?
-                .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()
-                .map_err(backend)?;
+            let mut rows = st.query(params![&vault[..], since, limit]).map_err(backend)?;
+            let mut items: Vec<(i64, Vec<u8>)> = Vec::new();
+            let mut bytes = 0usize;
+            while let Some(r) = rows.next().map_err(backend)? {
+                let data: Vec<u8> = r.get(1).map_err(backend)?;
+                bytes = bytes.saturating_add(data.len());
+                if bytes > max_bytes && !items.is_empty() {
+                    break;
+                }
+                items.push((r.get(0).map_err(backend)?, data));
+            }
+            drop(rows);
             let last = items.last().map(|i| i.0).unwrap_or(since);
             let remaining: i64 = c
                 .query_row(
