@@ -192,6 +192,9 @@ pub fn rupture(r: core::RuptureEvent) -> RuptureEvent {
         client_words: r.client_words,
         client_response: r.client_response,
         resolution_rating: r.resolution_rating,
+        follow_up_planned: r.follow_up_planned,
+        follow_up_note: r.follow_up_note,
+        voided: r.voided.map(|v| Voided { by: v.by, at: v.at, reason: v.reason }),
         repair_attempts: r
             .repair_attempts
             .into_iter()
@@ -257,6 +260,7 @@ pub fn timeline_entry(e: query::TimelineEntry) -> TimelineEntry {
             movement: r.movement,
             status: r.status,
             significance: r.significance,
+            voided: r.voided,
         },
         query::TimelineEntry::Measure(m) => TimelineEntry::Measure { point: alliance_point(m) },
         query::TimelineEntry::Unreadable { id, reason } => TimelineEntry::Unreadable {
@@ -307,16 +311,31 @@ pub fn divergence(d: core::Divergence) -> NoteDivergence {
     }
 }
 
-pub fn rupture_update(u: RuptureUpdate) -> core::RuptureUpdate {
-    core::RuptureUpdate {
+pub fn rupture_update(u: RuptureUpdate) -> R<core::RuptureUpdate> {
+    Ok(core::RuptureUpdate {
+        occurred_at: u.occurred_at,
+        session_id: opt_id(&u.session_id)?,
+        at_minute: u.at_minute,
+        movement: u.movement,
+        initiated_by: u.initiated_by,
+        detected_by: u.detected_by,
         significance: u.significance,
         client_reported_intensity: u.client_reported_intensity,
+        therapist_contribution_rating: u.therapist_contribution_rating,
         resolution_rating: u.resolution_rating,
-        movement: u.movement,
         add_markers: u.add_markers,
         remove_markers: u.remove_markers,
+        add_alliance_dimensions: u.add_alliance_dimensions,
+        remove_alliance_dimensions: u.remove_alliance_dimensions,
         add_precipitants: u.add_precipitants,
+        remove_precipitants: u.remove_precipitants,
         add_client_response: u.add_client_response,
+        remove_client_response: u.remove_client_response,
         narrative: u.narrative,
-    }
+        client_words: u.client_words,
+        therapist_contribution: u.therapist_contribution,
+        follow_up_planned: u.follow_up_planned,
+        follow_up_note: u.follow_up_note,
+        clear: u.clear,
+    })
 }

@@ -455,13 +455,34 @@ impl Vault {
         self.changed(&id, r)
     }
 
-    /// Changes a logged rupture: markers, precipitants, movement, ratings, narrative. The
-    /// record class, which decides the key, cannot change.
+    /// Changes a logged rupture: any field but the record class (which decides the key). An
+    /// update is checked whole before anything is written.
     pub fn update_rupture(&self, id: String, update: RuptureUpdate) -> R<()> {
+        let update = convert::rupture_update(update)?;
+        let r = self.inner.update_rupture(types::id(&id)?, &update).map_err(Into::into);
+        self.changed(&id, r)
+    }
+
+    /// Live typing in a rupture's text: delete `delete` characters at `pos`, then insert
+    /// `insert`. Concurrent typing on other devices merges by character.
+    pub fn splice_rupture_text(
+        &self,
+        id: String,
+        field: RuptureText,
+        pos: u64,
+        delete: u64,
+        insert: String,
+    ) -> R<()> {
         let r = self
             .inner
-            .update_rupture(types::id(&id)?, &convert::rupture_update(update))
+            .splice_rupture_text(types::id(&id)?, field, pos as usize, delete as usize, &insert)
             .map_err(Into::into);
+        self.changed(&id, r)
+    }
+
+    /// Marks a rupture as logged in error (nothing is deleted; it becomes read-only).
+    pub fn void_rupture(&self, id: String, reason: String, by: String, at: i64) -> R<()> {
+        let r = self.inner.void_rupture(types::id(&id)?, &reason, &by, at).map_err(Into::into);
         self.changed(&id, r)
     }
 

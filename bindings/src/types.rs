@@ -8,7 +8,8 @@ use mend_core as core;
 pub use mend_core::{
     AddendumKind, AllianceDimension, ClientResponse, ClientStatus, DetectedBy, InitiatedBy,
     Modality, Movement, NoteFormat, NoteState, Precipitant, RecordClass, RepairStrategy, RiskLevel,
-    RuptureMarker, RuptureStatus, SessionStatus, Setting, SignatureMeaning, SignerRole,
+    RuptureField, RuptureMarker, RuptureStatus, RuptureText, SessionStatus, Setting,
+    SignatureMeaning, SignerRole,
 };
 
 /// The kind of a record.
@@ -42,6 +43,26 @@ pub enum AllianceDimension {
     Task,
     Goal,
     Bond,
+}
+
+/// A rupture's optional fields that an update can clear.
+#[uniffi::remote(Enum)]
+pub enum RuptureField {
+    SessionId,
+    AtMinute,
+    DetectedBy,
+    ClientReportedIntensity,
+    TherapistContributionRating,
+    ResolutionRating,
+}
+
+/// A rupture's free-text fields, for live typing.
+#[uniffi::remote(Enum)]
+pub enum RuptureText {
+    Narrative,
+    ClientWords,
+    TherapistContribution,
+    FollowUpNote,
 }
 
 #[uniffi::remote(Enum)]
@@ -438,6 +459,51 @@ pub struct RuptureUpdate {
     /// New narrative text, merged as a minimal text edit.
     #[uniffi(default = None)]
     pub narrative: Option<String>,
+    #[uniffi(default = None)]
+    pub occurred_at: Option<i64>,
+    /// Moves it to another session (clear with `RuptureField.SESSION_ID`).
+    #[uniffi(default = None)]
+    pub session_id: Option<String>,
+    /// Minute within the session, 0–600.
+    #[uniffi(default = None)]
+    pub at_minute: Option<i64>,
+    #[uniffi(default = None)]
+    pub initiated_by: Option<InitiatedBy>,
+    #[uniffi(default = None)]
+    pub detected_by: Option<DetectedBy>,
+    /// 3RS therapist-contribution rating, 1–5.
+    #[uniffi(default = None)]
+    pub therapist_contribution_rating: Option<i64>,
+    #[uniffi(default = [])]
+    pub add_alliance_dimensions: Vec<AllianceDimension>,
+    #[uniffi(default = [])]
+    pub remove_alliance_dimensions: Vec<AllianceDimension>,
+    #[uniffi(default = [])]
+    pub remove_precipitants: Vec<Precipitant>,
+    #[uniffi(default = [])]
+    pub remove_client_response: Vec<ClientResponse>,
+    /// New verbatim quotes, merged as a minimal text edit.
+    #[uniffi(default = None)]
+    pub client_words: Option<String>,
+    /// New reflection on the therapist's part, merged as a minimal text edit.
+    #[uniffi(default = None)]
+    pub therapist_contribution: Option<String>,
+    #[uniffi(default = None)]
+    pub follow_up_planned: Option<bool>,
+    /// New follow-up plan, merged as a minimal text edit.
+    #[uniffi(default = None)]
+    pub follow_up_note: Option<String>,
+    /// Optional fields to clear; setting a field and clearing it in one update is refused.
+    #[uniffi(default = [])]
+    pub clear: Vec<RuptureField>,
+}
+
+/// Why and by whom a rupture was voided (nothing is deleted).
+#[derive(uniffi::Record)]
+pub struct Voided {
+    pub by: String,
+    pub at: i64,
+    pub reason: String,
 }
 
 /// A repair attempt.
@@ -488,6 +554,10 @@ pub struct RuptureEvent {
     pub client_words: String,
     pub client_response: Vec<ClientResponse>,
     pub resolution_rating: Option<i64>,
+    pub follow_up_planned: bool,
+    pub follow_up_note: String,
+    /// Set when it was logged in error: read-only, left out of counts and the unresolved list.
+    pub voided: Option<Voided>,
 }
 
 /// One WAI-SR item score.
@@ -521,11 +591,33 @@ pub struct AlliancePoint {
 /// One entry of a client's timeline.
 #[derive(uniffi::Enum)]
 pub enum TimelineEntry {
-    Session { id: String, at: i64, status: SessionStatus },
-    Note { id: String, at: i64, format: NoteFormat, state: String, diverged: bool },
-    Rupture { id: String, at: i64, movement: Movement, status: RuptureStatus, significance: i64 },
-    Measure { point: AlliancePoint },
-    Unreadable { id: String, erased: bool },
+    Session {
+        id: String,
+        at: i64,
+        status: SessionStatus,
+    },
+    Note {
+        id: String,
+        at: i64,
+        format: NoteFormat,
+        state: String,
+        diverged: bool,
+    },
+    Rupture {
+        id: String,
+        at: i64,
+        movement: Movement,
+        status: RuptureStatus,
+        significance: i64,
+        voided: bool,
+    },
+    Measure {
+        point: AlliancePoint,
+    },
+    Unreadable {
+        id: String,
+        erased: bool,
+    },
 }
 
 /// One competing value of a conflict.

@@ -59,6 +59,8 @@ pub struct RuptureSummary {
     pub status: RuptureStatus,
     /// Significance 1–5.
     pub significance: i64,
+    /// Logged in error: shown struck through, left out of the unresolved list and the counts.
+    pub voided: bool,
 }
 
 /// One entry of a client's timeline.
@@ -206,6 +208,7 @@ fn entry(row: Row) -> Option<TimelineEntry> {
             initiated_by,
             status,
             significance,
+            voided,
         } => match (parse(&movement), parse(&initiated_by), parse(&status)) {
             (Some(movement), Some(initiated_by), Some(status)) => {
                 TimelineEntry::Rupture(RuptureSummary {
@@ -216,6 +219,7 @@ fn entry(row: Row) -> Option<TimelineEntry> {
                     initiated_by,
                     status,
                     significance,
+                    voided,
                 })
             }
             _ => corrupt,
@@ -248,10 +252,11 @@ pub fn unresolved_ruptures(rows: Vec<Row>) -> Vec<RuptureSummary> {
         .into_iter()
         .filter_map(|e| match e {
             TimelineEntry::Rupture(r)
-                if !matches!(
-                    r.status,
-                    RuptureStatus::Resolved | RuptureStatus::UnresolvedClosed
-                ) =>
+                if !r.voided
+                    && !matches!(
+                        r.status,
+                        RuptureStatus::Resolved | RuptureStatus::UnresolvedClosed
+                    ) =>
             {
                 Some(r)
             }
@@ -281,6 +286,9 @@ pub fn rupture_counts(rows: Vec<Row>) -> Vec<SessionRuptureCounts> {
     }
     for e in &entries {
         if let TimelineEntry::Rupture(r) = e {
+            if r.voided {
+                continue;
+            }
             let c = by_session.entry(r.session_id).or_insert_with(|| SessionRuptureCounts {
                 session_id: r.session_id,
                 ..Default::default()

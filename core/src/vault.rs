@@ -634,12 +634,33 @@ impl Vault {
     pub fn update_rupture(&self, id: RecordId, u: &RuptureUpdate) -> Result<()> {
         let mut g = self.lock();
         let stamp = g.stamp();
-        g.edit(id, Kind::Rupture, |doc| rupture::update(doc, u, &stamp))
+        g.edit(id, Kind::Rupture, |doc| rupture::update(doc, id, u, &stamp))
+    }
+
+    /// Splices one of a rupture's texts, for live typing: concurrent edits on other devices
+    /// merge by character.
+    pub fn splice_rupture_text(
+        &self,
+        id: RecordId,
+        field: RuptureText,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        self.lock().edit_text(id, Kind::Rupture, |doc| {
+            rupture::splice_text(doc, id, field, pos, delete, insert)
+        })
+    }
+
+    /// Marks a rupture as logged in error. It stays readable (and on the timeline, marked
+    /// voided) but leaves the unresolved list and the counts, and takes no further edits.
+    pub fn void_rupture(&self, id: RecordId, reason: &str, by: &str, at: Timestamp) -> Result<()> {
+        self.lock().edit(id, Kind::Rupture, |doc| rupture::void(doc, id, reason, by, at))
     }
 
     /// Logs a repair attempt.
     pub fn add_repair_attempt(&self, id: RecordId, a: &NewRepairAttempt) -> Result<RecordId> {
-        self.lock().edit(id, Kind::Rupture, |doc| rupture::add_repair(doc, a))
+        self.lock().edit(id, Kind::Rupture, |doc| rupture::add_repair(doc, id, a))
     }
 
     /// Appends a status change (the status is the latest change by time).
@@ -652,7 +673,7 @@ impl Vault {
         session_id: Option<RecordId>,
     ) -> Result<()> {
         self.lock()
-            .edit(id, Kind::Rupture, |doc| rupture::change_status(doc, to, at, by, session_id))
+            .edit(id, Kind::Rupture, |doc| rupture::change_status(doc, id, to, at, by, session_id))
     }
 
     // ----- alliance measures ---------------------------------------------------------------

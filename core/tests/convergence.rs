@@ -72,6 +72,13 @@ enum Op {
         text: String,
     },
     Significance(i64),
+    /// Type into one of the rupture's texts.
+    RuptureSplice {
+        field: usize,
+        pos: u16,
+        delete: u16,
+        text: String,
+    },
     /// Add a marker the device does not show, or remove one it shows (picked modulo).
     Marker {
         pick: usize,
@@ -107,6 +114,9 @@ fn op() -> impl Strategy<Value = Op> {
             |(section, pos, delete, text)| Op::Splice { section, pos, delete, text }
         ),
         1 => (1..=5i64).prop_map(Op::Significance),
+        2 => (0..RuptureText::ALL.len(), any::<u16>(), any::<u16>(), "[a-z é✓]{1,6}").prop_map(
+            |(field, pos, delete, text)| Op::RuptureSplice { field, pos, delete, text }
+        ),
         1 => (0..RuptureMarker::ALL.len(), any::<bool>())
             .prop_map(|(pick, add)| Op::Marker { pick, add }),
         1 => (0..RuptureStatus::ALL.len(), 0..100i64).prop_map(|(to, at)| Op::Status { to, at }),
@@ -135,6 +145,21 @@ fn apply(v: &Vault, relay: &MemoryRelay, t: &Template, op: &Op) -> Result<(), Te
             } else {
                 prop_assert_eq!(result, Err(Error::NoteLocked(n)));
             }
+        }
+        Op::RuptureSplice { field, pos, delete, text } => {
+            let field = RuptureText::ALL[*field];
+            let shown = v.rupture(r).unwrap();
+            let len = match field {
+                RuptureText::Narrative => &shown.narrative,
+                RuptureText::ClientWords => &shown.client_words,
+                RuptureText::TherapistContribution => &shown.therapist_contribution,
+                RuptureText::FollowUpNote => &shown.follow_up_note,
+            }
+            .chars()
+            .count();
+            let pos = *pos as usize % (len + 1);
+            let delete = (*delete as usize % (len - pos + 1)).min(4);
+            v.splice_rupture_text(r, field, pos, delete, text).unwrap();
         }
         Op::Significance(s) => {
             v.update_rupture(r, &RuptureUpdate { significance: Some(*s), ..Default::default() })

@@ -405,3 +405,194 @@ fn splice_positions_count_unicode_characters() {
     assert_eq!(v.note(n).unwrap().section("subjective"), Some("Café naïve  →ok"));
     assert!(v.splice_note_section(n, "subjective", 15, 1, "").is_err());
 }
+
+#[test]
+fn a_logged_rupture_can_be_corrected_in_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let (r, s2) = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0110")).unwrap();
+        let s1 = v.create_session(&new_session(c, 1_000)).unwrap();
+        let s2 = v.create_session(&new_session(c, 2_000)).unwrap();
+        let mut n = new_rupture(c, Some(s1), 1_100);
+        n.precipitants = vec![Precipitant::Misunderstanding, Precipitant::Disagreement];
+        n.therapist_contribution_rating = Some(2);
+        let r = v.create_rupture(&n, "t").unwrap();
+        let u = |u: RuptureUpdate| v.update_rupture(r, &u).unwrap();
+        u(RuptureUpdate {
+            client_reported_intensity: Some(3),
+            resolution_rating: Some(2),
+            add_client_response: vec![ClientResponse::WithdrewFurther, ClientResponse::Reengaged],
+            ..Default::default()
+        });
+        u(RuptureUpdate {
+            occurred_at: Some(2_100),
+            session_id: Some(s2),
+            at_minute: Some(42),
+            movement: Some(Movement::Confrontation),
+            initiated_by: Some(InitiatedBy::Therapist),
+            detected_by: Some(DetectedBy::Supervisor),
+            therapist_contribution_rating: Some(4),
+            add_alliance_dimensions: vec![AllianceDimension::Bond],
+            remove_alliance_dimensions: vec![AllianceDimension::Task],
+            add_precipitants: vec![Precipitant::Countertransference],
+            remove_precipitants: vec![Precipitant::Disagreement],
+            remove_client_response: vec![ClientResponse::WithdrewFurther],
+            narrative: Some("Pushed the worksheet after the client hesitated".into()),
+            client_words: Some("\"You're not listening\"".into()),
+            therapist_contribution: Some("I was behind schedule".into()),
+            follow_up_planned: Some(true),
+            follow_up_note: Some("Name it at the start of next session".into()),
+            clear: vec![RuptureField::ClientReportedIntensity, RuptureField::ResolutionRating],
+            ..Default::default()
+        });
+        (r, s2)
+    };
+    let v = reopen(&p);
+    let got = v.rupture(r).unwrap();
+    assert_eq!((got.occurred_at, got.session_id, got.at_minute), (2_100, Some(s2), Some(42)));
+    assert_eq!((got.movement, got.initiated_by), (Movement::Confrontation, InitiatedBy::Therapist));
+    assert_eq!(got.detected_by, Some(DetectedBy::Supervisor));
+    assert_eq!(got.therapist_contribution_rating, Some(4));
+    assert_eq!((got.client_reported_intensity, got.resolution_rating), (None, None));
+    assert_eq!(got.alliance_dimensions, [AllianceDimension::Bond]);
+    assert_eq!(got.precipitants, [Precipitant::Misunderstanding, Precipitant::Countertransference]);
+    assert_eq!(got.client_response, [ClientResponse::Reengaged]);
+    assert_eq!(got.narrative, "Pushed the worksheet after the client hesitated");
+    assert_eq!(got.client_words, "\"You're not listening\"");
+    assert_eq!(got.therapist_contribution, "I was behind schedule");
+    assert!(got.follow_up_planned);
+    assert_eq!(got.follow_up_note, "Name it at the start of next session");
+    // The summary follows: the timeline lists it under its new session and movement.
+    let listed = v.unresolved_ruptures(got.client_id).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].session_id, listed[0].occurred_at), (Some(s2), 2_100));
+    assert_eq!(listed[0].movement, Movement::Confrontation);
+
+    // A session can be cleared: it becomes a between-session rupture.
+    v.update_rupture(
+        r,
+        &RuptureUpdate {
+            clear: vec![RuptureField::SessionId, RuptureField::AtMinute],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let got = v.rupture(r).unwrap();
+    assert_eq!((got.session_id, got.at_minute), (None, None));
+}
+
+#[test]
+fn a_contradictory_or_invalid_rupture_update_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0111")).unwrap();
+    let r = v.create_rupture(&new_rupture(c, None, 5), "t").unwrap();
+    let before = v.rupture(r).unwrap();
+    let refused = |u: RuptureUpdate, field: &str| {
+        let e = v.update_rupture(r, &u).unwrap_err();
+        assert!(matches!(&e, Error::Validation { field: f, .. } if f == field), "{e:?}");
+        assert_eq!(v.rupture(r).unwrap(), before, "nothing of a refused update is kept");
+    };
+    refused(
+        RuptureUpdate {
+            narrative: Some("kept?".into()),
+            resolution_rating: Some(3),
+            clear: vec![RuptureField::ResolutionRating],
+            ..Default::default()
+        },
+        "resolution_rating",
+    );
+    refused(
+        RuptureUpdate {
+            add_precipitants: vec![Precipitant::Other],
+            remove_precipitants: vec![Precipitant::Other],
+            ..Default::default()
+        },
+        "precipitants",
+    );
+    refused(RuptureUpdate { at_minute: Some(601), ..Default::default() }, "at_minute");
+    refused(
+        RuptureUpdate {
+            follow_up_planned: Some(true),
+            therapist_contribution_rating: Some(6),
+            ..Default::default()
+        },
+        "therapist_contribution_rating",
+    );
+    assert!(matches!(
+        "not_a_field".parse::<RuptureField>().unwrap_err(),
+        Error::Validation { field, .. } if field == "rupture field"
+    ));
+}
+
+#[test]
+fn a_voided_rupture_stays_readable_but_leaves_the_counts_and_takes_no_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let (c, r) = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0112")).unwrap();
+        let s = v.create_session(&new_session(c, 1_000)).unwrap();
+        let keep = v.create_rupture(&new_rupture(c, Some(s), 1_100), "t").unwrap();
+        let r = v.create_rupture(&new_rupture(c, Some(s), 1_200), "t").unwrap();
+        let e = v.void_rupture(r, "  ", "t", 1_300).unwrap_err();
+        assert!(matches!(&e, Error::Validation { field, .. } if field == "void reason"), "{e:?}");
+        v.void_rupture(r, "Logged for the wrong client", "t", 1_300).unwrap();
+        let _ = keep;
+        (c, r)
+    };
+    let v = reopen(&p);
+    let got = v.rupture(r).unwrap();
+    let voided = got.voided.as_ref().unwrap();
+    assert_eq!((voided.by.as_str(), voided.at), ("t", 1_300));
+    assert_eq!(voided.reason, "Logged for the wrong client");
+    assert_eq!(got.narrative, "Client went quiet after homework review", "nothing is deleted");
+
+    assert_eq!(v.unresolved_ruptures(c).unwrap().len(), 1);
+    let counts = v.rupture_counts(c).unwrap();
+    assert_eq!(counts.iter().map(|c| c.withdrawal).sum::<u32>(), 1);
+    let on_timeline: Vec<bool> = v
+        .timeline(c)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e {
+            TimelineEntry::Rupture(r) => Some(r.voided),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(on_timeline, [false, true], "still on the timeline, marked voided");
+
+    let read_only = |e: Error| {
+        assert!(matches!(&e, Error::Validation { field, .. } if field == "rupture"), "{e:?}")
+    };
+    read_only(
+        v.update_rupture(r, &RuptureUpdate { significance: Some(1), ..Default::default() })
+            .unwrap_err(),
+    );
+    read_only(v.splice_rupture_text(r, RuptureText::Narrative, 0, 0, "x").unwrap_err());
+    read_only(v.set_rupture_status(r, RuptureStatus::Resolved, 1_400, "t", None).unwrap_err());
+    read_only(v.void_rupture(r, "again", "t", 1_500).unwrap_err());
+    assert_eq!(v.rupture(r).unwrap(), got);
+}
+
+#[test]
+fn rupture_texts_take_live_typing() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0113")).unwrap();
+    let r = v.create_rupture(&new_rupture(c, None, 5), "t").unwrap();
+    for (i, ch) in "Check in".chars().enumerate() {
+        v.splice_rupture_text(r, RuptureText::FollowUpNote, i, 0, &ch.to_string()).unwrap();
+    }
+    v.splice_rupture_text(r, RuptureText::Narrative, 0, 6, "Patient").unwrap();
+    v.splice_rupture_text(r, RuptureText::ClientWords, 0, 0, "«Fine.» ").unwrap();
+    let got = v.rupture(r).unwrap();
+    assert_eq!(got.follow_up_note, "Check in");
+    assert_eq!(got.narrative, "Patient went quiet after homework review");
+    assert_eq!(got.client_words, "«Fine.» Whatever, it's fine");
+    let e = v.splice_rupture_text(r, RuptureText::ClientWords, 27, 1, "").unwrap_err();
+    assert!(matches!(&e, Error::Validation { field, .. } if field == "client_words"), "{e:?}");
+    assert_eq!(v.rupture(r).unwrap(), got);
+}

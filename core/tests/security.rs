@@ -76,6 +76,13 @@ fn no_plaintext_reaches_the_file() {
             },
         )
         .unwrap();
+        v.update_rupture(
+            r,
+            &RuptureUpdate { follow_up_note: Some(m("followup")), ..Default::default() },
+        )
+        .unwrap();
+        v.splice_rupture_text(r, RuptureText::ClientWords, 0, 0, &m("typedwords")).unwrap();
+        v.void_rupture(r, &m("voidreason"), &m("voidedby"), 5).unwrap();
     }
     // Enum values and dates are clinical content too.
     markers.extend(

@@ -276,6 +276,54 @@ fn a_large_page_size_still_pushes_within_the_relays_limits() {
 }
 
 #[test]
+fn rupture_texts_typed_on_two_devices_merge_and_a_void_reaches_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1011")).unwrap();
+    let r = phone.create_rupture(&new_rupture(c, None, 5), "t").unwrap();
+    let wrong = phone.create_rupture(&new_rupture(c, None, 6), "t").unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+
+    // "Client went quiet after homework review": both type into it offline, and each edits a
+    // different field through the form.
+    phone.splice_rupture_text(r, RuptureText::Narrative, 0, 0, "In session 3: ").unwrap();
+    tablet.splice_rupture_text(r, RuptureText::Narrative, 39, 0, " and the diary").unwrap();
+    phone
+        .update_rupture(
+            r,
+            &RuptureUpdate {
+                remove_precipitants: vec![Precipitant::Misunderstanding],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    tablet
+        .update_rupture(
+            r,
+            &RuptureUpdate {
+                follow_up_planned: Some(true),
+                follow_up_note: Some("Ask about the diary".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    tablet.void_rupture(wrong, "Duplicate entry", "t", 7).unwrap();
+    for v in [&phone, &tablet, &phone] {
+        sync(v, &relay);
+    }
+    let (a, b) = (phone.rupture(r).unwrap(), tablet.rupture(r).unwrap());
+    assert_eq!(a, b);
+    assert_eq!(a.narrative, "In session 3: Client went quiet after homework review and the diary");
+    assert!(a.precipitants.is_empty());
+    assert!(a.follow_up_planned);
+    assert_eq!(a.follow_up_note, "Ask about the diary");
+    assert_eq!(phone.rupture(wrong).unwrap().voided.unwrap().reason, "Duplicate entry");
+    assert_eq!(phone.unresolved_ruptures(c).unwrap().len(), 1);
+    assert_eq!(phone.unresolved_ruptures(c).unwrap(), tablet.unresolved_ruptures(c).unwrap());
+}
+
+#[test]
 fn an_unreachable_relay_is_a_transport_error_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();

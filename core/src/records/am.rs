@@ -311,6 +311,44 @@ pub fn update_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> 
     Ok(())
 }
 
+/// Splices a Text object: deletes `delete` characters at `pos` and inserts `insert` there.
+/// A range outside the text is a validation error naming `field`, and leaves nothing behind.
+pub fn splice_text(
+    doc: &mut AutoCommit,
+    t: &ObjId,
+    field: &str,
+    pos: usize,
+    delete: usize,
+    insert: &str,
+) -> Result<()> {
+    super::validate::text(field, insert)?;
+    if delete == 0 && insert.is_empty() {
+        // Nothing to do; an empty splice would still record an (empty) operation.
+        return Ok(());
+    }
+    let outside =
+        || Error::invalid(field, format!("splice range {pos}+{delete} is outside the text"));
+    // Automerge refuses an insert position past the end but shortens a delete that runs past
+    // it; measuring the text (O(length)) is only needed when something is deleted.
+    if delete > 0 {
+        let len = doc.length(t);
+        if pos > len || delete > len - pos {
+            return Err(outside());
+        }
+    }
+    let delete = isize::try_from(delete).map_err(|_| outside())?;
+    let splice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        doc.splice_text(t, pos, delete, insert)
+    }));
+    match splice {
+        Ok(Ok(())) => Ok(()),
+        _ => {
+            doc.rollback();
+            Err(outside())
+        }
+    }
+}
+
 /// Creates an add-wins set child holding `items`.
 pub fn put_set<T: std::fmt::Display>(
     doc: &mut AutoCommit,

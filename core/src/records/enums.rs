@@ -328,6 +328,38 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// A rupture's optional fields that an update can clear.
+    RuptureField, "rupture field" {
+        /// The session it happened in (it becomes a between-session rupture).
+        SessionId = "session_id",
+        /// The minute within the session.
+        AtMinute = "at_minute",
+        /// How it was noticed.
+        DetectedBy = "detected_by",
+        /// Client-reported intensity.
+        ClientReportedIntensity = "client_reported_intensity",
+        /// Therapist-contribution rating.
+        TherapistContributionRating = "therapist_contribution_rating",
+        /// Resolution rating.
+        ResolutionRating = "resolution_rating",
+    }
+);
+
+vocabulary!(
+    /// A rupture's free-text fields, each merged character by character.
+    RuptureText, "rupture text" {
+        /// What happened.
+        Narrative = "narrative",
+        /// The client's words, verbatim.
+        ClientWords = "client_words",
+        /// The therapist's reflection on their own part.
+        TherapistContribution = "therapist_contribution",
+        /// The planned follow-up.
+        FollowUpNote = "follow_up_note",
+    }
+);
+
+vocabulary!(
     /// How a rupture was noticed.
     DetectedBy, "detected by" {
         /// By the therapist, during the session.

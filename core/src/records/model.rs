@@ -381,6 +381,24 @@ pub struct RuptureEvent {
     pub status: RuptureStatus,
     /// Resolution rating, 1–5.
     pub resolution_rating: Option<i64>,
+    /// Whether a follow-up is planned.
+    pub follow_up_planned: bool,
+    /// The planned follow-up.
+    pub follow_up_note: String,
+    /// Set when the rupture was logged in error: it stays readable but leaves the counts, the
+    /// unresolved list and further edits.
+    pub voided: Option<Voided>,
+}
+
+/// Why and by whom a record was voided (soft-void: nothing is deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voided {
+    /// Who voided it.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: String,
 }
 
 /// Fields for a new rupture.
@@ -420,27 +438,58 @@ pub struct NewRupture {
     pub client_words: String,
 }
 
-/// Changes to a rupture's registers and texts; `None` leaves a field alone.
+/// Changes to a rupture's registers, sets and texts; `None` (or an empty list) leaves a field
+/// alone. The record class cannot change (it decides the rupture's key).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuptureUpdate {
+    /// When it happened.
+    pub occurred_at: Option<Timestamp>,
+    /// The session it happened in (clear with [`RuptureField::SessionId`]).
+    pub session_id: Option<RecordId>,
+    /// Minute within the session, 0–600.
+    pub at_minute: Option<i64>,
+    /// Movement.
+    pub movement: Option<Movement>,
+    /// Initiator.
+    pub initiated_by: Option<InitiatedBy>,
+    /// How it was noticed.
+    pub detected_by: Option<DetectedBy>,
     /// Significance, 1–5.
     pub significance: Option<i64>,
     /// Client-reported intensity, 1–5.
     pub client_reported_intensity: Option<i64>,
+    /// Therapist-contribution rating, 1–5.
+    pub therapist_contribution_rating: Option<i64>,
     /// Resolution rating, 1–5.
     pub resolution_rating: Option<i64>,
-    /// Movement.
-    pub movement: Option<Movement>,
     /// Markers to add.
     pub add_markers: Vec<RuptureMarker>,
     /// Markers to remove.
     pub remove_markers: Vec<RuptureMarker>,
+    /// Strained dimensions to add.
+    pub add_alliance_dimensions: Vec<AllianceDimension>,
+    /// Strained dimensions to remove.
+    pub remove_alliance_dimensions: Vec<AllianceDimension>,
     /// Precipitants to add.
     pub add_precipitants: Vec<Precipitant>,
+    /// Precipitants to remove.
+    pub remove_precipitants: Vec<Precipitant>,
     /// Client responses to add.
     pub add_client_response: Vec<ClientResponse>,
+    /// Client responses to remove.
+    pub remove_client_response: Vec<ClientResponse>,
     /// New narrative text (merged as a minimal diff).
     pub narrative: Option<String>,
+    /// New verbatim quotes (merged as a minimal diff).
+    pub client_words: Option<String>,
+    /// New reflection on the therapist's part (merged as a minimal diff).
+    pub therapist_contribution: Option<String>,
+    /// Whether a follow-up is planned.
+    pub follow_up_planned: Option<bool>,
+    /// New follow-up plan (merged as a minimal diff).
+    pub follow_up_note: Option<String>,
+    /// Optional fields to clear; naming a field here and setting it too is a validation error.
+    pub clear: Vec<RuptureField>,
 }
 
 /// An alliance measure (WAI-SR and relatives). Immutable once recorded; correct by superseding.

@@ -9,7 +9,7 @@
 //! checked against the hash, so it stays readable exactly as signed.
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ROOT};
 use sha2::{Digest, Sha256};
 
 use super::am::{self, Reader, Stamp};
@@ -302,36 +302,7 @@ pub fn splice_section(
 ) -> Result<()> {
     ensure_draft(doc, id)?;
     let t = section_obj(doc, id, section)?;
-    validate::text(&format!("sections.{section}"), insert)?;
-    if delete == 0 && insert.is_empty() {
-        // Nothing to do; an empty splice would still record an (empty) operation.
-        return Ok(());
-    }
-    let outside = || {
-        Error::invalid(
-            format!("sections.{section}"),
-            format!("splice range {pos}+{delete} is outside the text"),
-        )
-    };
-    // Automerge refuses an insert position past the end but shortens a delete that runs past
-    // it; measuring the text (O(length)) is only needed when something is deleted.
-    if delete > 0 {
-        let len = doc.length(&t);
-        if pos > len || delete > len - pos {
-            return Err(outside());
-        }
-    }
-    let delete = isize::try_from(delete).map_err(|_| outside())?;
-    let splice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        doc.splice_text(&t, pos, delete, insert)
-    }));
-    match splice {
-        Ok(Ok(())) => Ok(()),
-        _ => {
-            doc.rollback();
-            Err(outside())
-        }
-    }
+    am::splice_text(doc, &t, &format!("sections.{section}"), pos, delete, insert)
 }
 
 /// Replaces a section's text (stored as a minimal diff so concurrent edits still merge).

@@ -3,7 +3,7 @@
 //! The status is derived from the log (latest by time), so a merge never regresses it.
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ROOT};
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
 
 use super::am::{self, Reader, Stamp};
 use super::enums::*;
@@ -68,6 +68,8 @@ pub fn create(
     doc.put_object(ROOT, "status_changes", ObjType::List)?;
     doc.put_object(ROOT, "resolutions", ObjType::List)?;
     am::put_opt_int(doc, &ROOT, "resolution_rating", None)?;
+    doc.put(ROOT, "follow_up_planned", false)?;
+    am::put_text(doc, &ROOT, "follow_up_note", "")?;
     push_status(doc, RuptureStatus::Unaddressed, n.occurred_at, by, n.session_id)
 }
 
@@ -147,51 +149,203 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<RuptureEvent> {
         status: status_log.last().map(|s| s.to).unwrap_or(RuptureStatus::Unaddressed),
         status_log,
         resolution_rating: r.opt_int(&root, "resolution_rating")?,
+        follow_up_planned: r.flag(&root, "follow_up_planned")?,
+        follow_up_note: r.text(&root, "follow_up_note")?,
+        voided: read_voided(&r)?,
     })
 }
 
+fn read_voided(r: &Reader<'_>) -> Result<Option<Voided>> {
+    let Some(v) = r.opt_obj(&ROOT, "voided", ObjType::Map)? else { return Ok(None) };
+    Ok(Some(Voided { by: r.str(&v, "by")?, at: r.int(&v, "at")?, reason: r.text(&v, "reason")? }))
+}
+
+/// Whether the rupture was voided; a voided rupture takes no more edits.
+fn ensure_not_voided(doc: &AutoCommit, id: RecordId) -> Result<()> {
+    match read_voided(&Reader::new(doc, id))? {
+        Some(_) => Err(Error::invalid("rupture", "voided ruptures cannot be edited")),
+        None => Ok(()),
+    }
+}
+
+/// Marks a rupture as logged in error. Nothing is deleted; voiding twice keeps the first.
+pub fn void(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    reason: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<()> {
+    validate::label("by", by, 128)?;
+    validate::text("void reason", reason)?;
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("void reason", "say why the rupture is voided"));
+    }
+    ensure_not_voided(doc, id)?;
+    let v = doc.put_object(ROOT, "voided", ObjType::Map)?;
+    doc.put(&v, "by", by)?;
+    doc.put(&v, "at", at)?;
+    am::put_text(doc, &v, "reason", reason)?;
+    Ok(())
+}
+
+/// Splices one of a rupture's texts (live typing; concurrent edits merge by character).
+pub fn splice_text(
+    doc: &mut AutoCommit,
+    id: RecordId,
+    field: RuptureText,
+    pos: usize,
+    delete: usize,
+    insert: &str,
+) -> Result<()> {
+    ensure_not_voided(doc, id)?;
+    let key = field.as_str();
+    let t = match doc.get(ROOT, key)? {
+        Some((automerge::Value::Object(ObjType::Text), t)) => t,
+        // Ruptures logged before this text existed get it on first use.
+        _ if doc.get(ROOT, "id")?.is_none() => return Err(Error::invalid(key, "not a rupture")),
+        _ => am::put_text(doc, &ROOT, key, "")?,
+    };
+    am::splice_text(doc, &t, key, pos, delete, insert)
+}
+
+/// Every field an update both sets and clears, or both adds to and removes from a set.
+fn contradictions(u: &RuptureUpdate) -> Option<&'static str> {
+    use RuptureField as F;
+    let sets = |f: F| match f {
+        F::SessionId => u.session_id.is_some(),
+        F::AtMinute => u.at_minute.is_some(),
+        F::DetectedBy => u.detected_by.is_some(),
+        F::ClientReportedIntensity => u.client_reported_intensity.is_some(),
+        F::TherapistContributionRating => u.therapist_contribution_rating.is_some(),
+        F::ResolutionRating => u.resolution_rating.is_some(),
+    };
+    if let Some(f) = u.clear.iter().find(|f| sets(**f)) {
+        return Some(f.as_str());
+    }
+    fn both<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+        a.iter().any(|x| b.contains(x))
+    }
+    if both(&u.add_markers, &u.remove_markers) {
+        Some("markers")
+    } else if both(&u.add_alliance_dimensions, &u.remove_alliance_dimensions) {
+        Some("alliance_dimensions")
+    } else if both(&u.add_precipitants, &u.remove_precipitants) {
+        Some("precipitants")
+    } else if both(&u.add_client_response, &u.remove_client_response) {
+        Some("client_response")
+    } else {
+        None
+    }
+}
+
 /// Applies an update. Every value is checked before anything is written.
-pub fn update(doc: &mut AutoCommit, u: &RuptureUpdate, stamp: &Stamp) -> Result<()> {
+pub fn update(doc: &mut AutoCommit, id: RecordId, u: &RuptureUpdate, stamp: &Stamp) -> Result<()> {
+    ensure_not_voided(doc, id)?;
+    if let Some(field) = contradictions(u) {
+        return Err(Error::invalid(
+            field,
+            "an update cannot both set and clear (or add and remove) it",
+        ));
+    }
     if let Some(s) = u.significance {
         validate::rating("significance", s)?;
     }
     validate::opt_rating("client_reported_intensity", u.client_reported_intensity)?;
+    validate::opt_rating("therapist_contribution_rating", u.therapist_contribution_rating)?;
     validate::opt_rating("resolution_rating", u.resolution_rating)?;
-    if let Some(n) = &u.narrative {
-        validate::text("narrative", n)?;
+    if u.at_minute.is_some_and(|m| !(0..=600).contains(&m)) {
+        return Err(Error::invalid("at_minute", "must be between 0 and 600"));
     }
-    if let Some(s) = u.significance {
-        am::put_reg(doc, &ROOT, "significance", s, stamp)?;
+    for (field, text) in [
+        ("narrative", &u.narrative),
+        ("client_words", &u.client_words),
+        ("therapist_contribution", &u.therapist_contribution),
+        ("follow_up_note", &u.follow_up_note),
+    ] {
+        if let Some(t) = text {
+            validate::text(field, t)?;
+        }
     }
-    if let Some(v) = u.client_reported_intensity {
-        doc.put(ROOT, "client_reported_intensity", v)?;
+
+    if let Some(at) = u.occurred_at {
+        doc.put(ROOT, "occurred_at", at)?;
     }
-    if let Some(v) = u.resolution_rating {
-        doc.put(ROOT, "resolution_rating", v)?;
+    if let Some(s) = u.session_id {
+        doc.put(ROOT, "session_id", s.to_string())?;
+    }
+    if let Some(m) = u.at_minute {
+        doc.put(ROOT, "at_minute", m)?;
     }
     if let Some(m) = u.movement {
         doc.put(ROOT, "movement", m.as_str())?;
     }
-    for m in &u.add_markers {
-        am::set_member(doc, &ROOT, "markers", m, true)?;
+    if let Some(i) = u.initiated_by {
+        doc.put(ROOT, "initiated_by", i.as_str())?;
     }
-    for m in &u.remove_markers {
-        am::set_member(doc, &ROOT, "markers", m, false)?;
+    if let Some(d) = u.detected_by {
+        doc.put(ROOT, "detected_by", d.as_str())?;
     }
-    for p in &u.add_precipitants {
-        am::set_member(doc, &ROOT, "precipitants", p, true)?;
+    if let Some(s) = u.significance {
+        am::put_reg(doc, &ROOT, "significance", s, stamp)?;
     }
-    for c in &u.add_client_response {
-        am::set_member(doc, &ROOT, "client_response", c, true)?;
+    for (key, v) in [
+        ("client_reported_intensity", u.client_reported_intensity),
+        ("therapist_contribution_rating", u.therapist_contribution_rating),
+        ("resolution_rating", u.resolution_rating),
+    ] {
+        if let Some(v) = v {
+            doc.put(ROOT, key, v)?;
+        }
     }
-    if let Some(n) = &u.narrative {
-        am::update_text(doc, &ROOT, "narrative", n)?;
+    for f in &u.clear {
+        doc.put(ROOT, f.as_str(), automerge::ScalarValue::Null)?;
+    }
+    if let Some(p) = u.follow_up_planned {
+        doc.put(ROOT, "follow_up_planned", p)?;
+    }
+    for (items, present) in [(&u.add_markers, true), (&u.remove_markers, false)] {
+        for m in items {
+            am::set_member(doc, &ROOT, "markers", m, present)?;
+        }
+    }
+    for (items, present) in
+        [(&u.add_alliance_dimensions, true), (&u.remove_alliance_dimensions, false)]
+    {
+        for d in items {
+            am::set_member(doc, &ROOT, "alliance_dimensions", d, present)?;
+        }
+    }
+    for (items, present) in [(&u.add_precipitants, true), (&u.remove_precipitants, false)] {
+        for p in items {
+            am::set_member(doc, &ROOT, "precipitants", p, present)?;
+        }
+    }
+    for (items, present) in [(&u.add_client_response, true), (&u.remove_client_response, false)] {
+        for c in items {
+            am::set_member(doc, &ROOT, "client_response", c, present)?;
+        }
+    }
+    for (field, text) in [
+        (RuptureText::Narrative, &u.narrative),
+        (RuptureText::ClientWords, &u.client_words),
+        (RuptureText::TherapistContribution, &u.therapist_contribution),
+        (RuptureText::FollowUpNote, &u.follow_up_note),
+    ] {
+        if let Some(t) = text {
+            am::update_text(doc, &ROOT, field.as_str(), t)?;
+        }
     }
     Ok(())
 }
 
 /// Appends a repair attempt; returns its id.
-pub fn add_repair(doc: &mut AutoCommit, a: &NewRepairAttempt) -> Result<RecordId> {
+pub fn add_repair(
+    doc: &mut AutoCommit,
+    rupture: RecordId,
+    a: &NewRepairAttempt,
+) -> Result<RecordId> {
+    ensure_not_voided(doc, rupture)?;
     validate_repair(a)?;
     let id = RecordId::random();
     let o = am::push_map(doc, &ROOT, "repair_attempts")?;
@@ -208,11 +362,13 @@ pub fn add_repair(doc: &mut AutoCommit, a: &NewRepairAttempt) -> Result<RecordId
 /// Appends a status change.
 pub fn change_status(
     doc: &mut AutoCommit,
+    id: RecordId,
     to: RuptureStatus,
     at: Timestamp,
     by: &str,
     session: Option<RecordId>,
 ) -> Result<()> {
+    ensure_not_voided(doc, id)?;
     validate::label("by", by, 128)?;
     push_status(doc, to, at, by, session)
 }

@@ -57,6 +57,9 @@ pub enum Summary {
         status: String,
         /// Significance.
         significance: i64,
+        /// Logged in error.
+        #[serde(default)]
+        voided: bool,
     },
     /// The vault registry (never listed).
     Registry,
@@ -110,6 +113,7 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Summary> {
                 initiated_by: r.initiated_by.as_str().into(),
                 status: r.status.as_str().into(),
                 significance: r.significance,
+                voided: r.voided.is_some(),
             }
         }
         Kind::Registry => Summary::Registry,

@@ -81,6 +81,34 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try v.clients().count, 1)
     }
 
+    func testALoggedRuptureIsCorrectedTypedIntoAndVoided() throws {
+        let v = try vault()
+        let c = try v.createClient(client: NewClient(aliasCode: "C-0004", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let s = try session(v, c)
+        let r = try v.createRupture(rupture: NewRupture(clientId: c, sessionId: s, occurredAt: 5, recordClass: .psychotherapyNote, movement: .withdrawal, initiatedBy: .client, markers: [.wdDenial], precipitants: [.misunderstanding, .other], significance: 3, narrative: "went quiet", clientWords: "", therapistContribution: "", atMinute: 12), by: "t-1")
+        try v.updateRupture(id: r, update: RuptureUpdate(removePrecipitants: [.other], followUpPlanned: true, followUpNote: "Check in first", clear: [.sessionId, .atMinute]))
+        try v.spliceRuptureText(id: r, field: .narrative, pos: 10, delete: 0, insert: " after homework")
+        let got = try v.rupture(id: r)
+        XCTAssertEqual(got.precipitants, [.misunderstanding])
+        XCTAssertNil(got.sessionId)
+        XCTAssertNil(got.atMinute)
+        XCTAssertTrue(got.followUpPlanned)
+        XCTAssertEqual(got.followUpNote, "Check in first")
+        XCTAssertEqual(got.narrative, "went quiet after homework")
+        XCTAssertThrowsError(try mend { try v.updateRupture(id: r, update: RuptureUpdate(addPrecipitants: [.other], removePrecipitants: [.other])) }) { error in
+            guard case .validation(let field, _) = error as? VaultError else { return XCTFail("\(error)") }
+            XCTAssertEqual(field, "precipitants")
+        }
+        try v.voidRupture(id: r, reason: "Duplicate entry", by: "t-1", at: 7)
+        XCTAssertEqual(try v.rupture(id: r).voided?.reason, "Duplicate entry")
+        let voided = try v.timeline(clientId: c).compactMap { entry -> Bool? in
+            if case .rupture(_, _, _, _, _, let voided) = entry { return voided }
+            return nil
+        }
+        XCTAssertEqual(voided, [true])
+        XCTAssertThrowsError(try v.spliceRuptureText(id: r, field: .clientWords, pos: 0, delete: 0, insert: "x"))
+    }
+
     func testSigningLocksTheNote() throws {
         let v = try vault()
         let n = try soap(v, try session(v, try v.createClient(client: NewClient(aliasCode: "C-0004", birthYear: nil, jurisdiction: "US", intakeDate: nil))))

@@ -222,6 +222,51 @@ class VaultTest {
     }
 
     @Test
+    fun aLoggedRuptureIsCorrectedTypedIntoAndVoided() {
+        vault().use { v ->
+            val c = v.createClient(NewClient("C-0011", null, "US", null))
+            val s1 = session(v, c)
+            val s2 = session(v, c)
+            val r = v.createRupture(
+                NewRupture(c, s1, 5L, RecordClass.PSYCHOTHERAPY_NOTE, Movement.WITHDRAWAL, InitiatedBy.CLIENT,
+                    listOf(RuptureMarker.WD_DENIAL), listOf(Precipitant.MISUNDERSTANDING, Precipitant.OTHER), 3L,
+                    "went quiet", "", "", atMinute = 12L, detectedBy = DetectedBy.CLIENT_RAISED),
+                "t-1",
+            )
+            v.updateRupture(r, RuptureUpdate(
+                occurredAt = 6L,
+                sessionId = s2,
+                initiatedBy = InitiatedBy.THERAPIST,
+                removePrecipitants = listOf(Precipitant.OTHER),
+                addAllianceDimensions = listOf(AllianceDimension.TASK),
+                followUpPlanned = true,
+                followUpNote = "Check in first",
+                clear = listOf(RuptureField.AT_MINUTE, RuptureField.DETECTED_BY),
+            ))
+            v.spliceRuptureText(r, RuptureText.CLIENT_WORDS, 0uL, 0uL, "“I’m fine”")
+            val got = v.rupture(r)
+            assertEquals(Pair(6L, s2), Pair(got.occurredAt, got.sessionId))
+            assertEquals(InitiatedBy.THERAPIST, got.initiatedBy)
+            assertEquals(listOf(Precipitant.MISUNDERSTANDING), got.precipitants)
+            assertEquals(listOf(AllianceDimension.TASK), got.allianceDimensions)
+            assertEquals(Pair(null, null), Pair(got.atMinute, got.detectedBy))
+            assertTrue(got.followUpPlanned)
+            assertEquals("Check in first", got.followUpNote)
+            assertEquals("“I’m fine”", got.clientWords)
+            val both = assertThrows<MendException.Validation> {
+                v.updateRupture(r, RuptureUpdate(atMinute = 3L, clear = listOf(RuptureField.AT_MINUTE)))
+            }
+            assertEquals("at_minute", both.field)
+
+            v.voidRupture(r, "Logged for the wrong client", "t-1", 7L)
+            assertEquals("Logged for the wrong client", v.rupture(r).voided?.reason)
+            val entry = v.timeline(c).filterIsInstance<TimelineEntry.Rupture>().single()
+            assertTrue(entry.voided)
+            assertThrows<MendException.Validation> { v.spliceRuptureText(r, RuptureText.NARRATIVE, 0uL, 0uL, "x") }
+        }
+    }
+
+    @Test
     fun twoVaultsSyncThroughAnInProcessRelay() {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->
