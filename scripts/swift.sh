@@ -56,6 +56,16 @@ cleanup() {
 trap cleanup EXIT
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$mnt" || mount --bind "$repo" "$mnt"
+# SwiftPM does not always recompile a dependent target when the generated bindings change
+# (stale objects then fail to link): start both build folders afresh whenever they do.
+stamp=$(cat "$gen"/*.swift bindings/swift/Sources/MendFFIFFI/include/MendFFIFFI.h | sha256sum | cut -c1-16)
+for b in "$root/tmp/mend-swift-build-$key" "$root/tmp/mend-ios-sample-build-$key"; do
+  if [ "$(cat "$b/.mend-bindings" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf --one-file-system "$b"
+    mkdir -p "$b"
+    echo "$stamp" >"$b/.mend-bindings"
+  fi
+done
 chroot "$root" /bin/sh -c "cd $inside/bindings/swift && LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"
 
 # The iOS sample's view models (ios-sample/Package.swift: NotebookKit + tests; its SwiftUI screens

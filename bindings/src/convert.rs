@@ -195,6 +195,16 @@ pub fn rupture(r: core::RuptureEvent) -> RuptureEvent {
         follow_up_planned: r.follow_up_planned,
         follow_up_note: r.follow_up_note,
         voided: r.voided.map(|v| Voided { by: v.by, at: v.at, reason: v.reason }),
+        status_log: r
+            .status_log
+            .into_iter()
+            .map(|s| StatusChange {
+                to: s.to,
+                at: s.at,
+                by: s.by,
+                session_id: s.session_id.map(|id| id.to_string()),
+            })
+            .collect(),
         repair_attempts: r
             .repair_attempts
             .into_iter()

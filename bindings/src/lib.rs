@@ -497,16 +497,19 @@ impl Vault {
     }
 
     /// Changes a rupture's status (the latest change wins).
+    #[uniffi::method(default(session_id = None))]
     pub fn set_rupture_status(
         &self,
         id: String,
         status: RuptureStatus,
         at: i64,
         by: String,
+        session_id: Option<String>,
     ) -> R<()> {
+        let session = types::opt_id(&session_id)?;
         let r = self
             .inner
-            .set_rupture_status(types::id(&id)?, status, at, &by, None)
+            .set_rupture_status(types::id(&id)?, status, at, &by, session)
             .map_err(Into::into);
         self.changed(&id, r)
     }
@@ -564,14 +567,27 @@ impl Vault {
         self.changed(&client_id, r)
     }
 
-    /// The vault's devices, from the shared registry, with which is this one.
+    /// The vault's devices, from the shared registry, in the order they joined, with which is
+    /// this one.
     pub fn devices(&self) -> Vec<DeviceInfo> {
         let me = self.inner.device_id();
         self.inner
             .devices()
             .into_iter()
-            .map(|(d, revoked)| DeviceInfo { id: d.to_string(), revoked, this_device: d == me })
+            .map(|d| DeviceInfo {
+                id: d.id.to_string(),
+                revoked: d.revoked,
+                this_device: d.id == me,
+                name: d.name,
+                added_at: d.added_at,
+            })
             .collect()
+    }
+
+    /// Names this device for the other devices' lists ("Clinic iPad"; one line, at most 64
+    /// characters). It syncs like any edit.
+    pub fn set_device_name(&self, name: String) -> R<()> {
+        Ok(self.inner.set_device_name(&name)?)
     }
 
     /// Revokes another device (a lost phone): its bundles are refused from every device's next

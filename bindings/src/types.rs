@@ -558,6 +558,17 @@ pub struct RuptureEvent {
     pub follow_up_note: String,
     /// Set when it was logged in error: read-only, left out of counts and the unresolved list.
     pub voided: Option<Voided>,
+    /// Every status change, oldest first (`status` is the last).
+    pub status_log: Vec<StatusChange>,
+}
+
+/// One change of a rupture's status.
+#[derive(uniffi::Record)]
+pub struct StatusChange {
+    pub to: RuptureStatus,
+    pub at: i64,
+    pub by: String,
+    pub session_id: Option<String>,
 }
 
 /// One WAI-SR item score.
@@ -646,6 +657,10 @@ pub struct DeviceInfo {
     pub revoked: bool,
     /// This is the device the vault is open on.
     pub this_device: bool,
+    /// The name its owner gave it, if any.
+    pub name: Option<String>,
+    /// When it joined (milliseconds since the epoch), if recorded.
+    pub added_at: Option<i64>,
 }
 
 /// One section of a signed note whose merged text differs from what was signed.

@@ -25,4 +25,4 @@ pub use records::enums::*;
 pub use records::model::*;
 pub use records::note::{CodeSet, DivergedSection, Divergence, DivergenceChoice};
 pub use store::Durability;
-pub use vault::{Vault, VaultOptions, VaultSecret};
+pub use vault::{Device, Vault, VaultOptions, VaultSecret};

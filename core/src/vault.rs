@@ -159,6 +159,19 @@ fn meta_aad(vault: VaultId, part: Part) -> Aad {
     Aad { vault, record: RecordId::from_bytes([0; 16]), kind: 0, seq: 0, part }
 }
 
+/// A device of the vault, as the shared registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Its id.
+    pub id: DeviceId,
+    /// The name its owner gave it, if any.
+    pub name: Option<String>,
+    /// When it joined (milliseconds since the epoch), if recorded.
+    pub added_at: Option<Timestamp>,
+    /// Revoked: its later bundles are refused everywhere.
+    pub revoked: bool,
+}
+
 impl Vault {
     /// Creates a new vault file at `path`. Refuses to touch an existing file.
     pub fn create(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
@@ -413,13 +426,33 @@ impl Vault {
 
     // ----- devices -------------------------------------------------------------------------
 
-    /// The devices of this vault (from the shared registry), with whether each is revoked.
-    pub fn devices(&self) -> Vec<(DeviceId, bool)> {
+    /// The devices of this vault (from the shared registry), in the order they joined.
+    pub fn devices(&self) -> Vec<Device> {
         let g = self.lock();
-        let mut out: Vec<(DeviceId, bool)> =
-            g.registry.devices.keys().map(|d| (*d, g.registry.revoked.contains_key(d))).collect();
-        out.sort();
+        let r = &g.registry;
+        let mut out: Vec<Device> = r
+            .devices
+            .keys()
+            .map(|d| Device {
+                id: *d,
+                name: r.names.get(d).cloned(),
+                added_at: r.added_at.get(d).copied(),
+                revoked: r.revoked.contains_key(d),
+            })
+            .collect();
+        out.sort_by_key(|d| (d.added_at, d.id));
         out
+    }
+
+    /// Names this device for the other devices' lists ("Clinic iPad"); it syncs like any edit.
+    /// Up to 64 characters on one line.
+    pub fn set_device_name(&self, name: &str) -> Result<()> {
+        crate::records::validate::label("device name", name, 64)?;
+        let mut g = self.lock();
+        let (registry_id, me) = (g.registry_id, g.device_id);
+        g.edit(registry_id, Kind::Registry, |doc| registry::set_name(doc, me, name))?;
+        g.refresh_registry();
+        Ok(())
     }
 
     /// Revokes a device (a lost phone): every device refuses its bundles from their next sync.

@@ -324,6 +324,31 @@ fn rupture_texts_typed_on_two_devices_merge_and_a_void_reaches_both() {
 }
 
 #[test]
+fn device_names_sync_through_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    phone.set_device_name("Therapist's phone").unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    tablet.set_device_name("Clinic iPad").unwrap();
+    for bad in ["", "   ", "two\nlines", &"x".repeat(65)] {
+        let e = tablet.set_device_name(bad).unwrap_err();
+        assert!(matches!(&e, Error::Validation { field, .. } if field == "device name"), "{e:?}");
+    }
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+    let listed = phone.devices();
+    assert_eq!(listed, tablet.devices());
+    let names: Vec<_> = listed.iter().map(|d| (d.id, d.name.as_deref())).collect();
+    assert_eq!(
+        names,
+        [(phone.device_id(), Some("Therapist's phone")), (tablet.device_id(), Some("Clinic iPad"))],
+        "in the order they joined"
+    );
+    assert!(listed.iter().all(|d| d.added_at.is_some() && !d.revoked));
+}
+
+#[test]
 fn an_unreachable_relay_is_a_transport_error_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();

@@ -23,6 +23,10 @@ pub struct Registry {
     pub revoked: HashMap<DeviceId, u64>,
     /// Erased clients → their key ids.
     pub erased: HashMap<RecordId, Vec<KeyId>>,
+    /// Device → the name its owner gave it ("Clinic iPad"), if any.
+    pub names: HashMap<DeviceId, String>,
+    /// Device → when it joined (milliseconds since the epoch).
+    pub added_at: HashMap<DeviceId, i64>,
 }
 
 impl Registry {
@@ -79,6 +83,21 @@ pub fn add_device(
     Ok(())
 }
 
+/// Names a listed device (the last name written wins).
+pub fn set_name(doc: &mut AutoCommit, device: DeviceId, name: &str) -> Result<()> {
+    let devices = map(doc, "devices", RecordId::from_bytes([0; 16]))?;
+    let Some((automerge::Value::Object(ObjType::Map), d)) =
+        doc.get(&devices, device.to_string())?
+    else {
+        return Err(crate::error::Error::NotFound {
+            kind: "device",
+            id: RecordId::from_bytes(*device.as_bytes()),
+        });
+    };
+    doc.put(&d, "name", name)?;
+    Ok(())
+}
+
 /// Revokes a device: its bundles after sequence number `upto` are refused everywhere.
 pub fn revoke(doc: &mut AutoCommit, device: DeviceId, upto: u64) -> Result<()> {
     let revoked = map(doc, "revoked", RecordId::from_bytes([0; 16]))?;
@@ -108,6 +127,12 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
         let Ok(bytes) = hex::decode(public) else { continue };
         let Ok(public) = <[u8; 32]>::try_from(bytes.as_slice()) else { continue };
         reg.devices.insert(device, public);
+        if let Ok(Some(name)) = r.opt_str(&d, "name") {
+            reg.names.insert(device, name);
+        }
+        if let Ok(Some(at)) = r.opt_int(&d, "added_at") {
+            reg.added_at.insert(device, at);
+        }
     }
     let revoked = r.obj(&ROOT, "revoked", ObjType::Map)?;
     for item in doc.map_range(&revoked, ..) {

@@ -99,6 +99,9 @@ final class VaultTests: XCTestCase {
             guard case .validation(let field, _) = error as? VaultError else { return XCTFail("\(error)") }
             XCTAssertEqual(field, "precipitants")
         }
+        try v.setRuptureStatus(id: r, status: .inProgress, at: 6, by: "t-1", sessionId: s)
+        XCTAssertEqual(try v.rupture(id: r).statusLog.map(\.to), [.unaddressed, .inProgress])
+        XCTAssertEqual(try v.rupture(id: r).statusLog.last?.sessionId, s)
         try v.voidRupture(id: r, reason: "Duplicate entry", by: "t-1", at: 7)
         XCTAssertEqual(try v.rupture(id: r).voided?.reason, "Duplicate entry")
         let voided = try v.timeline(clientId: c).compactMap { entry -> Bool? in
@@ -107,6 +110,10 @@ final class VaultTests: XCTestCase {
         }
         XCTAssertEqual(voided, [true])
         XCTAssertThrowsError(try v.spliceRuptureText(id: r, field: .clientWords, pos: 0, delete: 0, insert: "x"))
+
+        try v.setDeviceName(name: "Clinic iPad")
+        XCTAssertEqual(v.devices().map(\.name), ["Clinic iPad"])
+        XCTAssertThrowsError(try v.setDeviceName(name: ""))
     }
 
     func testSigningLocksTheNote() throws {

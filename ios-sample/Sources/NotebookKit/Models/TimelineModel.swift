@@ -187,7 +187,7 @@ public final class TimelineModel: RecordsObserving {
         case let .session(id, at, status): TimelineRow(id: id, date: Date(mendMillis: at), kind: .session(status))
         case let .note(id, at, format, state, diverged):
             TimelineRow(id: id, date: Date(mendMillis: at), kind: .note(format, state: state, diverged: diverged))
-        case let .rupture(id, at, movement, status, significance):
+        case let .rupture(id, at, movement, status, significance, _):
             TimelineRow(id: id, date: Date(mendMillis: at), kind: .rupture(movement, status, significance: significance))
         case let .measure(p):
             TimelineRow(id: p.measureId, date: Date(mendMillis: p.administeredAt), kind: .measure(total: p.total, incomplete: p.incomplete))

@@ -258,11 +258,22 @@ class VaultTest {
             }
             assertEquals("at_minute", both.field)
 
+            v.setRuptureStatus(r, RuptureStatus.IN_PROGRESS, 6L, "t-1", s2)
+            assertEquals(
+                listOf(RuptureStatus.UNADDRESSED, RuptureStatus.IN_PROGRESS),
+                v.rupture(r).statusLog.map { it.to },
+            )
             v.voidRupture(r, "Logged for the wrong client", "t-1", 7L)
             assertEquals("Logged for the wrong client", v.rupture(r).voided?.reason)
             val entry = v.timeline(c).filterIsInstance<TimelineEntry.Rupture>().single()
             assertTrue(entry.voided)
             assertThrows<MendException.Validation> { v.spliceRuptureText(r, RuptureText.NARRATIVE, 0uL, 0uL, "x") }
+
+            v.setDeviceName("Clinic iPad")
+            val me = v.devices().single()
+            assertEquals("Clinic iPad", me.name)
+            assertTrue(me.thisDevice && me.addedAt != null)
+            assertThrows<MendException.Validation> { v.setDeviceName("two\nlines") }
         }
     }
 
