@@ -7,7 +7,8 @@ import org.mend.core.Conflict
 import org.mend.core.ConflictValue
 import org.mend.core.RecordKind
 
-/** One competing value, labelled for the screen. */
+/** One competing value, labelled for the screen; [device] is "This device", the writing
+ *  device's name, or a short id. */
 data class ConflictChoice(val value: String, val label: String, val device: String, val at: Long?)
 
 /** One conflict as the inbox lists it: which record ([subject], of [recordKind], belonging to
@@ -30,7 +31,8 @@ data class ConflictInboxState(val conflicts: List<ConflictRow> = emptyList(), va
  * that two devices changed concurrently. Mend keeps every value with the device that wrote it
  * until the clinician picks one here; the choice syncs to the other devices. Each conflict says
  * which kind of record it is on and whose, so rows are named by kind and the client's alias code
- * (one read of the client list) without opening the records or showing clinical text.
+ * (one read of the client list) without opening the records or showing clinical text; each value
+ * names the device that wrote it (one read of the device registry).
  */
 class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
     private val _state = MutableStateFlow(ConflictInboxState())
@@ -41,7 +43,8 @@ class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
     override suspend fun refresh(): Result<Unit> = vault { v ->
         val conflicts = v.conflicts()
         val aliases = if (conflicts.isEmpty()) emptyMap() else v.clients().filter { !it.erased }.mapNotNull { s -> s.aliasCode?.let { s.id to it } }.toMap()
-        conflicts.map { row(it, aliases) }.sortedWith(compareBy({ it.subject }, { it.field }))
+        val devices = if (conflicts.isEmpty()) emptyMap() else v.devices().mapNotNull { d -> d.name?.let { d.id to it } }.toMap()
+        conflicts.map { row(it, aliases, devices) }.sortedWith(compareBy({ it.subject }, { it.field }))
     }.map { _state.value = ConflictInboxState(it, loaded = true) }
 
     /** Settles a conflict with [value], one of the row's choices. */
@@ -52,11 +55,11 @@ class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
         return vault { v -> v.resolveConflict(row.recordId, row.field, value) }.onSuccess { refresh() }
     }
 
-    private fun row(c: Conflict, aliases: Map<String, String>): ConflictRow {
+    private fun row(c: Conflict, aliases: Map<String, String>, devices: Map<String, String>): ConflictRow {
         val me = notebook.deviceId
         val choices = c.values
             .sortedWith(compareBy<ConflictValue> { it.at ?: Long.MAX_VALUE }.thenBy { it.value })
-            .map { ConflictChoice(it.value, Labels.words(it.value), Labels.device(it.deviceId, me), it.at) }
+            .map { ConflictChoice(it.value, Labels.words(it.value), Labels.device(it.deviceId, me, devices), it.at) }
         return ConflictRow(c.recordId, c.recordKind, c.clientId, c.field, subject(c, aliases), Labels.section(c.field), choices)
     }
 

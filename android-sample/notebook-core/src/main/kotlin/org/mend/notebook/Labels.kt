@@ -47,10 +47,14 @@ object Labels {
         }
     }
 
-    /** A device id as a short label. */
-    fun device(id: String?, thisDevice: String): String = when (id) {
+    /** A device as a short label: "This device", the name its owner gave it (from [names], by
+     *  id), or "Device" and the first 8 characters of its id. */
+    fun device(id: String?, thisDevice: String, names: Map<String, String> = emptyMap()): String = when (id) {
         null -> "Unknown device"
         thisDevice -> "This device"
-        else -> "Device " + id.take(8)
+        else -> names[id] ?: shortDevice(id)
     }
+
+    /** A device without a name: "Device" and the first 8 characters of its id. */
+    fun shortDevice(id: String): String = "Device " + id.take(8)
 }

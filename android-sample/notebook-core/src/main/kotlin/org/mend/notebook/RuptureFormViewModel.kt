@@ -1,8 +1,16 @@
 package org.mend.notebook
 
+import java.time.Instant
+import java.time.ZoneId
+import java.time.ZoneOffset
+import java.time.ZonedDateTime
+import java.util.concurrent.atomic.AtomicInteger
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import org.mend.core.AllianceDimension
 import org.mend.core.ClientResponse
 import org.mend.core.DetectedBy
@@ -14,15 +22,21 @@ import org.mend.core.Precipitant
 import org.mend.core.RecordClass
 import org.mend.core.RepairStrategy
 import org.mend.core.RuptureEvent
+import org.mend.core.RuptureField
 import org.mend.core.RuptureMarker
 import org.mend.core.RuptureStatus
+import org.mend.core.RuptureText
 import org.mend.core.RuptureUpdate
+import org.mend.core.SessionStatus
 import org.mend.core.TimelineEntry
 
 /**
- * The rupture's fields (3RS-based, clinical-model §4.3). Nulls are not chosen yet. For a new
- * rupture every field is the user's; for a logged one the form starts as the stored rupture and
- * only [editable] fields may differ from it (Mend has no update for the others).
+ * The rupture's fields (3RS-based, clinical-model §4.3). Nulls are not chosen yet (or, on a
+ * logged rupture, cleared). For a new rupture every field is the user's; for a logged one the
+ * form starts as the stored rupture and every field but [recordClass] (it decides the key) can
+ * differ from it. On a logged rupture the four texts are typed through
+ * [RuptureFormViewModel.editText], which saves them keystroke by keystroke; the other fields are
+ * saved together by [RuptureFormViewModel.saveChanges].
  */
 data class RuptureForm(
     val sessionId: String? = null,
@@ -52,14 +66,35 @@ data class RuptureForm(
     val resolutionRating: Int? = null,
     /** How the client responded over the rupture's course; logged ruptures only. */
     val clientResponses: Set<ClientResponse> = emptySet(),
+    /** Whether a follow-up is planned; logged ruptures only (Mend's new rupture has no plan). */
+    val followUpPlanned: Boolean = false,
+    /** The follow-up plan; logged ruptures only. */
+    val followUpNote: String = "",
 ) {
-    companion object {
-        /** The fields a logged rupture can change (through `updateRupture`). */
-        val editable = setOf(
-            "movement", "markers", "precipitants", "significance", "narrative",
-            "clientReportedIntensity", "resolutionRating", "clientResponses",
-        )
+    /** The text of [field]. */
+    fun text(field: RuptureText): String = when (field) {
+        RuptureText.NARRATIVE -> narrative
+        RuptureText.CLIENT_WORDS -> clientWords
+        RuptureText.THERAPIST_CONTRIBUTION -> therapistContribution
+        RuptureText.FOLLOW_UP_NOTE -> followUpNote
+    }
 
+    /** This form with [field] reading [text]. */
+    fun withText(field: RuptureText, text: String): RuptureForm = when (field) {
+        RuptureText.NARRATIVE -> copy(narrative = text)
+        RuptureText.CLIENT_WORDS -> copy(clientWords = text)
+        RuptureText.THERAPIST_CONTRIBUTION -> copy(therapistContribution = text)
+        RuptureText.FOLLOW_UP_NOTE -> copy(followUpNote = text)
+    }
+
+    /** This form with [other]'s four texts. */
+    fun withTextsOf(other: RuptureForm): RuptureForm = copy(
+        narrative = other.narrative, clientWords = other.clientWords,
+        therapistContribution = other.therapistContribution, followUpNote = other.followUpNote,
+    )
+
+    /** Building forms. */
+    companion object {
         /** The form showing a logged rupture. */
         fun of(r: RuptureEvent) = RuptureForm(
             sessionId = r.sessionId, occurredAt = r.occurredAt, atMinute = r.atMinute?.toInt(),
@@ -68,7 +103,7 @@ data class RuptureForm(
             significance = r.significance.toInt(), narrative = r.narrative, clientWords = r.clientWords,
             therapistContribution = r.therapistContribution, therapistContributionRating = r.therapistContributionRating?.toInt(),
             clientReportedIntensity = r.clientReportedIntensity?.toInt(), resolutionRating = r.resolutionRating?.toInt(),
-            clientResponses = r.clientResponse.toSet(),
+            clientResponses = r.clientResponse.toSet(), followUpPlanned = r.followUpPlanned, followUpNote = r.followUpNote,
         )
     }
 }
@@ -81,30 +116,54 @@ data class RepairForm(
     val note: String = "",
 )
 
+/** One change of the rupture's status, as the history shows it. [byMe] says whether this
+ *  clinician made it; [sessionAt] is the start of the session it was made in, when that session
+ *  is one of the client's listed sessions. */
+data class StatusRow(
+    val status: RuptureStatus,
+    val at: Long,
+    val byMe: Boolean,
+    val sessionId: String?,
+    val sessionAt: Long?,
+)
+
 /** The rupture screen: the form (a new rupture, or the edits of the logged one, [saved]), the
- *  repair attempt being written, and the client's [sessions] to choose from for a new rupture.
- *  [errors] maps form field names to messages. */
+ *  repair attempt being written, the client's [sessions] (newest first) to choose from, the
+ *  session happening now, and the status history. [errors] maps form field names to messages. */
 data class RuptureFormState(
     val form: RuptureForm = RuptureForm(),
     val repair: RepairForm = RepairForm(),
     val errors: Map<String, String> = emptyMap(),
     val saved: RuptureEvent? = null,
     val sessions: List<TimelineEntry.Session> = emptyList(),
+    /** The client's session happening now (see [RuptureFormViewModel.currentSession]); status
+     *  changes and repair attempts record it. */
+    val currentSession: TimelineEntry.Session? = null,
+    /** Every status change, oldest first. */
+    val statusHistory: List<StatusRow> = emptyList(),
 ) {
-    /** Whether a logged rupture has edits not saved yet. */
+    /** Whether a logged rupture has edits not saved yet (texts save as they are typed). */
     val hasUnsavedChanges: Boolean get() = saved != null && RuptureFormViewModel.changes(saved, form) != null
+
+    /** Whether the rupture was voided (logged in error): it is shown read-only. */
+    val isVoided: Boolean get() = saved?.voided != null
 }
 
 /**
  * The rupture log form: movement (withdrawal, confrontation, mixed), who initiated it and how it
- * was noticed, the session and minute, alliance dimensions, 3RS markers, precipitants,
+ * was noticed, the date, the session and minute, alliance dimensions, 3RS markers, precipitants,
  * significance 1–5, narrative, the client's words and the therapist's contribution with its
- * rating. Once logged, the fields Mend lets change (movement, markers, precipitants, significance,
- * narrative, the client's responses, client-reported intensity and resolution rating) are edited
- * in the same form and saved as one `updateRupture` holding only what differs from the stored
- * rupture, so a save never rewrites a field another device changed meanwhile; repair attempts and
- * status changes are logged. Checks the form before anything is written; Mend's own validation
- * errors land on the same fields. Error messages name fields and rules, never the text typed.
+ * rating; once logged also client-reported intensity, resolution, the client's responses and a
+ * follow-up plan.
+ *
+ * A logged rupture is corrected in the same form: every field but the record class. The texts
+ * are saved as they are typed, as minimal splices (`spliceRuptureText`), so typing on two devices
+ * merges by character. The other fields are saved as one `updateRupture` holding only what
+ * differs from the stored rupture (set, cleared, added or removed), so a save never rewrites a
+ * field another device changed meanwhile. Repair attempts and status changes are logged with the
+ * session happening now; a rupture logged in error is voided with a reason and is read-only
+ * from then on. Checks the form before anything is written; Mend's own validation errors land on
+ * the same fields. Error messages name fields and rules, never the text typed.
  */
 class RuptureFormViewModel(
     notebook: Notebook,
@@ -117,72 +176,167 @@ class RuptureFormViewModel(
     /** The form. */
     val state: StateFlow<RuptureFormState> = _state.asStateFlow()
 
+    @Volatile
     private var ruptureId: String? = ruptureId
+
+    // Keystrokes are saved one at a time, in the order they were typed (the Mutex is fair);
+    // loads take it too, so a splice is always computed from the text the vault has.
+    private val typing = Mutex()
+
+    // Keystrokes shown but not yet saved; while there are any, a load keeps the shown texts.
+    private val pending = AtomicInteger(0)
+
+    // The four texts as the vault has them (after the last splice or load). Guarded by [typing].
+    private val savedTexts = HashMap<RuptureText, String>()
 
     override fun concerns(ids: List<String>): Boolean = ruptureId?.let { it in ids } ?: false
 
-    /** Reloads the logged rupture, keeping edits not saved yet (a field edited here keeps its
-     *  value; the others take the stored one). For a new rupture, loads the client's sessions. */
-    override suspend fun refresh(): Result<Unit> = reload(keepEdits = true)
+    /** Reloads the client's sessions and the logged rupture, keeping edits not saved yet (a
+     *  field edited here keeps its value; the others take the stored one). */
+    override suspend fun refresh(): Result<Unit> = typing.withLock { load(keepEdits = true, forceTexts = false) }
 
-    private suspend fun reload(keepEdits: Boolean): Result<Unit> {
-        val id = ruptureId ?: return vault { v -> v.timeline(clientId) }.map { entries ->
+    /** Loads; the caller holds [typing]. [forceTexts] replaces the texts shown even while
+     *  keystrokes wait to be saved. */
+    private suspend fun load(keepEdits: Boolean, forceTexts: Boolean): Result<Unit> {
+        val id = ruptureId
+        return vault { v -> v.timeline(clientId) to id?.let { v.rupture(it) } }.map { (entries, r) ->
             val sessions = entries.filterIsInstance<TimelineEntry.Session>().sortedByDescending { it.at }
-            _state.value = _state.value.copy(sessions = sessions)
-        }
-        return vault { v -> v.rupture(id) }.map { r ->
-            val s = _state.value
-            val was = s.saved
-            val form = if (keepEdits && was != null) merged(s.form, RuptureForm.of(was), RuptureForm.of(r)) else RuptureForm.of(r)
-            _state.value = s.copy(saved = r, form = form)
+            val current = currentSession(sessions, notebook.clock.nowMillis())
+            if (r == null) {
+                _state.update { it.copy(sessions = sessions, currentSession = current) }
+                return@map
+            }
+            val stored = RuptureForm.of(r)
+            val before = HashMap(savedTexts)
+            savedTexts.clear()
+            RuptureText.entries.forEach { savedTexts[it] = stored.text(it) }
+            // While keystrokes wait to be saved, a text that shows typing not yet saved keeps
+            // what the user sees (replacing it would make the next keystroke delete it). A remote
+            // edit to that text landing inside such a burst is shown at the next load; the
+            // burst's splices are computed from the vault's text, so remote characters in the
+            // same text can be overwritten: the same known limit as the note editor's (a real
+            // editor rebases the cursor).
+            val typingIn = if (forceTexts || pending.get() == 0 || r.voided != null) emptySet() else
+                RuptureText.entries.filter { f -> before[f] != null && _state.value.form.text(f) != before[f] }.toSet()
+            _state.update { s ->
+                val was = s.saved
+                val fields = when {
+                    r.voided != null -> stored
+                    keepEdits && was != null -> merged(s.form, RuptureForm.of(was), stored)
+                    else -> stored
+                }
+                val form = RuptureText.entries.fold(fields.withTextsOf(stored)) { f, t ->
+                    if (t in typingIn) f.withText(t, s.form.text(t)) else f
+                }
+                s.copy(
+                    saved = r, form = form, sessions = sessions, currentSession = current,
+                    statusHistory = history(r, sessions),
+                )
+            }
         }
     }
 
-    /** Changes the form (the screen passes a copy with one field changed). On a logged rupture,
-     *  fields Mend cannot update keep their stored values. */
+    private fun history(r: RuptureEvent, sessions: List<TimelineEntry.Session>): List<StatusRow> {
+        val starts = sessions.associate { it.id to it.at }
+        val me = notebook.settings.clinicianId
+        return r.statusLog.map { StatusRow(it.to, it.at, it.by == me, it.sessionId, it.sessionId?.let(starts::get)) }
+    }
+
+    /** The session happening now, by the clock at the call (a screen can stay open past the
+     *  end of the session it was opened in). */
+    private fun sessionNow(): String? = currentSession(_state.value.sessions, notebook.clock.nowMillis())?.id
+
+    private fun voided(): Result<Nothing>? =
+        if (_state.value.isVoided) reject(NotebookError.Validation("rupture", VOIDED)) else null
+
+    /**
+     * Changes the form (the screen passes a copy with one field changed). A minute without a
+     * session is dropped. On a logged rupture the record class stays as logged and the texts
+     * stay as shown (type them with [editText]); a voided rupture takes no change. On a new
+     * rupture there is no follow-up yet (it is planned once the rupture is logged).
+     */
     fun update(change: (RuptureForm) -> RuptureForm) {
-        val s = _state.value
-        var next = change(s.form)
-        val stored = s.saved
-        if (stored != null) next = lockUneditable(next, RuptureForm.of(stored))
-        else if (next.sessionId == null) next = next.copy(atMinute = null)
-        _state.value = s.copy(form = next)
+        if (voided() != null) return
+        _state.update { s ->
+            var next = change(s.form)
+            val stored = s.saved
+            next = if (stored != null) {
+                next.copy(recordClass = stored.recordClass).withTextsOf(s.form)
+            } else {
+                next.copy(followUpPlanned = false, followUpNote = "")
+            }
+            if (next.sessionId == null) next = next.copy(atMinute = null)
+            s.copy(form = next)
+        }
+    }
+
+    /**
+     * Live typing: the text field for [field] now reads [text]. The form shows [text] at once.
+     * On a new rupture that is all (the texts are saved with it). On a logged one the change is
+     * saved at once as one splice from the text the vault has, so another device's concurrent
+     * typing in the same text merges by character. If the rupture was voided meanwhile (here or
+     * by a sync), the edit fails with a [NotebookError.Validation] on "rupture" and the form
+     * shows the stored rupture again.
+     */
+    suspend fun editText(field: RuptureText, text: String): Result<Unit> {
+        voided()?.let { return it }
+        if (ruptureId == null) {
+            if (field == RuptureText.FOLLOW_UP_NOTE) {
+                return reject(NotebookError.InvalidState("log the rupture before planning a follow-up"))
+            }
+            _state.update { s -> s.copy(form = s.form.withText(field, text)) }
+            return Result.success(Unit)
+        }
+        // Until the logged rupture is loaded there is no text to splice from.
+        if (_state.value.saved == null) return reject(NotebookError.InvalidState("the rupture is still loading"))
+        _state.update { s -> s.copy(form = s.form.withText(field, text)) }
+        pending.incrementAndGet()
+        try {
+            return typing.withLock {
+                val id = ruptureId ?: return@withLock Result.success(Unit)
+                val splice = TextSplice.between(savedTexts[field] ?: "", text)
+                if (splice.isEmpty) return@withLock Result.success(Unit)
+                vault { v -> v.spliceRuptureText(id, field, splice.pos.toULong(), splice.delete.toULong(), splice.insert) }
+                    .onSuccess { savedTexts[field] = text }
+                    .onFailure { e ->
+                        fieldError(e)
+                        load(keepEdits = true, forceTexts = true)
+                    }
+            }
+        } finally {
+            pending.decrementAndGet()
+        }
+    }
+
+    /** Moves the rupture to the calendar day [dayUtcMillis] (what a date picker returns: that
+     *  day's midnight UTC), keeping its time of day in [zone]. */
+    fun setDay(dayUtcMillis: Long, zone: ZoneId = ZoneId.systemDefault()) {
+        val at = _state.value.form.occurredAt ?: notebook.clock.nowMillis()
+        update { it.copy(occurredAt = onDay(at, dayUtcMillis, zone)) }
     }
 
     /** Adds or removes a 3RS marker. */
     fun toggle(marker: RuptureMarker) = update { f -> f.copy(markers = f.markers.toggled(marker)) }
 
-    /** Adds a precipitant, or removes one not yet logged (see [canRemove]). */
-    fun toggle(precipitant: Precipitant) {
-        if (precipitant in _state.value.form.precipitants && !canRemove(precipitant)) return
-        update { f -> f.copy(precipitants = f.precipitants.toggled(precipitant)) }
-    }
+    /** Adds or removes a precipitant. */
+    fun toggle(precipitant: Precipitant) = update { f -> f.copy(precipitants = f.precipitants.toggled(precipitant)) }
 
-    /** Adds or removes a strained alliance dimension (new ruptures). */
+    /** Adds or removes a strained alliance dimension. */
     fun toggle(dimension: AllianceDimension) = update { f -> f.copy(allianceDimensions = f.allianceDimensions.toggled(dimension)) }
 
-    /** Adds one of the client's responses, or removes one not yet logged (see [canRemove]). */
-    fun toggle(response: ClientResponse) {
-        if (response in _state.value.form.clientResponses && !canRemove(response)) return
-        update { f -> f.copy(clientResponses = f.clientResponses.toggled(response)) }
-    }
-
-    /** Whether a precipitant can be unticked: not once it is part of the logged rupture (Mend's
-     *  update adds precipitants but cannot remove one). */
-    fun canRemove(precipitant: Precipitant): Boolean = _state.value.saved?.precipitants?.contains(precipitant) != true
-
-    /** Whether a client response can be unticked: not once it is part of the logged rupture. */
-    fun canRemove(response: ClientResponse): Boolean = _state.value.saved?.clientResponse?.contains(response) != true
+    /** Adds or removes one of the client's responses. */
+    fun toggle(response: ClientResponse) = update { f -> f.copy(clientResponses = f.clientResponses.toggled(response)) }
 
     /** Changes the repair attempt being written. */
     fun updateRepair(change: (RepairForm) -> RepairForm) {
-        _state.value = _state.value.copy(repair = change(_state.value.repair))
+        _state.update { it.copy(repair = change(it.repair)) }
     }
 
     /** The form's problems, by field; empty when it can be saved (as a new rupture, or as the
-     *  edits of the logged one). */
+     *  corrections of the logged one). */
     fun validate(form: RuptureForm = _state.value.form): Map<String, String> = buildMap {
         val stored = _state.value.saved
+        if (stored?.voided != null) put("rupture", VOIDED)
         if (form.movement == null) put("movement", "Choose withdrawal, confrontation or mixed.")
         if (form.initiatedBy == null) put("initiatedBy", "Say who initiated the rupture.")
         when (val s = form.significance) {
@@ -203,30 +357,25 @@ class RuptureFormViewModel(
             }
             else -> {}
         }
-        if (stored == null) {
-            if (form.occurredAt != null && form.occurredAt > notebook.clock.nowMillis() + FUTURE_SLACK_MILLIS) {
-                put("occurredAt", "A rupture cannot be in the future.")
-            }
-            form.atMinute?.let { m ->
-                if (form.sessionId == null) put("atMinute", "The minute is only for a rupture in a session.")
-                else if (m !in 0..600) put("atMinute", "The minute is 0 to 600.")
-            }
-            rating("therapistContributionRating", form.therapistContributionRating, null)
-        } else {
-            rating("clientReportedIntensity", form.clientReportedIntensity, stored.clientReportedIntensity)
-            rating("resolutionRating", form.resolutionRating, stored.resolutionRating)
-            if (!form.precipitants.containsAll(stored.precipitants)) put("precipitants", "A logged precipitant cannot be removed.")
-            if (!form.clientResponses.containsAll(stored.clientResponse)) put("clientResponses", "A logged client response cannot be removed.")
+        val dateEdited = stored == null || form.occurredAt != stored.occurredAt
+        if (dateEdited && form.occurredAt != null && form.occurredAt > notebook.clock.nowMillis() + FUTURE_SLACK_MILLIS) {
+            put("occurredAt", "A rupture cannot be in the future.")
         }
+        form.atMinute?.let { m ->
+            if (form.sessionId == null) put("atMinute", "The minute is only for a rupture in a session.")
+            else if (m !in 0..600) put("atMinute", "The minute is 0 to 600.")
+        }
+        rating("therapistContributionRating", form.therapistContributionRating)
+        rating("clientReportedIntensity", form.clientReportedIntensity)
+        rating("resolutionRating", form.resolutionRating)
     }
 
-    private fun MutableMap<String, String>.rating(field: String, value: Int?, stored: Long?) {
-        if (value != null && value !in 1..5) put(field, "Rate it from 1 to 5.")
-        else if (value == null && stored != null) put(field, "A saved rating cannot be cleared; choose 1 to 5.")
+    private fun MutableMap<String, String>.rating(field: String, value: Int?) {
+        if (value != null && value !in 1..5) put(field, "Rate it from 1 to 5, or leave it unrated.")
     }
 
     private fun rejectFirst(errors: Map<String, String>): Result<Nothing>? {
-        _state.value = _state.value.copy(errors = errors)
+        _state.update { it.copy(errors = errors) }
         if (errors.isEmpty()) return null
         val (field, reason) = errors.entries.first()
         return reject(NotebookError.Validation(field, reason))
@@ -249,16 +398,16 @@ class RuptureFormViewModel(
         return vault { v -> v.createRupture(rupture, notebook.settings.clinicianId) }
             .onSuccess { id ->
                 ruptureId = id
-                reload(keepEdits = false)
+                typing.withLock { load(keepEdits = false, forceTexts = true) }
             }
             .onFailure { e -> fieldError(e) }
     }
 
     /**
-     * Saves the edits of the logged rupture as one `updateRupture` of the fields that differ from
-     * the stored rupture (nothing is written when nothing differs). A significance changed
-     * concurrently on another device becomes a conflict in the inbox rather than a silent
-     * winner; marker and precipitant changes merge with the other device's.
+     * Saves the corrections of the logged rupture as one `updateRupture` of the fields that
+     * differ from the stored rupture (nothing is written when nothing differs). A significance
+     * changed concurrently on another device becomes a conflict in the inbox rather than a
+     * silent winner; set members added or removed merge with the other device's.
      */
     suspend fun saveChanges(): Result<Unit> {
         val id = ruptureId ?: return reject(NotebookError.InvalidState("save the rupture first"))
@@ -267,25 +416,33 @@ class RuptureFormViewModel(
         rejectFirst(validate(form))?.let { return it }
         val update = changes(stored, form) ?: return Result.success(Unit)
         return vault { v -> v.updateRupture(id, update) }
-            .onSuccess { reload(keepEdits = false) }
-            .onFailure { fieldError(it) }
+            .onSuccess { typing.withLock { load(keepEdits = false, forceTexts = false) } }
+            .onFailure { e ->
+                fieldError(e)
+                // Voided on another device since the last load: show it as it is now.
+                if (e is NotebookError.Validation && e.field == "rupture") refresh()
+            }
     }
 
-    /** Drops the unsaved edits of the logged rupture. */
+    /** Drops the unsaved corrections of the logged rupture (texts are already saved). */
     fun discardChanges() {
-        val stored = _state.value.saved ?: return
-        _state.value = _state.value.copy(form = RuptureForm.of(stored), errors = emptyMap())
+        _state.update { s ->
+            val stored = s.saved ?: return@update s
+            s.copy(form = RuptureForm.of(stored).withTextsOf(s.form), errors = emptyMap())
+        }
     }
 
     private fun fieldError(e: Throwable) {
         if (e is NotebookError.Validation) {
-            _state.value = _state.value.copy(errors = _state.value.errors + (formField(e.field) to e.reason))
+            _state.update { it.copy(errors = it.errors + (formField(e.field) to e.reason)) }
         }
     }
 
-    /** Logs the repair attempt being written; clears it on success. */
-    suspend fun addRepairAttempt(sessionId: String? = null): Result<String> {
+    /** Logs the repair attempt being written, in [sessionId] (by default the session happening
+     *  now, if any); clears it on success. */
+    suspend fun addRepairAttempt(sessionId: String? = sessionNow()): Result<String> {
         val id = ruptureId ?: return reject(NotebookError.InvalidState("save the rupture first"))
+        voided()?.let { return it }
         val r = _state.value.repair
         val errors = buildMap {
             if (r.strategies.isEmpty()) put("strategies", "Choose at least one repair strategy.")
@@ -298,70 +455,162 @@ class RuptureFormViewModel(
         )
         return vault { v -> v.addRepairAttempt(id, attempt) }
             .onSuccess {
-                _state.value = _state.value.copy(repair = RepairForm())
+                _state.update { it.copy(repair = RepairForm()) }
                 refresh()
             }
             .onFailure { fieldError(it) }
     }
 
-    /** Moves the rupture to [status] (unaddressed → in progress → resolved, …); unsaved edits stay. */
-    suspend fun setStatus(status: RuptureStatus): Result<Unit> {
+    /** Moves the rupture to [status] (unaddressed → in progress → resolved, …), recorded as made
+     *  in [sessionId] (by default the session happening now, if any); unsaved edits stay. */
+    suspend fun setStatus(status: RuptureStatus, sessionId: String? = sessionNow()): Result<Unit> {
         val id = ruptureId ?: return reject(NotebookError.InvalidState("save the rupture first"))
-        return vault { v -> v.setRuptureStatus(id, status, notebook.clock.nowMillis(), notebook.settings.clinicianId) }
+        voided()?.let { return it }
+        return vault { v -> v.setRuptureStatus(id, status, notebook.clock.nowMillis(), notebook.settings.clinicianId, sessionId) }
             .onSuccess { refresh() }
+            .onFailure { fieldError(it) }
     }
 
+    /**
+     * Voids the rupture as logged in error, saying why ([reason], required). Nothing is deleted:
+     * it stays readable and on the timeline, marked voided, leaves the unresolved list and the
+     * counts, and takes no further edit. Unsaved corrections are dropped. The screen asks for
+     * confirmation first: a void cannot be undone.
+     */
+    suspend fun voidRupture(reason: String): Result<Unit> {
+        val id = ruptureId ?: return reject(NotebookError.InvalidState("save the rupture first"))
+        voided()?.let { return it }
+        val why = reason.trim()
+        if (why.isEmpty()) {
+            _state.update { it.copy(errors = mapOf("voidReason" to "Say why this rupture is voided.")) }
+            return reject(NotebookError.Validation("voidReason", "Say why this rupture is voided."))
+        }
+        return vault { v -> v.voidRupture(id, why, notebook.settings.clinicianId, notebook.clock.nowMillis()) }
+            .onSuccess {
+                _state.update { it.copy(errors = emptyMap()) }
+                typing.withLock { load(keepEdits = false, forceTexts = true) }
+            }
+            .onFailure { fieldError(it) }
+    }
+
+    /** Computations shared by the state, the screen and the tests. */
     companion object {
         /** Clock skew tolerated for "in the future". */
         private const val FUTURE_SLACK_MILLIS = 5 * 60 * 1000L
 
-        /** What differs between [form] and the stored rupture [r], as Mend's update; null when
-         *  nothing does. Only changed fields are set. */
+        /** How long before its start a session counts as happening now. */
+        const val SESSION_EARLY_MILLIS = 15 * 60 * 1000L
+
+        /** How long after its start a session counts as happening now (the timeline gives a
+         *  session's start only, so this stands in for its end). */
+        const val SESSION_WINDOW_MILLIS = 3 * 60 * 60 * 1000L
+
+        private const val VOIDED = "This rupture was voided; it can no longer be edited."
+
+        /**
+         * The session happening at [now], if any: of [sessions] not cancelled or missed, the
+         * latest that starts at most [SESSION_EARLY_MILLIS] after [now] and at most
+         * [SESSION_WINDOW_MILLIS] before it.
+         */
+        fun currentSession(sessions: List<TimelineEntry.Session>, now: Long): TimelineEntry.Session? =
+            sessions
+                .filter { it.status == SessionStatus.SCHEDULED || it.status == SessionStatus.COMPLETED }
+                .filter { it.at <= now + SESSION_EARLY_MILLIS && now - it.at <= SESSION_WINDOW_MILLIS }
+                .maxByOrNull { it.at }
+
+        /** The calendar day of [at] in [zone], as a date picker takes it (that day's midnight UTC). */
+        fun dayUtcMillis(at: Long, zone: ZoneId): Long =
+            Instant.ofEpochMilli(at).atZone(zone).toLocalDate().atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli()
+
+        /** [at] moved to the calendar day of [dayUtcMillis] (midnight UTC of that day, as a date
+         *  picker reports it), keeping its time of day in [zone]. */
+        fun onDay(at: Long, dayUtcMillis: Long, zone: ZoneId): Long {
+            val day = Instant.ofEpochMilli(dayUtcMillis).atZone(ZoneOffset.UTC).toLocalDate()
+            val time = Instant.ofEpochMilli(at).atZone(zone).toLocalTime()
+            return ZonedDateTime.of(day, time, zone).toInstant().toEpochMilli()
+        }
+
+        /**
+         * What differs between [form] and the stored rupture [r], as Mend's update; null when
+         * nothing does. Only changed fields are set; an optional field emptied in the form is
+         * cleared, a set member unticked is removed. Never sets and clears (or adds and removes)
+         * the same thing, which Mend refuses. The texts are not part of it: they are saved as
+         * they are typed ([editText]). The record class never changes.
+         */
         fun changes(r: RuptureEvent, form: RuptureForm): RuptureUpdate? {
-            val storedMarkers = r.markers.toSet()
+            val clear = mutableListOf<RuptureField>()
+            fun <T> optional(now: T?, stored: T?, field: RuptureField): T? = when {
+                now == stored -> null
+                now == null -> { clear += field; null }
+                else -> now
+            }
+            fun <T : Enum<T>> added(entries: List<T>, now: Set<T>, stored: List<T>) = entries.filter { it in now && it !in stored }
+            fun <T : Enum<T>> removed(entries: List<T>, now: Set<T>, stored: List<T>) = entries.filter { it !in now && it in stored }
+
+            val sessionId = optional(form.sessionId, r.sessionId, RuptureField.SESSION_ID)
+            val atMinute = optional(form.atMinute?.toLong(), r.atMinute, RuptureField.AT_MINUTE)
+            val detectedBy = optional(form.detectedBy, r.detectedBy, RuptureField.DETECTED_BY)
+            val intensity = optional(form.clientReportedIntensity?.toLong(), r.clientReportedIntensity, RuptureField.CLIENT_REPORTED_INTENSITY)
+            val contribution = optional(form.therapistContributionRating?.toLong(), r.therapistContributionRating, RuptureField.THERAPIST_CONTRIBUTION_RATING)
+            val resolution = optional(form.resolutionRating?.toLong(), r.resolutionRating, RuptureField.RESOLUTION_RATING)
             val u = RuptureUpdate(
                 significance = form.significance?.toLong()?.takeIf { it != r.significance },
-                clientReportedIntensity = form.clientReportedIntensity?.toLong()?.takeIf { it != r.clientReportedIntensity },
-                resolutionRating = form.resolutionRating?.toLong()?.takeIf { it != r.resolutionRating },
+                clientReportedIntensity = intensity,
+                resolutionRating = resolution,
                 movement = form.movement?.takeIf { it != r.movement },
-                addMarkers = RuptureMarker.entries.filter { it in form.markers && it !in storedMarkers },
-                removeMarkers = RuptureMarker.entries.filter { it in storedMarkers && it !in form.markers },
-                addPrecipitants = Precipitant.entries.filter { it in form.precipitants && it !in r.precipitants },
-                addClientResponse = ClientResponse.entries.filter { it in form.clientResponses && it !in r.clientResponse },
-                narrative = form.narrative.takeIf { it != r.narrative },
+                addMarkers = added(RuptureMarker.entries, form.markers, r.markers),
+                removeMarkers = removed(RuptureMarker.entries, form.markers, r.markers),
+                addPrecipitants = added(Precipitant.entries, form.precipitants, r.precipitants),
+                addClientResponse = added(ClientResponse.entries, form.clientResponses, r.clientResponse),
+                occurredAt = form.occurredAt?.takeIf { it != r.occurredAt },
+                sessionId = sessionId,
+                atMinute = atMinute,
+                initiatedBy = form.initiatedBy?.takeIf { it != r.initiatedBy },
+                detectedBy = detectedBy,
+                therapistContributionRating = contribution,
+                addAllianceDimensions = added(AllianceDimension.entries, form.allianceDimensions, r.allianceDimensions),
+                removeAllianceDimensions = removed(AllianceDimension.entries, form.allianceDimensions, r.allianceDimensions),
+                removePrecipitants = removed(Precipitant.entries, form.precipitants, r.precipitants),
+                removeClientResponse = removed(ClientResponse.entries, form.clientResponses, r.clientResponse),
+                followUpPlanned = form.followUpPlanned.takeIf { it != r.followUpPlanned },
+                clear = clear.sortedBy { it.ordinal },
             )
             return u.takeIf { it != RuptureUpdate() }
         }
 
-        /** [form] with every field Mend cannot update set back to [stored]'s. */
-        private fun lockUneditable(form: RuptureForm, stored: RuptureForm) = stored.copy(
-            movement = form.movement, markers = form.markers, precipitants = form.precipitants,
-            significance = form.significance, narrative = form.narrative,
-            clientReportedIntensity = form.clientReportedIntensity, resolutionRating = form.resolutionRating,
-            clientResponses = form.clientResponses,
-        )
-
         /** The form after a reload: a field edited here ([form] differs from [was]) keeps its
          *  value, the others take [now]'s; a set keeps this form's additions and removals on top
-         *  of [now]. A narrative edited on both sides keeps this form's text. */
+         *  of [now]. Texts are [now]'s (the caller decides about typing in flight). */
         private fun merged(form: RuptureForm, was: RuptureForm, now: RuptureForm): RuptureForm {
             fun <T> pick(f: T, w: T, n: T) = if (f == w) n else f
             fun <T> set(f: Set<T>, w: Set<T>, n: Set<T>) = (n + (f - w)) - (w - f)
-            return now.copy(
+            val merged = now.copy(
+                sessionId = pick(form.sessionId, was.sessionId, now.sessionId),
+                occurredAt = pick(form.occurredAt, was.occurredAt, now.occurredAt),
+                atMinute = pick(form.atMinute, was.atMinute, now.atMinute),
                 movement = pick(form.movement, was.movement, now.movement),
+                initiatedBy = pick(form.initiatedBy, was.initiatedBy, now.initiatedBy),
+                detectedBy = pick(form.detectedBy, was.detectedBy, now.detectedBy),
+                allianceDimensions = set(form.allianceDimensions, was.allianceDimensions, now.allianceDimensions),
                 markers = set(form.markers, was.markers, now.markers),
                 precipitants = set(form.precipitants, was.precipitants, now.precipitants),
                 significance = pick(form.significance, was.significance, now.significance),
-                narrative = pick(form.narrative, was.narrative, now.narrative),
+                therapistContributionRating = pick(form.therapistContributionRating, was.therapistContributionRating, now.therapistContributionRating),
                 clientReportedIntensity = pick(form.clientReportedIntensity, was.clientReportedIntensity, now.clientReportedIntensity),
                 resolutionRating = pick(form.resolutionRating, was.resolutionRating, now.resolutionRating),
                 clientResponses = set(form.clientResponses, was.clientResponses, now.clientResponses),
+                followUpPlanned = pick(form.followUpPlanned, was.followUpPlanned, now.followUpPlanned),
             )
+            // A minute edited here on a session cleared elsewhere has nothing to belong to.
+            return if (merged.sessionId == null) merged.copy(atMinute = null) else merged
         }
 
-        /** Mend's field names are snake_case ("at_minute"); the form's are camelCase. */
-        private fun formField(name: String): String =
-            name.split('_').mapIndexed { i, w -> if (i == 0) w else w.replaceFirstChar { it.uppercase() } }.joinToString("")
+        /** Mend's field names ("at_minute", "client_response", "void reason") as the form's. */
+        private fun formField(name: String): String = when (name) {
+            "client_response" -> "clientResponses"
+            "void reason" -> "voidReason"
+            else -> name.split('_').mapIndexed { i, w -> if (i == 0) w else w.replaceFirstChar { it.uppercase() } }.joinToString("")
+        }
     }
 }
 

@@ -7,6 +7,25 @@ import kotlinx.coroutines.flow.update
 import org.mend.core.DeviceInfo
 import org.mend.core.generateInviteCode
 
+/** One of the vault's devices as Settings lists it. [name] is what its owner called it (synced
+ *  through the device registry), [addedAt] when it joined, if recorded. */
+data class DeviceRow(
+    val id: String,
+    val name: String?,
+    val addedAt: Long?,
+    val thisDevice: Boolean,
+    val revoked: Boolean,
+) {
+    /** The name, or "Device" and the first 8 characters of the id for a device not named. */
+    val label: String get() = name ?: Labels.shortDevice(id)
+
+    /** Rows from Mend's device list. */
+    companion object {
+        /** The row for [d]. */
+        fun of(d: DeviceInfo) = DeviceRow(d.id, d.name?.takeIf { it.isNotBlank() }, d.addedAt, d.thisDevice, d.revoked)
+    }
+}
+
 /** The settings screen's state. */
 data class SettingsState(
     /** The relay address field as typed. */
@@ -14,15 +33,20 @@ data class SettingsState(
     /** Why the typed address is refused, if it is. */
     val relayError: String? = null,
     val clinicianName: String = "",
-    /** This vault's devices, this one first. */
-    val devices: List<DeviceInfo> = emptyList(),
+    /** This device's name as the vault has it ("" when not named yet). */
+    val deviceName: String = "",
+    /** Why the typed device name is refused, if it is. */
+    val deviceNameError: String? = null,
+    /** This vault's devices in the order they joined; [DeviceRow.thisDevice] marks this one. */
+    val devices: List<DeviceRow> = emptyList(),
     /** The invite last created, to show as text or a QR code with its code. */
     val invite: InviteTicket? = null,
 )
 
 /**
- * Settings: the relay address (checked before it is saved), the clinician's signing name, the
- * vault's devices (revoke a lost one), invites for a new device, and erasing a client everywhere
+ * Settings: the relay address (checked before it is saved), the clinician's signing name, this
+ * device's name (shown on the other devices once synced), the vault's devices in join order
+ * (revoke a lost one), invites for a new device, and erasing a client everywhere
  * (crypto-shredding: its keys are destroyed here and, at their next sync, on every device).
  */
 class SettingsViewModel(notebook: Notebook, private val sync: SyncService) : NotebookViewModel(notebook) {
@@ -37,7 +61,32 @@ class SettingsViewModel(notebook: Notebook, private val sync: SyncService) : Not
     val state: StateFlow<SettingsState> = _state.asStateFlow()
 
     override suspend fun refresh(): Result<Unit> = vault { v -> v.devices() }.map { devices ->
-        _state.update { it.copy(devices = devices.sortedWith(compareBy({ !it.thisDevice }, { it.revoked }, { it.id }))) }
+        val rows = devices.map(DeviceRow::of)
+        _state.update { s -> s.copy(devices = rows, deviceName = rows.firstOrNull { it.thisDevice }?.name ?: "") }
+    }
+
+    /**
+     * Names this device ("Clinic phone"): one line of 1 to 64 characters, trimmed. The other
+     * devices show it after their next sync. On failure the field shows why and the name stays.
+     */
+    suspend fun saveDeviceName(name: String): Result<Unit> {
+        val n = name.trim()
+        val problem = when {
+            n.isEmpty() -> "Enter a name for this device."
+            n.codePointCount(0, n.length) > MAX_DEVICE_NAME -> "A device name is at most $MAX_DEVICE_NAME characters."
+            n.any { it.isISOControl() } -> "A device name is a single line."
+            else -> null
+        }
+        if (problem != null) {
+            _state.update { it.copy(deviceNameError = problem) }
+            return reject(NotebookError.Validation("deviceName", problem))
+        }
+        return vault { v -> v.setDeviceName(n) }
+            .onSuccess {
+                _state.update { it.copy(deviceNameError = null) }
+                refresh()
+            }
+            .onFailure { e -> if (e is NotebookError.Validation) _state.update { it.copy(deviceNameError = e.reason) } }
     }
 
     /** Checks and saves the relay address; on failure the field shows why. */
@@ -110,5 +159,11 @@ class SettingsViewModel(notebook: Notebook, private val sync: SyncService) : Not
             return reject(NotebookError.Validation("confirmAlias", "Type the client's alias code exactly to confirm."))
         }
         return vault { v -> v.eraseClient(clientId) }
+    }
+
+    /** Limits. */
+    companion object {
+        /** The longest device name Mend accepts, in characters (code points). */
+        const val MAX_DEVICE_NAME = 64
     }
 }

@@ -19,7 +19,9 @@ import org.mend.core.TimelineEntry
  *  actionable signal for a possible rupture (clinical-model §4.5, query 4). */
 data class AllianceDrop(val fromMeasureId: String, val toMeasureId: String, val at: Long, val fall: Long)
 
-/** The timeline screen's state: newest first, and the alliance trend oldest first (for the chart). */
+/** The timeline screen's state: newest first, and the alliance trend oldest first (for the chart).
+ *  Voided ruptures stay in [entries] (`TimelineEntry.Rupture.voided`) but are not counted in
+ *  [ruptures] or [unresolvedRuptures]. */
 data class TimelineState(
     val clientId: String,
     val alias: String? = null,
@@ -28,13 +30,15 @@ data class TimelineState(
     val trend: List<AlliancePoint> = emptyList(),
     val drops: List<AllianceDrop> = emptyList(),
     val unresolvedRuptures: Int = 0,
+    /** Ruptures logged, not counting voided ones. */
+    val ruptures: Int = 0,
     val loaded: Boolean = false,
 )
 
 /**
- * A client's timeline: sessions, notes, ruptures and WAI-SR administrations by date (from
- * Mend's encrypted summaries, without loading documents), the alliance trend for the chart, and
- * actions to add a session, start a note or record a measure.
+ * A client's timeline: sessions, notes, ruptures (voided ones marked) and WAI-SR
+ * administrations by date (from Mend's encrypted summaries, without loading documents), the
+ * alliance trend for the chart, and actions to add a session, start a note or record a measure.
  */
 class TimelineViewModel(
     notebook: Notebook,
@@ -61,6 +65,7 @@ class TimelineViewModel(
             trend = trend,
             drops = drops(trend, dropThreshold),
             unresolvedRuptures = unresolved,
+            ruptures = entries.count { it is TimelineEntry.Rupture && !it.voided },
             loaded = true,
         )
     }.map { _state.value = it }

@@ -1,9 +1,16 @@
 // The rupture log form: local validation (significance out of range, missing movement,
-// markers that contradict the movement), saving with every field, reopening, editing a logged
-// rupture through updateRupture (only the changes), repair attempts and status.
+// markers that contradict the movement), saving with every field, reopening, correcting every
+// field of a logged rupture through updateRupture (only the changes, including clears and
+// removals), texts typed as splices, voiding, repair attempts, and status changes with the
+// session happening now.
 package org.mend.notebook
 
 import java.nio.file.Path
+import java.time.Instant
+import java.time.LocalDate
+import java.time.ZoneId
+import java.time.ZoneOffset
+import java.time.ZonedDateTime
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -19,9 +26,12 @@ import org.mend.core.Movement
 import org.mend.core.Precipitant
 import org.mend.core.RecordClass
 import org.mend.core.RepairStrategy
+import org.mend.core.RuptureField
 import org.mend.core.RuptureMarker
 import org.mend.core.RuptureStatus
+import org.mend.core.RuptureText
 import org.mend.core.RuptureUpdate
+import org.mend.core.SessionStatus
 import org.mend.core.TimelineEntry
 
 class RuptureFormViewModelTest {
@@ -173,37 +183,52 @@ class RuptureFormViewModelTest {
     }
 
     @Test
-    fun editingALoggedRuptureSendsOnlyTheChangesAndReadsBack() = runBlocking<Unit> {
+    fun correctingALoggedRuptureSendsOnlyTheChangesAndReadsBack() = runBlocking<Unit> {
         val device = Device(dir, "phone")
         val nb = device.unlock()
         val client = ClientListViewModel(nb).addClient("C-0304", "US-NY").getOrThrow()
+        val timeline = TimelineViewModel(nb, client)
+        val now = nb.clock.nowMillis()
+        val first = timeline.addSession(now - 2 * DAY).getOrThrow()
+        val second = timeline.addSession(now - DAY).getOrThrow()
         val form = RuptureFormViewModel(nb, client)
+        form.refresh().getOrThrow()
         form.update {
-            it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3,
-                narrative = "Went quiet", clientWords = "Fine")
+            it.copy(sessionId = first, atMinute = 10, occurredAt = now - 2 * DAY + 10 * MINUTE, movement = Movement.WITHDRAWAL,
+                initiatedBy = InitiatedBy.CLIENT, detectedBy = DetectedBy.THERAPIST_IN_SESSION, significance = 3,
+                therapistContributionRating = 2, narrative = "Went quiet", clientWords = "Fine")
         }
         form.toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
         form.toggle(Precipitant.MISUNDERSTANDING)
+        form.toggle(AllianceDimension.TASK)
         val id = form.save().getOrThrow()
-        assertEquals(RuptureForm.of(form.state.value.saved!!), form.state.value.form, "the form now shows the logged rupture")
+        val logged = form.state.value.saved!!
+        assertEquals(RuptureForm.of(logged), form.state.value.form, "the form now shows the logged rupture")
+        assertEquals(listOf(second, first), form.state.value.sessions.map { it.id }, "the client's sessions, newest first")
 
-        // Markers, precipitants, movement, narrative, ratings and responses are edited in place.
+        // Every field but the record class is corrected in place.
+        val zone = ZoneId.of("America/New_York")
+        val dayBefore = LocalDate.ofInstant(Instant.ofEpochMilli(now - 3 * DAY), zone).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli()
+        form.setDay(dayBefore, zone)
+        val movedTo = form.state.value.form.occurredAt!!
+        assertEquals(RuptureFormViewModel.onDay(logged.occurredAt, dayBefore, zone), movedTo)
+        form.update {
+            it.copy(sessionId = second, atMinute = 25, initiatedBy = InitiatedBy.THERAPIST, detectedBy = DetectedBy.CLIENT_RAISED,
+                movement = Movement.MIXED, therapistContributionRating = 4, clientReportedIntensity = 2, resolutionRating = 4,
+                followUpPlanned = true, recordClass = RecordClass.PROGRESS_RECORD)
+        }
+        assertEquals(RecordClass.PSYCHOTHERAPY_NOTE, form.state.value.form.recordClass, "the record class decides the key and stays")
         form.toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
         form.toggle(RuptureMarker.WD_GIVING_UP)
         form.toggle(RuptureMarker.CF_REJECTS_INTERVENTION)
-        assertEquals("markers", form.validate().keys.single(), "a confrontation marker on a withdrawal")
-        form.update { it.copy(movement = Movement.MIXED, narrative = "Went quiet after the homework review") }
+        form.toggle(AllianceDimension.TASK)
+        form.toggle(AllianceDimension.BOND)
+        form.toggle(Precipitant.MISUNDERSTANDING)
         form.toggle(Precipitant.EXTERNAL_EVENT)
         form.toggle(ClientResponse.REENGAGED)
-        form.update { it.copy(clientReportedIntensity = 2, resolutionRating = 4) }
-        // What Mend cannot change stays as logged.
-        form.update { it.copy(clientWords = "Not fine", initiatedBy = InitiatedBy.THERAPIST) }
+        // Texts do not go through the update: on a logged rupture they are typed (see below).
+        form.update { it.copy(clientWords = "Not fine") }
         assertEquals("Fine", form.state.value.form.clientWords)
-        assertEquals(InitiatedBy.CLIENT, form.state.value.form.initiatedBy)
-        // A logged precipitant cannot be removed (the update only adds).
-        assertFalse(form.canRemove(Precipitant.MISUNDERSTANDING))
-        form.toggle(Precipitant.MISUNDERSTANDING)
-        assertTrue(Precipitant.MISUNDERSTANDING in form.state.value.form.precipitants)
 
         val update = RuptureFormViewModel.changes(form.state.value.saved!!, form.state.value.form)
         assertEquals(
@@ -213,44 +238,322 @@ class RuptureFormViewModelTest {
                 removeMarkers = listOf(RuptureMarker.WD_MINIMAL_RESPONSE),
                 addPrecipitants = listOf(Precipitant.EXTERNAL_EVENT),
                 addClientResponse = listOf(ClientResponse.REENGAGED),
-                narrative = "Went quiet after the homework review",
+                occurredAt = movedTo, sessionId = second, atMinute = 25L, initiatedBy = InitiatedBy.THERAPIST,
+                detectedBy = DetectedBy.CLIENT_RAISED, therapistContributionRating = 4L,
+                addAllianceDimensions = listOf(AllianceDimension.BOND), removeAllianceDimensions = listOf(AllianceDimension.TASK),
+                removePrecipitants = listOf(Precipitant.MISUNDERSTANDING), followUpPlanned = true,
             ),
             update,
             "significance is unchanged, so it is not sent",
         )
 
-        // A status change in between keeps the unsaved edits.
+        // A status change in between keeps the unsaved corrections.
         form.setStatus(RuptureStatus.IN_PROGRESS).getOrThrow()
         assertTrue(form.state.value.hasUnsavedChanges)
         assertEquals(Movement.MIXED, form.state.value.form.movement)
         form.saveChanges().getOrThrow()
         assertFalse(form.state.value.hasUnsavedChanges)
 
-        // Reopened after a lock, the edits are what the vault holds.
+        // Reopened after a lock, the corrections are what the vault holds.
         device.gate.lock()
         val reopened = RuptureFormViewModel(device.unlock(), client, id)
         reopened.refresh().getOrThrow()
         val r = reopened.state.value.saved!!
+        assertEquals(movedTo, r.occurredAt)
+        assertEquals(second, r.sessionId)
+        assertEquals(25L, r.atMinute)
+        assertEquals(InitiatedBy.THERAPIST, r.initiatedBy)
+        assertEquals(DetectedBy.CLIENT_RAISED, r.detectedBy)
         assertEquals(Movement.MIXED, r.movement)
         assertEquals(setOf(RuptureMarker.WD_GIVING_UP, RuptureMarker.CF_REJECTS_INTERVENTION), r.markers.toSet())
-        assertEquals(setOf(Precipitant.MISUNDERSTANDING, Precipitant.EXTERNAL_EVENT), r.precipitants.toSet())
+        assertEquals(listOf(AllianceDimension.BOND), r.allianceDimensions)
+        assertEquals(listOf(Precipitant.EXTERNAL_EVENT), r.precipitants)
         assertEquals(listOf(ClientResponse.REENGAGED), r.clientResponse)
-        assertEquals("Went quiet after the homework review", r.narrative)
+        assertEquals(4L, r.therapistContributionRating)
         assertEquals(2L, r.clientReportedIntensity)
         assertEquals(4L, r.resolutionRating)
+        assertTrue(r.followUpPlanned)
         assertEquals(3L, r.significance)
+        assertEquals(RecordClass.PSYCHOTHERAPY_NOTE, r.recordClass)
         assertEquals(RuptureStatus.IN_PROGRESS, r.status)
         assertEquals("Fine", r.clientWords)
 
-        // A saved rating cannot be cleared, nor the last marker removed; discarding restores the stored values.
-        reopened.update { it.copy(resolutionRating = null) }
-        assertEquals("resolutionRating", failureOf<NotebookError.Validation>(reopened.saveChanges()).field)
-        reopened.discardChanges()
-        assertEquals(4, reopened.state.value.form.resolutionRating)
-        assertEquals(setOf(RuptureMarker.WD_GIVING_UP, RuptureMarker.CF_REJECTS_INTERVENTION), reopened.state.value.form.markers)
+        // The last marker cannot go; discarding restores the stored values.
         reopened.toggle(RuptureMarker.WD_GIVING_UP)
         reopened.toggle(RuptureMarker.CF_REJECTS_INTERVENTION)
+        reopened.update { it.copy(significance = 5) }
         assertEquals("markers", failureOf<NotebookError.Validation>(reopened.saveChanges()).field, "a rupture keeps a marker")
-        assertEquals(2, reopened.state.value.form.clientReportedIntensity)
+        reopened.discardChanges()
+        assertEquals(RuptureForm.of(r), reopened.state.value.form)
+        assertFalse(reopened.state.value.hasUnsavedChanges)
+    }
+
+    @Test
+    fun optionalFieldsAreClearedAndSetMembersRemoved() = runBlocking<Unit> {
+        val nb = Device(dir, "phone").unlock()
+        val client = ClientListViewModel(nb).addClient("C-0305", "US-NY").getOrThrow()
+        val session = TimelineViewModel(nb, client).addSession(nb.clock.nowMillis() - DAY).getOrThrow()
+        val form = RuptureFormViewModel(nb, client)
+        form.refresh().getOrThrow()
+        form.update {
+            it.copy(sessionId = session, atMinute = 30, movement = Movement.CONFRONTATION, initiatedBy = InitiatedBy.BOTH,
+                detectedBy = DetectedBy.SUPERVISOR, significance = 4, therapistContributionRating = 3)
+        }
+        form.toggle(RuptureMarker.CF_COMPLAINT_ABOUT_THERAPIST)
+        form.toggle(Precipitant.MISUNDERSTANDING)
+        form.toggle(Precipitant.DISAGREEMENT)
+        form.toggle(AllianceDimension.TASK)
+        form.toggle(AllianceDimension.GOAL)
+        val id = form.save().getOrThrow()
+        form.update { it.copy(clientReportedIntensity = 3, resolutionRating = 2) }
+        form.toggle(ClientResponse.REENGAGED)
+        form.toggle(ClientResponse.CLARIFIED_CONCERN)
+        form.saveChanges().getOrThrow()
+
+        // Out-of-range values are caught before anything is written.
+        form.update { it.copy(atMinute = 601, resolutionRating = 6) }
+        assertEquals(setOf("atMinute", "resolutionRating"), form.validate().keys)
+        form.discardChanges()
+
+        // Empty every optional field, untick one member of each set.
+        form.update {
+            it.copy(sessionId = null, detectedBy = null, therapistContributionRating = null, clientReportedIntensity = null,
+                resolutionRating = null)
+        }
+        assertNull(form.state.value.form.atMinute, "leaving the session drops the minute in it")
+        form.toggle(Precipitant.DISAGREEMENT)
+        form.toggle(AllianceDimension.GOAL)
+        form.toggle(ClientResponse.CLARIFIED_CONCERN)
+        assertTrue(form.validate().isEmpty(), "a saved rating can be cleared now")
+        assertEquals(
+            RuptureUpdate(
+                removePrecipitants = listOf(Precipitant.DISAGREEMENT),
+                removeAllianceDimensions = listOf(AllianceDimension.GOAL),
+                removeClientResponse = listOf(ClientResponse.CLARIFIED_CONCERN),
+                clear = listOf(
+                    RuptureField.SESSION_ID, RuptureField.AT_MINUTE, RuptureField.DETECTED_BY,
+                    RuptureField.CLIENT_REPORTED_INTENSITY, RuptureField.THERAPIST_CONTRIBUTION_RATING, RuptureField.RESOLUTION_RATING,
+                ),
+            ),
+            RuptureFormViewModel.changes(form.state.value.saved!!, form.state.value.form),
+        )
+        form.saveChanges().getOrThrow()
+
+        val r = RuptureFormViewModel(nb, client, id).apply { refresh().getOrThrow() }.state.value.saved!!
+        assertNull(r.sessionId)
+        assertNull(r.atMinute)
+        assertNull(r.detectedBy)
+        assertNull(r.therapistContributionRating)
+        assertNull(r.clientReportedIntensity)
+        assertNull(r.resolutionRating)
+        assertEquals(listOf(Precipitant.MISUNDERSTANDING), r.precipitants)
+        assertEquals(listOf(AllianceDimension.TASK), r.allianceDimensions)
+        assertEquals(listOf(ClientResponse.REENGAGED), r.clientResponse)
+
+        // Mend refuses an update that sets and clears (or adds and removes) the same thing, as a
+        // validation error on that field; the form's diff never builds one.
+        val setAndClear = nb.call { v -> v.updateRupture(id, RuptureUpdate(detectedBy = DetectedBy.SUPERVISOR, clear = listOf(RuptureField.DETECTED_BY))) }
+        assertEquals("detected_by", failureOf<NotebookError.Validation>(setAndClear).field)
+        val addAndRemove = nb.call { v ->
+            v.updateRupture(id, RuptureUpdate(addPrecipitants = listOf(Precipitant.OTHER), removePrecipitants = listOf(Precipitant.OTHER)))
+        }
+        assertEquals("precipitants", failureOf<NotebookError.Validation>(addAndRemove).field)
+        assertEquals(listOf(Precipitant.MISUNDERSTANDING), nb.call { v -> v.rupture(id).precipitants }.getOrThrow(), "nothing was written")
+    }
+
+    @Test
+    fun loggedRuptureTextsAreTypedAsSplices() = runBlocking<Unit> {
+        val nb = Device(dir, "phone").unlock()
+        val client = ClientListViewModel(nb).addClient("C-0306", "US-NY").getOrThrow()
+        val form = RuptureFormViewModel(nb, client)
+        form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 2) }
+        form.toggle(RuptureMarker.WD_AVOIDANT_STORYTELLING_TOPIC_SHIFT)
+        // Before logging, typing only fills the form; there is no follow-up yet.
+        form.editText(RuptureText.NARRATIVE, "Went quiet").getOrThrow()
+        assertEquals("Went quiet", form.state.value.form.narrative)
+        failureOf<NotebookError.InvalidState>(form.editText(RuptureText.FOLLOW_UP_NOTE, "Ask next week"))
+        form.update { it.copy(followUpPlanned = true) }
+        assertFalse(form.state.value.form.followUpPlanned)
+        val id = form.save().getOrThrow()
+        suspend fun stored() = nb.call { v -> v.rupture(id) }.getOrThrow()
+        assertEquals("Went quiet", stored().narrative)
+
+        // Once logged, each keystroke is in the vault at once, without saving the form.
+        val typed = "Went quiet 🙂 after the review"
+        for (n in "Went quiet".length + 1..typed.length) {
+            val text = typed.substring(0, n)
+            if (text.last().isHighSurrogate()) continue // an emoji arrives whole
+            form.editText(RuptureText.NARRATIVE, text).getOrThrow()
+        }
+        assertEquals(typed, stored().narrative)
+        // A deletion in the middle, after the emoji (positions count code points).
+        form.editText(RuptureText.NARRATIVE, "Went quiet 🙂 after review").getOrThrow()
+        assertEquals("Went quiet 🙂 after review", stored().narrative)
+        for ((field, text) in listOf(
+            RuptureText.CLIENT_WORDS to "“Whatever”",
+            RuptureText.THERAPIST_CONTRIBUTION to "I pressed on the homework",
+            RuptureText.FOLLOW_UP_NOTE to "Check in at the start of next session",
+        )) {
+            form.editText(field, text.take(5)).getOrThrow()
+            form.editText(field, text).getOrThrow()
+        }
+        val r = stored()
+        assertEquals("“Whatever”", r.clientWords)
+        assertEquals("I pressed on the homework", r.therapistContribution)
+        assertEquals("Check in at the start of next session", r.followUpNote)
+        assertFalse(form.state.value.hasUnsavedChanges, "texts are never part of the form's update")
+        assertNull(RuptureFormViewModel.changes(r, form.state.value.form))
+
+        // A reload (as after a sync) shows the vault's texts, and discarding keeps them.
+        form.refresh().getOrThrow()
+        assertEquals(RuptureForm.of(r), form.state.value.form)
+        form.update { it.copy(significance = 4) }
+        form.discardChanges()
+        assertEquals("Check in at the start of next session", form.state.value.form.followUpNote)
+        assertEquals(2, form.state.value.form.significance)
+    }
+
+    @Test
+    fun aVoidedRuptureStaysReadableButReadOnly() = runBlocking<Unit> {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        val client = ClientListViewModel(nb).addClient("C-0307", "US-NY").getOrThrow()
+        suspend fun log(narrative: String): RuptureFormViewModel = RuptureFormViewModel(nb, client).apply {
+            update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3, narrative = narrative) }
+            toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
+            save().getOrThrow()
+        }
+        val form = log("Logged for the wrong client")
+        log("The real one")
+        val id = form.state.value.saved!!.id
+        val timeline = TimelineViewModel(nb, client)
+        timeline.refresh().getOrThrow()
+        assertEquals(2, timeline.state.value.ruptures)
+        assertEquals(2, timeline.state.value.unresolvedRuptures)
+        // A second screen opened before the void, with an unsaved correction.
+        val stale = RuptureFormViewModel(nb, client, id).apply { refresh().getOrThrow() }
+        stale.update { it.copy(significance = 5) }
+
+        // A reason is required.
+        assertEquals("voidReason", failureOf<NotebookError.Validation>(form.voidRupture("   ")).field)
+        assertTrue("voidReason" in form.state.value.errors)
+        assertNull(nb.call { v -> v.rupture(id).voided }.getOrThrow())
+
+        device.clock.advance(60_000)
+        form.update { it.copy(significance = 4) }
+        form.voidRupture("  Logged for the wrong client ").getOrThrow()
+        val voided = form.state.value.saved!!.voided!!
+        assertEquals("Logged for the wrong client", voided.reason)
+        assertEquals(nb.settings.clinicianId, voided.by)
+        assertEquals(device.clock.nowMillis(), voided.at)
+        assertTrue(form.state.value.isVoided)
+        assertEquals(3, form.state.value.form.significance, "unsaved corrections are dropped")
+        assertEquals("Logged for the wrong client", form.state.value.form.narrative, "it stays readable")
+
+        // Read-only: every edit is refused before reaching the vault, on the field "rupture".
+        form.update { it.copy(significance = 1) }
+        assertEquals(3, form.state.value.form.significance)
+        assertEquals("rupture", (form.error.value as NotebookError.Validation).field)
+        assertEquals("rupture", failureOf<NotebookError.Validation>(form.editText(RuptureText.NARRATIVE, "x")).field)
+        assertEquals("rupture", failureOf<NotebookError.Validation>(form.setStatus(RuptureStatus.RESOLVED)).field)
+        form.updateRepair { it.copy(strategies = setOf(RepairStrategy.RS_PROVIDE_RATIONALE)) }
+        assertEquals("rupture", failureOf<NotebookError.Validation>(form.addRepairAttempt()).field)
+        assertEquals("rupture", failureOf<NotebookError.Validation>(form.voidRupture("again")).field)
+        assertEquals("rupture", failureOf<NotebookError.Validation>(form.saveChanges()).field)
+
+        // Mend refuses too: the screen opened before the void has not seen it; its save is
+        // refused and it then shows the voided rupture.
+        assertEquals("rupture", failureOf<NotebookError.Validation>(stale.saveChanges()).field)
+        assertTrue(stale.state.value.isVoided)
+        assertEquals(3, stale.state.value.form.significance)
+        val r = nb.call { v -> v.rupture(id) }.getOrThrow()
+        assertEquals(3L, r.significance)
+        assertEquals("Logged for the wrong client", r.narrative)
+        assertEquals(RuptureStatus.UNADDRESSED, r.status)
+        assertTrue(r.repairAttempts.isEmpty())
+
+        // It stays on the timeline, marked, and leaves the counts.
+        timeline.refresh().getOrThrow()
+        val entries = timeline.state.value.entries.filterIsInstance<TimelineEntry.Rupture>()
+        assertEquals(2, entries.size)
+        assertTrue(entries.single { it.id == id }.voided)
+        assertFalse(entries.single { it.id != id }.voided)
+        assertEquals(1, timeline.state.value.ruptures)
+        assertEquals(1, timeline.state.value.unresolvedRuptures)
+    }
+
+    @Test
+    fun statusChangesRecordTheSessionHappeningNow() = runBlocking<Unit> {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        val client = ClientListViewModel(nb).addClient("C-0308", "US-NY").getOrThrow()
+        val timeline = TimelineViewModel(nb, client)
+        val start = nb.clock.nowMillis()
+        val earlier = timeline.addSession(start - DAY).getOrThrow()
+        val form = RuptureFormViewModel(nb, client)
+        form.refresh().getOrThrow()
+        form.update {
+            it.copy(sessionId = earlier, occurredAt = start - DAY + 20 * MINUTE, movement = Movement.WITHDRAWAL,
+                initiatedBy = InitiatedBy.CLIENT, significance = 3)
+        }
+        form.toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
+        form.save().getOrThrow()
+        assertNull(form.state.value.currentSession, "yesterday's session is over")
+
+        form.setStatus(RuptureStatus.IN_PROGRESS).getOrThrow()
+        val today = timeline.addSession(start - 10 * MINUTE).getOrThrow()
+        device.clock.advance(MINUTE)
+        form.refresh().getOrThrow()
+        assertEquals(today, form.state.value.currentSession?.id)
+        form.setStatus(RuptureStatus.PARTIALLY_RESOLVED).getOrThrow()
+
+        // Hours later that session is over too, even if the screen stayed open.
+        device.clock.advance(4 * HOUR)
+        form.setStatus(RuptureStatus.RESOLVED).getOrThrow()
+        assertNull(form.state.value.currentSession)
+
+        val log = form.state.value.saved!!.statusLog
+        assertEquals(
+            listOf(RuptureStatus.UNADDRESSED, RuptureStatus.IN_PROGRESS, RuptureStatus.PARTIALLY_RESOLVED, RuptureStatus.RESOLVED),
+            log.map { it.to },
+        )
+        assertEquals(listOf(earlier, null, today, null), log.map { it.sessionId })
+        val history = form.state.value.statusHistory
+        assertEquals(log.map { it.to }, history.map { it.status })
+        assertEquals(listOf(start - DAY, null, start - 10 * MINUTE, null), history.map { it.sessionAt })
+        assertTrue(history.all { it.byMe })
+        assertEquals(listOf(start - DAY + 20 * MINUTE, start, start + MINUTE, start + MINUTE + 4 * HOUR), history.map { it.at })
+    }
+
+    @Test
+    fun theCurrentSessionAndTheDayPickerArithmetic() {
+        val now = 1_800_000_000_000L
+        fun s(id: String, at: Long, status: SessionStatus = SessionStatus.COMPLETED) = TimelineEntry.Session(id, at, status)
+        val sessions = listOf(
+            s("yesterday", now - DAY),
+            s("cancelled", now - 5 * MINUTE, SessionStatus.CANCELLED_CLIENT),
+            s("earlier today", now - 2 * HOUR),
+            s("soon", now + 10 * MINUTE, SessionStatus.SCHEDULED),
+            s("later", now + HOUR, SessionStatus.SCHEDULED),
+        )
+        assertEquals("soon", RuptureFormViewModel.currentSession(sessions, now)?.id, "the latest one under way or about to start")
+        assertEquals("earlier today", RuptureFormViewModel.currentSession(sessions.filter { it.id != "soon" }, now)?.id)
+        assertNull(RuptureFormViewModel.currentSession(sessions.filter { it.id == "yesterday" || it.id == "cancelled" }, now))
+
+        // Moving 14:30 on 10 March (New York, after the clocks changed) to 2 March keeps 14:30.
+        val zone = ZoneId.of("America/New_York")
+        val at = ZonedDateTime.of(2026, 3, 10, 14, 30, 0, 0, zone).toInstant().toEpochMilli()
+        val day = LocalDate.of(2026, 3, 2).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli()
+        assertEquals(ZonedDateTime.of(2026, 3, 2, 14, 30, 0, 0, zone).toInstant().toEpochMilli(), RuptureFormViewModel.onDay(at, day, zone))
+        // 22:30 in New York is already the next day in UTC; the picker still opens on the local day.
+        val late = ZonedDateTime.of(2026, 3, 2, 22, 30, 0, 0, zone).toInstant().toEpochMilli()
+        assertEquals(day, RuptureFormViewModel.dayUtcMillis(late, zone))
+        assertEquals(late, RuptureFormViewModel.onDay(late, RuptureFormViewModel.dayUtcMillis(late, zone), zone))
+    }
+
+    private companion object {
+        const val MINUTE = 60_000L
+        const val HOUR = 60 * MINUTE
+        const val DAY = 24 * HOUR
     }
 }

@@ -1,7 +1,8 @@
 // Two devices through the bindings' in-memory relay: an invite made in Settings and joined on
-// the unlock screen, sync progress, conflicts listed (by record kind and client) and resolved in
-// the inbox, one rupture edited on both devices, a signed note's late edits surfacing as a
-// divergence, live refresh from the change flow, and revocation.
+// the unlock screen, device names and join order, sync progress, conflicts listed (by record
+// kind, client and device name) and resolved in the inbox, one rupture edited on both devices,
+// both typing into one narrative offline, a void reaching the other device, a signed note's late
+// edits surfacing as a divergence, live refresh from the change flow, and revocation.
 package org.mend.notebook
 
 import java.nio.file.Path
@@ -26,7 +27,9 @@ import org.mend.core.NoteState
 import org.mend.core.Precipitant
 import org.mend.core.RecordKind
 import org.mend.core.RuptureMarker
+import org.mend.core.RuptureText
 import org.mend.core.SyncProgress
+import org.mend.core.TimelineEntry
 
 class TwoDevicesTest {
     @TempDir
@@ -62,17 +65,45 @@ class TwoDevicesTest {
     }
 
     @Test
-    fun inviteJoinAndDevices() = runBlocking<Unit> {
+    fun inviteJoinAndNamedDevicesInJoinOrder() = runBlocking<Unit> {
         val (phone, tablet) = pair()
         val phoneSettings = SettingsViewModel(phone.nb, phone.sync)
         phone.syncOnce()
         phoneSettings.refresh().getOrThrow()
-        val devices = phoneSettings.state.value.devices
-        assertEquals(2, devices.size)
-        assertTrue(devices.first().thisDevice, "this device is listed first")
-        assertEquals(phone.nb.deviceId, devices.first().id)
-        assertEquals(tablet.nb.deviceId, devices[1].id)
-        assertFalse(devices[1].revoked)
+        val unnamed = phoneSettings.state.value.devices
+        assertEquals(listOf(phone.nb.deviceId, tablet.nb.deviceId), unnamed.map { it.id }, "listed in the order they joined")
+        assertEquals(listOf(true, false), unnamed.map { it.thisDevice })
+        assertEquals(listOf(null, null), unnamed.map { it.name })
+        assertEquals("Device " + tablet.nb.deviceId.take(8), unnamed[1].label, "a device without a name shows a short id")
+        val (phoneJoined, tabletJoined) = unnamed.map { assertNotNull(it.addedAt, "join time recorded"); it.addedAt!! }
+        assertTrue(phoneJoined <= tabletJoined)
+        assertEquals("", phoneSettings.state.value.deviceName)
+
+        // A name is one line of 1 to 64 characters (counted as Mend counts them: code points).
+        for (bad in listOf("   ", "x".repeat(65), "Clinic\nphone")) {
+            assertEquals("deviceName", failureOf<NotebookError.Validation>(phoneSettings.saveDeviceName(bad)).field)
+            assertNotNull(phoneSettings.state.value.deviceNameError)
+        }
+        val emoji = "🙂".repeat(64)
+        phoneSettings.saveDeviceName(emoji).getOrThrow()
+        assertEquals(emoji, phoneSettings.state.value.devices[0].name, "64 emoji are 64 characters, 128 UTF-16 units")
+        phoneSettings.saveDeviceName("  Clinic phone ").getOrThrow()
+        assertEquals("Clinic phone", phoneSettings.state.value.deviceName)
+        assertNull(phoneSettings.state.value.deviceNameError)
+        val tabletSettings = SettingsViewModel(tablet.nb, tablet.sync)
+        tabletSettings.saveDeviceName("Home tablet").getOrThrow()
+
+        // The names travel through the device registry.
+        phone.syncOnce()
+        tablet.syncOnce()
+        phone.syncOnce()
+        for ((settings, me) in listOf(phoneSettings to 0, tabletSettings to 1)) {
+            settings.refresh().getOrThrow()
+            val rows = settings.state.value.devices
+            assertEquals(listOf("Clinic phone", "Home tablet"), rows.map { it.label })
+            assertEquals(me, rows.indexOfFirst { it.thisDevice })
+            assertEquals(listOf(phoneJoined, tabletJoined), rows.map { it.addedAt })
+        }
 
         // A device cannot revoke itself; revoking the tablet is seen by both devices.
         failureOf<NotebookError.InvalidState>(phoneSettings.revokeDevice(phone.nb.deviceId))
@@ -80,7 +111,6 @@ class TwoDevicesTest {
         phoneSettings.revokeDevice(tablet.nb.deviceId).getOrThrow()
         assertTrue(phoneSettings.state.value.devices.single { it.id == tablet.nb.deviceId }.revoked)
         tablet.syncOnce()
-        val tabletSettings = SettingsViewModel(tablet.nb, tablet.sync)
         tabletSettings.refresh().getOrThrow()
         assertTrue(tabletSettings.state.value.devices.single { it.thisDevice }.revoked)
     }
@@ -148,6 +178,7 @@ class TwoDevicesTest {
         form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3) }
         form.toggle(RuptureMarker.WD_DEFERENTIAL_APPEASING)
         val rupture = form.save().getOrThrow()
+        SettingsViewModel(phone.nb, phone.sync).saveDeviceName("Clinic phone").getOrThrow()
         phone.syncOnce()
         tablet.syncOnce()
 
@@ -181,7 +212,7 @@ class TwoDevicesTest {
         assertEquals("significance", row.field)
         assertEquals("Rupture · C-0701", row.subject)
         assertEquals(setOf("2", "4"), row.choices.map { it.value }.toSet())
-        assertEquals(setOf("This device", "Device " + phone.nb.deviceId.take(8)), row.choices.map { it.device }.toSet())
+        assertEquals(setOf("This device", "Clinic phone"), row.choices.map { it.device }.toSet(), "the other device by its name")
 
         failureOf<NotebookError.Validation>(inbox.resolve(row, "5"))
         inbox.resolve(row, "4").getOrThrow()
@@ -215,8 +246,8 @@ class TwoDevicesTest {
         val tabletForm = RuptureFormViewModel(tablet.nb, client, rupture)
         tabletForm.refresh().getOrThrow()
         tabletForm.toggle(Precipitant.EXTERNAL_EVENT)
-        tabletForm.update { it.copy(narrative = "Went quiet after the homework review") }
         tabletForm.saveChanges().getOrThrow()
+        tabletForm.editText(RuptureText.NARRATIVE, "Went quiet after the homework review").getOrThrow()
         phone.syncOnce()
         tablet.syncOnce()
         phone.syncOnce()
@@ -232,6 +263,89 @@ class TwoDevicesTest {
         val inbox = ConflictInboxViewModel(phone.nb)
         inbox.refresh().getOrThrow()
         assertTrue(inbox.state.value.conflicts.isEmpty(), "no field was written on both devices")
+    }
+
+    @Test
+    fun twoDevicesTypeIntoOneNarrativeOfflineAndConverge() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val client = ClientListViewModel(phone.nb).addClient("C-0703", "US-CA").getOrThrow()
+        val form = RuptureFormViewModel(phone.nb, client)
+        form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3, narrative = "Went quiet.") }
+        form.toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
+        val rupture = form.save().getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+        val tabletForm = RuptureFormViewModel(tablet.nb, client, rupture).apply { refresh().getOrThrow() }
+
+        // Offline, keystroke by keystroke: the phone adds a sentence at the end, the tablet
+        // writes a heading (with an emoji) at the start and corrects a word in the middle.
+        val ending = " Looked at the floor."
+        for (n in 1..ending.length) form.editText(RuptureText.NARRATIVE, "Went quiet." + ending.take(n)).getOrThrow()
+        val heading = "🙂 Review: "
+        var tabletText = "Went quiet."
+        for (cp in heading.codePoints().toArray().reversed()) {
+            tabletText = String(Character.toChars(cp)) + tabletText
+            tabletForm.editText(RuptureText.NARRATIVE, tabletText).getOrThrow()
+        }
+        tabletForm.editText(RuptureText.NARRATIVE, tabletText.replace("quiet", "silent")).getOrThrow()
+        // Both also start the follow-up plan.
+        form.editText(RuptureText.FOLLOW_UP_NOTE, "Ask about it.").getOrThrow()
+        tabletForm.editText(RuptureText.FOLLOW_UP_NOTE, "Bring a worksheet.").getOrThrow()
+
+        phone.syncOnce()
+        tablet.syncOnce()
+        phone.syncOnce()
+
+        val expected = "🙂 Review: Went silent. Looked at the floor."
+        val notes = mutableSetOf<String>()
+        for (f in listOf(form, tabletForm)) {
+            f.refresh().getOrThrow()
+            assertEquals(expected, f.state.value.saved!!.narrative)
+            assertEquals(expected, f.state.value.form.narrative)
+            notes += f.state.value.form.followUpNote
+        }
+        // Two inserts at the same place both survive, in one order on both devices.
+        val note = notes.single()
+        assertTrue(note == "Ask about it.Bring a worksheet." || note == "Bring a worksheet.Ask about it.", note)
+        val inbox = ConflictInboxViewModel(phone.nb)
+        inbox.refresh().getOrThrow()
+        assertTrue(inbox.state.value.conflicts.isEmpty(), "texts merge by character, never as a conflict")
+    }
+
+    @Test
+    fun aVoidOnOneDeviceReachesTheOther() = runBlocking<Unit> {
+        val (phone, tablet) = pair()
+        val client = ClientListViewModel(phone.nb).addClient("C-0704", "US-CA").getOrThrow()
+        val form = RuptureFormViewModel(phone.nb, client)
+        form.update { it.copy(movement = Movement.CONFRONTATION, initiatedBy = InitiatedBy.CLIENT, significance = 3) }
+        form.toggle(RuptureMarker.CF_COMPLAINT_ABOUT_PARAMETERS)
+        val rupture = form.save().getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+        val tabletTimeline = TimelineViewModel(tablet.nb, client)
+        tabletTimeline.refresh().getOrThrow()
+        assertEquals(1, tabletTimeline.state.value.unresolvedRuptures)
+        // The tablet has the rupture open with a correction not saved yet.
+        val tabletForm = RuptureFormViewModel(tablet.nb, client, rupture).apply { refresh().getOrThrow() }
+        tabletForm.update { it.copy(significance = 5) }
+
+        form.voidRupture("Logged for the wrong client").getOrThrow()
+        phone.syncOnce()
+        tablet.syncOnce()
+
+        // The tablet's save is refused by Mend; the screen then shows the void.
+        assertEquals("rupture", failureOf<NotebookError.Validation>(tabletForm.saveChanges()).field)
+        val voided = tabletForm.state.value.saved!!.voided!!
+        assertEquals("Logged for the wrong client", voided.reason)
+        assertEquals(phone.nb.settings.clinicianId, voided.by)
+        assertTrue(tabletForm.state.value.isVoided)
+        assertFalse(tabletForm.state.value.hasUnsavedChanges)
+        assertEquals("rupture", failureOf<NotebookError.Validation>(tabletForm.editText(RuptureText.NARRATIVE, "x")).field)
+        tabletTimeline.refresh().getOrThrow()
+        assertTrue(tabletTimeline.state.value.entries.filterIsInstance<TimelineEntry.Rupture>().single().voided)
+        assertEquals(0, tabletTimeline.state.value.unresolvedRuptures)
+        assertEquals(0, tabletTimeline.state.value.ruptures)
+        assertEquals(3L, tablet.nb.call { v -> v.rupture(rupture).significance }.getOrThrow())
     }
 
     @Test

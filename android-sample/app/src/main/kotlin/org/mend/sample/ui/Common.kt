@@ -66,14 +66,23 @@ fun NotebookScaffold(
     )
 }
 
-/** A titled group of toggle chips for an enum set (3RS markers, precipitants, strategies…). */
+/** A titled group of toggle chips for an enum set (3RS markers, precipitants, strategies…);
+ *  [enabled] false shows the choice read-only. */
 @OptIn(ExperimentalLayoutApi::class)
 @Composable
-fun <T> ChipGroup(title: String, options: List<T>, selected: Set<T>, label: (T) -> String, error: String? = null, onToggle: (T) -> Unit) {
+fun <T> ChipGroup(
+    title: String,
+    options: List<T>,
+    selected: Set<T>,
+    label: (T) -> String,
+    error: String? = null,
+    enabled: Boolean = true,
+    onToggle: (T) -> Unit,
+) {
     Text(title, style = MaterialTheme.typography.titleSmall, modifier = Modifier.padding(top = 12.dp))
     FlowRow(horizontalArrangement = Arrangement.spacedBy(6.dp)) {
         options.forEach { option ->
-            FilterChip(selected = option in selected, onClick = { onToggle(option) }, label = { Text(label(option)) })
+            FilterChip(selected = option in selected, onClick = { onToggle(option) }, label = { Text(label(option)) }, enabled = enabled)
         }
     }
     FieldError(error)
@@ -81,18 +90,29 @@ fun <T> ChipGroup(title: String, options: List<T>, selected: Set<T>, label: (T) 
 
 /** A single choice among an enum's values, as chips. */
 @Composable
-fun <T> SingleChoice(title: String, options: List<T>, selected: T?, label: (T) -> String, error: String? = null, onSelect: (T) -> Unit) =
-    ChipGroup(title, options, setOfNotNull(selected), label, error) { onSelect(it) }
+fun <T> SingleChoice(
+    title: String,
+    options: List<T>,
+    selected: T?,
+    label: (T) -> String,
+    error: String? = null,
+    enabled: Boolean = true,
+    onSelect: (T) -> Unit,
+) = ChipGroup(title, options, setOfNotNull(selected), label, error, enabled) { onSelect(it) }
 
 /** A 1–5 rating as five chips. */
 @Composable
-fun Rating(title: String, value: Int?, error: String? = null, onChange: (Int) -> Unit) {
+fun Rating(title: String, value: Int?, error: String? = null, enabled: Boolean = true, onChange: (Int) -> Unit) {
     Text(title, style = MaterialTheme.typography.titleSmall, modifier = Modifier.padding(top = 12.dp))
     Row(horizontalArrangement = Arrangement.spacedBy(6.dp)) {
-        (1..5).forEach { n -> FilterChip(selected = value == n, onClick = { onChange(n) }, label = { Text("$n") }) }
+        (1..5).forEach { n -> FilterChip(selected = value == n, onClick = { onChange(n) }, label = { Text("$n") }, enabled = enabled) }
     }
     FieldError(error)
 }
+
+/** A date for headings, in the device's locale and time zone. */
+fun formatDate(millis: Long): String =
+    java.text.DateFormat.getDateInstance(java.text.DateFormat.MEDIUM).format(java.util.Date(millis))
 
 /** A field's error message, if any. */
 @Composable

@@ -33,7 +33,8 @@ import org.mend.notebook.SettingsViewModel
 import org.mend.notebook.SyncService
 import org.mend.sample.MendApp
 
-/** Settings: relay address, signing name, devices (revoke), invites, and erasing a client. */
+/** Settings: relay address, signing name, this device's name, devices in join order (named,
+ *  with join dates; revoke a lost one), invites, and erasing a client. */
 @Composable
 fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
     val model = screenModel(notebook) { SettingsViewModel(notebook, app.syncService() ?: SyncService(notebook, app::relay)) }
@@ -42,6 +43,7 @@ fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
     val clientList by clients.core.state.collectAsStateWithLifecycle()
     var relay by remember(state.relayText) { mutableStateOf(state.relayText) }
     var name by remember(state.clinicianName) { mutableStateOf(state.clinicianName) }
+    var deviceName by remember(state.deviceName) { mutableStateOf(state.deviceName) }
     var erasing by remember { mutableStateOf<ClientRow?>(null) }
     val clipboard = LocalClipboardManager.current
 
@@ -64,10 +66,19 @@ fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
             HorizontalDivider()
 
             Text("Devices", style = MaterialTheme.typography.titleMedium)
+            OutlinedTextField(
+                deviceName, { deviceName = it }, label = { Text("This device's name, e.g. Clinic phone") }, singleLine = true,
+                isError = state.deviceNameError != null, supportingText = { Text(state.deviceNameError ?: "Shown on your other devices after they sync.") },
+                modifier = Modifier.fillMaxWidth(),
+            )
+            Button(onClick = { model.launch { saveDeviceName(deviceName) } }) { Text("Save device name") }
+            // In the order they joined; names fall back to a short id.
             state.devices.forEach { d ->
                 ListItem(
-                    headlineContent = { Text(if (d.thisDevice) "This device" else "Device ${d.id.take(8)}") },
-                    supportingContent = { Text(if (d.revoked) "Revoked" else "Active") },
+                    headlineContent = { Text(d.label + if (d.thisDevice) " (this device)" else "") },
+                    supportingContent = {
+                        Text((d.addedAt?.let { "Joined ${formatDate(it)}" } ?: "Join date not recorded") + " · " + if (d.revoked) "Revoked" else "Active")
+                    },
                     trailingContent = {
                         if (!d.thisDevice && !d.revoked) TextButton(onClick = { model.launch { revokeDevice(d.id) } }) { Text("Revoke") }
                     },

@@ -21,6 +21,7 @@ import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.text.style.TextDecoration
 import androidx.compose.ui.unit.dp
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Row
@@ -33,8 +34,8 @@ import org.mend.notebook.TimelineViewModel
 import org.mend.notebook.id
 
 /**
- * A client's timeline: the alliance-trend chart on top, then sessions, notes, ruptures and
- * measures, newest first. Actions: add a session, write a note for a session, log a rupture,
+ * A client's timeline: the alliance-trend chart on top, then sessions, notes, ruptures (voided
+ * ones struck through) and measures, newest first. Actions: add a session, write a note for a session, log a rupture,
  * record a WAI-SR administration.
  */
 @Composable
@@ -54,7 +55,7 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
                     AllianceTrendChart(state.trend, state.drops)
                 }
                 state.drops.lastOrNull()?.let { Text("Total fell by ${it.fall} on ${formatTime(it.at)}: a possible rupture.", color = MaterialTheme.colorScheme.error) }
-                if (state.unresolvedRuptures > 0) Text("${state.unresolvedRuptures} unresolved rupture(s)")
+                if (state.ruptures > 0) Text("${state.ruptures} rupture(s) logged, ${state.unresolvedRuptures} unresolved (voided ones not counted)")
                 Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     AssistChip(onClick = { model.launch { addSession(notebook.clock.nowMillis()) } }, label = { Text("Add session") })
                     AssistChip(onClick = { openRupture(null) }, label = { Text("Log rupture") })
@@ -74,9 +75,17 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
                         supportingContent = { Text(formatTime(entry.at) + if (entry.diverged) " · late edits to review" else "") },
                         modifier = Modifier.clickable { openNote(entry.id) },
                     )
+                    // A voided rupture (logged in error) stays listed, struck through, and opens read-only.
                     is TimelineEntry.Rupture -> ListItem(
-                        headlineContent = { Text("Rupture · ${Labels.words(entry.movement.name)} · significance ${entry.significance}") },
-                        supportingContent = { Text(formatTime(entry.at) + " · " + Labels.status(entry.status)) },
+                        headlineContent = {
+                            Text(
+                                "Rupture · ${Labels.words(entry.movement.name)} · significance ${entry.significance}",
+                                textDecoration = if (entry.voided) TextDecoration.LineThrough else null,
+                            )
+                        },
+                        supportingContent = {
+                            Text(formatTime(entry.at) + " · " + if (entry.voided) "Voided (logged in error)" else Labels.status(entry.status))
+                        },
                         modifier = Modifier.clickable { openRupture(entry.id) },
                     )
                     is TimelineEntry.Measure -> ListItem(
