@@ -1,9 +1,10 @@
-// The rupture log form: when, minute in session, movement, who initiated it and how it was noticed,
-// record class, alliance dimensions, 3RS markers by family, precipitants, significance, narrative,
-// the client's words and the therapist's part with its rating. Once logged: movement, markers,
-// precipitants, significance, narrative, the client's response and the client-reported and
-// resolution ratings are edited and saved together (only what changed is sent); the rest is shown
-// read-only; status and repair attempts.
+// The rupture log form: when, the session (or between sessions) and minute in it, movement, who
+// initiated it and how it was noticed, record class, alliance dimensions, 3RS markers by family,
+// precipitants, significance, narrative, the client's words and the therapist's part with its
+// rating. Once logged: every field but the record class is corrected here (the corrections saved
+// together, only what changed sent), the four texts are saved as they are typed, the client's
+// response, ratings and a follow-up plan; status with its history, repair attempts, and voiding a
+// rupture logged in error (with a reason, after confirmation), after which it is read-only.
 import NotebookKit
 import SwiftUI
 
@@ -12,101 +13,30 @@ struct RuptureFormView: View {
     @Bindable var model: RuptureFormModel
     @Environment(\.dismiss) private var dismiss
     @State private var message: String?
+    @State private var confirmingVoid = false
+    @State private var voidReason = ""
 
     var body: some View {
         Form {
-            Section("Rupture") {
-                DatePicker("When", selection: $model.occurredAt)
-                    .disabled(model.isLogged)
-                if model.sessionId != nil {
-                    Picker("Minute in session", selection: $model.atMinute) {
-                        Text("Not noted").tag(Int?.none)
-                        ForEach(Array(stride(from: 0, through: 180, by: 5)), id: \.self) { Text("\($0) min").tag(Int?.some($0)) }
-                        if let m = model.atMinute, m % 5 != 0 || m > 180 { Text("\(m) min").tag(Int?.some(m)) }
-                    }
-                    .disabled(model.isLogged)
-                }
-                Picker("Movement", selection: $model.movement) {
-                    ForEach(Movement.all, id: \.self) { Text($0.label).tag($0) }
-                }
-                Picker("Initiated by", selection: $model.initiatedBy) {
-                    ForEach(InitiatedBy.all, id: \.self) { Text($0.label).tag($0) }
-                }
-                .disabled(model.isLogged)
-                Picker("Noticed by", selection: $model.detectedBy) {
-                    Text("Not noted").tag(DetectedBy?.none)
-                    ForEach(DetectedBy.all, id: \.self) { Text($0.label).tag(DetectedBy?.some($0)) }
-                }
-                .disabled(model.isLogged)
-                Picker("Record", selection: $model.recordClass) {
-                    ForEach(RecordClass.all, id: \.self) { Text($0.label).tag($0) }
-                }
-                .disabled(model.isLogged)
-            }
-
-            Section {
-                ForEach(AllianceDimension.all, id: \.self) { d in
-                    Toggle(d.label, isOn: Binding(get: { model.allianceDimensions.contains(d) }, set: { _ in model.toggle(d) }))
-                }
-                .disabled(model.isLogged)
-            } header: {
-                Text("Alliance dimensions strained")
-            }
-
-            ForEach(MarkerFamily.allCases, id: \.self) { family in
-                Section(family.label) {
-                    ForEach(family.markers, id: \.self) { marker in
-                        Toggle(marker.label, isOn: Binding(get: { model.markers.contains(marker) }, set: { _ in model.toggle(marker) }))
-                    }
-                }
-            }
-
-            Section {
-                ForEach(Precipitant.all, id: \.self) { p in
-                    Toggle(p.label, isOn: Binding(get: { model.precipitants.contains(p) }, set: { _ in model.toggle(p) }))
-                        .disabled(!model.canRemove(p))
-                }
-            } header: {
-                Text("Precipitants")
-            } footer: {
-                if model.isLogged { Text("Precipitants can be added to a logged rupture, not removed.") }
-            }
-
-            Section {
-                Stepper("Significance: \(model.significance) of 5", value: $model.significance, in: 1...5)
-                if model.isLogged {
-                    RatingPicker(title: "Client-reported intensity", value: $model.clientReportedIntensity,
-                                 clearable: model.stored?.clientReportedIntensity == nil)
-                    RatingPicker(title: "Resolution", value: $model.resolutionRating,
-                                 clearable: model.stored?.resolutionRating == nil)
-                }
-            } footer: {
-                Text("Impact on the collaboration: 1 low, 5 high (3RS).")
-            }
-
-            Section("What happened") {
-                TextEditor(text: $model.narrative).frame(minHeight: 90)
-                if model.isLogged {
-                    LabeledText(title: "Client's words", text: model.clientWords)
-                    LabeledText(title: "My part in it", text: model.therapistContribution)
-                } else {
-                    TextField("Client's words (verbatim)", text: $model.clientWords, axis: .vertical)
-                    TextField("My part in it", text: $model.therapistContribution, axis: .vertical)
-                }
-                RatingPicker(title: "My contribution (3RS)", value: $model.therapistContributionRating, clearable: true)
-                    .disabled(model.isLogged)
-            }
-
-            if model.isLogged {
+            if let voided = model.voided {
                 Section {
-                    ForEach(ClientResponse.all, id: \.self) { r in
-                        Toggle(r.label, isOn: Binding(get: { model.clientResponse.contains(r) }, set: { _ in model.toggle(r) }))
-                            .disabled(!model.canRemove(r))
-                    }
-                } header: {
-                    Text("Client's response")
+                    Label("Voided — logged in error", systemImage: "xmark.octagon").foregroundStyle(.red)
+                    Text(voided.reason)
+                    Text("\(model.voidedByMe ? "By you" : "By \(voided.by)") · \(Date(mendMillis: voided.at).listStyle)")
+                        .font(.caption).foregroundStyle(.secondary)
+                } footer: {
+                    Text("A voided rupture is kept as it was and can no longer be edited. It is not counted and not listed as unresolved.")
                 }
             }
+
+            Group {
+                whenAndWhere
+                dimensionsMarkersAndPrecipitants
+                ratings
+                texts
+                if model.isLogged { responseAndFollowUp }
+            }
+            .disabled(!model.isEditable)
 
             if !model.isLogged {
                 Section {
@@ -116,39 +46,180 @@ struct RuptureFormView: View {
                         .disabled(!model.errors.isEmpty)
                 }
             } else {
-                Section {
-                    ForEach(model.warnings, id: \.self) { Text($0).font(.footnote).foregroundStyle(.orange) }
-                    if model.hasUnsavedChanges {
-                        ForEach(model.errors, id: \.field) { FieldErrorText(text: $0.description) }
-                    }
-                    Button("Save changes") { run { try model.saveChanges() } }
-                        .disabled(!model.hasUnsavedChanges || !model.errors.isEmpty)
-                    Button("Discard changes", role: .destructive) { model.discardChanges() }
-                        .disabled(!model.hasUnsavedChanges)
-                }
-                Section("Status") {
-                    Picker("Status", selection: Binding(get: { model.status }, set: { s in run { try model.setStatus(s) } })) {
-                        ForEach(RuptureStatus.all, id: \.self) { Text($0.label).tag($0) }
-                    }
-                }
-                Section("Repair attempts") {
-                    ForEach(model.repairAttempts, id: \.id) { a in
-                        VStack(alignment: .leading, spacing: 2) {
-                            Text(a.strategies.map(\.label).joined(separator: ", ")).font(.subheadline)
-                            Text((a.immediate ? "Immediate" : "Exploratory") + (a.effect.map { " · effect \($0)/5" } ?? ""))
-                                .font(.caption).foregroundStyle(.secondary)
-                            if !a.clientResponse.isEmpty {
-                                Text("Client: " + a.clientResponse.map(\.label).joined(separator: ", ")).font(.caption)
-                            }
+                if model.isEditable {
+                    Section {
+                        ForEach(model.warnings, id: \.self) { Text($0).font(.footnote).foregroundStyle(.orange) }
+                        if model.hasUnsavedChanges {
+                            ForEach(model.errors, id: \.field) { FieldErrorText(text: $0.description) }
                         }
+                        Button("Save changes") { run { try model.saveChanges() } }
+                            .disabled(!model.hasUnsavedChanges || !model.errors.isEmpty)
+                        Button("Discard changes", role: .destructive) { model.discardChanges() }
+                            .disabled(!model.hasUnsavedChanges)
+                    } footer: {
+                        Text("Texts are saved as you type; other corrections when you save them.")
                     }
                 }
-                RepairAttemptSection(model: model, run: run)
+                statusSection
+                repairAttemptsSection
+                if model.isEditable {
+                    RepairAttemptSection(model: model, run: run)
+                    Section {
+                        Button("Void this rupture…", role: .destructive) {
+                            voidReason = ""
+                            confirmingVoid = true
+                        }
+                    } footer: {
+                        Text("For a rupture logged in error. It stays in the record, read-only and marked voided.")
+                    }
+                }
             }
             FieldErrorText(text: message ?? model.errorMessage)
         }
-        .navigationTitle(model.isLogged ? "Rupture" : "Log a rupture")
+        .navigationTitle(model.isLogged ? (model.isVoided ? "Voided rupture" : "Rupture") : "Log a rupture")
         .navigationBarTitleDisplayMode(.inline)
+        .alert("Void this rupture?", isPresented: $confirmingVoid) {
+            TextField("Reason (required)", text: $voidReason)
+            Button("Void", role: .destructive) { run { try model.voidRupture(reason: voidReason) } }
+                .disabled(voidReason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+            Button("Cancel", role: .cancel) {}
+        } message: {
+            Text("Say why it was logged in error. This cannot be undone; unsaved corrections are dropped.")
+        }
+    }
+
+    // MARK: - Sections
+
+    private var whenAndWhere: some View {
+        Section("Rupture") {
+            DatePicker("When", selection: $model.occurredAt)
+            Picker("Session", selection: $model.sessionId) {
+                Text("Between sessions").tag(String?.none)
+                ForEach(model.sessions) { s in
+                    Text("\(s.date.listStyle) · \(s.status.label)").tag(String?.some(s.id))
+                }
+            }
+            if model.sessionId != nil {
+                Picker("Minute in session", selection: $model.atMinute) {
+                    Text("Not noted").tag(Int?.none)
+                    ForEach(Array(stride(from: 0, through: 180, by: 5)), id: \.self) { Text("\($0) min").tag(Int?.some($0)) }
+                    if let m = model.atMinute, m % 5 != 0 || m > 180 { Text("\(m) min").tag(Int?.some(m)) }
+                }
+            }
+            Picker("Movement", selection: $model.movement) {
+                ForEach(Movement.all, id: \.self) { Text($0.label).tag($0) }
+            }
+            Picker("Initiated by", selection: $model.initiatedBy) {
+                ForEach(InitiatedBy.all, id: \.self) { Text($0.label).tag($0) }
+            }
+            Picker("Noticed by", selection: $model.detectedBy) {
+                Text("Not noted").tag(DetectedBy?.none)
+                ForEach(DetectedBy.all, id: \.self) { Text($0.label).tag(DetectedBy?.some($0)) }
+            }
+            Picker("Record", selection: $model.recordClass) {
+                ForEach(RecordClass.all, id: \.self) { Text($0.label).tag($0) }
+            }
+            .disabled(model.isLogged)
+        }
+    }
+
+    @ViewBuilder private var dimensionsMarkersAndPrecipitants: some View {
+        Section("Alliance dimensions strained") {
+            ForEach(AllianceDimension.all, id: \.self) { d in
+                Toggle(d.label, isOn: Binding(get: { model.allianceDimensions.contains(d) }, set: { _ in model.toggle(d) }))
+            }
+        }
+        ForEach(MarkerFamily.allCases, id: \.self) { family in
+            Section(family.label) {
+                ForEach(family.markers, id: \.self) { marker in
+                    Toggle(marker.label, isOn: Binding(get: { model.markers.contains(marker) }, set: { _ in model.toggle(marker) }))
+                }
+            }
+        }
+        Section("Precipitants") {
+            ForEach(Precipitant.all, id: \.self) { p in
+                Toggle(p.label, isOn: Binding(get: { model.precipitants.contains(p) }, set: { _ in model.toggle(p) }))
+            }
+        }
+    }
+
+    private var ratings: some View {
+        Section {
+            Stepper("Significance: \(model.significance) of 5", value: $model.significance, in: 1...5)
+            if model.isLogged {
+                RatingPicker(title: "Client-reported intensity", value: $model.clientReportedIntensity)
+                RatingPicker(title: "Resolution", value: $model.resolutionRating)
+            }
+        } footer: {
+            Text("Impact on the collaboration: 1 low, 5 high (3RS).")
+        }
+    }
+
+    private var texts: some View {
+        Section("What happened") {
+            TextEditor(text: textBinding(.narrative)).frame(minHeight: 90)
+            TextField("Client's words (verbatim)", text: textBinding(.clientWords), axis: .vertical)
+            TextField("My part in it", text: textBinding(.therapistContribution), axis: .vertical)
+            RatingPicker(title: "My contribution (3RS)", value: $model.therapistContributionRating)
+        }
+    }
+
+    private var responseAndFollowUp: some View {
+        Group {
+            Section("Client's response") {
+                ForEach(ClientResponse.all, id: \.self) { r in
+                    Toggle(r.label, isOn: Binding(get: { model.clientResponse.contains(r) }, set: { _ in model.toggle(r) }))
+                }
+            }
+            Section("Follow-up") {
+                Toggle("Follow-up planned", isOn: $model.followUpPlanned)
+                TextField("Plan", text: textBinding(.followUpNote), axis: .vertical)
+            }
+        }
+    }
+
+    private var statusSection: some View {
+        Section {
+            Picker("Status", selection: Binding(get: { model.status }, set: { s in run { try model.setStatus(s) } })) {
+                ForEach(RuptureStatus.all, id: \.self) { Text($0.label).tag($0) }
+            }
+            .disabled(!model.isEditable)
+            ForEach(model.statusHistory) { row in
+                VStack(alignment: .leading, spacing: 2) {
+                    Text(row.status.label).font(.subheadline)
+                    Text([row.date.listStyle, row.byMe ? "you" : row.by,
+                          row.sessionId == nil ? nil : "in the session of \(row.sessionDate?.listStyle ?? "another day")"]
+                        .compactMap { $0 }.joined(separator: " · "))
+                        .font(.caption).foregroundStyle(.secondary)
+                }
+            }
+        } header: {
+            Text("Status")
+        } footer: {
+            if model.isEditable, let s = model.currentSession {
+                Text("Changes are recorded in the session of \(s.date.listStyle).")
+            }
+        }
+    }
+
+    private var repairAttemptsSection: some View {
+        Section("Repair attempts") {
+            ForEach(model.repairAttempts, id: \.id) { a in
+                VStack(alignment: .leading, spacing: 2) {
+                    Text(a.strategies.map(\.label).joined(separator: ", ")).font(.subheadline)
+                    Text((a.immediate ? "Immediate" : "Exploratory") + (a.effect.map { " · effect \($0)/5" } ?? ""))
+                        .font(.caption).foregroundStyle(.secondary)
+                    if !a.clientResponse.isEmpty {
+                        Text("Client: " + a.clientResponse.map(\.label).joined(separator: ", ")).font(.caption)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A text field's binding: every change goes to the model as one splice (logged ruptures).
+    private func textBinding(_ field: RuptureText) -> Binding<String> {
+        Binding(get: { model.text(field) }, set: { model.edit(field, to: $0) })
     }
 
     private func run(_ body: () throws -> Void) {
@@ -156,29 +227,15 @@ struct RuptureFormView: View {
     }
 }
 
-/// A 1–5 rating that may be left unrated (and, when `clearable`, set back to unrated).
+/// A 1–5 rating that may be left unrated (or set back to unrated).
 struct RatingPicker: View {
     let title: String
     @Binding var value: Int?
-    let clearable: Bool
 
     var body: some View {
         Picker(title, selection: $value) {
-            if clearable || value == nil { Text("Not rated").tag(Int?.none) }
+            Text("Not rated").tag(Int?.none)
             ForEach(1...5, id: \.self) { Text("\($0) of 5").tag(Int?.some($0)) }
-        }
-    }
-}
-
-/// A read-only text of a logged rupture, with its title.
-struct LabeledText: View {
-    let title: String
-    let text: String
-
-    var body: some View {
-        VStack(alignment: .leading, spacing: 2) {
-            Text(title).font(.caption).foregroundStyle(.secondary)
-            Text(text.isEmpty ? "—" : text)
         }
     }
 }

@@ -1,6 +1,6 @@
 // A client's timeline: the WAI-SR alliance trend (Swift Charts, with drops marked and the weakest
-// subscale named), then sessions, notes, ruptures and measures newest first. From here a
-// clinician adds a session, starts a note, logs a rupture or enters a WAI-SR.
+// subscale named), then sessions, notes, ruptures (a voided one struck through) and measures newest
+// first. From here a clinician adds a session, starts a note, logs a rupture or enters a WAI-SR.
 import Charts
 import NotebookKit
 import SwiftUI
@@ -34,6 +34,10 @@ struct TimelineView: View {
             if !model.unresolvedRuptureIds.isEmpty {
                 Label("\(model.unresolvedRuptureIds.count) unresolved rupture(s)", systemImage: "bolt.heart")
                     .foregroundStyle(.orange)
+            }
+            if model.ruptureCount + model.voidedRuptureCount > 0 {
+                Text("\(model.ruptureCount) rupture(s) logged" + (model.voidedRuptureCount > 0 ? ", \(model.voidedRuptureCount) voided" : ""))
+                    .font(.footnote).foregroundStyle(.secondary)
             }
             FieldErrorText(text: message ?? model.errorMessage)
             Section("Timeline") {
@@ -109,16 +113,19 @@ struct TimelineRowView: View {
     let row: TimelineRow
     var body: some View {
         VStack(alignment: .leading, spacing: 2) {
-            Label(row.title, systemImage: icon)
+            // A voided rupture stays listed, struck through and dimmed.
+            Label { Text(row.title).strikethrough(row.isVoided) } icon: { Image(systemName: icon) }
+                .foregroundStyle(row.isVoided ? HierarchicalShapeStyle.secondary : HierarchicalShapeStyle.primary)
             if let date = row.date { Text(date.listStyle).font(.caption).foregroundStyle(.secondary) }
         }
+        .accessibilityLabel(row.isVoided ? "\(row.title), logged in error" : row.title)
     }
 
     private var icon: String {
         switch row.kind {
         case .session: "calendar"
         case let .note(_, state, diverged): diverged ? "exclamationmark.bubble" : (state == "draft" ? "doc.text" : "checkmark.seal")
-        case .rupture: "bolt.heart"
+        case .rupture: row.isVoided ? "xmark.octagon" : "bolt.heart"
         case .measure: "chart.xyaxis.line"
         case .unreadable: "questionmark.folder"
         }

@@ -1,5 +1,5 @@
 // The client list (validation, order, search) and settings (relay address rules, erasure with a
-// typed confirmation, signer name).
+// typed confirmation, signer name, this device's name).
 import Foundation
 import XCTest
 import Mend
@@ -124,5 +124,45 @@ final class ClientListAndSettingsTests: NotebookTestCase {
         XCTAssertEqual(editor.text("plan"), "", "nothing was stored")
         XCTAssertEqual(UserMessage.describe(VaultError.validation(field: "significance", reason: "must be between 1 and 5")),
                        "Check significance: must be between 1 and 5.")
+    }
+
+    func testNamingThisDevice() async throws {
+        let (d, s, _) = try await notebookWithClient()
+        let settings = s.settings
+        let me = try XCTUnwrap(settings.thisDevice)
+        XCTAssertEqual(settings.devices.count, 1)
+        XCTAssertEqual(me.id, s.deviceId)
+        XCTAssertNil(me.name)
+        XCTAssertEqual(me.label, "Device …" + String(s.deviceId.suffix(6)))
+        XCTAssertNotNil(me.addedAt, "Mend records when a device joined")
+        XCTAssertEqual(settings.deviceName, "")
+
+        // Mend's rule, checked before writing; messages name the field, not the text.
+        for (name, reason) in [("   ", "must not be empty"),
+                               (String(repeating: "x", count: 65), "must be at most 64 characters"),
+                               // 40 characters as the eye counts them, 80 Unicode scalars as Mend does.
+                               (String(repeating: "e\u{301}", count: 40), "must be at most 64 characters"),
+                               ("Clinic\niPad", "must be a single line without control characters")] {
+            settings.deviceName = name
+            XCTAssertEqual(settings.deviceNameError, FieldError("device name", reason), name)
+            XCTAssertFalse(settings.saveDeviceName())
+            XCTAssertEqual(settings.errorMessage, "device name: \(reason)")
+        }
+        XCTAssertNil(try s.context.vault().devices().first?.name, "nothing was written")
+        XCTAssertThrowsError(try mend { try s.context.vault().setDeviceName(name: String(repeating: "x", count: 65)) }) { error in
+            guard case .validation(field: "device name", reason: _)? = error as? VaultError else { return XCTFail("\(error)") }
+        }
+
+        settings.deviceName = "  Clinic iPad "
+        XCTAssertTrue(settings.saveDeviceName())
+        XCTAssertNil(settings.errorMessage)
+        XCTAssertEqual(settings.deviceName, "Clinic iPad")
+        XCTAssertEqual(settings.thisDevice?.name, "Clinic iPad")
+        XCTAssertEqual(settings.thisDevice?.label, "Clinic iPad")
+
+        d.app.lock()
+        await d.app.unlock()
+        XCTAssertEqual(try d.session.settings.deviceName, "Clinic iPad", "read back from the vault file")
+        XCTAssertEqual(try d.session.settings.devices.map(\.name), ["Clinic iPad"])
     }
 }

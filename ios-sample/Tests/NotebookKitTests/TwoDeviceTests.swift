@@ -1,7 +1,9 @@
 // Two devices through the bindings' in-process relay: an invite made in Settings and joined from
 // the setup screen, sync progress and pending counts, remote typing reaching an open editor, a
 // conflict made by two devices resolved in the inbox (naming the record's kind and client), edits of
-// a logged rupture on both devices merging, late edits to a signed note, and devices.
+// a logged rupture on both devices merging, two devices typing one rupture narrative offline, a
+// void reaching the other device, late edits to a signed note, and devices (join order, names,
+// revocation).
 import Foundation
 import XCTest
 import Mend
@@ -219,7 +221,7 @@ final class TwoDeviceTests: NotebookTestCase {
         let form = x.p.newRupture(clientId: client)
         form.toggle(.wdMinimalResponse)
         form.toggle(.misunderstanding as Precipitant)
-        form.narrative = "Went quiet"
+        form.edit(.narrative, to: "Went quiet")
         let rupture = try form.save()
         await syncBoth(x, rounds: 1)
 
@@ -233,22 +235,115 @@ final class TwoDeviceTests: NotebookTestCase {
         onTablet.clientReportedIntensity = 4
         XCTAssertEqual(onTablet.pendingUpdate, RuptureUpdate(clientReportedIntensity: 4, addPrecipitants: [.externalEvent]))
         try onTablet.saveChanges()
-        // An unsaved narrative edit on the phone survives the sync's reload.
-        onPhone.narrative = "Went quiet after the homework review"
+        // Unsaved corrections on the phone survive the sync's reload.
+        onPhone.toggle(.misunderstanding as Precipitant)
+        onPhone.initiatedBy = .both
         await syncBoth(x)
 
         for f in [onPhone, onTablet] {
             XCTAssertEqual(f.markers, [.wdGivingUp])
-            XCTAssertEqual(f.precipitants, [.misunderstanding, .externalEvent])
             XCTAssertEqual(f.clientReportedIntensity, 4)
         }
-        XCTAssertEqual(onPhone.narrative, "Went quiet after the homework review")
-        XCTAssertEqual(onPhone.pendingUpdate, RuptureUpdate(narrative: "Went quiet after the homework review"))
-        XCTAssertEqual(onTablet.narrative, "Went quiet")
+        XCTAssertEqual(onTablet.precipitants, [.misunderstanding, .externalEvent])
+        XCTAssertEqual(onPhone.precipitants, [.externalEvent], "the tablet's addition, and the phone's unsaved removal")
+        XCTAssertEqual(onPhone.initiatedBy, .both)
+        XCTAssertEqual(onPhone.pendingUpdate, RuptureUpdate(initiatedBy: .both, removePrecipitants: [.misunderstanding]))
         try onPhone.saveChanges()
         await syncBoth(x, rounds: 1)
-        XCTAssertEqual(onTablet.narrative, "Went quiet after the homework review")
-        XCTAssertEqual(x.p.conflicts.items, [], "set and text edits merge without a conflict")
+        XCTAssertEqual(onTablet.precipitants, [.externalEvent])
+        XCTAssertEqual(onTablet.initiatedBy, .both)
+        XCTAssertEqual(x.p.conflicts.items, [], "set edits merge without a conflict")
+    }
+
+    /// Each intermediate text while typing `insert` at scalar `offset` of `text`, one character
+    /// at a time.
+    func keystrokes(_ text: String, inserting insert: String, at offset: Int) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var before = String(String.UnicodeScalarView(scalars[..<offset]))
+        let after = String(String.UnicodeScalarView(scalars[offset...]))
+        return insert.map { ch in
+            before.append(ch)
+            return before + after
+        }
+    }
+
+    func testTwoDevicesTypeOneRuptureNarrativeOfflineAndConverge() async throws {
+        let (x, client) = try await pair(alias: "C-0675")
+        let form = x.p.newRupture(clientId: client)
+        form.toggle(.wdMinimalResponse)
+        form.edit(.narrative, to: "Went quiet")
+        let rupture = try form.save()
+        await syncBoth(x, rounds: 1)
+        let onPhone = x.p.rupture(id: rupture)
+        let onTablet = x.t.rupture(id: rupture)
+        XCTAssertEqual(onTablet.narrative, "Went quiet")
+
+        // Offline, keystroke by keystroke: the phone types at the end, the tablet replaces the
+        // first letter and types at the start; each also types into another text.
+        for t in keystrokes("Went quiet", inserting: " after the homework review", at: 10) { onPhone.edit(.narrative, to: t) }
+        onTablet.edit(.narrative, to: "ent quiet")
+        for t in keystrokes("ent quiet", inserting: "The client w", at: 0) { onTablet.edit(.narrative, to: t) }
+        for t in keystrokes("", inserting: "Ask how the review landed", at: 0) { onPhone.edit(.followUpNote, to: t) }
+        for t in keystrokes("", inserting: "“What's the point?”", at: 0) { onTablet.edit(.clientWords, to: t) }
+        XCTAssertEqual(onPhone.narrative, "Went quiet after the homework review")
+        XCTAssertEqual(onTablet.narrative, "The client went quiet")
+        XCTAssertNil(onPhone.errorMessage)
+        XCTAssertNil(onTablet.errorMessage)
+
+        await syncBoth(x)
+        let merged = "The client went quiet after the homework review"
+        for (f, s) in [(onPhone, x.p), (onTablet, x.t)] {
+            XCTAssertEqual(f.narrative, merged, "the open form shows the merged text")
+            XCTAssertEqual(f.followUpNote, "Ask how the review landed")
+            XCTAssertEqual(f.clientWords, "“What's the point?”")
+            XCTAssertEqual(try s.context.vault().rupture(id: rupture).narrative, merged)
+        }
+        XCTAssertEqual(x.p.conflicts.items, [], "typing merges without a conflict")
+
+        // Typing goes on from the merged text on both devices.
+        onPhone.edit(.narrative, to: merged + ".")
+        await syncBoth(x, rounds: 1)
+        XCTAssertEqual(onTablet.narrative, merged + ".")
+    }
+
+    func testAVoidOnOneDeviceReachesTheOther() async throws {
+        let (x, client) = try await pair(alias: "C-0680")
+        let form = x.p.newRupture(clientId: client)
+        form.toggle(.cfRejectsIntervention)
+        form.edit(.narrative, to: "Objected to the homework")
+        let rupture = try form.save()
+        await syncBoth(x, rounds: 1)
+        let onTablet = x.t.rupture(id: rupture)
+        let tabletTimeline = x.t.timeline(clientId: client)
+        XCTAssertEqual(tabletTimeline.unresolvedRuptureIds, [rupture])
+        onTablet.significance = 5
+        XCTAssertTrue(onTablet.hasUnsavedChanges)
+
+        try form.voidRupture(reason: "Entered under the wrong client")
+        await syncBoth(x)
+
+        XCTAssertTrue(onTablet.isVoided, "the open form on the tablet saw the void")
+        XCTAssertFalse(onTablet.isEditable)
+        XCTAssertEqual(onTablet.voided?.reason, "Entered under the wrong client")
+        XCTAssertEqual(onTablet.voided?.by, "clinician-phone")
+        XCTAssertFalse(onTablet.voidedByMe)
+        XCTAssertEqual(onTablet.significance, 3, "its unsaved correction was dropped")
+        XCTAssertNil(onTablet.pendingUpdate)
+        XCTAssertEqual(onTablet.narrative, "Objected to the homework", "still readable")
+        XCTAssertEqual(tabletTimeline.unresolvedRuptureIds, [])
+        XCTAssertEqual(tabletTimeline.rows.first { $0.id == rupture }?.isVoided, true)
+        XCTAssertEqual(tabletTimeline.ruptureCount, 0)
+
+        // The tablet's Mend refuses edits too.
+        onTablet.edit(.narrative, to: "Objected to the homework twice")
+        guard case .validation(field: "rupture", reason: _)? = onTablet.lastError else {
+            return XCTFail("\(String(describing: onTablet.lastError))")
+        }
+        XCTAssertEqual(onTablet.narrative, "Objected to the homework")
+        XCTAssertThrowsError(try onTablet.setStatus(.resolved))
+        await syncBoth(x, rounds: 1)
+        XCTAssertEqual(form.narrative, "Objected to the homework")
+        XCTAssertEqual(form.status, .unaddressed)
     }
 
     func testLateEditsToASignedNoteBecomeAnAddendum() async throws {
@@ -281,16 +376,54 @@ final class TwoDeviceTests: NotebookTestCase {
         let (x, _) = try await pair()
         await syncBoth(x, rounds: 1)
         let settings = x.p.settings
-        XCTAssertEqual(settings.devices.count, 2)
-        XCTAssertEqual(settings.devices.first?.isThisDevice, true)
-        XCTAssertEqual(settings.devices.first?.id, x.p.deviceId)
+        XCTAssertEqual(settings.devices.map(\.id), [x.p.deviceId, x.t.deviceId], "in join order")
+        XCTAssertEqual(settings.devices.map(\.isThisDevice), [true, false])
         let tablet = try XCTUnwrap(settings.devices.first { !$0.isThisDevice })
-        XCTAssertEqual(tablet.id, x.t.deviceId)
 
         settings.revoke(settings.devices[0])
         XCTAssertNotNil(settings.errorMessage, "this device cannot revoke itself")
         settings.revoke(tablet)
         XCTAssertNil(settings.errorMessage)
         XCTAssertEqual(settings.devices.first { $0.id == tablet.id }?.revoked, true)
+    }
+
+    func testDeviceNamesSyncToTheListAndTheConflictInbox() async throws {
+        let (x, client) = try await pair(alias: "C-0690")
+        let phoneShort = "Device …" + String(x.p.deviceId.suffix(6))
+        XCTAssertEqual(x.p.settings.devices.map(\.label), [phoneShort, "Device …" + String(x.t.deviceId.suffix(6))],
+                       "unnamed devices show a short id")
+        x.t.settings.deviceName = "Clinic iPad"
+        XCTAssertTrue(x.t.settings.saveDeviceName())
+        XCTAssertEqual(x.t.settings.thisDevice?.label, "Clinic iPad")
+
+        // A conflict made after naming: the phone attributes the tablet's value by name.
+        let form = x.p.newRupture(clientId: client)
+        form.toggle(.wdDenial)
+        let rupture = try form.save()
+        await syncBoth(x)
+        let list = x.p.settings.devices
+        XCTAssertEqual(list.map(\.label), [phoneShort, "Clinic iPad"], "the name reached the phone")
+        XCTAssertEqual(list.map(\.isThisDevice), [true, false])
+        let joined = try list.map { try XCTUnwrap($0.addedAt, "join date") }
+        XCTAssertLessThanOrEqual(joined[0], joined[1])
+        XCTAssertEqual(x.t.settings.devices.map(\.label), [phoneShort, "Clinic iPad"])
+
+        let onPhone = x.p.rupture(id: rupture)
+        onPhone.significance = 4
+        try onPhone.saveChanges()
+        let onTablet = x.t.rupture(id: rupture)
+        onTablet.significance = 2
+        try onTablet.saveChanges()
+        await syncBoth(x)
+        let item = try XCTUnwrap(x.p.conflicts.items.first)
+        XCTAssertEqual(item.options.first { $0.value == "2" }?.device, "Clinic iPad")
+        XCTAssertEqual(item.options.first { $0.value == "4" }?.device, "This device")
+        XCTAssertEqual(x.t.conflicts.items.first?.options.first { $0.value == "4" }?.device, phoneShort)
+
+        // Renamed later, the new name wins everywhere.
+        x.t.settings.deviceName = "Home iPad"
+        XCTAssertTrue(x.t.settings.saveDeviceName())
+        await syncBoth(x)
+        XCTAssertEqual(x.p.settings.devices.last?.name, "Home iPad")
     }
 }

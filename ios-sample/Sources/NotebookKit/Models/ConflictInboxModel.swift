@@ -1,9 +1,9 @@
 // The conflict inbox: clinically meaningful fields (a client's status, a note's format and risk
 // levels, a rupture's significance) that two devices changed concurrently. Mend does not pick a
-// silent winner for these; the inbox shows every competing value with the device that wrote it and
-// when, and the clinician chooses. The choice syncs to the other devices. Mend names each
-// conflict's record kind and client, so the inbox titles and attributes it without reading the
-// record itself.
+// silent winner for these; the inbox shows every competing value with the device that wrote it (by
+// the name its owner gave it) and when, and the clinician chooses. The choice syncs to the other
+// devices. Mend names each conflict's record kind and client, so the inbox titles and attributes it
+// without reading the record itself.
 import Foundation
 import Mend
 import Observation
@@ -14,7 +14,7 @@ public struct ConflictOption: Identifiable, Hashable, Sendable {
     public let value: String
     /// The value for display.
     public let label: String
-    /// Who wrote it: "This device" or a short device id.
+    /// Who wrote it: "This device", the device's name, or a short device id.
     public let device: String
     /// When it was written.
     public let date: Date?
@@ -66,6 +66,8 @@ public final class ConflictInboxModel: RecordsObserving {
         do {
             let vault = try context.vault()
             let me = vault.deviceId()
+            var names: [String: String] = [:]
+            for d in vault.devices() { names[d.id] = d.name }
             var aliases: [String: String?] = [:]
             var found: [ConflictItem] = []
             for c in try vault.conflicts() {
@@ -81,7 +83,8 @@ public final class ConflictInboxModel: RecordsObserving {
                     title: Self.title(kind: c.recordKind, field: c.field), clientAlias: alias,
                     options: c.values.map { v in
                         ConflictOption(value: v.value, label: Self.label(kind: c.recordKind, field: c.field, value: v.value),
-                                       device: v.deviceId.map { $0 == me ? "This device" : "Device …" + String($0.suffix(6)) } ?? "Unknown device",
+                                       device: v.deviceId.map { $0 == me ? "This device" : DeviceRow.label(name: names[$0], id: $0) }
+                                           ?? "Unknown device",
                                        date: v.at.map(Date.init(mendMillis:)))
                     }))
             }

@@ -129,7 +129,8 @@ public final class NotebookSession {
         observed(RuptureFormModel(context: context, clientId: clientId, sessionId: sessionId))
     }
 
-    /// The form of a logged rupture: every field shown, the changeable ones edited, repair attempts, status.
+    /// The form of a logged rupture: every field but the record class corrected, texts typed live,
+    /// repair attempts, status and its history, void.
     public func rupture(id: String) -> RuptureFormModel { observed(RuptureFormModel(context: context, ruptureId: id)) }
 
     /// A WAI-SR entry form for a client.

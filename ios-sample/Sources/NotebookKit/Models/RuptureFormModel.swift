@@ -1,11 +1,18 @@
 // The rupture log form (clinical-model.md §4.3, RuptureEvent): movement (3RS moving away / against),
-// who initiated it and how it was noticed, the minute in the session, the alliance dimensions
-// strained, 3RS markers, precipitants, a 1–5 significance, narrative, the client's words and the
-// therapist's own contribution with its 1–5 rating. On a logged rupture: the fields Mend lets change
-// (movement, markers, precipitants, significance, narrative, the client's response and the
-// client-reported and resolution ratings) are edited and saved as one update holding only what
-// differs from the stored rupture; repair attempts and status changes are logged. Validation runs
-// before anything is written and reports fields and rules only, never the text typed.
+// who initiated it and how it was noticed, the date, session and minute in the session, the
+// alliance dimensions strained, 3RS markers, precipitants, a 1–5 significance, narrative, the
+// client's words and the therapist's own contribution with its 1–5 rating; once logged also the
+// client-reported intensity, resolution, the client's responses and a follow-up plan.
+//
+// A logged rupture is corrected in the same form: every field but the record class (it decides
+// the key). The four texts are typed live, each keystroke one minimal splice
+// (`spliceRuptureText`), so typing on two devices merges by character. The other fields are saved
+// together as one `updateRupture` holding only what differs from the stored rupture (set, cleared,
+// added or removed), so a save never rewrites a field another device changed meanwhile. Status
+// changes and repair attempts are logged with the session happening now. A rupture logged in error
+// is voided with a reason: it stays readable, read-only from then on (Mend refuses every edit).
+// Validation runs before anything is written and reports fields and rules only, never the text
+// typed.
 import Foundation
 import Mend
 import Observation
@@ -38,16 +45,51 @@ public struct RepairDraft: Equatable, Sendable {
     }
 }
 
-/// The rupture form: a new rupture, or a logged one (its changeable fields, repair, status).
+/// One of the client's sessions, as the session picker and the status history show it.
+public struct SessionChoice: Identifiable, Equatable, Sendable {
+    /// The session id.
+    public let id: String
+    /// When it starts.
+    public let date: Date
+    /// Its status.
+    public let status: SessionStatus
+}
+
+/// One change of the rupture's status, oldest first in `RuptureFormModel.statusHistory`.
+public struct StatusHistoryRow: Identifiable, Equatable, Sendable {
+    /// Its place in the log.
+    public let id: Int
+    /// The status it moved to.
+    public let status: RuptureStatus
+    /// When.
+    public let date: Date
+    /// The clinician who made it (their signer id).
+    public let by: String
+    /// Whether this clinician made it.
+    public let byMe: Bool
+    /// The session it was made in, if any.
+    public let sessionId: String?
+    /// The start of that session, when it is one of the client's listed sessions.
+    public let sessionDate: Date?
+}
+
+/// The rupture form: a new rupture, or a logged one (every field but the record class
+/// correctable, texts typed live, repair, status, void).
 @MainActor
 @Observable
 public final class RuptureFormModel: RecordsObserving {
+    /// How long before its start a session counts as happening now.
+    public static let sessionEarly: TimeInterval = 15 * 60
+    /// How long after its start a session counts as happening now (the timeline gives a session's
+    /// start only, so this stands in for its end).
+    public static let sessionWindow: TimeInterval = 3 * 3600
+
     /// The rupture, once logged.
     public private(set) var ruptureId: String?
     /// The client.
     public private(set) var clientId: String
-    /// The session it happened in (nil: between sessions).
-    public var sessionId: String?
+    /// The session it happened in (nil: between sessions). Clearing it clears the minute.
+    public var sessionId: String? { didSet { if sessionId == nil { atMinute = nil } } }
     /// When it happened.
     public var occurredAt: Date
     /// The minute within the session, 0–600 (only for a rupture in a session).
@@ -56,9 +98,10 @@ public final class RuptureFormModel: RecordsObserving {
     public var movement: Movement = .withdrawal
     /// Who initiated it.
     public var initiatedBy: InitiatedBy = .client
-    /// How it was noticed.
+    /// How it was noticed (nil: not noted).
     public var detectedBy: DetectedBy?
-    /// Psychotherapy note (the default, kept under a separate key) or progress record.
+    /// Psychotherapy note (the default, kept under a separate key) or progress record. Fixed once
+    /// logged: it decides the key.
     public var recordClass: RecordClass = .psychotherapyNote
     /// The alliance dimensions strained (Bordin: task, goal, bond).
     public var allianceDimensions: Set<AllianceDimension> = []
@@ -68,13 +111,15 @@ public final class RuptureFormModel: RecordsObserving {
     public var precipitants: Set<Precipitant> = []
     /// Therapist-rated impact on the collaboration, 1–5.
     public var significance = 3
-    /// What happened.
-    public var narrative = ""
-    /// The client's words, verbatim.
-    public var clientWords = ""
-    /// The therapist's reflection on their own part.
-    public var therapistContribution = ""
-    /// The 3RS rating of the therapist's contribution, 1–5.
+    /// What happened (type with `edit(_:to:)`).
+    public private(set) var narrative = ""
+    /// The client's words, verbatim (type with `edit(_:to:)`).
+    public private(set) var clientWords = ""
+    /// The therapist's reflection on their own part (type with `edit(_:to:)`).
+    public private(set) var therapistContribution = ""
+    /// The follow-up plan (logged ruptures; type with `edit(_:to:)`).
+    public private(set) var followUpNote = ""
+    /// The 3RS rating of the therapist's contribution, 1–5 (nil: not rated).
     public var therapistContributionRating: Int?
     /// How intense the client said it was (PSQ), 1–5 (logged ruptures).
     public var clientReportedIntensity: Int?
@@ -82,15 +127,20 @@ public final class RuptureFormModel: RecordsObserving {
     public var resolutionRating: Int?
     /// How the client responded over the rupture's course (logged ruptures).
     public var clientResponse: Set<ClientResponse> = []
+    /// Whether a follow-up is planned (logged ruptures: Mend's new rupture has no plan).
+    public var followUpPlanned = false
     /// The current status (logged ruptures).
     public private(set) var status: RuptureStatus = .unaddressed
     /// Logged repair attempts.
     public private(set) var repairAttempts: [RepairAttempt] = []
+    /// The client's sessions, newest first (for the session picker and the status history).
+    public private(set) var sessions: [SessionChoice] = []
     /// The rupture as last read from the vault (logged ruptures); edits are measured against it.
+    /// Its texts follow every keystroke saved here.
     public private(set) var stored: RuptureEvent?
     /// The repair attempt being written.
     public var repairDraft = RepairDraft()
-    /// The last Mend error.
+    /// The last Mend error (e.g. `.validation(field: "rupture", …)` for an edit of a voided rupture).
     public private(set) var lastError: VaultError?
     /// The last error, as a sentence.
     public private(set) var errorMessage: String?
@@ -102,6 +152,7 @@ public final class RuptureFormModel: RecordsObserving {
         self.clientId = clientId
         self.sessionId = sessionId
         occurredAt = context.environment.time.now
+        reloadSessions()
     }
 
     init(context: NotebookContext, ruptureId: String) {
@@ -112,54 +163,68 @@ public final class RuptureFormModel: RecordsObserving {
         reload()
     }
 
-    /// Whether this is a logged rupture. Its date, session, minute, initiator, how it was noticed,
-    /// record class, alliance dimensions, the client's words and the therapist's contribution and
-    /// its rating are then read-only (Mend has no update for them); the rest can be edited.
+    /// Whether this is a logged rupture. Every field but the record class can then be corrected.
     public var isLogged: Bool { ruptureId != nil }
 
-    /// Problems that block saving (a new rupture, or the edits of a logged one).
+    /// How the rupture was voided (logged in error), if it was.
+    public var voided: Voided? { stored?.voided }
+
+    /// Whether the rupture was voided: it is shown read-only and Mend refuses every edit.
+    public var isVoided: Bool { voided != nil }
+
+    /// Whether this clinician voided it.
+    public var voidedByMe: Bool { voided?.by == context.signer.id }
+
+    /// Whether the form takes edits (a new rupture, or a logged one not voided).
+    public var isEditable: Bool { !isVoided }
+
+    /// The client's session happening now, by the clock at the call: of the sessions not
+    /// cancelled or missed, the latest starting at most `sessionEarly` from now and at most
+    /// `sessionWindow` ago. Status changes and repair attempts record it.
+    public var currentSession: SessionChoice? {
+        let now = context.environment.time.now
+        return sessions
+            .filter { $0.status == .scheduled || $0.status == .completed }
+            .filter { $0.date <= now.addingTimeInterval(Self.sessionEarly) && now.timeIntervalSince($0.date) <= Self.sessionWindow }
+            .max { $0.date < $1.date }
+    }
+
+    /// Every status change, oldest first, with the session each was made in.
+    public var statusHistory: [StatusHistoryRow] {
+        guard let log = stored?.statusLog else { return [] }
+        let me = context.signer.id
+        return log.enumerated().map { i, c in
+            StatusHistoryRow(id: i, status: c.to, date: Date(mendMillis: c.at), by: c.by, byMe: c.by == me,
+                             sessionId: c.sessionId, sessionDate: c.sessionId.flatMap { s in sessions.first { $0.id == s }?.date })
+        }
+    }
+
+    /// Problems that block saving (a new rupture, or the corrections of a logged one).
     public var errors: [FieldError] {
         var e: [FieldError] = []
         if !(1...5).contains(significance) { e.append(FieldError("significance", "must be between 1 and 5")) }
         if markers.isEmpty { e.append(FieldError("markers", "choose at least one 3RS marker")) }
-        for (field, text) in [("narrative", narrative), ("client's words", clientWords), ("therapist contribution", therapistContribution)]
-        where text.utf8.count > 1 << 20 {
-            e.append(FieldError(field, "must be at most 1 MiB"))
+        if occurredAt > context.environment.time.now.addingTimeInterval(60), occurredAt.mendMillis != stored?.occurredAt {
+            e.append(FieldError("date", "a rupture cannot be logged in the future"))
         }
-        if let stored {
-            Self.checkRating("client-reported intensity", clientReportedIntensity, stored: stored.clientReportedIntensity, into: &e)
-            Self.checkRating("resolution rating", resolutionRating, stored: stored.resolutionRating, into: &e)
-            // Mend's update adds precipitants and client responses but has no way to remove one.
-            if !Set(stored.precipitants).isSubset(of: precipitants) {
-                e.append(FieldError("precipitants", "a logged precipitant cannot be removed"))
+        if let m = atMinute {
+            if sessionId == nil {
+                e.append(FieldError("minute in session", "only for a rupture in a session"))
+            } else if !(0...600).contains(m) {
+                e.append(FieldError("minute in session", "must be between 0 and 600"))
             }
-            if !Set(stored.clientResponse).isSubset(of: clientResponse) {
-                e.append(FieldError("client's response", "a logged response cannot be removed"))
+        }
+        for (field, value) in [("therapist contribution rating", therapistContributionRating),
+                               ("client-reported intensity", clientReportedIntensity), ("resolution rating", resolutionRating)] {
+            if let v = value, !(1...5).contains(v) { e.append(FieldError(field, "must be between 1 and 5")) }
+        }
+        if !isLogged {
+            for field in RuptureText.all where text(field).utf8.count > 1 << 20 {
+                e.append(FieldError(field.label, "must be at most 1 MiB"))
             }
-        } else {
-            if occurredAt > context.environment.time.now.addingTimeInterval(60) {
-                e.append(FieldError("date", "a rupture cannot be logged in the future"))
-            }
-            if let m = atMinute {
-                if sessionId == nil {
-                    e.append(FieldError("minute in session", "only for a rupture in a session"))
-                } else if !(0...600).contains(m) {
-                    e.append(FieldError("minute in session", "must be between 0 and 600"))
-                }
-            }
-            if let v = therapistContributionRating, !(1...5).contains(v) {
-                e.append(FieldError("therapist contribution rating", "must be between 1 and 5"))
-            }
+            if followUpPlanned { e.append(FieldError("follow-up", "plan it once the rupture is logged")) }
         }
         return e
-    }
-
-    private static func checkRating(_ field: String, _ value: Int?, stored: Int64?, into e: inout [FieldError]) {
-        if let v = value, !(1...5).contains(v) {
-            e.append(FieldError(field, "must be between 1 and 5"))
-        } else if value == nil, stored != nil {
-            e.append(FieldError(field, "cannot be cleared once saved"))
-        }
     }
 
     /// Markers that do not match the movement (allowed, but worth a second look).
@@ -178,39 +243,93 @@ public final class RuptureFormModel: RecordsObserving {
     }
 
     /// Toggles a marker.
-    public func toggle(_ marker: RuptureMarker) {
-        if markers.contains(marker) { markers.remove(marker) } else { markers.insert(marker) }
-    }
+    public func toggle(_ marker: RuptureMarker) { markers.formSymmetricDifference([marker]) }
 
-    /// Toggles a precipitant (a logged one stays: see `canRemove`).
-    public func toggle(_ precipitant: Precipitant) {
-        if !precipitants.contains(precipitant) {
-            precipitants.insert(precipitant)
-        } else if canRemove(precipitant) {
-            precipitants.remove(precipitant)
+    /// Toggles a precipitant.
+    public func toggle(_ precipitant: Precipitant) { precipitants.formSymmetricDifference([precipitant]) }
+
+    /// Toggles an alliance dimension.
+    public func toggle(_ dimension: AllianceDimension) { allianceDimensions.formSymmetricDifference([dimension]) }
+
+    /// Toggles one of the client's responses.
+    public func toggle(_ response: ClientResponse) { clientResponse.formSymmetricDifference([response]) }
+
+    // MARK: - Texts
+
+    /// The text of `field` as shown.
+    public func text(_ field: RuptureText) -> String {
+        switch field {
+        case .narrative: narrative
+        case .clientWords: clientWords
+        case .therapistContribution: therapistContribution
+        case .followUpNote: followUpNote
         }
     }
 
-    /// Toggles an alliance dimension (new ruptures).
-    public func toggle(_ dimension: AllianceDimension) {
-        guard !isLogged else { return }
-        if allianceDimensions.contains(dimension) { allianceDimensions.remove(dimension) } else { allianceDimensions.insert(dimension) }
-    }
-
-    /// Toggles one of the client's responses (a logged one stays: see `canRemove`).
-    public func toggle(_ response: ClientResponse) {
-        if !clientResponse.contains(response) {
-            clientResponse.insert(response)
-        } else if canRemove(response) {
-            clientResponse.remove(response)
+    private func setText(_ field: RuptureText, _ value: String) {
+        switch field {
+        case .narrative: narrative = value
+        case .clientWords: clientWords = value
+        case .therapistContribution: therapistContribution = value
+        case .followUpNote: followUpNote = value
         }
     }
 
-    /// Whether a precipitant can be unticked: not once it is part of the logged rupture.
-    public func canRemove(_ precipitant: Precipitant) -> Bool { !(stored?.precipitants.contains(precipitant) ?? false) }
+    private static func setText(_ field: RuptureText, _ value: String, in r: inout RuptureEvent) {
+        switch field {
+        case .narrative: r.narrative = value
+        case .clientWords: r.clientWords = value
+        case .therapistContribution: r.therapistContribution = value
+        case .followUpNote: r.followUpNote = value
+        }
+    }
 
-    /// Whether a client response can be unticked: not once it is part of the logged rupture.
-    public func canRemove(_ response: ClientResponse) -> Bool { !(stored?.clientResponse.contains(response) ?? false) }
+    private static func text(_ field: RuptureText, of r: RuptureEvent) -> String {
+        switch field {
+        case .narrative: r.narrative
+        case .clientWords: r.clientWords
+        case .therapistContribution: r.therapistContribution
+        case .followUpNote: r.followUpNote
+        }
+    }
+
+    /// Live typing: the text field for `field` now reads `newText`. On a new rupture the text is
+    /// kept until `save` (and there is no follow-up plan yet). On a logged one the change is
+    /// stored at once as one minimal splice from the text the vault holds, so another device's
+    /// concurrent typing in the same text merges by character. Refused by Mend (a voided
+    /// rupture: `lastError == .validation(field: "rupture", …)`), the text goes back to what is
+    /// stored.
+    public func edit(_ field: RuptureText, to newText: String) {
+        guard let id = ruptureId else {
+            if field == .followUpNote {
+                errorMessage = "Log the rupture before planning a follow-up."
+            } else {
+                setText(field, newText)
+            }
+            return
+        }
+        guard var r = stored else {
+            errorMessage = "The rupture could not be read; reopen it."
+            return
+        }
+        guard let splice = TextSplice(from: Self.text(field, of: r), to: newText) else { return }
+        context.touched()
+        do {
+            try mend {
+                try context.vault().spliceRuptureText(id: id, field: field, pos: UInt64(splice.position),
+                                                      delete: UInt64(splice.delete), insert: splice.insert)
+            }
+            Self.setText(field, newText, in: &r)
+            stored = r
+            setText(field, newText)
+            lastError = nil
+            errorMessage = nil
+            context.publish([id], origin: .typing, from: self)
+        } catch {
+            fail(error)
+            reload()
+        }
+    }
 
     // MARK: - Saving
 
@@ -239,30 +358,55 @@ public final class RuptureFormModel: RecordsObserving {
     }
 
     /// What differs between the form and the logged rupture, as Mend's update (nil: nothing, or
-    /// not logged). Only changed fields are set, so a save never rewrites what another device
-    /// changed meanwhile in a field this form left alone.
+    /// not logged). Only changed fields are set; an optional field emptied here is cleared, a set
+    /// member unticked is removed; it never sets and clears (or adds and removes) the same thing,
+    /// which Mend refuses. The texts are not part of it (they are saved as they are typed) and
+    /// the record class never changes.
     public var pendingUpdate: RuptureUpdate? {
         guard let r = stored else { return nil }
         var u = RuptureUpdate()
-        if Int64(significance) != r.significance { u.significance = Int64(significance) }
-        if let v = clientReportedIntensity.map(Int64.init), v != r.clientReportedIntensity { u.clientReportedIntensity = v }
-        if let v = resolutionRating.map(Int64.init), v != r.resolutionRating { u.resolutionRating = v }
+        var clear: [RuptureField] = []
+        func optional<T: Equatable>(_ now: T?, _ was: T?, _ field: RuptureField) -> T? {
+            guard now != was else { return nil }
+            if now == nil { clear.append(field) }
+            return now
+        }
+        if occurredAt.mendMillis != r.occurredAt { u.occurredAt = occurredAt.mendMillis }
         if movement != r.movement { u.movement = movement }
-        let storedMarkers = Set(r.markers)
-        u.addMarkers = RuptureMarker.all.filter { markers.contains($0) && !storedMarkers.contains($0) }
-        u.removeMarkers = RuptureMarker.all.filter { storedMarkers.contains($0) && !markers.contains($0) }
-        u.addPrecipitants = Precipitant.all.filter { precipitants.contains($0) && !r.precipitants.contains($0) }
-        u.addClientResponse = ClientResponse.all.filter { clientResponse.contains($0) && !r.clientResponse.contains($0) }
-        if narrative != r.narrative { u.narrative = narrative }
+        if initiatedBy != r.initiatedBy { u.initiatedBy = initiatedBy }
+        if Int64(significance) != r.significance { u.significance = Int64(significance) }
+        if followUpPlanned != r.followUpPlanned { u.followUpPlanned = followUpPlanned }
+        // In RuptureField's order, so `clear` reads the same whatever was edited first.
+        u.sessionId = optional(sessionId, r.sessionId, .sessionId)
+        u.atMinute = optional(atMinute.map(Int64.init), r.atMinute, .atMinute)
+        u.detectedBy = optional(detectedBy, r.detectedBy, .detectedBy)
+        u.clientReportedIntensity = optional(clientReportedIntensity.map(Int64.init), r.clientReportedIntensity, .clientReportedIntensity)
+        u.therapistContributionRating = optional(therapistContributionRating.map(Int64.init), r.therapistContributionRating,
+                                                 .therapistContributionRating)
+        u.resolutionRating = optional(resolutionRating.map(Int64.init), r.resolutionRating, .resolutionRating)
+        u.clear = clear
+        (u.addMarkers, u.removeMarkers) = Self.delta(RuptureMarker.all, form: markers, stored: r.markers)
+        (u.addAllianceDimensions, u.removeAllianceDimensions) = Self.delta(AllianceDimension.all, form: allianceDimensions,
+                                                                           stored: r.allianceDimensions)
+        (u.addPrecipitants, u.removePrecipitants) = Self.delta(Precipitant.all, form: precipitants, stored: r.precipitants)
+        (u.addClientResponse, u.removeClientResponse) = Self.delta(ClientResponse.all, form: clientResponse, stored: r.clientResponse)
         return u == RuptureUpdate() ? nil : u
     }
 
-    /// Whether a logged rupture has edits not saved yet.
+    /// Members ticked here and not stored, and stored ones unticked here, in `all`'s order.
+    private static func delta<T: Hashable>(_ all: [T], form: Set<T>, stored: [T]) -> (add: [T], remove: [T]) {
+        let was = Set(stored)
+        return (all.filter { form.contains($0) && !was.contains($0) }, all.filter { was.contains($0) && !form.contains($0) })
+    }
+
+    /// Whether a logged rupture has corrections not saved yet (texts save as they are typed).
     public var hasUnsavedChanges: Bool { pendingUpdate != nil }
 
-    /// Saves the edits of a logged rupture as one update of the changed fields. A changed
-    /// significance made concurrently on another device becomes a conflict in the inbox rather
-    /// than a silent winner; marker and precipitant changes merge with the other device's.
+    /// Saves the corrections of a logged rupture as one update of the changed fields. A
+    /// significance changed concurrently on another device becomes a conflict in the inbox rather
+    /// than a silent winner; set members added or removed merge with the other device's. On a
+    /// voided rupture Mend refuses (`.validation(field: "rupture", …)`) and the form shows the
+    /// stored rupture again.
     public func saveChanges() throws {
         guard let id = ruptureId else { throw FormErrors([FieldError("rupture", "log the rupture first")]) }
         guard errors.isEmpty else { throw FormErrors(errors) }
@@ -270,27 +414,32 @@ public final class RuptureFormModel: RecordsObserving {
         try change(keepingEdits: false) { try $0.updateRupture(id: id, update: update) }
     }
 
-    /// Drops unsaved edits of a logged rupture.
+    /// Drops unsaved corrections of a logged rupture (the texts are already saved).
     public func discardChanges() {
         if let stored { show(stored, keepingEdits: false) }
     }
 
-    /// Moves the rupture to `status` (a log: the latest change wins, and a merge never regresses it).
+    /// Moves the rupture to `status` (a log: the latest change wins, and a merge never regresses
+    /// it), recorded as made in the session happening now, if any. Unsaved corrections stay.
     public func setStatus(_ status: RuptureStatus) throws {
-        guard let id = ruptureId else { return }
-        try change { try $0.setRuptureStatus(id: id, status: status, at: context.nowMillis, by: context.signer.id) }
+        guard let id = ruptureId else { throw FormErrors([FieldError("rupture", "log the rupture first")]) }
+        let session = currentSession?.id
+        try change {
+            try $0.setRuptureStatus(id: id, status: status, at: context.nowMillis, by: context.signer.id, sessionId: session)
+        }
     }
 
-    /// Logs `repairDraft` as a repair attempt; returns its id.
+    /// Logs `repairDraft` as a repair attempt, in the session happening now if any; returns its id.
     @discardableResult
     public func addRepairAttempt() throws -> String {
         guard let id = ruptureId else { throw FormErrors([FieldError("rupture", "save the rupture first")]) }
         guard repairDraft.errors.isEmpty else { throw FormErrors(repairDraft.errors) }
         let d = repairDraft
+        let session = currentSession?.id
         var attemptId = ""
         try change { vault in
             attemptId = try vault.addRepairAttempt(id: id, attempt: NewRepairAttempt(
-                sessionId: sessionId, at: context.nowMillis,
+                sessionId: session, at: context.nowMillis,
                 strategies: RepairStrategy.all.filter(d.strategies.contains),
                 clientResponse: ClientResponse.all.filter(d.clientResponse.contains),
                 effect: d.effect.map(Int64.init), note: d.note))
@@ -299,53 +448,91 @@ public final class RuptureFormModel: RecordsObserving {
         return attemptId
     }
 
-    /// Reads the logged rupture again, keeping the fields edited here and not saved yet.
+    /// Voids the rupture as logged in error, saying why (required). Nothing is deleted: it stays
+    /// readable and on the timeline, marked voided, leaves the unresolved list, and takes no
+    /// further edit. Unsaved corrections are dropped. A void cannot be undone: the screen asks
+    /// for confirmation first.
+    public func voidRupture(reason: String) throws {
+        guard let id = ruptureId else { throw FormErrors([FieldError("rupture", "log the rupture first")]) }
+        let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !why.isEmpty else { throw FormErrors([FieldError("void reason", "say why the rupture is voided")]) }
+        try change(keepingEdits: false) { try $0.voidRupture(id: id, reason: why, by: context.signer.id, at: context.nowMillis) }
+    }
+
+    // MARK: - Loading
+
+    /// Reads the logged rupture again, keeping the corrections made here and not saved yet.
     public func reload() { reload(keepingEdits: true) }
 
     private func reload(keepingEdits: Bool) {
         guard let id = ruptureId else { return }
         do {
-            show(try mend { try context.vault().rupture(id: id) }, keepingEdits: keepingEdits)
+            let r = try mend { try context.vault().rupture(id: id) }
+            clientId = r.clientId
+            reloadSessions()
+            show(r, keepingEdits: keepingEdits && r.voided == nil)
+        } catch {
+            fail(error)
+        }
+    }
+
+    private func reloadSessions() {
+        do {
+            let entries = try mend { try context.vault().timeline(clientId: clientId) }
+            sessions = entries.compactMap { e -> SessionChoice? in
+                guard case let .session(id, at, status) = e else { return nil }
+                return SessionChoice(id: id, date: Date(mendMillis: at), status: status)
+            }
+            .sorted { $0.date > $1.date }
         } catch {
             fail(error)
         }
     }
 
     /// Shows `r`. Keeping edits, a field the user changed keeps its value (a set keeps the user's
-    /// additions and removals on top of `r`) and the others take `r`'s. A narrative edited on
-    /// both sides keeps this form's text, and saving it writes that text.
+    /// additions and removals on top of `r`) and the others take `r`'s. The texts are always
+    /// `r`'s: every keystroke was saved, so `r` holds them merged with other devices' typing.
     private func show(_ r: RuptureEvent, keepingEdits: Bool) {
         if keepingEdits, let was = stored {
+            sessionId = Self.merged(sessionId, was: was.sessionId, now: r.sessionId)
+            occurredAt = Self.merged(occurredAt, was: Date(mendMillis: was.occurredAt), now: Date(mendMillis: r.occurredAt))
+            atMinute = Self.merged(atMinute, was: was.atMinute.map(Int.init), now: r.atMinute.map(Int.init))
             movement = Self.merged(movement, was: was.movement, now: r.movement)
+            initiatedBy = Self.merged(initiatedBy, was: was.initiatedBy, now: r.initiatedBy)
+            detectedBy = Self.merged(detectedBy, was: was.detectedBy, now: r.detectedBy)
+            allianceDimensions = Self.mergedSet(allianceDimensions, was: Set(was.allianceDimensions), now: Set(r.allianceDimensions))
             markers = Self.mergedSet(markers, was: Set(was.markers), now: Set(r.markers))
             precipitants = Self.mergedSet(precipitants, was: Set(was.precipitants), now: Set(r.precipitants))
             clientResponse = Self.mergedSet(clientResponse, was: Set(was.clientResponse), now: Set(r.clientResponse))
             significance = Self.merged(significance, was: Int(was.significance), now: Int(r.significance))
+            therapistContributionRating = Self.merged(therapistContributionRating, was: was.therapistContributionRating.map(Int.init),
+                                                      now: r.therapistContributionRating.map(Int.init))
             clientReportedIntensity = Self.merged(clientReportedIntensity, was: was.clientReportedIntensity.map(Int.init),
                                                   now: r.clientReportedIntensity.map(Int.init))
             resolutionRating = Self.merged(resolutionRating, was: was.resolutionRating.map(Int.init), now: r.resolutionRating.map(Int.init))
-            narrative = Self.merged(narrative, was: was.narrative, now: r.narrative)
+            followUpPlanned = Self.merged(followUpPlanned, was: was.followUpPlanned, now: r.followUpPlanned)
         } else {
+            sessionId = r.sessionId
+            occurredAt = Date(mendMillis: r.occurredAt)
+            atMinute = r.atMinute.map(Int.init)
             movement = r.movement
+            initiatedBy = r.initiatedBy
+            detectedBy = r.detectedBy
+            allianceDimensions = Set(r.allianceDimensions)
             markers = Set(r.markers)
             precipitants = Set(r.precipitants)
             clientResponse = Set(r.clientResponse)
             significance = Int(r.significance)
+            therapistContributionRating = r.therapistContributionRating.map(Int.init)
             clientReportedIntensity = r.clientReportedIntensity.map(Int.init)
             resolutionRating = r.resolutionRating.map(Int.init)
-            narrative = r.narrative
+            followUpPlanned = r.followUpPlanned
         }
+        // A minute kept here on a session cleared elsewhere has nothing to belong to.
+        if sessionId == nil { atMinute = nil }
+        for field in RuptureText.all { setText(field, Self.text(field, of: r)) }
         clientId = r.clientId
-        sessionId = r.sessionId
-        occurredAt = Date(mendMillis: r.occurredAt)
-        atMinute = r.atMinute.map(Int.init)
-        initiatedBy = r.initiatedBy
-        detectedBy = r.detectedBy
         recordClass = r.recordClass
-        allianceDimensions = Set(r.allianceDimensions)
-        clientWords = r.clientWords
-        therapistContribution = r.therapistContribution
-        therapistContributionRating = r.therapistContributionRating.map(Int.init)
         status = r.status
         repairAttempts = r.repairAttempts
         stored = r
@@ -355,6 +542,13 @@ public final class RuptureFormModel: RecordsObserving {
 
     private static func mergedSet<T>(_ form: Set<T>, was: Set<T>, now: Set<T>) -> Set<T> {
         now.union(form.subtracting(was)).subtracting(was.subtracting(form))
+    }
+
+    // MARK: - Plumbing
+
+    /// Mend's refusal to edit a voided rupture.
+    private static func isVoidedRefusal(_ error: Error) -> Bool {
+        if case .validation(field: "rupture", reason: _)? = error as? VaultError { true } else { false }
     }
 
     private func record<T>(_ body: (Vault) throws -> T) throws -> T {
@@ -371,7 +565,13 @@ public final class RuptureFormModel: RecordsObserving {
 
     private func change(keepingEdits: Bool = true, _ body: (Vault) throws -> Void) throws {
         context.touched()
-        try record(body)
+        do {
+            try record(body)
+        } catch {
+            // Voided since the form last read it: show it as it is now, without the edits.
+            if Self.isVoidedRefusal(error) { reload(keepingEdits: false) }
+            throw error
+        }
         reload(keepingEdits: keepingEdits)
         if let id = ruptureId { context.publish([id, clientId], origin: .local, from: self) }
     }
@@ -381,8 +581,13 @@ public final class RuptureFormModel: RecordsObserving {
         errorMessage = UserMessage.describe(error)
     }
 
-    /// Reloads a logged rupture changed elsewhere, keeping unsaved edits.
+    /// Reloads a logged rupture changed elsewhere, keeping unsaved corrections; reloads the
+    /// session list when anything else may have added a session.
     public func recordsChanged(_ batch: ChangeBatch) {
-        if let id = ruptureId, batch.ids.contains(id) { reload() }
+        if let id = ruptureId, batch.ids.contains(id) {
+            reload()
+        } else if batch.origin != .typing {
+            reloadSessions()
+        }
     }
 }

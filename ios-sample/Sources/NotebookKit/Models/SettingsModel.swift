@@ -1,5 +1,6 @@
 // Settings: the relay address (validated: https, or http on this machine only), the signer's
-// name, the inactivity timeout, this vault's devices (revoke a lost one), invites for a new
+// name, the inactivity timeout, this device's name (synced to the other devices through Mend's
+// device registry), this vault's devices in join order (revoke a lost one), invites for a new
 // device (a one-time code shown here, the encrypted invite shared separately), and erasing a
 // client everywhere — which destroys that client's keys, so it asks for the alias to be typed.
 import Foundation
@@ -10,12 +11,31 @@ import Observation
 public struct DeviceRow: Identifiable, Equatable, Sendable {
     /// The device id.
     public let id: String
+    /// The name its owner gave it ("Clinic iPad"), if any; synced to every device.
+    public let name: String?
+    /// When it joined the vault (nil for devices registered before Mend recorded it).
+    public let addedAt: Date?
     /// Whether it was revoked.
     public let revoked: Bool
     /// Whether it is this device.
     public let isThisDevice: Bool
-    /// A short label.
-    public var label: String { isThisDevice ? "This device" : "Device …" + String(id.suffix(6)) }
+
+    /// A row with these parts.
+    public init(id: String, name: String?, addedAt: Date?, revoked: Bool, isThisDevice: Bool) {
+        self.id = id
+        self.name = name
+        self.addedAt = addedAt
+        self.revoked = revoked
+        self.isThisDevice = isThisDevice
+    }
+
+    /// Its name, or a short id when it has none ("Device …abc123").
+    public var label: String { Self.label(name: name, id: id) }
+
+    /// A device's name, or a short form of its id.
+    public static func label(name: String?, id: String) -> String {
+        if let name, !name.isEmpty { name } else { "Device …" + String(id.suffix(6)) }
+    }
 }
 
 /// An invite ready to hand to a new device: the code is read out or typed, the payload is sent
@@ -45,8 +65,10 @@ public final class SettingsModel: RecordsObserving {
     public var signerName: String { didSet { save { $0.signerName = signerName } } }
     /// Seconds of inactivity before the notebook locks.
     public var inactivityTimeout: TimeInterval { didSet { save { $0.inactivityTimeout = inactivityTimeout } } }
-    /// This vault's devices.
+    /// This vault's devices, in the order they joined.
     public private(set) var devices: [DeviceRow] = []
+    /// This device's name being edited (starts as the stored one).
+    public var deviceName = ""
     /// The invite made last (shown until it is dismissed).
     public private(set) var invite: InviteOffer?
     /// The last error, as a sentence.
@@ -62,6 +84,7 @@ public final class SettingsModel: RecordsObserving {
         signerName = s.signerName
         inactivityTimeout = s.inactivityTimeout
         reloadDevices()
+        deviceName = thisDevice?.name ?? ""
     }
 
     private func save(_ change: (inout NotebookSettings) -> Void) {
@@ -99,11 +122,50 @@ public final class SettingsModel: RecordsObserving {
 
     // MARK: - Devices and invites
 
-    /// Reads the device list again.
+    /// Reads the device list again (Mend lists devices in the order they joined).
     public func reloadDevices() {
         guard let vault = try? context.vault() else { return }
-        devices = vault.devices().map { DeviceRow(id: $0.id, revoked: $0.revoked, isThisDevice: $0.thisDevice) }
-            .sorted { ($0.isThisDevice ? 0 : 1, $0.id) < ($1.isThisDevice ? 0 : 1, $1.id) }
+        devices = vault.devices().map {
+            DeviceRow(id: $0.id, name: $0.name, addedAt: $0.addedAt.map(Date.init(mendMillis:)), revoked: $0.revoked,
+                      isThisDevice: $0.thisDevice)
+        }
+    }
+
+    /// This device's row.
+    public var thisDevice: DeviceRow? { devices.first(where: \.isThisDevice) }
+
+    /// What is wrong with `deviceName`: Mend's rule (not blank, at most 64 characters counted
+    /// as Unicode scalars, one line without control characters), checked before writing.
+    public var deviceNameError: FieldError? {
+        let name = deviceName.trimmingCharacters(in: .whitespaces)
+        if name.isEmpty { return FieldError("device name", "must not be empty") }
+        if name.unicodeScalars.count > 64 { return FieldError("device name", "must be at most 64 characters") }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return FieldError("device name", "must be a single line without control characters")
+        }
+        return nil
+    }
+
+    /// Names this device ("Clinic iPad") for every device's list; the name reaches the others at
+    /// the next sync. Returns whether it was saved.
+    @discardableResult
+    public func saveDeviceName() -> Bool {
+        if let e = deviceNameError {
+            errorMessage = UserMessage.describe(FormErrors([e]))
+            return false
+        }
+        context.touched()
+        let name = deviceName.trimmingCharacters(in: .whitespaces)
+        do {
+            try mend { try context.vault().setDeviceName(name: name) }
+            deviceName = name
+            errorMessage = nil
+            reloadDevices()
+            return true
+        } catch {
+            errorMessage = UserMessage.describe(error)
+            return false
+        }
     }
 
     /// Revokes a lost or retired device: every device refuses its changes from the next sync on.
@@ -165,8 +227,12 @@ public final class SettingsModel: RecordsObserving {
         }
     }
 
-    /// Device changes arrive by sync.
+    /// Device changes (names, joins, revocations) arrive by sync. The name being edited follows
+    /// only while it still reads the stored one.
     public func recordsChanged(_ batch: ChangeBatch) {
-        if batch.origin == .sync { reloadDevices() }
+        guard batch.origin == .sync else { return }
+        let shown = thisDevice?.name ?? ""
+        reloadDevices()
+        if deviceName == shown { deviceName = thisDevice?.name ?? "" }
     }
 }

@@ -14,8 +14,8 @@ public struct TimelineRow: Identifiable, Equatable, Sendable {
         case session(SessionStatus)
         /// A note; `state` is Mend's lifecycle name; `diverged` flags late edits after signing.
         case note(NoteFormat, state: String, diverged: Bool)
-        /// A rupture.
-        case rupture(Movement, RuptureStatus, significance: Int64)
+        /// A rupture; `voided` when it was logged in error (kept, read-only, out of the counts).
+        case rupture(Movement, RuptureStatus, significance: Int64, voided: Bool)
         /// A WAI-SR administration.
         case measure(total: Int64?, incomplete: Bool)
         /// A record that cannot be read (damaged, or its client erased).
@@ -35,12 +35,18 @@ public struct TimelineRow: Identifiable, Equatable, Sendable {
         case let .session(status): "Session · \(status.label)"
         case let .note(format, state, diverged):
             "\(format.label) note · \(Self.stateLabel(state))" + (diverged ? " · late edits" : "")
-        case let .rupture(movement, status, significance):
-            "Rupture · \(movement.label.components(separatedBy: " (").first ?? "") · \(status.label) · significance \(significance)"
+        case let .rupture(movement, status, significance, voided):
+            "Rupture · \(movement.label.components(separatedBy: " (").first ?? "") · "
+                + (voided ? "voided" : "\(status.label) · significance \(significance)")
         case let .measure(total, incomplete):
             "WAI-SR · " + (total.map { "total \($0)" } ?? "no total") + (incomplete ? " (incomplete)" : "")
         case let .unreadable(erased): erased ? "Erased record" : "Unreadable record"
         }
+    }
+
+    /// Whether the line is a voided rupture (the screen strikes it through).
+    public var isVoided: Bool {
+        if case .rupture(_, _, _, voided: true) = kind { true } else { false }
     }
 
     static func stateLabel(_ state: String) -> String {
@@ -158,6 +164,12 @@ public final class TimelineModel: RecordsObserving {
         reload()
     }
 
+    /// Ruptures logged and not voided (a voided rupture stays listed but is not counted).
+    public var ruptureCount: Int { rows.filter { if case .rupture(_, _, _, voided: false) = $0.kind { true } else { false } }.count }
+
+    /// Ruptures voided as logged in error.
+    public var voidedRuptureCount: Int { rows.filter(\.isVoided).count }
+
     /// The client's sessions, newest first (for the note and rupture pickers).
     public var sessions: [TimelineRow] { rows.filter { if case .session = $0.kind { true } else { false } } }
 
@@ -187,8 +199,8 @@ public final class TimelineModel: RecordsObserving {
         case let .session(id, at, status): TimelineRow(id: id, date: Date(mendMillis: at), kind: .session(status))
         case let .note(id, at, format, state, diverged):
             TimelineRow(id: id, date: Date(mendMillis: at), kind: .note(format, state: state, diverged: diverged))
-        case let .rupture(id, at, movement, status, significance, _):
-            TimelineRow(id: id, date: Date(mendMillis: at), kind: .rupture(movement, status, significance: significance))
+        case let .rupture(id, at, movement, status, significance, voided):
+            TimelineRow(id: id, date: Date(mendMillis: at), kind: .rupture(movement, status, significance: significance, voided: voided))
         case let .measure(p):
             TimelineRow(id: p.measureId, date: Date(mendMillis: p.administeredAt), kind: .measure(total: p.total, incomplete: p.incomplete))
         case let .unreadable(id, erased): TimelineRow(id: id, date: nil, kind: .unreadable(erased: erased))

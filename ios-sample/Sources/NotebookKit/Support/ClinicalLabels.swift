@@ -443,3 +443,18 @@ extension ClientResponse {
         }
     }
 }
+
+extension RuptureText {
+    /// The four texts, in the form's order.
+    public static let all: [RuptureText] = [.narrative, .clientWords, .therapistContribution, .followUpNote]
+
+    /// The field's title (also the field name in form errors).
+    public var label: String {
+        switch self {
+        case .narrative: "narrative"
+        case .clientWords: "client's words"
+        case .therapistContribution: "therapist contribution"
+        case .followUpNote: "follow-up note"
+        }
+    }
+}
