@@ -1,5 +1,6 @@
-// Settings: relay address, signer name, lock timeout and "lock now", devices (revoke a lost one),
-// invites for a new device, erasing a client everywhere, and resetting this device.
+// Settings: relay address, signer name, lock timeout and "lock now", this device's name, devices
+// (names or short ids, join dates, this device marked; revoke a lost one), invites for a new
+// device, erasing a client everywhere, and resetting this device.
 import NotebookKit
 import SwiftUI
 
@@ -41,9 +42,26 @@ struct SettingsView: View {
                 }
 
                 Section {
+                    TextField("Name this device (e.g. Clinic iPad)", text: $settings.deviceName)
+                        .onSubmit { settings.saveDeviceName() }
+                    Button("Save device name") { settings.saveDeviceName() }
+                        .disabled(settings.deviceNameError != nil || settings.deviceName == (settings.thisDevice?.name ?? ""))
+                } header: {
+                    Text("This device")
+                } footer: {
+                    Text("Your other devices show this name in their device list and conflict inbox after the next sync.")
+                }
+
+                Section {
                     ForEach(settings.devices) { device in
                         HStack {
-                            Label(device.label, systemImage: device.isThisDevice ? "iphone" : "ipad.and.iphone")
+                            Image(systemName: device.isThisDevice ? "iphone" : "ipad.and.iphone")
+                            VStack(alignment: .leading, spacing: 2) {
+                                Text(device.label)
+                                Text([device.isThisDevice ? "This device" : nil,
+                                      device.addedAt.map { "joined \($0.listStyle)" }].compactMap { $0 }.joined(separator: " · "))
+                                    .font(.caption).foregroundStyle(.secondary)
+                            }
                             Spacer()
                             if device.revoked { Text("Revoked").font(.caption).foregroundStyle(.red) }
                         }
@@ -57,7 +75,7 @@ struct SettingsView: View {
                 } header: {
                     Text("Devices")
                 } footer: {
-                    Text("Revoke a lost device: every device refuses its changes from the next sync on.")
+                    Text("In the order they joined. Revoke a lost device: every device refuses its changes from the next sync on.")
                 }
 
                 Section {
