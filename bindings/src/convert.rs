@@ -72,6 +72,20 @@ pub fn new_session(s: NewSession) -> R<core::NewSession> {
     })
 }
 
+pub fn session(s: core::Session) -> Session {
+    Session {
+        id: s.id.to_string(),
+        client_id: s.client_id.to_string(),
+        scheduled_start: s.scheduled_start,
+        actual_start: s.actual_start,
+        actual_end: s.actual_end,
+        status: s.status,
+        modality: s.modality,
+        setting: s.setting,
+        cpt_code: s.cpt_code,
+    }
+}
+
 pub fn new_note(n: NewNote) -> R<core::NewNote> {
     Ok(core::NewNote {
         session_id: id(&n.session_id)?,
@@ -166,6 +180,8 @@ pub fn new_rupture(r: NewRupture) -> R<core::NewRupture> {
         therapist_contribution: r.therapist_contribution,
         narrative: r.narrative,
         client_words: r.client_words,
+        follow_up_planned: r.follow_up_planned,
+        follow_up_note: r.follow_up_note,
     })
 }
 
@@ -210,6 +226,7 @@ pub fn rupture(r: core::RuptureEvent) -> RuptureEvent {
             .into_iter()
             .map(|a| RepairAttempt {
                 id: a.id.to_string(),
+                session_id: a.session_id.map(|s| s.to_string()),
                 at: a.at,
                 immediate: a.is_immediate(),
                 strategies: a.strategies,

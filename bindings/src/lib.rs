@@ -367,6 +367,26 @@ impl Vault {
         Ok(self.inner.create_session(&convert::new_session(session)?)?.to_string())
     }
 
+    /// Reads a session, with its actual start and end once recorded.
+    pub fn session(&self, id: String) -> R<Session> {
+        Ok(convert::session(self.inner.session(types::id(&id)?)?))
+    }
+
+    /// Records whether a session took place, with its actual times.
+    pub fn set_session_status(
+        &self,
+        id: String,
+        status: SessionStatus,
+        actual_start: Option<i64>,
+        actual_end: Option<i64>,
+    ) -> R<()> {
+        let r = self
+            .inner
+            .set_session_status(types::id(&id)?, status, actual_start, actual_end)
+            .map_err(Into::into);
+        self.changed(&id, r)
+    }
+
     /// Starts a note.
     pub fn create_note(&self, note: NewNote) -> R<String> {
         Ok(self.inner.create_note(&convert::new_note(note)?)?.to_string())

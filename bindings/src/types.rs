@@ -310,6 +310,20 @@ pub struct ClientSummary {
     pub erased: bool,
 }
 
+/// A session as stored.
+#[derive(uniffi::Record)]
+pub struct Session {
+    pub id: String,
+    pub client_id: String,
+    pub scheduled_start: i64,
+    pub actual_start: Option<i64>,
+    pub actual_end: Option<i64>,
+    pub status: SessionStatus,
+    pub modality: Modality,
+    pub setting: Setting,
+    pub cpt_code: Option<String>,
+}
+
 /// A new session.
 #[derive(uniffi::Record)]
 pub struct NewSession {
@@ -433,6 +447,12 @@ pub struct NewRupture {
     /// 3RS therapist-contribution rating, 1–5.
     #[uniffi(default = None)]
     pub therapist_contribution_rating: Option<i64>,
+    /// Whether the rupture is to be revisited.
+    #[uniffi(default = false)]
+    pub follow_up_planned: bool,
+    /// The plan for revisiting it.
+    #[uniffi(default = "")]
+    pub follow_up_note: String,
 }
 
 /// Changes to a logged rupture; `None` or empty leaves a field alone. Scalars with competing
@@ -510,6 +530,8 @@ pub struct Voided {
 #[derive(uniffi::Record)]
 pub struct RepairAttempt {
     pub id: String,
+    /// The session it happened in, if any.
+    pub session_id: Option<String>,
     pub at: i64,
     pub strategies: Vec<RepairStrategy>,
     pub client_response: Vec<ClientResponse>,

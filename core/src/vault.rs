@@ -502,7 +502,7 @@ impl Vault {
         actual_end: Option<Timestamp>,
     ) -> Result<()> {
         self.lock().edit(id, Kind::Session, |doc| {
-            session::set_status(doc, status, actual_start, actual_end)
+            session::set_status(doc, id, status, actual_start, actual_end)
         })
     }
 
@@ -639,12 +639,7 @@ impl Vault {
         crate::records::validate::label("by", by, 128)?;
         let mut g = self.lock();
         g.read(r.client_id, Kind::Client, |_| Ok(()))?;
-        if let Some(s) = r.session_id {
-            let owner = g.read(s, Kind::Session, |doc| session::read(doc, s))?.client_id;
-            if owner != r.client_id {
-                return Err(Error::invalid("session_id", "belongs to another client"));
-            }
-        }
+        g.check_session(r.session_id, r.client_id)?;
         let purpose = match r.record_class {
             RecordClass::PsychotherapyNote => KeyPurpose::Process,
             RecordClass::ProgressRecord => KeyPurpose::Record,
@@ -663,9 +658,11 @@ impl Vault {
         self.lock().read(id, Kind::Rupture, |doc| rupture::read(doc, id))
     }
 
-    /// Updates a rupture's ratings, markers and narrative.
+    /// Corrects a logged rupture: ratings, sets, texts, session and time. A session of another
+    /// client is refused.
     pub fn update_rupture(&self, id: RecordId, u: &RuptureUpdate) -> Result<()> {
         let mut g = self.lock();
+        g.check_rupture_session(id, u.session_id)?;
         let stamp = g.stamp();
         g.edit(id, Kind::Rupture, |doc| rupture::update(doc, id, u, &stamp))
     }
@@ -693,7 +690,9 @@ impl Vault {
 
     /// Logs a repair attempt.
     pub fn add_repair_attempt(&self, id: RecordId, a: &NewRepairAttempt) -> Result<RecordId> {
-        self.lock().edit(id, Kind::Rupture, |doc| rupture::add_repair(doc, id, a))
+        let mut g = self.lock();
+        g.check_rupture_session(id, a.session_id)?;
+        g.edit(id, Kind::Rupture, |doc| rupture::add_repair(doc, id, a))
     }
 
     /// Appends a status change (the status is the latest change by time).
@@ -705,8 +704,9 @@ impl Vault {
         by: &str,
         session_id: Option<RecordId>,
     ) -> Result<()> {
-        self.lock()
-            .edit(id, Kind::Rupture, |doc| rupture::change_status(doc, id, to, at, by, session_id))
+        let mut g = self.lock();
+        g.check_rupture_session(id, session_id)?;
+        g.edit(id, Kind::Rupture, |doc| rupture::change_status(doc, id, to, at, by, session_id))
     }
 
     // ----- alliance measures ---------------------------------------------------------------
@@ -1154,6 +1154,25 @@ impl Inner {
             return Err(Error::NotFound { kind: kind.name(), id });
         }
         Ok(c)
+    }
+
+    /// Refuses a session that is missing or belongs to another client.
+    fn check_session(&mut self, session_id: Option<RecordId>, client: RecordId) -> Result<()> {
+        let Some(s) = session_id else { return Ok(()) };
+        let owner = self.read(s, Kind::Session, |doc| session::read(doc, s))?.client_id;
+        if owner != client {
+            return Err(Error::invalid("session_id", "belongs to another client"));
+        }
+        Ok(())
+    }
+
+    /// `check_session` against the client of a logged rupture.
+    fn check_rupture_session(&mut self, id: RecordId, session_id: Option<RecordId>) -> Result<()> {
+        if session_id.is_none() {
+            return Ok(());
+        }
+        let client = self.read(id, Kind::Rupture, |doc| rupture::client_of(doc, id))?;
+        self.check_session(session_id, client)
     }
 
     pub(crate) fn read<T>(

@@ -528,6 +528,77 @@ fn a_contradictory_or_invalid_rupture_update_is_refused_whole() {
 }
 
 #[test]
+fn a_rupture_takes_a_follow_up_plan_and_only_its_own_clients_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(&dir);
+    let c = v.create_client(&new_client("C-0112")).unwrap();
+    let other = v.create_client(&new_client("C-0113")).unwrap();
+    let own = v.create_session(&new_session(c, 1_000)).unwrap();
+    let foreign = v.create_session(&new_session(other, 1_000)).unwrap();
+    let mut n = new_rupture(c, Some(own), 1_100);
+    n.follow_up_planned = true;
+    n.follow_up_note = "Check in about the cancelled session".into();
+    let r = v.create_rupture(&n, "t").unwrap();
+    let before = v.rupture(r).unwrap();
+    assert!(before.follow_up_planned);
+    assert_eq!(before.follow_up_note, "Check in about the cancelled session");
+
+    n.session_id = Some(foreign);
+    let on_session =
+        |e: Error| matches!(&e, Error::Validation { field, .. } if field == "session_id");
+    assert!(on_session(v.create_rupture(&n, "t").unwrap_err()));
+    let moved = RuptureUpdate { session_id: Some(foreign), ..Default::default() };
+    assert!(on_session(v.update_rupture(r, &moved).unwrap_err()));
+    let repair = NewRepairAttempt {
+        session_id: Some(foreign),
+        at: 1_200,
+        strategies: vec![RepairStrategy::RsInviteDiscussionOfRelationship],
+        client_response: vec![],
+        effect: None,
+        note: String::new(),
+    };
+    assert!(on_session(v.add_repair_attempt(r, &repair).unwrap_err()));
+    let status = v.set_rupture_status(r, RuptureStatus::InProgress, 1_300, "t", Some(foreign));
+    assert!(on_session(status.unwrap_err()));
+    let missing = v.update_rupture(
+        r,
+        &RuptureUpdate { session_id: Some(RecordId::random()), ..Default::default() },
+    );
+    assert!(missing.is_err(), "a session this device does not hold is refused");
+    assert_eq!(v.rupture(r).unwrap(), before, "nothing of a refused change is kept");
+
+    // The rupture's own client's sessions are taken, and a repair keeps its session.
+    let later = v.create_session(&new_session(c, 2_000)).unwrap();
+    let a =
+        v.add_repair_attempt(r, &NewRepairAttempt { session_id: Some(later), ..repair }).unwrap();
+    let got = v.rupture(r).unwrap();
+    assert_eq!(got.repair_attempts.iter().find(|x| x.id == a).unwrap().session_id, Some(later));
+}
+
+#[test]
+fn a_session_records_its_times_and_refuses_an_end_before_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let s = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0114")).unwrap();
+        let mut n = new_session(c, 10_000);
+        (n.actual_start, n.actual_end, n.status) = (None, None, SessionStatus::Scheduled);
+        let s = v.create_session(&n).unwrap();
+        v.set_session_status(s, SessionStatus::Completed, Some(10_500), None).unwrap();
+        let refused = v.set_session_status(s, SessionStatus::Completed, None, Some(10_400));
+        assert!(
+            matches!(refused, Err(Error::Validation { ref field, .. }) if field == "actual_end")
+        );
+        v.set_session_status(s, SessionStatus::Completed, None, Some(13_500)).unwrap();
+        s
+    };
+    let got = reopen(&p).session(s).unwrap();
+    assert_eq!(got.status, SessionStatus::Completed);
+    assert_eq!((got.actual_start, got.actual_end), (Some(10_500), Some(13_500)));
+}
+
+#[test]
 fn a_voided_rupture_stays_readable_but_leaves_the_counts_and_takes_no_edits() {
     let dir = tempfile::tempdir().unwrap();
     let p = path(&dir);

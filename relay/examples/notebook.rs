@@ -138,6 +138,8 @@ fn main() -> Result<(), Box<dyn StdError>> {
                 therapist_contribution: "I pressed on homework before hearing the week.".into(),
                 narrative: "Went quiet and agreed too quickly when homework was reviewed.".into(),
                 client_words: "\"Sure, whatever works.\"".into(),
+                follow_up_planned: true,
+                follow_up_note: "Ask how the homework talk felt next time.".into(),
             },
             "dr-rivera",
         )?;
@@ -266,6 +268,9 @@ fn main() -> Result<(), Box<dyn StdError>> {
             full.markers.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
         );
         println!("    narrative: {}", full.narrative);
+        if full.follow_up_planned {
+            println!("    follow-up: {}", full.follow_up_note);
+        }
         for a in &full.repair_attempts {
             println!(
                 "    repair ({}): {} → effect {}/5",

@@ -436,6 +436,10 @@ pub struct NewRupture {
     pub narrative: String,
     /// Verbatim quotes.
     pub client_words: String,
+    /// Whether the rupture is to be revisited.
+    pub follow_up_planned: bool,
+    /// The plan for revisiting it.
+    pub follow_up_note: String,
 }
 
 /// Changes to a rupture's registers, sets and texts; `None` (or an empty list) leaves a field

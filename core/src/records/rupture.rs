@@ -24,6 +24,7 @@ pub fn validate(n: &NewRupture) -> Result<()> {
     validate::text("narrative", &n.narrative)?;
     validate::text("client_words", &n.client_words)?;
     validate::text("therapist_contribution", &n.therapist_contribution)?;
+    validate::text("follow_up_note", &n.follow_up_note)?;
     Ok(())
 }
 
@@ -68,8 +69,8 @@ pub fn create(
     doc.put_object(ROOT, "status_changes", ObjType::List)?;
     doc.put_object(ROOT, "resolutions", ObjType::List)?;
     am::put_opt_int(doc, &ROOT, "resolution_rating", None)?;
-    doc.put(ROOT, "follow_up_planned", false)?;
-    am::put_text(doc, &ROOT, "follow_up_note", "")?;
+    doc.put(ROOT, "follow_up_planned", n.follow_up_planned)?;
+    am::put_text(doc, &ROOT, "follow_up_note", &n.follow_up_note)?;
     push_status(doc, RuptureStatus::Unaddressed, n.occurred_at, by, n.session_id)
 }
 
@@ -371,6 +372,11 @@ pub fn change_status(
     ensure_not_voided(doc, id)?;
     validate::label("by", by, 128)?;
     push_status(doc, to, at, by, session)
+}
+
+/// The client a rupture belongs to.
+pub fn client_of(doc: &AutoCommit, id: RecordId) -> Result<RecordId> {
+    Reader::new(doc, id).parse(&ROOT, "client_id")
 }
 
 /// The record class a rupture was created with (decides its key).

@@ -55,13 +55,18 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Session> {
 }
 
 /// Records that the session took place (or was cancelled), with its times.
+/// A time not given keeps the stored one, and the end may not come before the start.
 pub fn set_status(
     doc: &mut AutoCommit,
+    id: RecordId,
     status: SessionStatus,
     actual_start: Option<i64>,
     actual_end: Option<i64>,
 ) -> Result<()> {
-    if let (Some(a), Some(b)) = (actual_start, actual_end) {
+    let stored = read(doc, id)?;
+    let start = actual_start.or(stored.actual_start);
+    let end = actual_end.or(stored.actual_end);
+    if let (Some(a), Some(b)) = (start, end) {
         if b < a {
             return Err(Error::invalid("actual_end", "must not be before actual_start"));
         }

@@ -77,6 +77,8 @@ pub fn new_rupture(client_id: RecordId, session_id: Option<RecordId>, at: Timest
         therapist_contribution: "I pushed the homework too fast".into(),
         narrative: "Client went quiet after homework review".into(),
         client_words: "Whatever, it's fine".into(),
+        follow_up_planned: false,
+        follow_up_note: String::new(),
     }
 }
 

@@ -57,11 +57,14 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(note.sections.first { $0.key == "subjective" }?.text, "Reports: Slept badly")
         XCTAssertEqual(note.sections.map(\.key), ["subjective", "objective", "assessment", "plan"])
         XCTAssertEqual(note.state, .draft)
-        let r = try v.createRupture(rupture: NewRupture(clientId: c, sessionId: s, occurredAt: 5, recordClass: .psychotherapyNote, movement: .confrontation, initiatedBy: .client, markers: [.cfRejectsIntervention], precipitants: [.disagreement], significance: 4, narrative: "pushed back", clientWords: "no", therapistContribution: ""), by: "t-1")
+        let r = try v.createRupture(rupture: NewRupture(clientId: c, sessionId: s, occurredAt: 5, recordClass: .psychotherapyNote, movement: .confrontation, initiatedBy: .client, markers: [.cfRejectsIntervention], precipitants: [.disagreement], significance: 4, narrative: "pushed back", clientWords: "no", therapistContribution: "", followUpPlanned: true, followUpNote: "ask next week"), by: "t-1")
         _ = try v.addRepairAttempt(id: r, attempt: NewRepairAttempt(sessionId: s, at: 6, strategies: [.rsInviteDiscussionOfRelationship], clientResponse: [.expressedAnger], effect: 3, note: ""))
         let rupture = try v.rupture(id: r)
         XCTAssertEqual(rupture.markers, [.cfRejectsIntervention])
         XCTAssertFalse(rupture.repairAttempts[0].immediate)
+        XCTAssertEqual(rupture.repairAttempts[0].sessionId, s)
+        XCTAssertTrue(rupture.followUpPlanned)
+        XCTAssertEqual(rupture.followUpNote, "ask next week")
         _ = try v.recordMeasure(measure: NewMeasure(clientId: c, sessionId: s, administeredAt: 7, items: (1...12).map { MeasureItem(item: UInt8($0), score: 5) }))
         XCTAssertEqual(try v.allianceTrend(clientId: c).first?.total, 60)
         XCTAssertEqual(try v.timeline(clientId: c).count, 4)
@@ -78,6 +81,15 @@ final class VaultTests: XCTestCase {
             guard case .validation(let field, _) = error as? VaultError else { return XCTFail("\(error)") }
             XCTAssertEqual(field, "items")
         }
+        let s = try session(v, c)
+        XCTAssertThrowsError(try mend { try v.setSessionStatus(id: s, status: .completed, actualStart: 1_700_000_600_000, actualEnd: 1_700_000_000_000) }) { error in
+            guard case .validation(let field, _) = error as? VaultError else { return XCTFail("\(error)") }
+            XCTAssertEqual(field, "actual_end")
+        }
+        try v.setSessionStatus(id: s, status: .completed, actualStart: 1_700_000_600_000, actualEnd: 1_700_003_600_000)
+        let held = try v.session(id: s)
+        XCTAssertEqual(held.clientId, c)
+        XCTAssertEqual(held.actualEnd, 1_700_003_600_000)
         XCTAssertEqual(try v.clients().count, 1)
     }
 

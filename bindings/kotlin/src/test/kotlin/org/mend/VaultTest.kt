@@ -69,7 +69,7 @@ class VaultTest {
             val r = v.createRupture(
                 NewRupture(c, s, 5L, RecordClass.PSYCHOTHERAPY_NOTE, Movement.WITHDRAWAL, InitiatedBy.CLIENT,
                     listOf(RuptureMarker.WD_MINIMAL_RESPONSE), listOf(Precipitant.MISUNDERSTANDING), 3L,
-                    "went quiet", "fine", "I pushed"),
+                    "went quiet", "fine", "I pushed", followUpPlanned = true, followUpNote = "ask next week"),
                 "t-1",
             )
             v.addRepairAttempt(r, NewRepairAttempt(s, 6L, listOf(RepairStrategy.RS_CLARIFY_MISUNDERSTANDING),
@@ -77,6 +77,9 @@ class VaultTest {
             val rupture = v.rupture(r)
             assertEquals(listOf(RuptureMarker.WD_MINIMAL_RESPONSE), rupture.markers)
             assertTrue(rupture.repairAttempts.single().immediate)
+            assertEquals(s, rupture.repairAttempts.single().sessionId)
+            assertTrue(rupture.followUpPlanned)
+            assertEquals("ask next week", rupture.followUpNote)
             assertEquals(listOf(r), v.unresolvedRuptures(c))
 
             v.recordMeasure(NewMeasure(c, s, 7L, (1..12).map { MeasureItem(it.toUByte(), 4L) }))
@@ -102,6 +105,14 @@ class VaultTest {
             assertThrows<MendException.Validation> {
                 v.createNote(NewNote(s, "t", NoteFormat.DAP, listOf(NoteSection("objective", "x")), 1L))
             }
+            val early = assertThrows<MendException.Validation> {
+                v.setSessionStatus(s, SessionStatus.COMPLETED, 1_700_000_600_000, 1_700_000_000_000)
+            }
+            assertEquals("actual_end", early.field)
+            v.setSessionStatus(s, SessionStatus.COMPLETED, 1_700_000_600_000, 1_700_003_600_000)
+            val held = v.session(s)
+            assertEquals(c, held.clientId)
+            assertEquals(1_700_003_600_000, held.actualEnd)
             assertThrows<MendException.InvalidArgument> { v.client("not-a-uuid") }
             assertThrows<MendException.NotFound> { v.client("00000000-0000-4000-8000-000000000000") }
             assertEquals(1, v.clients().size)
