@@ -1,10 +1,11 @@
 // The rupture log form: when, the session (or between sessions) and minute in it, movement, who
 // initiated it and how it was noticed, record class, alliance dimensions, 3RS markers by family,
 // precipitants, significance, narrative, the client's words and the therapist's part with its
-// rating. Once logged: every field but the record class is corrected here (the corrections saved
-// together, only what changed sent), the four texts are saved as they are typed, the client's
-// response, ratings and a follow-up plan; status with its history, repair attempts, and voiding a
-// rupture logged in error (with a reason, after confirmation), after which it is read-only.
+// rating, and a follow-up plan. Once logged: every field but the record class is corrected here
+// (the corrections saved together, only what changed sent), the four texts are saved as they are
+// typed, the client's response and ratings; status with its history, repair attempts (each with
+// the session it was made in), and voiding a rupture logged in error (with a reason, after
+// confirmation), after which it is read-only.
 import NotebookKit
 import SwiftUI
 
@@ -34,7 +35,8 @@ struct RuptureFormView: View {
                 dimensionsMarkersAndPrecipitants
                 ratings
                 texts
-                if model.isLogged { responseAndFollowUp }
+                if model.isLogged { clientResponse }
+                followUp
             }
             .disabled(!model.isEditable)
 
@@ -164,17 +166,18 @@ struct RuptureFormView: View {
         }
     }
 
-    private var responseAndFollowUp: some View {
-        Group {
-            Section("Client's response") {
-                ForEach(ClientResponse.all, id: \.self) { r in
-                    Toggle(r.label, isOn: Binding(get: { model.clientResponse.contains(r) }, set: { _ in model.toggle(r) }))
-                }
+    private var clientResponse: some View {
+        Section("Client's response") {
+            ForEach(ClientResponse.all, id: \.self) { r in
+                Toggle(r.label, isOn: Binding(get: { model.clientResponse.contains(r) }, set: { _ in model.toggle(r) }))
             }
-            Section("Follow-up") {
-                Toggle("Follow-up planned", isOn: $model.followUpPlanned)
-                TextField("Plan", text: textBinding(.followUpNote), axis: .vertical)
-            }
+        }
+    }
+
+    private var followUp: some View {
+        Section("Follow-up") {
+            Toggle("Follow-up planned", isOn: $model.followUpPlanned)
+            TextField("Plan", text: textBinding(.followUpNote), axis: .vertical)
         }
     }
 
@@ -196,18 +199,24 @@ struct RuptureFormView: View {
         } header: {
             Text("Status")
         } footer: {
-            if model.isEditable, let s = model.currentSession {
-                Text("Changes are recorded in the session of \(s.date.listStyle).")
+            if model.isEditable {
+                Text(model.currentSession.map { "Changes and repair attempts are recorded in the session of \($0.date.listStyle)." }
+                     ?? "No session is happening now: changes and repair attempts are recorded between sessions.")
             }
         }
     }
 
     private var repairAttemptsSection: some View {
         Section("Repair attempts") {
-            ForEach(model.repairAttempts, id: \.id) { a in
+            ForEach(model.repairHistory) { row in
+                let a = row.attempt
                 VStack(alignment: .leading, spacing: 2) {
                     Text(a.strategies.map(\.label).joined(separator: ", ")).font(.subheadline)
                     Text((a.immediate ? "Immediate" : "Exploratory") + (a.effect.map { " · effect \($0)/5" } ?? ""))
+                        .font(.caption).foregroundStyle(.secondary)
+                    Text([row.date.listStyle,
+                          row.sessionId == nil ? "between sessions" : "in the session of \(row.sessionDate?.listStyle ?? "another day")"]
+                        .joined(separator: " · "))
                         .font(.caption).foregroundStyle(.secondary)
                     if !a.clientResponse.isEmpty {
                         Text("Client: " + a.clientResponse.map(\.label).joined(separator: ", ")).font(.caption)

@@ -1,6 +1,7 @@
 // A client's timeline: the WAI-SR alliance trend (Swift Charts, with drops marked and the weakest
 // subscale named), then sessions, notes, ruptures (a voided one struck through) and measures newest
-// first. From here a clinician adds a session, starts a note, logs a rupture or enters a WAI-SR.
+// first. From here a clinician adds a session, records what became of one (tap it: completed with
+// its actual start and end, cancelled, no-show), starts a note, logs a rupture or enters a WAI-SR.
 import Charts
 import NotebookKit
 import SwiftUI
@@ -19,6 +20,7 @@ struct TimelineView: View {
     @State private var sheet: Sheet?
     @State private var openedNote: String?
     @State private var loggingRupture = false
+    @State private var outcome: SessionOutcomeForm?
     @State private var message: String?
 
     enum Sheet: Identifiable {
@@ -47,6 +49,9 @@ struct TimelineView: View {
                         NavigationLink(value: TimelineRoute.note(row.id)) { TimelineRowView(row: row) }
                     case .rupture:
                         NavigationLink(value: TimelineRoute.rupture(row.id)) { TimelineRowView(row: row) }
+                    case .session:
+                        Button { run { outcome = try model.sessionOutcome(id: row.id) } } label: { TimelineRowView(row: row) }
+                            .tint(.primary)
                     default:
                         TimelineRowView(row: row)
                     }
@@ -99,6 +104,7 @@ struct TimelineView: View {
                 }
             }
         }
+        .sheet(item: $outcome) { form in SessionOutcomeSheet(model: model, form: form) }
         .onChange(of: model.isErased) { _, erased in if erased { dismiss() } }
         .refreshable { model.reload() }
     }
@@ -207,6 +213,46 @@ struct NewSessionSheet: View {
                 ToolbarItem(placement: .confirmationAction) {
                     Button("Add") {
                         do { try model.addSession(form); dismiss() } catch { message = UserMessage.describe(error) }
+                    }
+                    .disabled(!form.errors.isEmpty)
+                }
+            }
+        }
+    }
+}
+
+/// What became of a session: its status and, when completed, its actual start and end. The
+/// rupture form takes the recorded end as the end of the session happening now.
+struct SessionOutcomeSheet: View {
+    let model: TimelineModel
+    @State var form: SessionOutcomeForm
+    @Environment(\.dismiss) private var dismiss
+    @State private var message: String?
+
+    var body: some View {
+        NavigationStack {
+            Form {
+                Section {
+                    Picker("Status", selection: $form.status) {
+                        ForEach(SessionStatus.all, id: \.self) { Text($0.label).tag($0) }
+                    }
+                    if form.takesTimes {
+                        DatePicker("Started", selection: $form.actualStart)
+                        DatePicker("Ended", selection: $form.actualEnd)
+                    }
+                } footer: {
+                    Text("Scheduled for \(form.scheduledStart.listStyle).")
+                }
+                ForEach(form.errors, id: \.field) { FieldErrorText(text: $0.description) }
+                FieldErrorText(text: message)
+            }
+            .navigationTitle("Session")
+            .navigationBarTitleDisplayMode(.inline)
+            .toolbar {
+                ToolbarItem(placement: .cancellationAction) { Button("Cancel") { dismiss() } }
+                ToolbarItem(placement: .confirmationAction) {
+                    Button("Save") {
+                        do { try model.recordOutcome(form); dismiss() } catch { message = UserMessage.describe(error) }
                     }
                     .disabled(!form.errors.isEmpty)
                 }

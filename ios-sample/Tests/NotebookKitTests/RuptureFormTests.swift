@@ -1,8 +1,9 @@
 // The rupture log form: validation before anything is written (and Mend's own checks behind it),
 // movement/marker warnings, saving every field and reading it back, correcting every field of a
 // logged rupture as one update of what changed (sets, clears, additions and removals), texts typed
-// as splices, voiding (read-only afterwards), repair attempts, and the status history with the
-// session happening now.
+// as splices, a follow-up plan logged with a new rupture, voiding (read-only afterwards), repair
+// attempts with the session each was made in, and the status history with the session happening
+// now (by its recorded start and end once the timeline records them, else by a window).
 import Foundation
 import XCTest
 import Mend
@@ -38,12 +39,7 @@ final class RuptureFormTests: NotebookTestCase {
         form.occurredAt = d.clock.now.addingTimeInterval(3600)
         XCTAssertEqual(form.errors.map(\.field), ["date"])
         form.occurredAt = d.clock.now
-        form.followUpPlanned = true
-        XCTAssertEqual(form.errors.map(\.field), ["follow-up"], "a follow-up is planned once the rupture is logged")
-        form.followUpPlanned = false
-        form.edit(.followUpNote, to: "Call on Tuesday")
-        XCTAssertEqual(form.followUpNote, "")
-        XCTAssertNotNil(form.errorMessage)
+        XCTAssertEqual(form.errors, [])
         XCTAssertNil(form.ruptureId)
         XCTAssertEqual(s.timeline(clientId: client).rows.count, 0, "nothing was written")
     }
@@ -465,5 +461,138 @@ final class RuptureFormTests: NotebookTestCase {
         // Three hours after it started, the session is over.
         d.clock.advance(by: 3 * 3600)
         XCTAssertNil(logged.currentSession)
+    }
+
+    func testANewRuptureIsLoggedWithItsFollowUpPlan() async throws {
+        let (d, s, client) = try await notebookWithClient()
+        let vault = try s.context.vault()
+        let form = s.newRupture(clientId: client)
+        form.toggle(.wdMinimalResponse)
+        form.followUpPlanned = true
+        type("Ask about the missed homework", into: .followUpNote, of: form)
+        XCTAssertEqual(form.followUpNote, "Ask about the missed homework", "kept in the form until it is logged")
+        XCTAssertEqual(form.errors, [], "a follow-up can be planned before the rupture is logged")
+        XCTAssertNil(form.errorMessage)
+        XCTAssertEqual(s.timeline(clientId: client).rows.count, 0, "nothing is written while typing a new rupture")
+        let id = try form.save()
+        var r = try vault.rupture(id: id)
+        XCTAssertTrue(r.followUpPlanned)
+        XCTAssertEqual(r.followUpNote, "Ask about the missed homework")
+        XCTAssertNil(form.pendingUpdate, "the plan went with the new rupture, not a later update")
+
+        // Logged, the same form types the plan as splices, stored at once.
+        type(" first", into: .followUpNote, of: form)
+        r = try vault.rupture(id: id)
+        XCTAssertEqual(r.followUpNote, "Ask about the missed homework first")
+
+        // A plan written but not ticked is kept as written, and not planned.
+        let unticked = s.newRupture(clientId: client)
+        unticked.toggle(.cfDefendsSelf)
+        unticked.edit(.followUpNote, to: "Maybe raise in supervision")
+        let other = try unticked.save()
+        let u = try vault.rupture(id: other)
+        XCTAssertFalse(u.followUpPlanned)
+        XCTAssertEqual(u.followUpNote, "Maybe raise in supervision")
+
+        // Reopened from the file.
+        d.app.lock()
+        await d.app.unlock()
+        let reopened = try d.session.rupture(id: id)
+        XCTAssertTrue(reopened.followUpPlanned)
+        XCTAssertEqual(reopened.followUpNote, "Ask about the missed homework first")
+        XCTAssertNil(reopened.pendingUpdate)
+    }
+
+    func testRepairAttemptsShowTheSessionTheyWereMadeIn() async throws {
+        let (d, s, client) = try await notebookWithClient()
+        let timeline = s.timeline(clientId: client)
+        let past = try addSession(timeline, at: d.clock.now.addingTimeInterval(-2 * 86_400))
+        let form = s.newRupture(clientId: client, sessionId: past)
+        form.occurredAt = d.clock.now.addingTimeInterval(-2 * 86_400 + 600)
+        form.toggle(.wdMinimalResponse)
+        let id = try form.save()
+        let logged = s.rupture(id: id)
+
+        // Between sessions: no session is happening now.
+        XCTAssertNil(logged.currentSession)
+        logged.repairDraft.strategies = [.rsInviteDiscussionOfRelationship]
+        let between = try logged.addRepairAttempt()
+
+        // In a session that started ten minutes ago.
+        let start = d.clock.now.addingTimeInterval(-10 * 60)
+        let now = try addSession(timeline, at: start)
+        d.clock.advance(by: 60)
+        logged.repairDraft.strategies = [.apology]
+        let inSession = try logged.addRepairAttempt()
+
+        let rows = logged.repairHistory
+        XCTAssertEqual(rows.map(\.id), [between, inSession])
+        XCTAssertEqual(rows.map(\.sessionId), [nil, now])
+        XCTAssertNil(rows[0].sessionDate)
+        XCTAssertEqual(rows[1].sessionDate?.mendMillis, start.mendMillis)
+        XCTAssertEqual(rows[1].date.mendMillis, d.clock.nowMillis)
+        XCTAssertEqual(rows[1].attempt.strategies, [.apology])
+        XCTAssertEqual(form.repairHistory.map(\.sessionId), [nil, now], "the first form observed both attempts")
+
+        // Reopened from the file, each attempt still names its session.
+        d.app.lock()
+        await d.app.unlock()
+        let reopened = try d.session.rupture(id: id)
+        XCTAssertEqual(reopened.repairHistory.map(\.sessionId), [nil, now])
+        XCTAssertEqual(reopened.repairHistory.map { $0.sessionDate?.mendMillis }, [nil, start.mendMillis])
+    }
+
+    func testTheSessionHappeningNowFollowsItsRecordedTimes() async throws {
+        let (d, s, client) = try await notebookWithClient()
+        let timeline = s.timeline(clientId: client)
+        let form = s.newRupture(clientId: client)
+        form.toggle(.wdDenial)
+        let id = try form.save()
+        let logged = s.rupture(id: id)
+
+        // Scheduled half an hour ago, nothing recorded: the window from its start says it is on.
+        var scheduled = SessionForm(start: d.clock.now.addingTimeInterval(-30 * 60))
+        scheduled.status = .scheduled
+        let a = try timeline.addSession(scheduled)
+        XCTAssertEqual(logged.currentSession?.id, a)
+
+        // Recorded as ended five minutes ago: over, though the window would still hold it.
+        var outcome = try timeline.sessionOutcome(id: a)
+        outcome.actualEnd = d.clock.now.addingTimeInterval(-5 * 60)
+        try timeline.recordOutcome(outcome)
+        XCTAssertEqual(logged.sessions.first { $0.id == a }?.status, .completed, "the open form saw the outcome")
+        XCTAssertNil(logged.currentSession, "the recorded end has passed")
+        try logged.setStatus(.inProgress)
+        logged.repairDraft.strategies = [.rsProvideRationale]
+        try logged.addRepairAttempt()
+        XCTAssertEqual(logged.statusHistory.last?.sessionId, nil)
+        XCTAssertEqual(logged.repairHistory.last?.sessionId, nil)
+
+        // Scheduled four hours ago, past the window, but recorded as still running for ten minutes.
+        scheduled.start = d.clock.now.addingTimeInterval(-4 * 3600)
+        let b = try timeline.addSession(scheduled)
+        XCTAssertNil(logged.currentSession, "by the window alone it is over")
+        outcome = try timeline.sessionOutcome(id: b)
+        outcome.actualEnd = d.clock.now.addingTimeInterval(10 * 60)
+        try timeline.recordOutcome(outcome)
+        XCTAssertEqual(logged.currentSession?.id, b)
+        XCTAssertEqual(logged.span(of: try XCTUnwrap(logged.currentSession))?.upperBound.mendMillis,
+                       d.clock.now.addingTimeInterval(10 * 60).mendMillis)
+        d.clock.advance(by: 60)
+        try logged.setStatus(.resolved)
+        XCTAssertEqual(logged.statusHistory.last?.sessionId, b)
+
+        // Its recorded end passes; a session about to start (no times yet) is on by the window,
+        // until it is recorded as a no-show.
+        d.clock.advance(by: 10 * 60)
+        XCTAssertNil(logged.currentSession)
+        scheduled.start = d.clock.now.addingTimeInterval(10 * 60)
+        let c = try timeline.addSession(scheduled)
+        XCTAssertEqual(logged.currentSession?.id, c)
+        outcome = try timeline.sessionOutcome(id: c)
+        outcome.status = .noShow
+        try timeline.recordOutcome(outcome)
+        XCTAssertNil(logged.currentSession, "a no-show is never happening now")
+        XCTAssertEqual(logged.statusHistory.map(\.sessionId), [nil, nil, b])
     }
 }

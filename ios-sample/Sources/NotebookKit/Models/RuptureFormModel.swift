@@ -1,15 +1,18 @@
 // The rupture log form (clinical-model.md §4.3, RuptureEvent): movement (3RS moving away / against),
 // who initiated it and how it was noticed, the date, session and minute in the session, the
 // alliance dimensions strained, 3RS markers, precipitants, a 1–5 significance, narrative, the
-// client's words and the therapist's own contribution with its 1–5 rating; once logged also the
-// client-reported intensity, resolution, the client's responses and a follow-up plan.
+// client's words and the therapist's own contribution with its 1–5 rating, and whether a follow-up
+// is planned with the plan; once logged also the client-reported intensity, resolution and the
+// client's responses.
 //
 // A logged rupture is corrected in the same form: every field but the record class (it decides
 // the key). The four texts are typed live, each keystroke one minimal splice
 // (`spliceRuptureText`), so typing on two devices merges by character. The other fields are saved
 // together as one `updateRupture` holding only what differs from the stored rupture (set, cleared,
 // added or removed), so a save never rewrites a field another device changed meanwhile. Status
-// changes and repair attempts are logged with the session happening now. A rupture logged in error
+// changes and repair attempts are logged with the session happening now (by its recorded start and
+// end when the therapist recorded them) and shown with the session each was made in. Mend refuses
+// a session of another client; the form only offers the client's own. A rupture logged in error
 // is voided with a reason: it stays readable, read-only from then on (Mend refuses every edit).
 // Validation runs before anything is written and reports fields and rules only, never the text
 // typed.
@@ -73,16 +76,33 @@ public struct StatusHistoryRow: Identifiable, Equatable, Sendable {
     public let sessionDate: Date?
 }
 
+/// One logged repair attempt, in `RuptureFormModel.repairHistory`, with the session it was made in.
+public struct RepairAttemptRow: Identifiable, Equatable, Sendable {
+    /// The attempt's id.
+    public var id: String { attempt.id }
+    /// The attempt as stored.
+    public let attempt: RepairAttempt
+    /// When it was made.
+    public let date: Date
+    /// The session it was made in (nil: between sessions).
+    public let sessionId: String?
+    /// The start of that session, when it is one of the client's listed sessions.
+    public let sessionDate: Date?
+}
+
 /// The rupture form: a new rupture, or a logged one (every field but the record class
 /// correctable, texts typed live, repair, status, void).
 @MainActor
 @Observable
 public final class RuptureFormModel: RecordsObserving {
-    /// How long before its start a session counts as happening now.
+    /// How long before its scheduled start a session with no recorded start counts as happening now.
     public static let sessionEarly: TimeInterval = 15 * 60
-    /// How long after its start a session counts as happening now (the timeline gives a session's
-    /// start only, so this stands in for its end).
+    /// How long after its start a session with no recorded end counts as happening now (it stands
+    /// in for the end until the therapist records one on the timeline).
     public static let sessionWindow: TimeInterval = 3 * 3600
+    /// How far from its scheduled start a session may be and still be happening now, whatever
+    /// times are recorded for it. Only sessions this close have their recorded times read.
+    public static let sessionReach: TimeInterval = 12 * 3600
 
     /// The rupture, once logged.
     public private(set) var ruptureId: String?
@@ -117,7 +137,7 @@ public final class RuptureFormModel: RecordsObserving {
     public private(set) var clientWords = ""
     /// The therapist's reflection on their own part (type with `edit(_:to:)`).
     public private(set) var therapistContribution = ""
-    /// The follow-up plan (logged ruptures; type with `edit(_:to:)`).
+    /// The follow-up plan (type with `edit(_:to:)`).
     public private(set) var followUpNote = ""
     /// The 3RS rating of the therapist's contribution, 1–5 (nil: not rated).
     public var therapistContributionRating: Int?
@@ -127,7 +147,7 @@ public final class RuptureFormModel: RecordsObserving {
     public var resolutionRating: Int?
     /// How the client responded over the rupture's course (logged ruptures).
     public var clientResponse: Set<ClientResponse> = []
-    /// Whether a follow-up is planned (logged ruptures: Mend's new rupture has no plan).
+    /// Whether a follow-up is planned (the plan itself is `followUpNote`).
     public var followUpPlanned = false
     /// The current status (logged ruptures).
     public private(set) var status: RuptureStatus = .unaddressed
@@ -146,6 +166,9 @@ public final class RuptureFormModel: RecordsObserving {
     public private(set) var errorMessage: String?
 
     @ObservationIgnored private let context: NotebookContext
+    /// Recorded actual times of sessions near now, read on demand; emptied whenever the session
+    /// list is read again (a session's status and times arrive as a change of that session).
+    @ObservationIgnored private var recorded: [String: (start: Date?, end: Date?)] = [:]
 
     init(context: NotebookContext, clientId: String, sessionId: String?) {
         self.context = context
@@ -179,14 +202,40 @@ public final class RuptureFormModel: RecordsObserving {
     public var isEditable: Bool { !isVoided }
 
     /// The client's session happening now, by the clock at the call: of the sessions not
-    /// cancelled or missed, the latest starting at most `sessionEarly` from now and at most
-    /// `sessionWindow` ago. Status changes and repair attempts record it.
+    /// cancelled or missed whose `span` holds now, the one that started last. Status changes and
+    /// repair attempts record it.
     public var currentSession: SessionChoice? {
         let now = context.environment.time.now
         return sessions
             .filter { $0.status == .scheduled || $0.status == .completed }
-            .filter { $0.date <= now.addingTimeInterval(Self.sessionEarly) && now.timeIntervalSince($0.date) <= Self.sessionWindow }
-            .max { $0.date < $1.date }
+            .filter { abs(now.timeIntervalSince($0.date)) <= Self.sessionReach }
+            .compactMap { s in span(of: s).map { (session: s, span: $0) } }
+            .filter { $0.span.contains(now) }
+            .max { $0.span.lowerBound < $1.span.lowerBound }?.session
+    }
+
+    /// When `session` counts as happening: from its recorded actual start (or `sessionEarly`
+    /// before its scheduled start when none is recorded) to its recorded actual end (or, when no
+    /// end is recorded, `sessionWindow` after its start). Nil when the recorded times contradict
+    /// the schedule (an end before the start they fall back to). The recorded times are read from
+    /// Mend on first use for sessions within `sessionReach` of now; a session that cannot be read
+    /// falls back to the window.
+    public func span(of session: SessionChoice) -> ClosedRange<Date>? {
+        let times = recordedTimes(of: session)
+        let start = times.start ?? session.date.addingTimeInterval(-Self.sessionEarly)
+        let end = times.end ?? (times.start ?? session.date).addingTimeInterval(Self.sessionWindow)
+        return start <= end ? start ... end : nil
+    }
+
+    /// The recorded actual start and end of a session near now (both nil for one further away).
+    private func recordedTimes(of session: SessionChoice) -> (start: Date?, end: Date?) {
+        let now = context.environment.time.now
+        guard abs(now.timeIntervalSince(session.date)) <= Self.sessionReach else { return (nil, nil) }
+        if let known = recorded[session.id] { return known }
+        guard let s = try? mend({ try context.vault().session(id: session.id) }) else { return (nil, nil) }
+        let times = (start: s.actualStart.map(Date.init(mendMillis:)), end: s.actualEnd.map(Date.init(mendMillis:)))
+        recorded[session.id] = times
+        return times
     }
 
     /// Every status change, oldest first, with the session each was made in.
@@ -196,6 +245,14 @@ public final class RuptureFormModel: RecordsObserving {
         return log.enumerated().map { i, c in
             StatusHistoryRow(id: i, status: c.to, date: Date(mendMillis: c.at), by: c.by, byMe: c.by == me,
                              sessionId: c.sessionId, sessionDate: c.sessionId.flatMap { s in sessions.first { $0.id == s }?.date })
+        }
+    }
+
+    /// Every repair attempt, in the order logged, with the session each was made in.
+    public var repairHistory: [RepairAttemptRow] {
+        repairAttempts.map { a in
+            RepairAttemptRow(attempt: a, date: Date(mendMillis: a.at), sessionId: a.sessionId,
+                             sessionDate: a.sessionId.flatMap { s in sessions.first { $0.id == s }?.date })
         }
     }
 
@@ -222,7 +279,6 @@ public final class RuptureFormModel: RecordsObserving {
             for field in RuptureText.all where text(field).utf8.count > 1 << 20 {
                 e.append(FieldError(field.label, "must be at most 1 MiB"))
             }
-            if followUpPlanned { e.append(FieldError("follow-up", "plan it once the rupture is logged")) }
         }
         return e
     }
@@ -294,18 +350,14 @@ public final class RuptureFormModel: RecordsObserving {
     }
 
     /// Live typing: the text field for `field` now reads `newText`. On a new rupture the text is
-    /// kept until `save` (and there is no follow-up plan yet). On a logged one the change is
-    /// stored at once as one minimal splice from the text the vault holds, so another device's
-    /// concurrent typing in the same text merges by character. Refused by Mend (a voided
+    /// kept until `save` (the follow-up plan too). On a logged one the change is stored at once
+    /// as one minimal splice from the text the vault holds, so another device's concurrent typing
+    /// in the same text merges by character. Refused by Mend (a voided
     /// rupture: `lastError == .validation(field: "rupture", …)`), the text goes back to what is
     /// stored.
     public func edit(_ field: RuptureText, to newText: String) {
         guard let id = ruptureId else {
-            if field == .followUpNote {
-                errorMessage = "Log the rupture before planning a follow-up."
-            } else {
-                setText(field, newText)
-            }
+            setText(field, newText)
             return
         }
         guard var r = stored else {
@@ -333,8 +385,8 @@ public final class RuptureFormModel: RecordsObserving {
 
     // MARK: - Saving
 
-    /// Logs the new rupture; returns its id. Throws `FormErrors` (checked here first) or the
-    /// `VaultError` Mend gives.
+    /// Logs the new rupture, with its follow-up plan; returns its id. Throws `FormErrors` (checked
+    /// here first) or the `VaultError` Mend gives.
     @discardableResult
     public func save() throws -> String {
         guard ruptureId == nil else { throw FormErrors([FieldError("rupture", "already logged")]) }
@@ -349,7 +401,8 @@ public final class RuptureFormModel: RecordsObserving {
             atMinute: atMinute.map(Int64.init),
             allianceDimensions: AllianceDimension.all.filter(allianceDimensions.contains),
             detectedBy: detectedBy,
-            therapistContributionRating: therapistContributionRating.map(Int64.init))
+            therapistContributionRating: therapistContributionRating.map(Int64.init),
+            followUpPlanned: followUpPlanned, followUpNote: followUpNote)
         let id = try record { try $0.createRupture(rupture: new, by: context.signer.id) }
         ruptureId = id
         reload(keepingEdits: false)
@@ -477,6 +530,7 @@ public final class RuptureFormModel: RecordsObserving {
     }
 
     private func reloadSessions() {
+        recorded = [:]
         do {
             let entries = try mend { try context.vault().timeline(clientId: clientId) }
             sessions = entries.compactMap { e -> SessionChoice? in

@@ -1,7 +1,9 @@
 // A client's timeline: sessions, notes, ruptures and alliance measures by date (from Mend's
 // encrypted summaries, so it is instant with thousands of notes), the WAI-SR alliance trend as
 // chart-ready series with session-to-session drops flagged (clinical-model.md §4.5 item 4), and the
-// actions that add to it: a session, a note for a session, a rupture, a measure.
+// actions that add to it: a session, a note for a session, a rupture, a measure; and what became of
+// a session (completed with its actual start and end, cancelled, or a no-show), which is also what
+// tells the rupture form when a session really ended.
 import Foundation
 import Mend
 import Observation
@@ -124,6 +126,39 @@ public struct SessionForm: Equatable, Sendable {
             e.append(FieldError("CPT code", "five characters, such as 90834"))
         }
         return e
+    }
+}
+
+/// What became of a session: completed with its actual start and end, cancelled (by the client or
+/// the therapist, or late) or a no-show. Filled by `TimelineModel.sessionOutcome(id:)`.
+public struct SessionOutcomeForm: Identifiable, Equatable, Sendable {
+    /// The session.
+    public let id: String
+    /// When it was scheduled to start.
+    public let scheduledStart: Date
+    /// Its status.
+    public var status: SessionStatus
+    /// When it actually started (sent for a completed session only).
+    public var actualStart: Date
+    /// When it actually ended (sent for a completed session only).
+    public var actualEnd: Date
+
+    /// A form for session `id`.
+    public init(id: String, scheduledStart: Date, status: SessionStatus, actualStart: Date, actualEnd: Date) {
+        self.id = id
+        self.scheduledStart = scheduledStart
+        self.status = status
+        self.actualStart = actualStart
+        self.actualEnd = actualEnd
+    }
+
+    /// Whether the actual start and end are recorded with this status (a completed session).
+    /// For any other status they are not sent, and Mend keeps the ones stored, if any.
+    public var takesTimes: Bool { status == .completed }
+
+    /// What must be fixed before saving.
+    public var errors: [FieldError] {
+        takesTimes && actualEnd < actualStart ? [FieldError("actual end", "must not be before the actual start")] : []
     }
 }
 
@@ -253,6 +288,32 @@ public final class TimelineModel: RecordsObserving {
         }
         changed(id)
         return id
+    }
+
+    /// The outcome form for one of the client's sessions, filled from what Mend holds: its
+    /// status (completed, when it is still scheduled), its recorded actual start and end, or else
+    /// the scheduled start and `SessionForm`'s default length.
+    public func sessionOutcome(id: String) throws -> SessionOutcomeForm {
+        let s = try mend { try context.vault().session(id: id) }
+        let scheduled = Date(mendMillis: s.scheduledStart)
+        let start = s.actualStart.map(Date.init(mendMillis:)) ?? scheduled
+        let end = s.actualEnd.map(Date.init(mendMillis:)) ?? start.addingTimeInterval(Double(SessionForm(start: start).minutes) * 60)
+        return SessionOutcomeForm(id: id, scheduledStart: scheduled, status: s.status == .scheduled ? .completed : s.status,
+                                  actualStart: start, actualEnd: end)
+    }
+
+    /// Records what became of a session: its status and, for a completed one, its actual start and
+    /// end (an end before the start is refused here, and by Mend as `actual_end`). The rupture form
+    /// then takes the recorded end as the end of "the session happening now".
+    public func recordOutcome(_ form: SessionOutcomeForm) throws {
+        guard form.errors.isEmpty else { throw FormErrors(form.errors) }
+        context.touched()
+        try mend {
+            try context.vault().setSessionStatus(id: form.id, status: form.status,
+                                                 actualStart: form.takesTimes ? form.actualStart.mendMillis : nil,
+                                                 actualEnd: form.takesTimes ? form.actualEnd.mendMillis : nil)
+        }
+        changed(form.id)
     }
 
     /// Starts an empty note of `format` for a session; returns its id (open it with
