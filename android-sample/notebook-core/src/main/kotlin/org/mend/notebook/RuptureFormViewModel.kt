@@ -5,6 +5,7 @@ import java.time.ZoneId
 import java.time.ZoneOffset
 import java.time.ZonedDateTime
 import java.util.concurrent.atomic.AtomicInteger
+import kotlin.math.abs
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -20,6 +21,7 @@ import org.mend.core.NewRepairAttempt
 import org.mend.core.NewRupture
 import org.mend.core.Precipitant
 import org.mend.core.RecordClass
+import org.mend.core.RepairAttempt
 import org.mend.core.RepairStrategy
 import org.mend.core.RuptureEvent
 import org.mend.core.RuptureField
@@ -66,9 +68,9 @@ data class RuptureForm(
     val resolutionRating: Int? = null,
     /** How the client responded over the rupture's course; logged ruptures only. */
     val clientResponses: Set<ClientResponse> = emptySet(),
-    /** Whether a follow-up is planned; logged ruptures only (Mend's new rupture has no plan). */
+    /** Whether a follow-up is planned (the plan itself is [followUpNote]). */
     val followUpPlanned: Boolean = false,
-    /** The follow-up plan; logged ruptures only. */
+    /** The follow-up plan. */
     val followUpNote: String = "",
 ) {
     /** The text of [field]. */
@@ -127,6 +129,19 @@ data class StatusRow(
     val sessionAt: Long?,
 )
 
+/** One logged repair attempt, as the screen lists it, with the session it was made in
+ *  ([sessionId]; null: between sessions) and that session's start ([sessionAt]), when that
+ *  session is one of the client's listed sessions. */
+data class RepairRow(
+    val attempt: RepairAttempt,
+    val sessionId: String?,
+    val sessionAt: Long?,
+)
+
+/** What the therapist recorded of a session's actual times (from the timeline's session
+ *  outcome; nulls: not recorded). */
+data class SessionTimes(val start: Long?, val end: Long?)
+
 /** The rupture screen: the form (a new rupture, or the edits of the logged one, [saved]), the
  *  repair attempt being written, the client's [sessions] (newest first) to choose from, the
  *  session happening now, and the status history. [errors] maps form field names to messages. */
@@ -141,6 +156,12 @@ data class RuptureFormState(
     val currentSession: TimelineEntry.Session? = null,
     /** Every status change, oldest first. */
     val statusHistory: List<StatusRow> = emptyList(),
+    /** Every repair attempt, in the order logged, with its session. */
+    val repairHistory: List<RepairRow> = emptyList(),
+    /** The recorded actual times of the client's sessions near the time of the last load (see
+     *  [RuptureFormViewModel.SESSION_REACH_MILLIS]); [RuptureFormViewModel.currentSession] reads
+     *  them. */
+    val sessionTimes: Map<String, SessionTimes> = emptyMap(),
 ) {
     /** Whether a logged rupture has edits not saved yet (texts save as they are typed). */
     val hasUnsavedChanges: Boolean get() = saved != null && RuptureFormViewModel.changes(saved, form) != null
@@ -153,16 +174,18 @@ data class RuptureFormState(
  * The rupture log form: movement (withdrawal, confrontation, mixed), who initiated it and how it
  * was noticed, the date, the session and minute, alliance dimensions, 3RS markers, precipitants,
  * significance 1–5, narrative, the client's words and the therapist's contribution with its
- * rating; once logged also client-reported intensity, resolution, the client's responses and a
- * follow-up plan.
+ * rating, and whether a follow-up is planned with the plan; once logged also client-reported
+ * intensity, resolution and the client's responses.
  *
  * A logged rupture is corrected in the same form: every field but the record class. The texts
  * are saved as they are typed, as minimal splices (`spliceRuptureText`), so typing on two devices
  * merges by character. The other fields are saved as one `updateRupture` holding only what
  * differs from the stored rupture (set, cleared, added or removed), so a save never rewrites a
  * field another device changed meanwhile. Repair attempts and status changes are logged with the
- * session happening now; a rupture logged in error is voided with a reason and is read-only
- * from then on. Checks the form before anything is written; Mend's own validation errors land on
+ * session happening now (by its recorded actual start and end, when the therapist recorded them)
+ * and listed with the session each was made in. Mend refuses a session of another client; the
+ * form only offers the client's own. A rupture logged in error is voided with a reason and is
+ * read-only from then on. Checks the form before anything is written; Mend's own validation errors land on
  * the same fields. Error messages name fields and rules, never the text typed.
  */
 class RuptureFormViewModel(
@@ -189,7 +212,13 @@ class RuptureFormViewModel(
     // The four texts as the vault has them (after the last splice or load). Guarded by [typing].
     private val savedTexts = HashMap<RuptureText, String>()
 
-    override fun concerns(ids: List<String>): Boolean = ruptureId?.let { it in ids } ?: false
+    // The rupture, and the client's sessions: recording a session's outcome on the timeline (here
+    // or by a sync) moves the end of "the session happening now".
+    override fun concerns(ids: List<String>): Boolean {
+        if (ruptureId?.let { it in ids } == true) return true
+        val sessions = _state.value.sessions
+        return ids.any { id -> sessions.any { it.id == id } }
+    }
 
     /** Reloads the client's sessions and the logged rupture, keeping edits not saved yet (a
      *  field edited here keeps its value; the others take the stored one). */
@@ -199,11 +228,19 @@ class RuptureFormViewModel(
      *  keystrokes wait to be saved. */
     private suspend fun load(keepEdits: Boolean, forceTexts: Boolean): Result<Unit> {
         val id = ruptureId
-        return vault { v -> v.timeline(clientId) to id?.let { v.rupture(it) } }.map { (entries, r) ->
-            val sessions = entries.filterIsInstance<TimelineEntry.Session>().sortedByDescending { it.at }
-            val current = currentSession(sessions, notebook.clock.nowMillis())
+        val now = notebook.clock.nowMillis()
+        return vault { v ->
+            val sessions = v.timeline(clientId).filterIsInstance<TimelineEntry.Session>().sortedByDescending { it.at }
+            // Only sessions near now can be happening now, so only theirs are read.
+            val times = sessions.filter { abs(now - it.at) <= SESSION_REACH_MILLIS }.associate { s ->
+                val full = v.session(s.id)
+                s.id to SessionTimes(full.actualStart, full.actualEnd)
+            }
+            Triple(sessions, times, id?.let { v.rupture(it) })
+        }.map { (sessions, times, r) ->
+            val current = currentSession(sessions, now, times)
             if (r == null) {
-                _state.update { it.copy(sessions = sessions, currentSession = current) }
+                _state.update { it.copy(sessions = sessions, sessionTimes = times, currentSession = current) }
                 return@map
             }
             val stored = RuptureForm.of(r)
@@ -229,8 +266,8 @@ class RuptureFormViewModel(
                     if (t in typingIn) f.withText(t, s.form.text(t)) else f
                 }
                 s.copy(
-                    saved = r, form = form, sessions = sessions, currentSession = current,
-                    statusHistory = history(r, sessions),
+                    saved = r, form = form, sessions = sessions, sessionTimes = times, currentSession = current,
+                    statusHistory = history(r, sessions), repairHistory = repairs(r, sessions),
                 )
             }
         }
@@ -242,9 +279,14 @@ class RuptureFormViewModel(
         return r.statusLog.map { StatusRow(it.to, it.at, it.by == me, it.sessionId, it.sessionId?.let(starts::get)) }
     }
 
+    private fun repairs(r: RuptureEvent, sessions: List<TimelineEntry.Session>): List<RepairRow> {
+        val starts = sessions.associate { it.id to it.at }
+        return r.repairAttempts.map { RepairRow(it, it.sessionId, it.sessionId?.let(starts::get)) }
+    }
+
     /** The session happening now, by the clock at the call (a screen can stay open past the
      *  end of the session it was opened in). */
-    private fun sessionNow(): String? = currentSession(_state.value.sessions, notebook.clock.nowMillis())?.id
+    private fun sessionNow(): String? = _state.value.let { currentSession(it.sessions, notebook.clock.nowMillis(), it.sessionTimes)?.id }
 
     private fun voided(): Result<Nothing>? =
         if (_state.value.isVoided) reject(NotebookError.Validation("rupture", VOIDED)) else null
@@ -252,19 +294,14 @@ class RuptureFormViewModel(
     /**
      * Changes the form (the screen passes a copy with one field changed). A minute without a
      * session is dropped. On a logged rupture the record class stays as logged and the texts
-     * stay as shown (type them with [editText]); a voided rupture takes no change. On a new
-     * rupture there is no follow-up yet (it is planned once the rupture is logged).
+     * stay as shown (type them with [editText]); a voided rupture takes no change.
      */
     fun update(change: (RuptureForm) -> RuptureForm) {
         if (voided() != null) return
         _state.update { s ->
             var next = change(s.form)
             val stored = s.saved
-            next = if (stored != null) {
-                next.copy(recordClass = stored.recordClass).withTextsOf(s.form)
-            } else {
-                next.copy(followUpPlanned = false, followUpNote = "")
-            }
+            if (stored != null) next = next.copy(recordClass = stored.recordClass).withTextsOf(s.form)
             if (next.sessionId == null) next = next.copy(atMinute = null)
             s.copy(form = next)
         }
@@ -272,7 +309,8 @@ class RuptureFormViewModel(
 
     /**
      * Live typing: the text field for [field] now reads [text]. The form shows [text] at once.
-     * On a new rupture that is all (the texts are saved with it). On a logged one the change is
+     * On a new rupture that is all (the texts, the follow-up plan too, are saved with it). On a
+     * logged one the change is
      * saved at once as one splice from the text the vault has, so another device's concurrent
      * typing in the same text merges by character. If the rupture was voided meanwhile (here or
      * by a sync), the edit fails with a [NotebookError.Validation] on "rupture" and the form
@@ -281,9 +319,6 @@ class RuptureFormViewModel(
     suspend fun editText(field: RuptureText, text: String): Result<Unit> {
         voided()?.let { return it }
         if (ruptureId == null) {
-            if (field == RuptureText.FOLLOW_UP_NOTE) {
-                return reject(NotebookError.InvalidState("log the rupture before planning a follow-up"))
-            }
             _state.update { s -> s.copy(form = s.form.withText(field, text)) }
             return Result.success(Unit)
         }
@@ -381,7 +416,7 @@ class RuptureFormViewModel(
         return reject(NotebookError.Validation(field, reason))
     }
 
-    /** Checks and saves the new rupture; returns its id. Field errors go to [RuptureFormState.errors]. */
+    /** Checks and saves the new rupture, with its follow-up plan; returns its id. Field errors go to [RuptureFormState.errors]. */
     suspend fun save(): Result<String> {
         if (ruptureId != null) return reject(NotebookError.InvalidState("this rupture is already saved; save changes instead"))
         val form = _state.value.form
@@ -394,6 +429,8 @@ class RuptureFormViewModel(
             allianceDimensions = form.allianceDimensions.sortedBy { it.ordinal },
             detectedBy = form.detectedBy,
             therapistContributionRating = form.therapistContributionRating?.toLong(),
+            followUpPlanned = form.followUpPlanned,
+            followUpNote = form.followUpNote,
         )
         return vault { v -> v.createRupture(rupture, notebook.settings.clinicianId) }
             .onSuccess { id ->
@@ -498,25 +535,48 @@ class RuptureFormViewModel(
         /** Clock skew tolerated for "in the future". */
         private const val FUTURE_SLACK_MILLIS = 5 * 60 * 1000L
 
-        /** How long before its start a session counts as happening now. */
+        /** How long before its scheduled start a session with no recorded start counts as
+         *  happening now. */
         const val SESSION_EARLY_MILLIS = 15 * 60 * 1000L
 
-        /** How long after its start a session counts as happening now (the timeline gives a
-         *  session's start only, so this stands in for its end). */
+        /** How long after its start a session with no recorded end counts as happening now (it
+         *  stands in for the end until the therapist records one on the timeline). */
         const val SESSION_WINDOW_MILLIS = 3 * 60 * 60 * 1000L
+
+        /** How far from its scheduled start a session may be and still be happening now, whatever
+         *  times are recorded for it. Only sessions this close have their recorded times read. */
+        const val SESSION_REACH_MILLIS = 12 * 60 * 60 * 1000L
 
         private const val VOIDED = "This rupture was voided; it can no longer be edited."
 
         /**
-         * The session happening at [now], if any: of [sessions] not cancelled or missed, the
-         * latest that starts at most [SESSION_EARLY_MILLIS] after [now] and at most
-         * [SESSION_WINDOW_MILLIS] before it.
+         * The session happening at [now], if any: of [sessions] not cancelled or missed and
+         * scheduled within [SESSION_REACH_MILLIS] of [now], whose [span] (by its recorded [times])
+         * holds [now], the one that started last.
          */
-        fun currentSession(sessions: List<TimelineEntry.Session>, now: Long): TimelineEntry.Session? =
+        fun currentSession(
+            sessions: List<TimelineEntry.Session>,
+            now: Long,
+            times: Map<String, SessionTimes> = emptyMap(),
+        ): TimelineEntry.Session? =
             sessions
                 .filter { it.status == SessionStatus.SCHEDULED || it.status == SessionStatus.COMPLETED }
-                .filter { it.at <= now + SESSION_EARLY_MILLIS && now - it.at <= SESSION_WINDOW_MILLIS }
-                .maxByOrNull { it.at }
+                .filter { abs(now - it.at) <= SESSION_REACH_MILLIS }
+                .mapNotNull { s -> span(s, times[s.id])?.let { s to it } }
+                .filter { (_, span) -> now in span }
+                .maxByOrNull { (_, span) -> span.first }?.first
+
+        /**
+         * When [session] counts as happening: from its recorded actual start (or
+         * [SESSION_EARLY_MILLIS] before its scheduled start when none is recorded) to its recorded
+         * actual end (or, with no end recorded, [SESSION_WINDOW_MILLIS] after its start). Null when
+         * the recorded times contradict the schedule (an end before the start they fall back to).
+         */
+        fun span(session: TimelineEntry.Session, times: SessionTimes?): LongRange? {
+            val start = times?.start ?: (session.at - SESSION_EARLY_MILLIS)
+            val end = times?.end ?: ((times?.start ?: session.at) + SESSION_WINDOW_MILLIS)
+            return if (start <= end) start..end else null
+        }
 
         /** The calendar day of [at] in [zone], as a date picker takes it (that day's midnight UTC). */
         fun dayUtcMillis(at: Long, zone: ZoneId): Long =

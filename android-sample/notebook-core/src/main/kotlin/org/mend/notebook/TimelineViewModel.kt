@@ -36,9 +36,36 @@ data class TimelineState(
 )
 
 /**
+ * What became of a session: completed with its actual start and end, cancelled (by the client or
+ * the therapist, or late) or a no-show. Filled by [TimelineViewModel.sessionOutcome], saved by
+ * [TimelineViewModel.recordOutcome].
+ */
+data class SessionOutcome(
+    /** The session. */
+    val id: String,
+    /** When it was scheduled to start (epoch ms). */
+    val scheduledStart: Long,
+    val status: SessionStatus,
+    /** When it actually started (sent for a completed session only). */
+    val actualStart: Long,
+    /** When it actually ended (sent for a completed session only). */
+    val actualEnd: Long,
+) {
+    /** Whether the actual start and end are recorded with this status (a completed session).
+     *  For any other status they are not sent, and Mend keeps the ones stored, if any. */
+    val takesTimes: Boolean get() = status == SessionStatus.COMPLETED
+
+    /** What must be fixed before saving, by field. */
+    val errors: Map<String, String>
+        get() = if (takesTimes && actualEnd < actualStart) mapOf("actualEnd" to "The end cannot be before the start.") else emptyMap()
+}
+
+/**
  * A client's timeline: sessions, notes, ruptures (voided ones marked) and WAI-SR
  * administrations by date (from Mend's encrypted summaries, without loading documents), the
- * alliance trend for the chart, and actions to add a session, start a note or record a measure.
+ * alliance trend for the chart, and actions to add a session, start a note or record a measure;
+ * and what became of a session (completed with its actual start and end, cancelled, or a
+ * no-show), which is also what tells the rupture form when a session really ended.
  */
 class TimelineViewModel(
     notebook: Notebook,
@@ -76,7 +103,7 @@ class TimelineViewModel(
         status: SessionStatus = SessionStatus.COMPLETED,
         modality: Modality = Modality.INDIVIDUAL,
         setting: Setting = Setting.IN_PERSON,
-        durationMinutes: Int? = 50,
+        durationMinutes: Int? = DEFAULT_MINUTES,
         cptCode: String? = null,
     ): Result<String> {
         val end = durationMinutes?.let { start + it * 60_000L }
@@ -84,6 +111,33 @@ class TimelineViewModel(
         val actualEnd = if (status == SessionStatus.COMPLETED) end else null
         return vault { v ->
             v.createSession(NewSession(clientId, start, actualStart, actualEnd, status, modality, setting, cptCode))
+        }.onSuccess { refresh() }
+    }
+
+    /** The outcome form for one of the client's sessions, filled from what Mend holds: its
+     *  status (completed, while it is still scheduled), its recorded actual start and end, or
+     *  else the scheduled start and [DEFAULT_MINUTES]. */
+    suspend fun sessionOutcome(sessionId: String): Result<SessionOutcome> = vault { v -> v.session(sessionId) }.map { s ->
+        val start = s.actualStart ?: s.scheduledStart
+        SessionOutcome(
+            id = s.id,
+            scheduledStart = s.scheduledStart,
+            status = if (s.status == SessionStatus.SCHEDULED) SessionStatus.COMPLETED else s.status,
+            actualStart = start,
+            actualEnd = s.actualEnd ?: (start + DEFAULT_MINUTES * 60_000L),
+        )
+    }
+
+    /** Records what became of a session: its status and, for a completed one, its actual start
+     *  and end (an end before the start is refused here, and by Mend as "actual_end"). The
+     *  rupture form then takes the recorded end as the end of "the session happening now". */
+    suspend fun recordOutcome(outcome: SessionOutcome): Result<Unit> {
+        outcome.errors.entries.firstOrNull()?.let { (field, reason) -> return reject(NotebookError.Validation(field, reason)) }
+        return vault { v ->
+            v.setSessionStatus(
+                outcome.id, outcome.status,
+                outcome.actualStart.takeIf { outcome.takesTimes }, outcome.actualEnd.takeIf { outcome.takesTimes },
+            )
         }.onSuccess { refresh() }
     }
 
@@ -110,6 +164,9 @@ class TimelineViewModel(
 
     /** Computations on the trend, public so the chart and tests share them. */
     companion object {
+        /** A session's length when none is given or recorded. */
+        const val DEFAULT_MINUTES = 50
+
         /** Falls of the total of at least [threshold] between consecutive complete points. */
         fun drops(trend: List<AlliancePoint>, threshold: Long): List<AllianceDrop> =
             trend.filter { it.total != null }.zipWithNext().mapNotNull { (a, b) ->

@@ -11,7 +11,10 @@ import java.time.LocalDate
 import java.time.ZoneId
 import java.time.ZoneOffset
 import java.time.ZonedDateTime
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNull
@@ -368,15 +371,16 @@ class RuptureFormViewModelTest {
         val form = RuptureFormViewModel(nb, client)
         form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 2) }
         form.toggle(RuptureMarker.WD_AVOIDANT_STORYTELLING_TOPIC_SHIFT)
-        // Before logging, typing only fills the form; there is no follow-up yet.
+        // Before logging, typing only fills the form (the follow-up plan too).
         form.editText(RuptureText.NARRATIVE, "Went quiet").getOrThrow()
         assertEquals("Went quiet", form.state.value.form.narrative)
-        failureOf<NotebookError.InvalidState>(form.editText(RuptureText.FOLLOW_UP_NOTE, "Ask next week"))
-        form.update { it.copy(followUpPlanned = true) }
-        assertFalse(form.state.value.form.followUpPlanned)
+        form.editText(RuptureText.FOLLOW_UP_NOTE, "Ask").getOrThrow()
+        assertEquals("Ask", form.state.value.form.followUpNote)
         val id = form.save().getOrThrow()
         suspend fun stored() = nb.call { v -> v.rupture(id) }.getOrThrow()
         assertEquals("Went quiet", stored().narrative)
+        assertEquals("Ask", stored().followUpNote)
+        assertFalse(stored().followUpPlanned)
 
         // Once logged, each keystroke is in the vault at once, without saving the form.
         val typed = "Went quiet 🙂 after the review"
@@ -526,6 +530,101 @@ class RuptureFormViewModelTest {
     }
 
     @Test
+    fun aNewRuptureTakesItsFollowUpPlanAndRepairsShowTheirSession() = runBlocking<Unit> {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        val client = ClientListViewModel(nb).addClient("C-0309", "US-NY").getOrThrow()
+        val timeline = TimelineViewModel(nb, client)
+        val start = nb.clock.nowMillis()
+        val session = timeline.addSession(start - 5 * MINUTE, status = SessionStatus.SCHEDULED).getOrThrow()
+
+        val form = RuptureFormViewModel(nb, client)
+        form.refresh().getOrThrow()
+        form.update {
+            it.copy(sessionId = session, movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3,
+                followUpPlanned = true)
+        }
+        form.toggle(RuptureMarker.WD_AVOIDANT_STORYTELLING_TOPIC_SHIFT)
+        form.editText(RuptureText.FOLLOW_UP_NOTE, "Open next session by asking about today").getOrThrow()
+        val id = form.save().getOrThrow()
+        val stored = nb.call { v -> v.rupture(id) }.getOrThrow()
+        assertTrue(stored.followUpPlanned, "the plan is logged with the rupture")
+        assertEquals("Open next session by asking about today", stored.followUpNote)
+        assertEquals(stored, form.state.value.saved)
+        assertFalse(form.state.value.hasUnsavedChanges)
+
+        // One attempt in the session happening now, one between sessions.
+        assertEquals(session, form.state.value.currentSession?.id)
+        form.updateRepair { it.copy(strategies = setOf(RepairStrategy.RS_ACKNOWLEDGE_OWN_CONTRIBUTION), effect = 3) }
+        form.addRepairAttempt().getOrThrow()
+        device.clock.advance(MINUTE)
+        form.updateRepair { it.copy(strategies = setOf(RepairStrategy.RS_PROVIDE_RATIONALE)) }
+        form.addRepairAttempt(sessionId = null).getOrThrow()
+        val rows = form.state.value.repairHistory
+        assertEquals(form.state.value.saved!!.repairAttempts, rows.map { it.attempt })
+        assertEquals(listOf(session, null), rows.map { it.sessionId })
+        assertEquals(listOf(start - 5 * MINUTE, null), rows.map { it.sessionAt })
+
+        // A session of another client is refused by Mend for a repair, nothing is written.
+        val other = ClientListViewModel(nb).addClient("C-0310", "US-NY").getOrThrow()
+        val theirs = TimelineViewModel(nb, other).addSession(start).getOrThrow()
+        form.updateRepair { it.copy(strategies = setOf(RepairStrategy.RS_PROVIDE_RATIONALE)) }
+        assertEquals("session_id", failureOf<NotebookError.Validation>(form.addRepairAttempt(sessionId = theirs)).field)
+        assertTrue("sessionId" in form.state.value.errors, "shown on the form's session field")
+        assertEquals(2, nb.call { v -> v.rupture(id) }.getOrThrow().repairAttempts.size)
+    }
+
+    @Test
+    fun theSessionHappeningNowEndsWhenItsRecordedEndSays() = runBlocking<Unit> {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        val client = ClientListViewModel(nb).addClient("C-0311", "US-NY").getOrThrow()
+        val timeline = TimelineViewModel(nb, client)
+        val start = nb.clock.nowMillis()
+        val session = timeline.addSession(start, status = SessionStatus.SCHEDULED).getOrThrow()
+        val form = RuptureFormViewModel(nb, client)
+        form.refresh().getOrThrow()
+        form.update { it.copy(sessionId = session, movement = Movement.CONFRONTATION, initiatedBy = InitiatedBy.CLIENT, significance = 2) }
+        form.toggle(RuptureMarker.CF_COMPLAINT_ABOUT_THERAPIST)
+        form.save().getOrThrow()
+
+        // No end recorded: two hours in, the 3-hour window still counts it as under way.
+        device.clock.advance(2 * HOUR)
+        form.refresh().getOrThrow()
+        assertEquals(session, form.state.value.currentSession?.id)
+
+        // The therapist records that it ran from 5 to 55 minutes past: it is over, and a status
+        // change made now is between sessions. The open form reloads on the session's change.
+        val job = form.observeChanges(this)
+        delay(200) // let the collector subscribe before anything changes
+        val outcome = timeline.sessionOutcome(session).getOrThrow()
+        assertEquals(SessionStatus.COMPLETED, outcome.status, "a scheduled session is offered as completed")
+        assertEquals(start, outcome.actualStart)
+        assertEquals(start + TimelineViewModel.DEFAULT_MINUTES * MINUTE, outcome.actualEnd)
+        timeline.recordOutcome(outcome.copy(actualStart = start + 5 * MINUTE, actualEnd = start + 55 * MINUTE)).getOrThrow()
+        val recorded = SessionTimes(start + 5 * MINUTE, start + 55 * MINUTE)
+        withTimeout(10_000) { form.state.first { it.sessionTimes[session] == recorded } }
+        job.cancel()
+        assertNull(form.state.value.currentSession)
+        form.setStatus(RuptureStatus.IN_PROGRESS).getOrThrow()
+        assertEquals(listOf(session, null), form.state.value.saved!!.statusLog.map { it.sessionId })
+
+        // Recorded as running long (to 3 h 30 past), it is under way again.
+        timeline.recordOutcome(timeline.sessionOutcome(session).getOrThrow().copy(actualEnd = start + 3 * HOUR + 30 * MINUTE)).getOrThrow()
+        form.refresh().getOrThrow()
+        assertEquals(session, form.state.value.currentSession?.id)
+
+        // Cancelled after all: never the session happening now, and its recorded times stay.
+        timeline.recordOutcome(timeline.sessionOutcome(session).getOrThrow().copy(status = SessionStatus.CANCELLED_CLIENT)).getOrThrow()
+        form.refresh().getOrThrow()
+        assertNull(form.state.value.currentSession)
+        val s = nb.call { v -> v.session(session) }.getOrThrow()
+        assertEquals(SessionStatus.CANCELLED_CLIENT, s.status)
+        assertEquals(start + 5 * MINUTE, s.actualStart)
+        assertEquals(SessionStatus.CANCELLED_CLIENT, timeline.state.value.entries.filterIsInstance<TimelineEntry.Session>().single().status)
+    }
+
+    @Test
     fun theCurrentSessionAndTheDayPickerArithmetic() {
         val now = 1_800_000_000_000L
         fun s(id: String, at: Long, status: SessionStatus = SessionStatus.COMPLETED) = TimelineEntry.Session(id, at, status)
@@ -539,6 +638,21 @@ class RuptureFormViewModelTest {
         assertEquals("soon", RuptureFormViewModel.currentSession(sessions, now)?.id, "the latest one under way or about to start")
         assertEquals("earlier today", RuptureFormViewModel.currentSession(sessions.filter { it.id != "soon" }, now)?.id)
         assertNull(RuptureFormViewModel.currentSession(sessions.filter { it.id == "yesterday" || it.id == "cancelled" }, now))
+        // Recorded times win over the window: "soon" started early and "earlier today" ended.
+        val times = mapOf(
+            "soon" to SessionTimes(now - 30 * MINUTE, null),
+            "earlier today" to SessionTimes(now - 2 * HOUR, now - HOUR),
+        )
+        assertEquals("soon", RuptureFormViewModel.currentSession(sessions, now, times)?.id)
+        assertNull(RuptureFormViewModel.currentSession(sessions.filter { it.id != "soon" }, now, times), "it ended an hour ago")
+        // A session that ran long is under way past the 3-hour window (which ended at now + 1 h).
+        val past = sessions.filter { it.id == "yesterday" || it.id == "earlier today" }
+        assertNull(RuptureFormViewModel.currentSession(past, now + 90 * MINUTE))
+        val long = mapOf("earlier today" to SessionTimes(null, now + 2 * HOUR))
+        assertEquals("earlier today", RuptureFormViewModel.currentSession(past, now + 90 * MINUTE, long)?.id)
+        // Yesterday's session is out of reach whatever is recorded for it.
+        assertNull(RuptureFormViewModel.currentSession(sessions.filter { it.id == "yesterday" }, now, mapOf("yesterday" to SessionTimes(now - DAY, now + HOUR))))
+        assertNull(RuptureFormViewModel.span(sessions[0], SessionTimes(null, now - 2 * DAY)), "an end before the start contradicts the schedule")
 
         // Moving 14:30 on 10 March (New York, after the clocks changed) to 2 March keeps 14:30.
         val zone = ZoneId.of("America/New_York")

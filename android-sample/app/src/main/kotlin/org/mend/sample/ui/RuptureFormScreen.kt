@@ -54,14 +54,16 @@ import org.mend.notebook.StatusRow
 /**
  * The rupture log. A new rupture: date, session (or none) and the minute in it, initiator, how
  * it was noticed, alliance dimensions, movement, 3RS markers, precipitants, significance, record
- * class, narrative, the client's words and the therapist's contribution with its rating.
+ * class, narrative, the client's words and the therapist's contribution with its rating, and a
+ * follow-up plan.
  *
  * A logged rupture: the same form with every field but the record class correctable (optional
  * fields cleared by tapping the chosen chip again, set members ticked and unticked), plus
- * client-reported intensity, resolution, the client's responses and a follow-up plan; the
+ * client-reported intensity, resolution and the client's responses; the
  * corrections are saved as one update of the changes, while the four texts save as they are
  * typed (and merge with typing on other devices). Then its status (recorded with the session
- * happening now) with the history of changes, and repair attempts. A rupture logged in error is
+ * happening now) with the history of changes, and repair attempts, each with the session it was
+ * made in. A rupture logged in error is
  * voided with a reason after a confirmation, and is read-only from then on. Field errors show
  * under each field.
  */
@@ -155,6 +157,12 @@ fun RuptureFormScreen(notebook: Notebook, clientId: String, ruptureId: String?, 
                 edit { it.copy(therapistContributionRating = if (it.therapistContributionRating == r) null else r) }
             }
 
+            Row(verticalAlignment = Alignment.CenterVertically, horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                Switch(checked = form.followUpPlanned, onCheckedChange = { p -> edit { it.copy(followUpPlanned = p) } }, enabled = editable)
+                Text("Follow-up planned")
+            }
+            RuptureTextField("Follow-up plan", form.followUpNote, errors["followUpNote"], editable) { type(RuptureText.FOLLOW_UP_NOTE, it) }
+
             if (saved == null) {
                 Button(onClick = { model.launch { save() } }) { Text("Save") }
             } else {
@@ -168,11 +176,6 @@ fun RuptureFormScreen(notebook: Notebook, clientId: String, ruptureId: String?, 
                 ChipGroup("Client's response", ClientResponse.entries, form.clientResponses, { Labels.words(it.name) }, errors["clientResponses"], editable) {
                     model.core.toggle(it)
                 }
-                Row(verticalAlignment = Alignment.CenterVertically, horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                    Switch(checked = form.followUpPlanned, onCheckedChange = { p -> edit { it.copy(followUpPlanned = p) } }, enabled = editable)
-                    Text("Follow-up planned")
-                }
-                RuptureTextField("Follow-up plan", form.followUpNote, errors["followUpNote"], editable) { type(RuptureText.FOLLOW_UP_NOTE, it) }
                 FieldError(errors["rupture"])
                 if (state.hasUnsavedChanges) {
                     Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -189,10 +192,12 @@ fun RuptureFormScreen(notebook: Notebook, clientId: String, ruptureId: String?, 
 
                 HorizontalDivider()
                 Text("Repair attempts", style = MaterialTheme.typography.titleMedium)
-                saved.repairAttempts.forEach { a ->
+                state.repairHistory.forEach { row ->
+                    val a = row.attempt
                     Card(Modifier.fillMaxWidth()) {
                         Column(Modifier.padding(12.dp)) {
                             Text((if (a.immediate) "Immediate" else "Exploratory") + " · " + formatTime(a.at), style = MaterialTheme.typography.titleSmall)
+                            Text(sessionLine(row.sessionId, row.sessionAt), style = MaterialTheme.typography.bodySmall)
                             Text(a.strategies.joinToString { Labels.words(it.name.removePrefix("RS_")) })
                             a.effect?.let { Text("Effect $it/5") }
                             if (a.note.isNotEmpty()) Text(a.note)
@@ -261,11 +266,14 @@ fun RuptureFormScreen(notebook: Notebook, clientId: String, ruptureId: String?, 
 private fun historyLine(row: StatusRow): String = buildString {
     append(Labels.status(row.status)).append(" · ").append(formatTime(row.at))
     append(if (row.byMe) " · by you" else " · by another clinician")
-    val sessionAt = row.sessionAt
-    when {
-        sessionAt != null -> append(" · in the session of ").append(formatTime(sessionAt))
-        row.sessionId != null -> append(" · in a session")
-    }
+    if (row.sessionId != null) append(" · ").append(sessionLine(row.sessionId, row.sessionAt).replaceFirstChar { it.lowercase() })
+}
+
+/** "In the session of 3 Mar 2026, 10:00", "In a session" (not listed) or "Between sessions". */
+private fun sessionLine(sessionId: String?, sessionAt: Long?): String = when {
+    sessionAt != null -> "In the session of " + formatTime(sessionAt)
+    sessionId != null -> "In a session"
+    else -> "Between sessions"
 }
 
 /** A multi-line text field with its error. */

@@ -3,6 +3,7 @@ package org.mend.sample.ui
 import androidx.compose.foundation.clickable
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.text.KeyboardOptions
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.foundation.rememberScrollState
@@ -12,6 +13,7 @@ import androidx.compose.material3.AssistChip
 import androidx.compose.material3.HorizontalDivider
 import androidx.compose.material3.ListItem
 import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
@@ -21,21 +23,25 @@ import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.style.TextDecoration
 import androidx.compose.ui.unit.dp
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Row
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import org.mend.core.NoteFormat
+import org.mend.core.SessionStatus
 import org.mend.core.TimelineEntry
 import org.mend.notebook.Labels
 import org.mend.notebook.Notebook
+import org.mend.notebook.SessionOutcome
 import org.mend.notebook.TimelineViewModel
 import org.mend.notebook.id
 
 /**
  * A client's timeline: the alliance-trend chart on top, then sessions, notes, ruptures (voided
- * ones struck through) and measures, newest first. Actions: add a session, write a note for a session, log a rupture,
+ * ones struck through) and measures, newest first. Actions: add a session, write a note for a session, record what
+ * became of a session (completed with when it really started and ended, cancelled, no-show), log a rupture,
  * record a WAI-SR administration.
  */
 @Composable
@@ -44,6 +50,7 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
     val state by model.core.state.collectAsStateWithLifecycle()
     var noteForSession by remember { mutableStateOf<String?>(null) }
     var measuring by remember { mutableStateOf(false) }
+    var outcome by remember { mutableStateOf<SessionOutcome?>(null) }
 
     NotebookScaffold(title = state.alias ?: "Client", model = model.core, onBack = onBack) { padding ->
         LazyColumn(Modifier.padding(padding).padding(horizontal = 16.dp)) {
@@ -67,7 +74,7 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
                 when (entry) {
                     is TimelineEntry.Session -> ListItem(
                         headlineContent = { Text("Session · ${Labels.words(entry.status.name)}") },
-                        supportingContent = { Text(formatTime(entry.at) + " · tap to write a note") },
+                        supportingContent = { Text(formatTime(entry.at) + " · tap to write a note or record what became of it") },
                         modifier = Modifier.clickable { noteForSession = entry.id },
                     )
                     is TimelineEntry.Note -> ListItem(
@@ -106,9 +113,14 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
     noteForSession?.let { sessionId ->
         AlertDialog(
             onDismissRequest = { noteForSession = null },
-            title = { Text("New note") },
+            title = { Text("Session") },
             text = {
                 Column {
+                    TextButton(onClick = {
+                        noteForSession = null
+                        model.launch { sessionOutcome(sessionId).onSuccess { outcome = it } }
+                    }) { Text("What became of this session…") }
+                    HorizontalDivider()
                     NoteFormat.entries.forEach { format ->
                         TextButton(onClick = {
                             noteForSession = null
@@ -119,6 +131,42 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
             },
             confirmButton = {},
             dismissButton = { TextButton(onClick = { noteForSession = null }) { Text("Cancel") } },
+        )
+    }
+
+    outcome?.let { o ->
+        // The actual times as minutes: started this many minutes after the scheduled start (negative: early), lasted this long.
+        var lateBy by remember(o.id) { mutableStateOf(((o.actualStart - o.scheduledStart) / 60_000).toString()) }
+        var lasted by remember(o.id) { mutableStateOf(((o.actualEnd - o.actualStart) / 60_000).toString()) }
+        var status by remember(o.id) { mutableStateOf(o.status) }
+        val startMinutes = lateBy.trim().toLongOrNull()
+        val lengthMinutes = lasted.trim().toLongOrNull()
+        val edited = o.copy(
+            status = status,
+            actualStart = o.scheduledStart + (startMinutes ?: 0) * 60_000,
+            actualEnd = o.scheduledStart + ((startMinutes ?: 0) + (lengthMinutes ?: 0)) * 60_000,
+        )
+        val minutesError = if (edited.takesTimes && (startMinutes == null || lengthMinutes == null)) "Enter whole minutes." else null
+        AlertDialog(
+            onDismissRequest = { outcome = null },
+            title = { Text("Session of ${formatTime(o.scheduledStart)}") },
+            text = {
+                Column(Modifier.verticalScroll(rememberScrollState())) {
+                    SingleChoice("What became of it", SessionStatus.entries, status, { Labels.words(it.name) }) { status = it }
+                    if (edited.takesTimes) {
+                        OutlinedTextField(lateBy, { lateBy = it }, label = { Text("Started, minutes after the scheduled time (negative: early)") },
+                            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number))
+                        OutlinedTextField(lasted, { lasted = it }, label = { Text("Lasted, minutes") },
+                            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number), isError = edited.errors["actualEnd"] != null)
+                        FieldError(minutesError ?: edited.errors["actualEnd"])
+                        Text("The rupture log takes the end as the end of the session happening now.", style = MaterialTheme.typography.bodySmall)
+                    }
+                }
+            },
+            confirmButton = {
+                TextButton(enabled = minutesError == null, onClick = { model.launch { recordOutcome(edited).onSuccess { outcome = null } } }) { Text("Save") }
+            },
+            dismissButton = { TextButton(onClick = { outcome = null }) { Text("Cancel") } },
         )
     }
 
