@@ -154,8 +154,8 @@ fun TimelineScreen(notebook: Notebook, clientId: String, onBack: () -> Unit, ope
                 Column(Modifier.verticalScroll(rememberScrollState())) {
                     SingleChoice("What became of it", SessionStatus.entries, status, { Labels.words(it.name) }) { status = it }
                     if (edited.takesTimes) {
-                        OutlinedTextField(lateBy, { lateBy = it }, label = { Text("Started, minutes after the scheduled time (negative: early)") },
-                            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number))
+                        // A plain text keyboard: number pads often have no minus sign.
+                        OutlinedTextField(lateBy, { lateBy = it }, label = { Text("Started, minutes after the scheduled time (negative: early)") })
                         OutlinedTextField(lasted, { lasted = it }, label = { Text("Lasted, minutes") },
                             keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number), isError = edited.errors["actualEnd"] != null)
                         FieldError(minutesError ?: edited.errors["actualEnd"])
