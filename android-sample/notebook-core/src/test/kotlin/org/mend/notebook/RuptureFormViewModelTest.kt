@@ -43,8 +43,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun validationNamesTheFieldsAndStoresNothing() = runBlocking<Unit> {
-        val nb = Device(dir, "phone").unlock()
-        val client = ClientListViewModel(nb).addClient("C-0301", "US-NY").getOrThrow()
+        val (_, nb, client) = phoneWithClient("C-0301")
         val form = RuptureFormViewModel(nb, client)
 
         val empty = form.save()
@@ -79,9 +78,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun savesARuptureThenLogsRepairAndStatus() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0302", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0302")
         val form = RuptureFormViewModel(nb, client)
         failureOf<NotebookError.InvalidState>(form.addRepairAttempt())
 
@@ -142,9 +139,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun everyCreationFieldIsStoredAndShownOnReopen() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0303", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0303")
         val session = TimelineViewModel(nb, client).addSession(nb.clock.nowMillis()).getOrThrow()
         val form = RuptureFormViewModel(nb, client)
         form.refresh().getOrThrow()
@@ -187,9 +182,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun correctingALoggedRuptureSendsOnlyTheChangesAndReadsBack() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0304", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0304")
         val timeline = TimelineViewModel(nb, client)
         val now = nb.clock.nowMillis()
         val first = timeline.addSession(now - 2 * DAY).getOrThrow()
@@ -293,8 +286,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun optionalFieldsAreClearedAndSetMembersRemoved() = runBlocking<Unit> {
-        val nb = Device(dir, "phone").unlock()
-        val client = ClientListViewModel(nb).addClient("C-0305", "US-NY").getOrThrow()
+        val (_, nb, client) = phoneWithClient("C-0305")
         val session = TimelineViewModel(nb, client).addSession(nb.clock.nowMillis() - DAY).getOrThrow()
         val form = RuptureFormViewModel(nb, client)
         form.refresh().getOrThrow()
@@ -366,8 +358,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun loggedRuptureTextsAreTypedAsSplices() = runBlocking<Unit> {
-        val nb = Device(dir, "phone").unlock()
-        val client = ClientListViewModel(nb).addClient("C-0306", "US-NY").getOrThrow()
+        val (_, nb, client) = phoneWithClient("C-0306")
         val form = RuptureFormViewModel(nb, client)
         form.update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 2) }
         form.toggle(RuptureMarker.WD_AVOIDANT_STORYTELLING_TOPIC_SHIFT)
@@ -419,9 +410,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun aVoidedRuptureStaysReadableButReadOnly() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0307", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0307")
         suspend fun log(narrative: String): RuptureFormViewModel = RuptureFormViewModel(nb, client).apply {
             update { it.copy(movement = Movement.WITHDRAWAL, initiatedBy = InitiatedBy.CLIENT, significance = 3, narrative = narrative) }
             toggle(RuptureMarker.WD_MINIMAL_RESPONSE)
@@ -488,9 +477,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun statusChangesRecordTheSessionHappeningNow() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0308", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0308")
         val timeline = TimelineViewModel(nb, client)
         val start = nb.clock.nowMillis()
         val earlier = timeline.addSession(start - DAY).getOrThrow()
@@ -531,9 +518,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun aNewRuptureTakesItsFollowUpPlanAndRepairsShowTheirSession() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0309", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0309")
         val timeline = TimelineViewModel(nb, client)
         val start = nb.clock.nowMillis()
         val session = timeline.addSession(start - 5 * MINUTE, status = SessionStatus.SCHEDULED).getOrThrow()
@@ -576,9 +561,7 @@ class RuptureFormViewModelTest {
 
     @Test
     fun theSessionHappeningNowEndsWhenItsRecordedEndSays() = runBlocking<Unit> {
-        val device = Device(dir, "phone")
-        val nb = device.unlock()
-        val client = ClientListViewModel(nb).addClient("C-0311", "US-NY").getOrThrow()
+        val (device, nb, client) = phoneWithClient("C-0311")
         val timeline = TimelineViewModel(nb, client)
         val start = nb.clock.nowMillis()
         val session = timeline.addSession(start, status = SessionStatus.SCHEDULED).getOrThrow()
@@ -663,6 +646,15 @@ class RuptureFormViewModelTest {
         val late = ZonedDateTime.of(2026, 3, 2, 22, 30, 0, 0, zone).toInstant().toEpochMilli()
         assertEquals(day, RuptureFormViewModel.dayUtcMillis(late, zone))
         assertEquals(late, RuptureFormViewModel.onDay(late, RuptureFormViewModel.dayUtcMillis(late, zone), zone))
+    }
+
+    /** A device called "phone", its unlocked notebook, and a new client [alias] in it. */
+    private data class Phone(val device: Device, val nb: Notebook, val client: String)
+
+    private suspend fun phoneWithClient(alias: String): Phone {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        return Phone(device, nb, ClientListViewModel(nb).addClient(alias, "US-NY").getOrThrow())
     }
 
     private companion object {
