@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -114,7 +115,41 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .route("/v1/vaults/{vault}/drops", post(drops))
         .route("/v1/vaults/{vault}/invites/{invite}/claim", post(claim))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(max_body, refuse_oversized))
         .with_state(relay)
+}
+
+/// How many times the body limit the relay reads and discards to answer an oversized request
+/// cleanly; a larger declared body gets the answer on a connection closed mid-upload.
+const DRAIN_FACTOR: u64 = 4;
+/// How long the relay spends discarding an oversized body before it stops reading.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Answers a request whose declared length is over the limit with 413 before any handler runs.
+/// The body is read and discarded first (up to [`DRAIN_FACTOR`] times the limit, within
+/// [`DRAIN_TIME`]): a server that answers and closes with unread bytes makes the kernel reset the
+/// connection, and a client still uploading then sees a broken connection instead of the 413 — a
+/// device would take a refusal for a network failure and retry forever.
+async fn refuse_oversized(State(max_body): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(len) = declared.filter(|&len| len > max_body as u64) else {
+        return next.run(req).await;
+    };
+    if len <= (max_body as u64).saturating_mul(DRAIN_FACTOR) {
+        let _ = tokio::time::timeout(DRAIN_TIME, discard(req.into_body())).await;
+    }
+    ApiError(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("body over {max_body} bytes"))
+        .into_response()
+}
+
+/// Reads a body to its end (or its first error), keeping nothing.
+async fn discard(mut body: Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 /// An API error: a status and a short message with no stored content.
