@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,22 +125,28 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
 
     let failures = Arc::new(AtomicU64::new(0));
     let killed = Arc::new(AtomicBool::new(false));
+    let synced = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|scope| {
         for (i, (phone, pt, tablet, tt, n)) in pairs.iter().enumerate() {
             for (who, v, t) in [("p", phone, pt), ("t", tablet, tt)] {
-                let failures = Arc::clone(&failures);
+                let (failures, synced) = (Arc::clone(&failures), Arc::clone(&synced));
                 scope.spawn(move || {
                     for k in 0..EDITS {
                         let len = v.note(*n).unwrap().section("body").unwrap().chars().count();
                         v.splice_note_section(*n, "body", len, 0, &format!("<{who}{i}.{k}>"))
                             .unwrap();
                         sync_retrying(v, t, &failures);
+                        synced.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
         }
-        // Kill the relay while the devices are busy, then bring it back on the same store.
-        std::thread::sleep(Duration::from_millis(400));
+        // Kill the relay while the devices are busy (after a fifth of their syncs, whatever the
+        // machine's speed), then bring it back on the same store.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while synced.load(Ordering::Relaxed) < VAULTS * 2 * EDITS / 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         relay.kill().unwrap();
         relay.wait().unwrap();
         killed.store(true, Ordering::Relaxed);
