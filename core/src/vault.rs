@@ -134,6 +134,9 @@ pub(crate) struct Inner {
     pub(crate) registry: Registry,
     /// The last per-device sequence number handed to a bundle.
     pub(crate) device_seq: u64,
+    /// The highest queued sequence number a push has read (in flight, pushed, or failed): queued
+    /// rows up to it are never folded, so a push never has its rows rewritten under it.
+    pub(crate) push_high: u64,
 }
 
 /// An open vault. `Send + Sync`: share it between threads (calls are serialised inside).
@@ -279,6 +282,7 @@ impl Vault {
             registry_id,
             registry: Registry::default(),
             device_seq,
+            push_high: 0,
         };
         if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
             let sync_key = SecretKey::random();
@@ -887,6 +891,7 @@ impl Inner {
             registry_id,
             registry: Registry::default(),
             device_seq: 0,
+            push_high: 0,
         })
     }
 
@@ -1292,8 +1297,11 @@ impl Inner {
         Ok(out)
     }
 
-    /// Folds the record's changes into a new snapshot, keeping the full history inside it.
-    /// Skipped while changes wait for missing dependencies (a snapshot would not contain them).
+    /// Folds the record's changes into a new snapshot, keeping the full history inside it, and
+    /// the newest run of its queued saves into one bundle holding that snapshot (so a vault that
+    /// does not sync for a long time queues about one document per record, not one change per
+    /// keystroke). Skipped while changes wait for missing dependencies (a snapshot would not
+    /// contain them).
     pub(crate) fn compact(&mut self, id: RecordId) -> Result<()> {
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         if !c.doc.get_missing_deps(&[]).is_empty() {
@@ -1309,8 +1317,12 @@ impl Inner {
             &self.aad(&header, seq, Part::Snapshot),
             &snapshot,
         );
+        let fold = self.outbox_fold(&header, &key, &snapshot)?;
         let tx = self.conn.transaction()?;
         db::snapshot_replace(&tx, &id, seq, &sealed)?;
+        if let Some((from, to, payload)) = &fold {
+            db::outbox_replace_run(&tx, *from, *to, &id, &header.key_id, payload)?;
+        }
         tx.commit()?;
         if let Some(c) = self.docs.get_mut(&id) {
             c.header.snapshot_seq = seq;

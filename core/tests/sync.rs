@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
-use mend_core::sync::{invite, MemoryRelay, SyncOptions};
+use mend_core::sync::{invite, MemoryRelay, Page, SyncOptions, Transport, TransportError};
 use mend_core::*;
 
 #[test]
@@ -422,4 +422,167 @@ fn late_edits_to_a_signed_note_surface_as_a_divergence() {
         assert_eq!(note.addenda[0].signatures.len(), 1);
         v.verify_addenda(n).unwrap();
     }
+}
+
+/// A vault whose records compact (and fold their queued saves) every `n` saves.
+fn vault_compacting_every(dir: &tempfile::TempDir, n: u64) -> Vault {
+    Vault::create(&path(dir), VaultSecret::key(KEY), VaultOptions { compact_after: n, ..opts() })
+        .unwrap()
+}
+
+/// Types `text` at the end of a note section, one character per save.
+fn type_at_end(v: &Vault, n: RecordId, section: &str, text: &str) {
+    for ch in text.chars() {
+        let len = v.note(n).unwrap().section(section).unwrap().chars().count();
+        v.splice_note_section(n, section, len, 0, &ch.to_string()).unwrap();
+    }
+}
+
+#[test]
+fn saves_queued_while_offline_fold_into_about_one_bundle_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = vault_compacting_every(&dir, 8);
+    let c = phone.create_client(&new_client("C-1020")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    assert_eq!(phone.unpushed().unwrap(), 0);
+
+    // 200 keystrokes offline: every eighth save folds the queue into one row holding the note,
+    // so at most that row and the seven saves since stay queued (one row per save before).
+    let typed = " Slept better after starting the diary; wants to review it next week.".repeat(3);
+    let typed: String = typed.chars().take(200).collect();
+    type_at_end(&phone, n, "subjective", &typed);
+    let queued = phone.unpushed().unwrap();
+    assert!((1..=8).contains(&queued), "{queued} rows queued for 200 saves");
+
+    // The tablet typed offline too (its queue unfolded: default compaction); both converge.
+    type_at_end(&tablet, n, "plan", "Review diary");
+    let pushed = sync(&phone, &relay);
+    assert_eq!(pushed.pushed, 1, "the fold and the saves after it go as one bundle");
+    assert_eq!(phone.unpushed().unwrap(), 0);
+    for v in [&tablet, &phone, &tablet] {
+        let r = sync(v, &relay);
+        assert!(r.rejected.is_empty(), "{r:?}");
+    }
+    let a = phone.note(n).unwrap();
+    assert_eq!(a, tablet.note(n).unwrap());
+    assert_eq!(a.section("subjective"), Some(format!("Reports poor sleep{typed}").as_str()));
+    assert_eq!(a.section("plan"), Some("Sleep diaryReview diary"));
+    // Nothing is pending on either side, and a new device's first sync gets the same note.
+    assert_eq!((sync(&phone, &relay).applied, sync(&tablet, &relay).applied), (0, 0));
+    let third = join(&tablet, &relay, &dir, "third.mend");
+    assert_eq!(third.note(n).unwrap(), a);
+}
+
+/// The in-memory relay, with something done on the device while a push is in flight.
+struct DuringPush<'a> {
+    relay: &'a MemoryRelay,
+    during: Box<dyn Fn() + Send + Sync + 'a>,
+    pushes: std::sync::atomic::AtomicUsize,
+}
+
+impl Transport for DuringPush<'_> {
+    fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError> {
+        if self.pushes.fetch_add(1, Ordering::SeqCst) == 0 {
+            (self.during)();
+        }
+        self.relay.push(vault, bundles)
+    }
+    fn pull(&self, vault: &VaultId, since: u64, limit: u32) -> Result<Page, TransportError> {
+        self.relay.pull(vault, since, limit)
+    }
+    fn upload_snapshot(
+        &self,
+        vault: &VaultId,
+        doc: &RecordId,
+        covers: u64,
+        bundle: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        self.relay.upload_snapshot(vault, doc, covers, bundle)
+    }
+    fn drop_key_ids(&self, vault: &VaultId, key_ids: &[KeyId]) -> Result<(), TransportError> {
+        self.relay.drop_key_ids(vault, key_ids)
+    }
+    fn claim_invite(&self, vault: &VaultId, invite_id: &[u8; 16]) -> Result<(), TransportError> {
+        self.relay.claim_invite(vault, invite_id)
+    }
+    fn enroll(
+        &self,
+        vault: &VaultId,
+        device: &DeviceId,
+        public: &[u8; 32],
+    ) -> Result<(), TransportError> {
+        self.relay.enroll(vault, device, public)
+    }
+    fn revoke(&self, vault: &VaultId, device: &DeviceId) -> Result<(), TransportError> {
+        self.relay.revoke(vault, device)
+    }
+}
+
+#[test]
+fn typing_while_a_push_is_in_flight_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = vault_compacting_every(&dir, 4);
+    let c = phone.create_client(&new_client("C-1021")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+
+    type_at_end(&phone, n, "subjective", " first");
+    let queued = phone.unpushed().unwrap();
+    // The therapist keeps typing while the sync's push is on the wire: those saves fold (every
+    // fourth save; the fold leaves the rows being pushed alone) and go in the same sync.
+    let busy = DuringPush {
+        relay: &relay,
+        during: Box::new(|| type_at_end(&phone, n, "subjective", " then more, mid-push")),
+        pushes: Default::default(),
+    };
+    let r = phone.sync(&busy, &SyncOptions::default()).unwrap();
+    assert!(r.rejected.is_empty(), "{r:?}");
+    // The saves made mid-push went in a second push of the same sync (folded to a few rows).
+    assert_eq!(busy.pushes.load(Ordering::SeqCst), 2, "{queued} queued before the sync");
+    assert_eq!(phone.unpushed().unwrap(), 0);
+    assert!(r.pushed >= 2, "{r:?}");
+    let r = sync(&tablet, &relay);
+    assert!(r.rejected.is_empty(), "{r:?}");
+    assert_eq!(
+        tablet.note(n).unwrap().section("subjective"),
+        Some("Reports poor sleep first then more, mid-push")
+    );
+    assert_eq!(tablet.note(n).unwrap(), phone.note(n).unwrap());
+}
+
+#[test]
+fn a_long_note_with_a_short_queue_is_not_folded_into_a_larger_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = vault_compacting_every(&dir, 8);
+    let c = phone.create_client(&new_client("C-1022")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    // 20,000 characters that do not compress: the whole note is far larger than a few saves.
+    let mut x: u32 = 0x9e37_79b9;
+    let long: String = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    phone.set_note_section(n, "objective", &long).unwrap();
+    sync(&phone, &relay);
+    assert_eq!(phone.unpushed().unwrap(), 0);
+    // Sixteen keystrokes: two compactions, but folding would queue ~20 kB for ~3 kB of saves.
+    type_at_end(&phone, n, "subjective", " and woke twice");
+    type_at_end(&phone, n, "plan", ".");
+    assert_eq!(phone.unpushed().unwrap(), 16);
+    sync(&phone, &relay);
+    let r = sync(&tablet, &relay);
+    assert!(r.rejected.is_empty(), "{r:?}");
+    assert_eq!(tablet.note(n).unwrap(), phone.note(n).unwrap());
 }

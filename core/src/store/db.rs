@@ -309,6 +309,60 @@ pub fn outbox_batch(conn: &Connection, limit: u32) -> Result<Vec<OutboxRow>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// The newest unbroken run of queued saves of one record, as `(device seq, payload bytes)`:
+/// record changes (kind 0) under one key with consecutive numbers, all above `above`, newest
+/// first, at most `limit`. Empty unless the newest queued row belongs to the record.
+pub fn outbox_tail_run(
+    conn: &Connection,
+    doc: &RecordId,
+    key: &KeyId,
+    above: u64,
+    limit: usize,
+) -> Result<Vec<(u64, usize)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT seq, kind, doc_id, key_id, length(payload) FROM outbox WHERE seq > ?1 ORDER BY seq DESC",
+    )?;
+    let mut rows = st.query([above as i64])?;
+    let mut run: Vec<(u64, usize)> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let seq = r.get::<_, i64>(0)? as u64;
+        let kind: u8 = r.get(1)?;
+        let d: Vec<u8> = r.get(2)?;
+        let k: Vec<u8> = r.get(3)?;
+        let joins = kind == 0
+            && d == doc.as_bytes()[..]
+            && k == key.as_bytes()[..]
+            && run.last().is_none_or(|&(newer, _)| newer == seq + 1);
+        if !joins || run.len() >= limit {
+            break;
+        }
+        run.push((seq, r.get::<_, i64>(4)? as usize));
+    }
+    Ok(run)
+}
+
+/// The payload of one queued row.
+pub fn outbox_payload(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT payload FROM outbox WHERE seq = ?1")?
+        .query_row([seq as i64], |r| r.get(0))
+        .optional()?)
+}
+
+/// Replaces the queued rows numbered `from..=to` with one row numbered `to`.
+pub fn outbox_replace_run(
+    conn: &Connection,
+    from: u64,
+    to: u64,
+    doc: &RecordId,
+    key: &KeyId,
+    payload: &[u8],
+) -> Result<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2")?
+        .execute([from as i64, to as i64])?;
+    outbox_put(conn, to, 0, doc, key, payload)
+}
+
 /// Forgets pushed changes up to `seq`.
 pub fn outbox_delete_upto(conn: &Connection, seq: u64) -> Result<()> {
     conn.execute("DELETE FROM outbox WHERE seq <= ?1", [seq as i64])?;

@@ -193,6 +193,7 @@ impl Vault {
                 let batch = push_batch(db::outbox_batch(&g.conn, push_rows)?);
                 let left = db::outbox_len(&g.conn)?;
                 let last = batch.last().map(|r| r.0);
+                g.push_high = g.push_high.max(last.unwrap_or(0));
                 let rows = batch.len() as u64;
                 (g.outbox_bundles(batch)?, last, rows, left)
             };
@@ -413,6 +414,9 @@ impl Stage {
 /// Most encrypted bytes of saves coalesced into one bundle.
 const MAX_COALESCED: usize = 1 << 20;
 
+/// What a fold's payload carries besides the document: kind, client, span and envelope.
+const FOLD_OVERHEAD: usize = 128;
+
 /// Room for a bundle's header and signature next to its payload (the header is under 100 bytes).
 const BUNDLE_OVERHEAD: usize = 256;
 
@@ -488,26 +492,35 @@ impl Inner {
     }
 
     /// One payload holding the changes of a run of saves of one record, sealed for the run's
-    /// last sequence number; `None` (push them one by one) if the key is gone or a row does not
-    /// open as expected.
+    /// last sequence number; `None` (push them one by one) if the key is gone, a row does not
+    /// open as expected, or the run would cover more than [`super::MAX_SPAN`] numbers. The run's
+    /// first row may itself cover earlier numbers (a fold, see [`Inner::outbox_fold`]).
     fn coalesce(&mut self, run: &[db::OutboxRow]) -> Result<Option<(u64, Vec<u8>)>> {
-        let (first, _, doc, key_id, _) = &run[0];
+        let (_, _, doc, key_id, _) = &run[0];
         let Some(key) = self.data_key(*key_id, *doc)? else { return Ok(None) };
         let mut bytes = zeroize::Zeroizing::new(Vec::new());
         let mut head = None;
+        let mut first = None;
         for (seq, _, _, _, payload) in run {
             let aad = bundle_aad(self.vault_id, *doc, *seq, Part::Bundle);
             let Ok(plain) = envelope::open(&key, key_id, &aad, payload) else { return Ok(None) };
             let Some(p) = super::parse_doc_plain(&plain, *seq) else { return Ok(None) };
-            if p.first != *seq || head.is_some_and(|h| h != (p.kind, p.client)) {
+            let spans = p.first != *seq;
+            if (spans && first.is_some()) || head.is_some_and(|h| h != (p.kind, p.client)) {
                 return Ok(None);
             }
             head = Some((p.kind, p.client));
+            first = first.or(Some(p.first));
             bytes.extend_from_slice(p.bytes);
         }
-        let (Some((kind, client)), Some(last)) = (head, run.last().map(|r| r.0)) else {
+        let (Some((kind, client)), Some(first), Some(last)) =
+            (head, first, run.last().map(|r| r.0))
+        else {
             return Ok(None);
         };
+        if last - first >= super::MAX_SPAN {
+            return Ok(None);
+        }
         let payload = doc_payload(
             self.vault_id,
             &key,
@@ -517,9 +530,63 @@ impl Inner {
             client,
             &bytes,
             last,
-            Some(*first),
+            Some(first),
         );
         Ok(Some((last, payload)))
+    }
+
+    /// Plans the fold of a record's queued saves: the newest unbroken run of them (see
+    /// [`db::outbox_tail_run`]) not yet read by a push becomes one row, numbered like the run's
+    /// last, covering the run's numbers and holding `document` (the whole record as just saved,
+    /// which contains every change of the run). Returns the rows to replace and the new payload;
+    /// `None` if there is nothing to fold, or if the run is smaller than the document (a long
+    /// record with a short queue stays as it is). A receiver merges the document like any other
+    /// bundle.
+    pub(crate) fn outbox_fold(
+        &self,
+        h: &DocHeader,
+        key: &SecretKey,
+        document: &[u8],
+    ) -> Result<Option<(u64, u64, Vec<u8>)>> {
+        let span = super::MAX_SPAN as usize - 1;
+        let run = db::outbox_tail_run(&self.conn, &h.doc_id, &h.key_id, self.push_high, span)?;
+        let (Some(&(last, _)), Some(&(oldest, _))) = (run.first(), run.last()) else {
+            return Ok(None);
+        };
+        // Only the oldest row of a run can be an earlier fold (a fold's number is its run's
+        // last, so nothing before it is consecutive with it).
+        let opened = db::outbox_payload(&self.conn, oldest)?.and_then(|payload| {
+            let aad = bundle_aad(self.vault_id, h.doc_id, oldest, Part::Bundle);
+            let plain = envelope::open(key, &h.key_id, &aad, &payload).ok()?;
+            super::parse_doc_plain(&plain, oldest).map(|p| p.first)
+        });
+        let Some(covered) = opened else { return Ok(None) };
+        let (from, first) = if last - covered < super::MAX_SPAN {
+            (oldest, covered)
+        } else {
+            // The older fold is full: leave it and fold the rest.
+            match run.len().checked_sub(2).map(|i| run[i].0) {
+                Some(next) => (next, next),
+                None => return Ok(None),
+            }
+        };
+        let queued: usize = run.iter().filter(|&&(seq, _)| seq >= from).map(|&(_, n)| n).sum();
+        if from >= last || queued <= document.len() + FOLD_OVERHEAD {
+            return Ok(None);
+        }
+        let kind = Kind::from_code(h.kind).ok_or_else(|| Error::corrupt(h.doc_id, "kind"))?;
+        let payload = super::doc_payload(
+            self.vault_id,
+            key,
+            h.key_id,
+            h.doc_id,
+            kind,
+            h.client_id,
+            document,
+            last,
+            Some(first),
+        );
+        Ok(Some((from, last, payload)))
     }
 
     /// What seems missing: a fingerprint of the gaps in other devices' sequence numbers (`None`
