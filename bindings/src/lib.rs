@@ -619,7 +619,9 @@ impl Vault {
         Ok(self.inner.revoke_device(device)?)
     }
 
-    /// Local changes saved but not yet pushed to a relay.
+    /// Local changes saved but not yet pushed to a relay, as queued items: a record's saves count
+    /// one each until the record's next compaction folds them into one (the count can drop
+    /// while offline).
     pub fn pending_changes(&self) -> R<u64> {
         Ok(self.inner.unpushed()?)
     }

@@ -347,7 +347,8 @@ impl Vault {
         Ok(uploaded)
     }
 
-    /// Local changes not yet pushed.
+    /// Local changes not yet pushed, as queued rows: a record's saves count one each until its
+    /// next compaction folds them into one row (so the count can drop while offline).
     pub fn unpushed(&self) -> Result<u64> {
         db::outbox_len(&self.lock().conn)
     }
