@@ -115,6 +115,16 @@ pub(crate) struct Cached {
     pub(crate) header: DocHeader,
     pub(crate) saved_heads: Vec<ChangeHash>,
     pub(crate) summary: Vec<u8>,
+    /// The note section last typed in, checked (draft, section of the note's format) at
+    /// `.heads`; see [`Inner::splice_section_text`].
+    pub(crate) typing: Option<TypingTarget>,
+}
+
+/// A note section whose checks hold as long as the document is at `heads`.
+pub(crate) struct TypingTarget {
+    heads: Vec<ChangeHash>,
+    section: String,
+    text: automerge::ObjId,
 }
 
 pub(crate) struct Inner {
@@ -540,9 +550,7 @@ impl Vault {
         delete: usize,
         insert: &str,
     ) -> Result<()> {
-        self.lock().edit_text(id, Kind::Note, |doc| {
-            note::splice_section(doc, id, section, pos, delete, insert)
-        })
+        self.lock().splice_section_text(id, section, pos, delete, insert)
     }
 
     /// Replaces a section's text (stored as a minimal diff).
@@ -1090,7 +1098,7 @@ impl Inner {
         tx.commit()?;
         self.device_seq = out_seq;
         let saved_heads = doc.get_heads();
-        self.cache(id, Cached { doc, header, saved_heads, summary });
+        self.cache(id, Cached { doc, header, saved_heads, summary, typing: None });
         Ok(())
     }
 
@@ -1148,7 +1156,7 @@ impl Inner {
         let saved_heads = doc.get_heads();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         let summary = summary::encoded(kind, &doc, id)?;
-        self.cache(id, Cached { doc, header, saved_heads, summary });
+        self.cache(id, Cached { doc, header, saved_heads, summary, typing: None });
         Ok(())
     }
 
@@ -1227,6 +1235,40 @@ impl Inner {
             self.docs.remove(&id);
         }
         result
+    }
+
+    /// Live typing in a note section. The checks (`note::splice_section`: the note is a draft,
+    /// the section belongs to its format) are made once and kept with the cached document at its
+    /// heads; the next keystroke in the same section skips them while the document is still at
+    /// the heads this path left it at (a text splice changes neither). Any other change — an
+    /// edit, a signature, a merged sync — moves the heads and the checks run again.
+    pub(crate) fn splice_section_text(
+        &mut self,
+        id: RecordId,
+        section: &str,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        let c = self.cached(id, Kind::Note)?;
+        let heads = c.doc.get_heads();
+        let known = c.typing.take().filter(|t| t.section == section && t.heads == heads);
+        let text = match known {
+            Some(t) => t.text,
+            None => {
+                note::ensure_draft(&c.doc, id)?;
+                note::section_obj(&c.doc, id, section)?
+            }
+        };
+        let field = format!("sections.{section}");
+        self.edit_text(id, Kind::Note, |doc| {
+            crate::records::am::splice_text(doc, &text, &field, pos, delete, insert)
+        })?;
+        if let Some(c) = self.docs.get_mut(&id) {
+            let heads = c.doc.get_heads();
+            c.typing = Some(TypingTarget { heads, section: section.to_owned(), text });
+        }
+        Ok(())
     }
 
     fn edit_inner<T>(

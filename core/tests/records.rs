@@ -207,6 +207,9 @@ fn signing_locks_the_note_and_addenda_carry_later_changes() {
         let s = v.create_session(&new_session(c, 1)).unwrap();
         let n = v.create_note(&soap(s)).unwrap();
         v.set_note_section(n, "assessment", "Mild improvement").unwrap();
+        // Typing keeps its checks between keystrokes; signing must still stop the next one.
+        v.splice_note_section(n, "plan", 0, 0, "W").unwrap();
+        v.splice_note_section(n, "plan", 1, 0, "eekly: ").unwrap();
         v.sign_note(n, &author_sign(100, true)).unwrap();
         assert_eq!(v.note(n).unwrap().state, NoteState::PendingCosign);
         assert_eq!(v.splice_note_section(n, "plan", 0, 0, "x").unwrap_err(), Error::NoteLocked(n));

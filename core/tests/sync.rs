@@ -586,3 +586,21 @@ fn a_long_note_with_a_short_queue_is_not_folded_into_a_larger_bundle() {
     assert!(r.rejected.is_empty(), "{r:?}");
     assert_eq!(tablet.note(n).unwrap(), phone.note(n).unwrap());
 }
+
+#[test]
+fn a_signature_merged_by_sync_stops_the_next_keystroke() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1023")).unwrap();
+    let s = phone.create_session(&new_session(c, 1)).unwrap();
+    let n = phone.create_note(&soap(s)).unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    type_at_end(&phone, n, "plan", "; call GP");
+    tablet.sign_note(n, &author_sign(100, false)).unwrap();
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+    // The phone was typing in "plan" a moment ago; the merged signature locks it all the same.
+    assert_eq!(phone.splice_note_section(n, "plan", 0, 0, "x"), Err(Error::NoteLocked(n)));
+    assert_eq!(phone.note(n).unwrap().state, NoteState::Signed);
+}

@@ -282,7 +282,8 @@ pub fn ensure_draft(doc: &AutoCommit, id: RecordId) -> Result<()> {
     }
 }
 
-fn section_obj(doc: &AutoCommit, id: RecordId, section: &str) -> Result<ObjId> {
+/// The Text object of a section of the note's format.
+pub(crate) fn section_obj(doc: &AutoCommit, id: RecordId, section: &str) -> Result<ObjId> {
     let r = Reader::new(doc, id);
     let format: NoteFormat = r.reg_parse(&ROOT, "format")?;
     check_section(format, section)?;

@@ -540,9 +540,9 @@ impl Inner {
     /// [`db::outbox_tail_run`]) not yet read by a push becomes one row, numbered like the run's
     /// last, covering the run's numbers and holding `document` (the whole record as just saved,
     /// which contains every change of the run). Returns the rows to replace and the new payload;
-    /// `None` if there is nothing to fold, or if the run is smaller than the document (a long
-    /// record with a short queue stays as it is). A receiver merges the document like any other
-    /// bundle.
+    /// `None` if there is nothing to fold, or if the saves queued since the last fold are smaller
+    /// than the document (a long record with a short queue stays as it is). A receiver merges the
+    /// document like any other bundle.
     pub(crate) fn outbox_fold(
         &self,
         h: &DocHeader,
@@ -551,28 +551,37 @@ impl Inner {
     ) -> Result<Option<(u64, u64, Vec<u8>)>> {
         let span = super::MAX_SPAN as usize - 1;
         let run = db::outbox_tail_run(&self.conn, &h.doc_id, &h.key_id, self.push_high, span)?;
-        let (Some(&(last, _)), Some(&(oldest, _))) = (run.first(), run.last()) else {
+        let (Some(&(last, _)), Some(&(oldest, oldest_len))) = (run.first(), run.last()) else {
             return Ok(None);
         };
-        // Only the oldest row of a run can be an earlier fold (a fold's number is its run's
-        // last, so nothing before it is consecutive with it).
+        // Fold once the saves queued since the last fold outweigh the document: the queue stays
+        // within about twice the record's size, and a long record is rewritten only every so
+        // many keystrokes, not at every compaction. The oldest row may be that last fold (only
+        // the oldest can be: a fold's number is its run's last, so nothing before it is
+        // consecutive with it); opening it tells, and is skipped when the sum decides anyway.
+        let threshold = document.len() + FOLD_OVERHEAD;
+        let newer: usize = run[..run.len() - 1].iter().map(|&(_, n)| n).sum();
+        if run.len() < 2 || newer + oldest_len <= threshold {
+            return Ok(None);
+        }
         let opened = db::outbox_payload(&self.conn, oldest)?.and_then(|payload| {
             let aad = bundle_aad(self.vault_id, h.doc_id, oldest, Part::Bundle);
             let plain = envelope::open(key, &h.key_id, &aad, &payload).ok()?;
             super::parse_doc_plain(&plain, oldest).map(|p| p.first)
         });
         let Some(covered) = opened else { return Ok(None) };
+        let singles = if covered < oldest { newer } else { newer + oldest_len };
+        if singles <= threshold {
+            return Ok(None);
+        }
         let (from, first) = if last - covered < super::MAX_SPAN {
             (oldest, covered)
         } else {
             // The older fold is full: leave it and fold the rest.
-            match run.len().checked_sub(2).map(|i| run[i].0) {
-                Some(next) => (next, next),
-                None => return Ok(None),
-            }
+            let next = run[run.len() - 2].0;
+            (next, next)
         };
-        let queued: usize = run.iter().filter(|&&(seq, _)| seq >= from).map(|&(_, n)| n).sum();
-        if from >= last || queued <= document.len() + FOLD_OVERHEAD {
+        if from >= last {
             return Ok(None);
         }
         let kind = Kind::from_code(h.kind).ok_or_else(|| Error::corrupt(h.doc_id, "kind"))?;
@@ -1104,7 +1113,7 @@ impl Inner {
         }
         let saved_heads = doc.get_heads();
         let header = DocHeader { next_seq: 2, ..header };
-        self.cache(id, Cached { doc, header, saved_heads, summary });
+        self.cache(id, Cached { doc, header, saved_heads, summary, typing: None });
         Ok(Outcome::Applied { registry: kind == Kind::Registry })
     }
 }
