@@ -1339,11 +1339,12 @@ impl Inner {
         Ok(out)
     }
 
-    /// Folds the record's changes into a new snapshot, keeping the full history inside it, and
-    /// the newest run of its queued saves into one bundle holding that snapshot (so a vault that
-    /// does not sync for a long time queues about one document per record, not one change per
-    /// keystroke). Skipped while changes wait for missing dependencies (a snapshot would not
-    /// contain them).
+    /// Folds the record's changes into a new snapshot, keeping the full history inside it, and,
+    /// once the saves queued since the last fold outweigh the record, the newest run of them into
+    /// one bundle holding that snapshot (so a vault that does not sync for a long time queues at
+    /// most about twice each record's size, not one change per keystroke; see
+    /// [`Inner::outbox_fold`]). Skipped while changes wait for missing dependencies (a snapshot
+    /// would not contain them).
     pub(crate) fn compact(&mut self, id: RecordId) -> Result<()> {
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         if !c.doc.get_missing_deps(&[]).is_empty() {
