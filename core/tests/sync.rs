@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
-use mend_core::sync::{invite, MemoryRelay, Page, SyncOptions, Transport, TransportError};
+use mend_core::sync::{invite, MemoryRelay, SyncOptions};
 use mend_core::*;
 
 #[test]
@@ -478,56 +478,11 @@ fn saves_queued_while_offline_fold_into_about_one_bundle_per_record() {
     assert_eq!(third.note(n).unwrap(), a);
 }
 
-/// The in-memory relay, with something done on the device while a push is in flight.
-struct DuringPush<'a> {
-    relay: &'a MemoryRelay,
-    during: Box<dyn Fn() + Send + Sync + 'a>,
-    pushes: std::sync::atomic::AtomicUsize,
-}
-
-impl Transport for DuringPush<'_> {
-    fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError> {
-        if self.pushes.fetch_add(1, Ordering::SeqCst) == 0 {
-            (self.during)();
-        }
-        self.relay.push(vault, bundles)
-    }
-    fn pull(&self, vault: &VaultId, since: u64, limit: u32) -> Result<Page, TransportError> {
-        self.relay.pull(vault, since, limit)
-    }
-    fn upload_snapshot(
-        &self,
-        vault: &VaultId,
-        doc: &RecordId,
-        covers: u64,
-        bundle: Vec<u8>,
-    ) -> Result<(), TransportError> {
-        self.relay.upload_snapshot(vault, doc, covers, bundle)
-    }
-    fn drop_key_ids(&self, vault: &VaultId, key_ids: &[KeyId]) -> Result<(), TransportError> {
-        self.relay.drop_key_ids(vault, key_ids)
-    }
-    fn claim_invite(&self, vault: &VaultId, invite_id: &[u8; 16]) -> Result<(), TransportError> {
-        self.relay.claim_invite(vault, invite_id)
-    }
-    fn enroll(
-        &self,
-        vault: &VaultId,
-        device: &DeviceId,
-        public: &[u8; 32],
-    ) -> Result<(), TransportError> {
-        self.relay.enroll(vault, device, public)
-    }
-    fn revoke(&self, vault: &VaultId, device: &DeviceId) -> Result<(), TransportError> {
-        self.relay.revoke(vault, device)
-    }
-}
-
 #[test]
 fn typing_while_a_push_is_in_flight_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();
-    let phone = vault_compacting_every(&dir, 4);
+    let phone = std::sync::Arc::new(vault_compacting_every(&dir, 4));
     let c = phone.create_client(&new_client("C-1021")).unwrap();
     let s = phone.create_session(&new_session(c, 1)).unwrap();
     let n = phone.create_note(&soap(s)).unwrap();
@@ -537,17 +492,19 @@ fn typing_while_a_push_is_in_flight_loses_nothing() {
     let queued = phone.unpushed().unwrap();
     // The therapist keeps typing while the sync's push is on the wire: those saves fold (every
     // fourth save; the fold leaves the rows being pushed alone) and go in the same sync.
-    let busy = DuringPush {
-        relay: &relay,
-        during: Box::new(|| type_at_end(&phone, n, "subjective", " then more, mid-push")),
-        pushes: Default::default(),
-    };
-    let r = phone.sync(&busy, &SyncOptions::default()).unwrap();
+    let typist = std::sync::Arc::clone(&phone);
+    let typed_mid_push = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&typed_mid_push);
+    relay.on_next_push(move || {
+        type_at_end(&typist, n, "subjective", " then more, mid-push");
+        flag.store(true, Ordering::SeqCst);
+    });
+    let r = phone.sync(&relay, &SyncOptions::default()).unwrap();
     assert!(r.rejected.is_empty(), "{r:?}");
+    assert!(typed_mid_push.load(Ordering::SeqCst), "{queued} queued before the sync");
     // The saves made mid-push went in a second push of the same sync (folded to a few rows).
-    assert_eq!(busy.pushes.load(Ordering::SeqCst), 2, "{queued} queued before the sync");
-    assert_eq!(phone.unpushed().unwrap(), 0);
     assert!(r.pushed >= 2, "{r:?}");
+    assert_eq!(phone.unpushed().unwrap(), 0);
     let r = sync(&tablet, &relay);
     assert!(r.rejected.is_empty(), "{r:?}");
     assert_eq!(

@@ -25,10 +25,14 @@ struct State {
     offline: bool,
 }
 
+/// Something to run when the next push arrives.
+type PushHook = Box<dyn FnOnce() + Send>;
+
 /// An in-memory relay.
 #[derive(Default)]
 pub struct MemoryRelay {
     state: Mutex<State>,
+    next_push: Mutex<Option<PushHook>>,
 }
 
 impl MemoryRelay {
@@ -61,6 +65,12 @@ impl MemoryRelay {
         self.lock().offline = offline;
     }
 
+    /// Runs `f` once, when the next push arrives and before it is stored: what a device does
+    /// while its push is on the wire (the device's lock is not held then).
+    pub fn on_next_push(&self, f: impl FnOnce() + Send + 'static) {
+        *self.next_push.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
+    }
+
     fn check(&self, s: &State) -> Result<(), TransportError> {
         if s.offline {
             Err(TransportError::Unavailable("relay offline".into()))
@@ -72,6 +82,10 @@ impl MemoryRelay {
 
 impl Transport for MemoryRelay {
     fn push(&self, vault: &VaultId, bundles: Vec<Vec<u8>>) -> Result<(), TransportError> {
+        let hook = self.next_push.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(f) = hook {
+            f();
+        }
         let mut s = self.lock();
         self.check(&s)?;
         // The real relay's default limits: 500 bundles and a 16 MiB body.
