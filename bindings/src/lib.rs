@@ -39,21 +39,21 @@ fn secret(key: Option<Vec<u8>>, passphrase: Option<String>) -> R<core::VaultSecr
 
 /// Told when records change: after local edits and after a sync applied remote changes.
 /// Called on the thread that made the change; keep it quick (post to your UI queue).
-#[uniffi::export(with_foreign)]
+#[uniffi::export(rust, foreign)]
 pub trait VaultObserver: Send + Sync {
     /// Record ids that changed.
     fn records_changed(&self, ids: Vec<String>);
 }
 
 /// Receives sync progress; return `false` to cancel (the next sync resumes).
-#[uniffi::export(with_foreign)]
+#[uniffi::export(rust, foreign)]
 pub trait SyncListener: Send + Sync {
     /// Counts so far.
     fn progress(&self, progress: SyncProgress) -> bool;
 }
 
 /// A transport implemented by the app (or a test): the whole relay protocol, bytes in and out.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(rust, foreign)]
 pub trait SyncTransport: Send + Sync {
     /// Stores bundles.
     fn push(&self, vault_id: String, bundles: Vec<Vec<u8>>) -> Result<(), MendError>;
@@ -75,7 +75,7 @@ pub trait SyncTransport: Send + Sync {
 
 /// An HTTP stack implemented by the app (URLSession, OkHttp). Mend builds and signs each request;
 /// the app only carries bytes, and never sees a key.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(rust, foreign)]
 pub trait HttpSender: Send + Sync {
     /// Sends one request and returns the status and body.
     fn send(

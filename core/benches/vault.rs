@@ -35,7 +35,7 @@ use mend_core::records::am::{self, Stamp};
 use mend_core::records::{note, summary, Kind};
 use mend_core::store::open_connection;
 use mend_core::*;
-use rand::RngCore;
+use rand::Rng as _;
 use rusqlite::{params, Connection};
 
 const KEY: [u8; 32] = [7; 32];
@@ -549,13 +549,10 @@ impl NaiveStore {
     fn seal(&mut self) -> Vec<u8> {
         let plain = self.doc.save();
         let mut nonce = [0u8; 24];
-        rand::thread_rng().fill_bytes(&mut nonce);
+        rand::rng().fill_bytes(&mut nonce);
         let ct = self
             .cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload { msg: &plain, aad: &self.id.as_bytes()[..] },
-            )
+            .encrypt(&XNonce::from(nonce), Payload { msg: &plain, aad: &self.id.as_bytes()[..] })
             .unwrap();
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);

@@ -14,7 +14,6 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use zeroize::Zeroizing;
 
 use super::{CryptoError, SecretKey};
@@ -85,7 +84,7 @@ impl Aad {
 /// Encrypts `plaintext` under `key` (named `key_id`) with a fresh random nonce.
 pub fn seal(key: &SecretKey, key_id: &KeyId, aad: &Aad, plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    super::fill_random(&mut nonce);
     seal_with_nonce(key, key_id, aad, plaintext, nonce)
 }
 
@@ -103,7 +102,7 @@ pub fn seal_with_nonce(
     let ad = aad.encode(key_id, &nonce);
     // Encryption with an in-memory buffer cannot fail for inputs below the AEAD's 256 GiB limit.
     let ct = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &ad })
+        .encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad: &ad })
         .unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER_LEN + ct.len());
     out.push(ENVELOPE_VERSION);
@@ -138,7 +137,7 @@ pub fn open(
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let ad = aad.encode(key_id, &nonce);
     cipher
-        .decrypt(XNonce::from_slice(&nonce), Payload { msg: &envelope[HEADER_LEN..], aad: &ad })
+        .decrypt(&XNonce::from(nonce), Payload { msg: &envelope[HEADER_LEN..], aad: &ad })
         .map(Zeroizing::new)
         .map_err(|_| CryptoError::Open)
 }

@@ -4,7 +4,6 @@
 //! still opens on a device whose defaults changed.
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use rand::RngCore;
 use zeroize::Zeroizing;
 
 use super::{CryptoError, SecretKey};
@@ -32,7 +31,7 @@ impl KdfParams {
     /// Explicit costs with a fresh salt (tests use small costs to stay fast).
     pub fn with_cost(m_cost_kib: u32, t_cost: u32, p_cost: u32) -> Self {
         let mut salt = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut salt);
+        super::fill_random(&mut salt);
         Self { m_cost_kib, t_cost, p_cost, salt }
     }
 }

@@ -1,6 +1,5 @@
 //! Secret keys: 32 random bytes, zeroized on drop, never printed.
 
-use rand::RngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A 256-bit symmetric key (vault key or data key). Zeroized on drop; `Debug` prints no bytes.
@@ -11,7 +10,7 @@ impl SecretKey {
     /// A fresh key from the operating system's CSPRNG.
     pub fn random() -> Self {
         let mut k = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut k);
+        super::fill_random(&mut k);
         Self(k)
     }
 

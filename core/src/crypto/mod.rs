@@ -13,6 +13,19 @@ pub mod signing;
 pub use envelope::{open, seal, Aad, Part, ENVELOPE_VERSION};
 pub use keys::SecretKey;
 
+/// The operating system's CSPRNG (`getrandom`), the one source of every key, nonce, salt and
+/// code Mend makes. A failing OS generator is not something to continue past: it panics, as
+/// every RustCrypto and dalek key generator does.
+pub(crate) fn os_rng() -> rand::rand_core::UnwrapErr<rand::rngs::SysRng> {
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng)
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    use rand::Rng as _;
+    os_rng().fill_bytes(buf);
+}
+
 /// A cryptographic operation failed. Deliberately carries no detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {

@@ -11,7 +11,7 @@ pub struct DeviceKey(ed25519_dalek::SigningKey);
 impl DeviceKey {
     /// A fresh key pair.
     pub fn generate() -> Self {
-        Self(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
+        Self(ed25519_dalek::SigningKey::generate(&mut super::os_rng()))
     }
 
     /// The key from its 32-byte seed.

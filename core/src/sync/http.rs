@@ -5,7 +5,6 @@
 //! or the platform's own stack (URLSession, OkHttp) through the bindings, which then never see a
 //! key. Status codes map to [`TransportError`]s; response bodies are decoded with bounds.
 
-use std::io::Read as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -27,12 +26,36 @@ pub trait HttpClient: Send + Sync {
     ) -> Result<(u16, Vec<u8>), String>;
 }
 
-/// `ureq` with rustls, 30-second timeouts.
+/// `ureq` with rustls (aws-lc-rs as its crypto provider, the webpki root certificates),
+/// 30-second timeouts, responses of at most 64 MiB.
 pub struct UreqClient(ureq::Agent);
 
 impl Default for UreqClient {
     fn default() -> Self {
-        UreqClient(ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build())
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(provider)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            // Mend maps every status itself; a 4xx is an answer, not a transport failure.
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .build();
+        UreqClient(ureq::Agent::new_with_config(config))
+    }
+}
+
+/// A transport failure in a few words, without the request (no URL, no body).
+fn failure(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "timed out".into(),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::Io(io) => io.kind().to_string(),
+        ureq::Error::Tls(_) => "TLS failure".into(),
+        ureq::Error::BodyExceedsLimit(_) => "response too large".into(),
+        _ => "request failed".into(),
     }
 }
 
@@ -44,20 +67,18 @@ impl HttpClient for UreqClient {
         headers: &[(&str, String)],
         body: &[u8],
     ) -> Result<(u16, Vec<u8>), String> {
-        let mut req = self.0.request(method, url);
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
-            req = req.set(k, v);
+            req = req.header(*k, v);
         }
-        let resp = match req.send_bytes(body) {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => return Err(t.kind().to_string()),
-        };
-        let status = resp.status();
-        let mut out = Vec::new();
-        resp.into_reader()
-            .take(64 << 20)
-            .read_to_end(&mut out)
+        let req = req.body(body).map_err(|_| "malformed request".to_string())?;
+        let mut resp = self.0.run(req).map_err(|e| failure(&e))?;
+        let status = resp.status().as_u16();
+        let out = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
             .map_err(|_| "response read failed".to_string())?;
         Ok((status, out))
     }

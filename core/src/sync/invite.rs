@@ -13,7 +13,6 @@
 
 use std::path::Path;
 
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -57,7 +56,7 @@ struct Contents {
 pub fn generate_code() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut bytes = [0u8; 12];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    crate::crypto::fill_random(&mut bytes);
     let chars: String = bytes.iter().map(|b| ALPHABET[(b & 31) as usize] as char).collect();
     format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
 }
