@@ -24,6 +24,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+echo "== one copy of each crypto crate in the mobile library (DEPENDENCIES.md)"
+bash scripts/deps-check.sh
+
 echo "== PostgreSQL for the relay tests (throwaway cluster on loopback)"
 eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$MEND_PG_DIR"' EXIT
