@@ -58,6 +58,13 @@ pub enum MendError {
     /// An argument from the app is malformed (an id that is not a UUID, a key of the wrong size).
     #[error("invalid argument: {reason}")]
     InvalidArgument { reason: String },
+    /// The vault is already open in this process: share that handle instead of a second one.
+    #[error("this vault is already open in this process")]
+    AlreadyOpen,
+    /// Another process (an app extension, a widget, a background sync process) has the vault
+    /// open; nothing was read or written. Try again once it has closed it.
+    #[error("this vault is open in another process")]
+    OpenInAnotherProcess,
     /// An internal error; please report it.
     #[error("internal error: {reason}")]
     Internal { reason: String },
@@ -86,6 +93,8 @@ impl From<CoreError> for MendError {
             CoreError::InviteExpired => MendError::InviteExpired,
             CoreError::InviteUsed => MendError::InviteUsed,
             CoreError::Transport(reason) => MendError::Transport { reason },
+            CoreError::AlreadyOpen => MendError::AlreadyOpen,
+            CoreError::OpenInAnotherProcess => MendError::OpenInAnotherProcess,
             CoreError::Internal(reason) => MendError::Internal { reason },
             other => MendError::Internal { reason: other.to_string() },
         }

@@ -98,6 +98,16 @@ pub enum Error {
     #[error("sync transport failed: {0}")]
     Transport(String),
 
+    /// This vault is already open in this process. Share that handle (it is `Send + Sync`)
+    /// instead of opening a second one: two handles would overwrite each other's writes.
+    #[error("this vault is already open in this process; share that handle")]
+    AlreadyOpen,
+
+    /// Another process (an app extension, a widget, a background sync process) has this vault
+    /// open. Nothing was read or written; try again once it has closed the vault.
+    #[error("this vault is open in another process")]
+    OpenInAnotherProcess,
+
     /// An internal invariant was broken; please report this.
     #[error("internal error: {0}")]
     Internal(String),

@@ -147,6 +147,8 @@ pub(crate) struct Inner {
     /// The highest queued sequence number a push has read (in flight, pushed, or failed): queued
     /// rows up to it are never folded, so a push never has its rows rewritten under it.
     pub(crate) push_high: u64,
+    /// This handle's hold on the file; declared last so the connection closes before it goes.
+    pub(crate) _lock: store::lock::FileLock,
 }
 
 /// An open vault. `Send + Sync`: share it between threads (calls are serialised inside).
@@ -192,6 +194,7 @@ impl Vault {
             return Err(Error::InvalidState("a file already exists at this path".into()));
         }
         let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
+        let lock = store::lock::FileLock::acquire(path)?;
         let mut conn = store::open_connection(path, true, opts.durability)?;
         schema::migrate(&mut conn)?;
         let device_id = DeviceId::random();
@@ -201,6 +204,7 @@ impl Vault {
         let registry_id = RecordId::random();
         let mut inner = Inner::new_file(
             conn,
+            lock,
             VaultId::random(),
             vault_key,
             kdf_params,
@@ -223,6 +227,10 @@ impl Vault {
     /// Opens an existing vault. A wrong key or passphrase gives [`Error::WrongKey`] and writes
     /// nothing; a file from a newer Mend gives [`Error::SchemaTooNew`].
     pub fn open(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
+        if !path.exists() {
+            return Err(Error::NotAVault("no vault file at this path"));
+        }
+        let lock = store::lock::FileLock::acquire(path)?;
         let mut conn = store::open_connection(path, false, opts.durability)?;
         let version = schema::check_supported(&conn)?;
         if version == 0 {
@@ -293,6 +301,7 @@ impl Vault {
             registry: Registry::default(),
             device_seq,
             push_high: 0,
+            _lock: lock,
         };
         if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
             let sync_key = SecretKey::random();
@@ -857,6 +866,7 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new_file(
         mut conn: Connection,
+        lock: store::lock::FileLock,
         vault_id: VaultId,
         vault_key: SecretKey,
         kdf_params: Option<KdfParams>,
@@ -900,6 +910,7 @@ impl Inner {
             registry: Registry::default(),
             device_seq: 0,
             push_high: 0,
+            _lock: lock,
         })
     }
 

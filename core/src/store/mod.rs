@@ -5,6 +5,7 @@
 //! migrations in [`schema`]. Writers take a transaction; readers a connection.
 
 pub mod db;
+pub mod lock;
 pub mod schema;
 
 use std::path::Path;

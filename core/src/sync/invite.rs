@@ -241,10 +241,12 @@ impl Vault {
             return Err(Error::InvalidState("a file already exists at this path".into()));
         }
         let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
+        let lock = store::lock::FileLock::acquire(path)?;
         let mut conn = store::open_connection(path, true, opts.durability)?;
         schema::migrate(&mut conn)?;
         let mut inner = Inner::new_file(
             conn,
+            lock,
             vault_id,
             vault_key,
             kdf_params,

@@ -464,35 +464,41 @@ final class RuptureFormTests: NotebookTestCase {
     }
 
     func testANewRuptureIsLoggedWithItsFollowUpPlan() async throws {
-        let (d, s, client) = try await notebookWithClient()
-        let vault = try s.context.vault()
-        let form = s.newRupture(clientId: client)
-        form.toggle(.wdMinimalResponse)
-        form.followUpPlanned = true
-        type("Ask about the missed homework", into: .followUpNote, of: form)
-        XCTAssertEqual(form.followUpNote, "Ask about the missed homework", "kept in the form until it is logged")
-        XCTAssertEqual(form.errors, [], "a follow-up can be planned before the rupture is logged")
-        XCTAssertNil(form.errorMessage)
-        XCTAssertEqual(s.timeline(clientId: client).rows.count, 0, "nothing is written while typing a new rupture")
-        let id = try form.save()
-        var r = try vault.rupture(id: id)
-        XCTAssertTrue(r.followUpPlanned)
-        XCTAssertEqual(r.followUpNote, "Ask about the missed homework")
-        XCTAssertNil(form.pendingUpdate, "the plan went with the new rupture, not a later update")
+        let d: Device, client: String, id: String
+        do {
+            let (dev, s, c) = try await notebookWithClient()
+            d = dev
+            client = c
+            let vault = try s.context.vault()
+            let form = s.newRupture(clientId: client)
+            form.toggle(.wdMinimalResponse)
+            form.followUpPlanned = true
+            type("Ask about the missed homework", into: .followUpNote, of: form)
+            XCTAssertEqual(form.followUpNote, "Ask about the missed homework", "kept in the form until it is logged")
+            XCTAssertEqual(form.errors, [], "a follow-up can be planned before the rupture is logged")
+            XCTAssertNil(form.errorMessage)
+            XCTAssertEqual(s.timeline(clientId: client).rows.count, 0, "nothing is written while typing a new rupture")
+            id = try form.save()
+            var r = try vault.rupture(id: id)
+            XCTAssertTrue(r.followUpPlanned)
+            XCTAssertEqual(r.followUpNote, "Ask about the missed homework")
+            XCTAssertNil(form.pendingUpdate, "the plan went with the new rupture, not a later update")
 
-        // Logged, the same form types the plan as splices, stored at once.
-        type(" first", into: .followUpNote, of: form)
-        r = try vault.rupture(id: id)
-        XCTAssertEqual(r.followUpNote, "Ask about the missed homework first")
+            // Logged, the same form types the plan as splices, stored at once.
+            type(" first", into: .followUpNote, of: form)
+            r = try vault.rupture(id: id)
+            XCTAssertEqual(r.followUpNote, "Ask about the missed homework first")
 
-        // A plan written but not ticked is kept as written, and not planned.
-        let unticked = s.newRupture(clientId: client)
-        unticked.toggle(.cfDefendsSelf)
-        unticked.edit(.followUpNote, to: "Maybe raise in supervision")
-        let other = try unticked.save()
-        let u = try vault.rupture(id: other)
-        XCTAssertFalse(u.followUpPlanned)
-        XCTAssertEqual(u.followUpNote, "Maybe raise in supervision")
+            // A plan written but not ticked is kept as written, and not planned.
+            let unticked = s.newRupture(clientId: client)
+            unticked.toggle(.cfDefendsSelf)
+            unticked.edit(.followUpNote, to: "Maybe raise in supervision")
+            let other = try unticked.save()
+            let u = try vault.rupture(id: other)
+            XCTAssertFalse(u.followUpPlanned)
+            XCTAssertEqual(u.followUpNote, "Maybe raise in supervision")
+        }
+        // The block's handles (session, models, vault) are gone: one handle per vault file.
 
         // Reopened from the file.
         d.app.lock()

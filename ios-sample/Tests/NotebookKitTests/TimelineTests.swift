@@ -81,61 +81,67 @@ final class TimelineTests: NotebookTestCase {
     }
 
     func testRecordingWhatBecameOfASession() async throws {
-        let (d, s, client) = try await notebookWithClient()
-        let vault = try s.context.vault()
-        let timeline = s.timeline(clientId: client)
+        let d: Device, client: String, id: String, other: String
         let start = Date(timeIntervalSince1970: 1_767_000_000)
-        var form = SessionForm(start: start)
-        form.status = .scheduled
-        let id = try timeline.addSession(form)
-        XCTAssertNil(try vault.session(id: id).actualStart)
+        do {
+            let (dev, s, c) = try await notebookWithClient()
+            d = dev
+            client = c
+            let vault = try s.context.vault()
+            let timeline = s.timeline(clientId: client)
+            var form = SessionForm(start: start)
+            form.status = .scheduled
+            id = try timeline.addSession(form)
+            XCTAssertNil(try vault.session(id: id).actualStart)
 
-        // Filled from the schedule: completed, from the scheduled start, the default length.
-        var outcome = try timeline.sessionOutcome(id: id)
-        XCTAssertEqual(outcome.status, .completed)
-        XCTAssertEqual(outcome.scheduledStart.mendMillis, start.mendMillis)
-        XCTAssertEqual(outcome.actualStart.mendMillis, start.mendMillis)
-        XCTAssertEqual(outcome.actualEnd.mendMillis, start.addingTimeInterval(50 * 60).mendMillis)
+            // Filled from the schedule: completed, from the scheduled start, the default length.
+            var outcome = try timeline.sessionOutcome(id: id)
+            XCTAssertEqual(outcome.status, .completed)
+            XCTAssertEqual(outcome.scheduledStart.mendMillis, start.mendMillis)
+            XCTAssertEqual(outcome.actualStart.mendMillis, start.mendMillis)
+            XCTAssertEqual(outcome.actualEnd.mendMillis, start.addingTimeInterval(50 * 60).mendMillis)
 
-        // An end before the start is refused before anything is written.
-        outcome.actualStart = start.addingTimeInterval(5 * 60)
-        outcome.actualEnd = start
-        XCTAssertEqual(outcome.errors, [FieldError("actual end", "must not be before the actual start")])
-        XCTAssertThrowsError(try timeline.recordOutcome(outcome)) { error in
-            XCTAssertEqual((error as? FormErrors)?.errors.map(\.field), ["actual end"])
+            // An end before the start is refused before anything is written.
+            outcome.actualStart = start.addingTimeInterval(5 * 60)
+            outcome.actualEnd = start
+            XCTAssertEqual(outcome.errors, [FieldError("actual end", "must not be before the actual start")])
+            XCTAssertThrowsError(try timeline.recordOutcome(outcome)) { error in
+                XCTAssertEqual((error as? FormErrors)?.errors.map(\.field), ["actual end"])
+            }
+            XCTAssertEqual(try vault.session(id: id).status, .scheduled, "nothing was written")
+
+            outcome.actualEnd = start.addingTimeInterval(55 * 60)
+            try timeline.recordOutcome(outcome)
+            XCTAssertNil(timeline.errorMessage)
+            let held = try vault.session(id: id)
+            XCTAssertEqual(held.status, .completed)
+            XCTAssertEqual(held.actualStart, start.addingTimeInterval(5 * 60).mendMillis)
+            XCTAssertEqual(held.actualEnd, start.addingTimeInterval(55 * 60).mendMillis)
+            XCTAssertEqual(timeline.rows.first { $0.id == id }?.title, "Session · Completed")
+
+            // Mend holds the same rule against the stored start when only an end is sent.
+            XCTAssertThrowsError(try mend { try vault.setSessionStatus(id: id, status: .completed, actualStart: nil, actualEnd: start.mendMillis) }) {
+                guard case let .validation(field, _)? = $0 as? VaultError else { return XCTFail("\($0)") }
+                XCTAssertEqual(field, "actual_end")
+            }
+
+            // A no-show takes no times (whatever the pickers hold).
+            var missed = SessionForm(start: start.addingTimeInterval(7 * 86_400))
+            missed.status = .scheduled
+            other = try timeline.addSession(missed)
+            var noShow = try timeline.sessionOutcome(id: other)
+            noShow.status = .noShow
+            noShow.actualEnd = noShow.actualStart.addingTimeInterval(-60)
+            XCTAssertFalse(noShow.takesTimes)
+            XCTAssertEqual(noShow.errors, [])
+            try timeline.recordOutcome(noShow)
+            let gone = try vault.session(id: other)
+            XCTAssertEqual(gone.status, .noShow)
+            XCTAssertNil(gone.actualStart)
+            XCTAssertNil(gone.actualEnd)
+            XCTAssertEqual(timeline.rows.first?.title, "Session · No-show")
         }
-        XCTAssertEqual(try vault.session(id: id).status, .scheduled, "nothing was written")
-
-        outcome.actualEnd = start.addingTimeInterval(55 * 60)
-        try timeline.recordOutcome(outcome)
-        XCTAssertNil(timeline.errorMessage)
-        let held = try vault.session(id: id)
-        XCTAssertEqual(held.status, .completed)
-        XCTAssertEqual(held.actualStart, start.addingTimeInterval(5 * 60).mendMillis)
-        XCTAssertEqual(held.actualEnd, start.addingTimeInterval(55 * 60).mendMillis)
-        XCTAssertEqual(timeline.rows.first { $0.id == id }?.title, "Session · Completed")
-
-        // Mend holds the same rule against the stored start when only an end is sent.
-        XCTAssertThrowsError(try mend { try vault.setSessionStatus(id: id, status: .completed, actualStart: nil, actualEnd: start.mendMillis) }) {
-            guard case let .validation(field, _)? = $0 as? VaultError else { return XCTFail("\($0)") }
-            XCTAssertEqual(field, "actual_end")
-        }
-
-        // A no-show takes no times (whatever the pickers hold).
-        var missed = SessionForm(start: start.addingTimeInterval(7 * 86_400))
-        missed.status = .scheduled
-        let other = try timeline.addSession(missed)
-        var noShow = try timeline.sessionOutcome(id: other)
-        noShow.status = .noShow
-        noShow.actualEnd = noShow.actualStart.addingTimeInterval(-60)
-        XCTAssertFalse(noShow.takesTimes)
-        XCTAssertEqual(noShow.errors, [])
-        try timeline.recordOutcome(noShow)
-        let gone = try vault.session(id: other)
-        XCTAssertEqual(gone.status, .noShow)
-        XCTAssertNil(gone.actualStart)
-        XCTAssertNil(gone.actualEnd)
-        XCTAssertEqual(timeline.rows.first?.title, "Session · No-show")
+        // The block's handles (session, models, vault) are gone: one handle per vault file.
 
         // Reopened from the file, the form shows what was recorded.
         d.app.lock()

@@ -25,7 +25,8 @@ fn old(args: &[&Path], cmd: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// What automerge 0.12 sees in a document, in the program's format.
+/// What automerge 0.12 sees in a document, in the program's format. The same walk as the
+/// program's `print`, which cannot be shared: that one is compiled against automerge 0.7.
 fn now(doc: &mut AutoCommit) -> Value {
     let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
     let mut conflicts = serde_json::Map::new();

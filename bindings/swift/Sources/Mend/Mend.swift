@@ -14,6 +14,10 @@ public enum VaultError: Error, Equatable {
     case invalidState(String)
     case invite(String)
     case transport(String)
+    /// The vault is already open in this process: share that `Vault` instead of a second one.
+    case alreadyOpen
+    /// Another process (an app extension, a widget) has the vault open; try again later.
+    case openInAnotherProcess
     case other(String)
 
     /// Maps any error thrown by the generated layer.
@@ -32,6 +36,8 @@ public enum VaultError: Error, Equatable {
         case .InviteExpired: self = .invite("expired")
         case .InviteUsed: self = .invite("used")
         case let .Transport(reason): self = .transport(reason)
+        case .AlreadyOpen: self = .alreadyOpen
+        case .OpenInAnotherProcess: self = .openInAnotherProcess
         default: self = .other("\(e)")
         }
     }

@@ -47,6 +47,21 @@ final class VaultTests: XCTestCase {
         }
     }
 
+    func testASecondHandleOnOneFileIsRefusedUntilTheFirstIsGone() throws {
+        let p = path("one.mend")
+        var first: Vault? = try vault("one.mend")
+        let a = try first!.createClient(client: NewClient(aliasCode: "C-0701", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
+        XCTAssertThrowsError(try Vault.open(path: p, key: key)) { error in
+            XCTAssertEqual(error as? VaultError, .alreadyOpen)
+        }
+        // The first handle keeps writing; nothing is lost.
+        let b = try first!.createClient(client: NewClient(aliasCode: "C-0702", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
+        first = nil
+        let again = try Vault.open(path: p, key: key)
+        XCTAssertEqual(try again.client(id: a).aliasCode, "C-0701")
+        XCTAssertEqual(try again.client(id: b).aliasCode, "C-0702")
+    }
+
     func testRecordsRoundTrip() throws {
         let v = try vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0002", birthYear: nil, jurisdiction: "US-NY", intakeDate: nil))

@@ -67,6 +67,8 @@ public enum UserMessage {
         case let .invalidState(reason): "Not allowed: \(reason)."
         case let .invite(what): "The invite could not be used (\(what))."
         case .transport: "The relay could not be reached. Your changes are safe on this device; try again later."
+        case .alreadyOpen: "This notebook is already open in the app."
+        case .openInAnotherProcess: "This notebook is open in another part of the app (a widget or an extension). Try again in a moment."
         case .other: "Mend reported an internal error."
         }
     }

@@ -54,6 +54,21 @@ class VaultTest {
     }
 
     @Test
+    fun aSecondHandleOnOneFileIsRefusedUntilTheFirstIsClosed() {
+        val path = dir.resolve("one.mend").toString()
+        val first = Vault.create(path, key, null)
+        val a = first.createClient(NewClient("C-0701", null, "US-CA", null))
+        assertThrows<MendException.AlreadyOpen> { Vault.open(path, key, null) }
+        // The first handle keeps writing; nothing is lost.
+        val b = first.createClient(NewClient("C-0702", null, "US-CA", null))
+        first.close()
+        Vault.open(path, key, null).use {
+            assertEquals("C-0701", it.client(a).aliasCode)
+            assertEquals("C-0702", it.client(b).aliasCode)
+        }
+    }
+
+    @Test
     fun recordsRoundTrip() {
         vault().use { v ->
             val c = v.createClient(NewClient("C-0002", null, "US-NY", null))
