@@ -35,6 +35,13 @@ sealed class NotebookError(message: String, cause: Throwable? = null) : Exceptio
     /** The relay could not be reached or refused the request; try again later. */
     class Transport(reason: String) : NotebookError("Sync failed: $reason")
 
+    /** The vault is already open: in this process (share that notebook instead of a second
+     *  one) or in another (a `:sync` process or a widget); nothing was read or written. */
+    class OpenElsewhere(val inThisProcess: Boolean) : NotebookError(
+        if (inThisProcess) "This notebook is already open in the app."
+        else "This notebook is open in another part of the app. Try again in a moment.",
+    )
+
     /** No relay address is configured. */
     class NoRelay : NotebookError("Set a relay address in Settings first.")
 
@@ -74,6 +81,8 @@ fun Throwable.toNotebookError(): NotebookError = when (this) {
     is MendException.InviteExpired -> NotebookError.Invite(InviteProblem.EXPIRED)
     is MendException.InviteUsed -> NotebookError.Invite(InviteProblem.USED)
     is MendException.InvalidArgument -> NotebookError.Validation("input", reason)
+    is MendException.AlreadyOpen -> NotebookError.OpenElsewhere(inThisProcess = true)
+    is MendException.OpenInAnotherProcess -> NotebookError.OpenElsewhere(inThisProcess = false)
     is MendException -> NotebookError.Other(message ?: "Mend error", this)
     else -> NotebookError.Other("Unexpected error (${this::class.simpleName})", this)
 }

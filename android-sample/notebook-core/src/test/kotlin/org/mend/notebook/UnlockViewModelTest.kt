@@ -57,6 +57,24 @@ class UnlockViewModelTest {
     }
 
     @Test
+    fun aSecondHandleOnAnOpenNotebookIsATypedErrorAndWritesNothing() = runBlocking<Unit> {
+        val device = Device(dir, "phone")
+        val nb = device.unlock()
+        ClientListViewModel(nb).addClient("C-0102", "US-CA").getOrThrow()
+        val before = File(device.path).readBytes()
+
+        // A second unlock gate on the same file (a widget, a second screen) while it is open.
+        val second = UnlockViewModel(device.path, device.keys, InMemorySettingsStore(), device.clock)
+        val error = failureOf<NotebookError.OpenElsewhere>(second.unlock())
+        assertTrue(error.inThisProcess)
+        assertArrayEquals(before, File(device.path).readBytes(), "a refused open must not write to the vault file")
+
+        // Once the first is locked (its handle closed), the second opens it with nothing lost.
+        device.gate.lock()
+        assertTrue(second.unlock().isSuccess)
+    }
+
+    @Test
     fun aMissingKeyForAnExistingVaultIsKeyUnavailable() = runBlocking<Unit> {
         val device = Device(dir, "phone")
         device.unlock()
