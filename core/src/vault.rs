@@ -187,14 +187,22 @@ pub struct Device {
     pub revoked: bool,
 }
 
+/// Creating a vault never touches a file that already holds something.
+pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
+    if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
+        return Err(Error::InvalidState("a file already exists at this path".into()));
+    }
+    Ok(())
+}
+
 impl Vault {
     /// Creates a new vault file at `path`. Refuses to touch an existing file.
     pub fn create(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
-        if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
-            return Err(Error::InvalidState("a file already exists at this path".into()));
-        }
+        refuse_existing(path)?;
         let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
         let lock = store::lock::FileLock::acquire(path)?;
+        // Again under the lock: another creator may have finished while the key was derived.
+        refuse_existing(path)?;
         let mut conn = store::open_connection(path, true, opts.durability)?;
         schema::migrate(&mut conn)?;
         let device_id = DeviceId::random();
@@ -225,7 +233,9 @@ impl Vault {
     }
 
     /// Opens an existing vault. A wrong key or passphrase gives [`Error::WrongKey`] and writes
-    /// nothing; a file from a newer Mend gives [`Error::SchemaTooNew`].
+    /// nothing; a file from a newer Mend gives [`Error::SchemaTooNew`]. One handle per file: a
+    /// vault this process already has open gives [`Error::AlreadyOpen`], one another process
+    /// holds [`Error::OpenInAnotherProcess`] (see `store::lock`).
     pub fn open(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
         if !path.exists() {
             return Err(Error::NotAVault("no vault file at this path"));

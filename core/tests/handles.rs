@@ -74,6 +74,14 @@ fn a_vault_open_in_another_process_is_refused_until_that_process_ends() {
         let v = new_vault(&dir);
         v.create_client(&new_client("C-0703")).unwrap()
     };
+    // Kills the holder however this test ends, so a failing assertion leaves no process behind.
+    struct Holder(std::process::Child);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "vault_holder", "--nocapture", "--test-threads=1"])
         .env("MEND_HOLD_VAULT", &p)
@@ -81,20 +89,21 @@ fn a_vault_open_in_another_process_is_refused_until_that_process_ends() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stdout = child.stdout.take().unwrap();
+    let holder = Holder(child);
+    let mut lines = BufReader::new(stdout).lines();
     assert!(
         lines.any(|l| l.unwrap().contains("holder: vault open")),
         "the holder did not open the vault"
     );
-    let before = std::fs::read(&p).unwrap();
+    let before = raw_bytes(&p);
     assert_eq!(
         Vault::open(&p, VaultSecret::key(KEY), opts()).unwrap_err(),
         Error::OpenInAnotherProcess
     );
-    assert_eq!(std::fs::read(&p).unwrap(), before, "a refused open wrote to the file");
+    assert_eq!(raw_bytes(&p), before, "a refused open wrote to the file or its WAL");
     // A holder that dies (killed, as a crashed app would be) leaves no lock behind.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(holder);
     let v = reopen(&p);
     assert_eq!(v.client(id).unwrap().alias_code, "C-0703");
 }

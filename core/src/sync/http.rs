@@ -41,6 +41,8 @@ impl Default for UreqClient {
             .timeout_global(Some(Duration::from_secs(30)))
             // Mend maps every status itself; a 4xx is an answer, not a transport failure.
             .http_status_as_error(false)
+            // The relay address is the app's to choose: no proxy from the environment.
+            .proxy(None)
             .tls_config(tls)
             .build();
         UreqClient(ureq::Agent::new_with_config(config))
@@ -53,7 +55,8 @@ fn failure(e: &ureq::Error) -> String {
         ureq::Error::Timeout(_) => "timed out".into(),
         ureq::Error::HostNotFound => "host not found".into(),
         ureq::Error::Io(io) => io.kind().to_string(),
-        ureq::Error::Tls(_) => "TLS failure".into(),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => "TLS failure".into(),
+        ureq::Error::ConnectionFailed => "connection failed".into(),
         ureq::Error::BodyExceedsLimit(_) => "response too large".into(),
         _ => "request failed".into(),
     }
@@ -79,7 +82,7 @@ impl HttpClient for UreqClient {
             .with_config()
             .limit(64 << 20)
             .read_to_vec()
-            .map_err(|_| "response read failed".to_string())?;
+            .map_err(|e| format!("response read failed: {}", failure(&e)))?;
         Ok((status, out))
     }
 }

@@ -237,11 +237,11 @@ impl Vault {
         transport.bind_identity(device_id, &device_key);
         transport.claim_invite(&vault_id, &invite_id)?;
 
-        if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
-            return Err(Error::InvalidState("a file already exists at this path".into()));
-        }
+        crate::vault::refuse_existing(path)?;
         let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
         let lock = store::lock::FileLock::acquire(path)?;
+        // Again under the lock: another device may have been created here meanwhile.
+        crate::vault::refuse_existing(path)?;
         let mut conn = store::open_connection(path, true, opts.durability)?;
         schema::migrate(&mut conn)?;
         let mut inner = Inner::new_file(
