@@ -12,6 +12,8 @@
 pub mod crypto;
 pub mod error;
 pub mod ids;
+pub(crate) mod keyring;
+pub(crate) mod outbox;
 pub mod query;
 pub mod records;
 pub mod store;

@@ -31,6 +31,36 @@ impl SecretKey {
     }
 }
 
+/// What a data key encrypts; stored with the wrapped key by its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum KeyPurpose {
+    /// A client's record, sessions, notes and measures.
+    Record = 1,
+    /// Psychotherapy-note content (ruptures classed as psychotherapy notes).
+    Process = 2,
+    /// The vault sync key (registry and key shares); never erased.
+    Sync = 3,
+}
+
+impl KeyPurpose {
+    /// The purpose of a stored code.
+    pub fn from_code(code: u8) -> Option<KeyPurpose> {
+        match code {
+            1 => Some(KeyPurpose::Record),
+            2 => Some(KeyPurpose::Process),
+            3 => Some(KeyPurpose::Sync),
+            _ => None,
+        }
+    }
+
+    /// A client's data key (record or process), the only purposes that travel in key shares and
+    /// invites.
+    pub fn from_client_code(code: u8) -> Option<KeyPurpose> {
+        Self::from_code(code).filter(|p| *p != KeyPurpose::Sync)
+    }
+}
+
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey(<redacted>)")

@@ -11,7 +11,7 @@ pub mod keys;
 pub mod signing;
 
 pub use envelope::{open, seal, Aad, Part, ENVELOPE_VERSION};
-pub use keys::SecretKey;
+pub use keys::{KeyPurpose, SecretKey};
 
 /// The operating system's CSPRNG (`getrandom`), the one source of every key, nonce, salt and
 /// code Mend makes. A failing OS generator is not something to continue past: it panics, as

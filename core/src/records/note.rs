@@ -291,6 +291,59 @@ pub(crate) fn section_obj(doc: &AutoCommit, id: RecordId, section: &str) -> Resu
     r.obj(&sections, section, ObjType::Text)
 }
 
+/// Live typing in a note section: the editor's hot path, used by the vault for every keystroke
+/// (and by the benchmarks, which measure this same code).
+///
+/// The checks of [`splice_section`] (the note is a draft, the section belongs to its format) are
+/// made once and kept as a `Typing` with the document's heads after the save; the next keystroke
+/// in the same section skips them while the document is still at those heads (a text splice
+/// changes neither). Any other change — an edit, a signature, a merged sync — moves the heads and
+/// the checks run again. Use: [`Typing::target`], then [`Typing::splice`] and save, then
+/// [`Typing::settled`] to keep for the next keystroke.
+pub struct Typing {
+    heads: Vec<ChangeHash>,
+    section: String,
+    text: ObjId,
+}
+
+impl Typing {
+    /// The section's Text object for this keystroke: `last`'s, if it was kept for this section
+    /// at the document's current heads, else checked now.
+    pub fn target(
+        doc: &mut AutoCommit,
+        id: RecordId,
+        last: Option<Typing>,
+        section: &str,
+    ) -> Result<ObjId> {
+        let heads = doc.get_heads();
+        match last.filter(|t| t.section == section && t.heads == heads) {
+            Some(t) => Ok(t.text),
+            None => {
+                ensure_draft(doc, id)?;
+                section_obj(doc, id, section)
+            }
+        }
+    }
+
+    /// Deletes `delete` characters at `pos` of the target, then inserts `insert` (range and size
+    /// checks only: [`Typing::target`] made the others).
+    pub fn splice(
+        doc: &mut AutoCommit,
+        text: &ObjId,
+        section: &str,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        am::splice_text(doc, text, &format!("sections.{section}"), pos, delete, insert)
+    }
+
+    /// The checks to keep after the keystroke was saved, valid at the document's new heads.
+    pub fn settled(doc: &mut AutoCommit, section: &str, text: ObjId) -> Typing {
+        Typing { heads: doc.get_heads(), section: section.to_owned(), text }
+    }
+}
+
 /// Splices text into a section for live typing: delete `delete` characters at `pos` (Unicode
 /// scalar values), then insert `insert`. Refused with `NoteLocked` once the note is signed.
 pub fn splice_section(

@@ -3,26 +3,114 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::crypto::keys::KeyPurpose;
 use crate::error::Result;
-use crate::ids::{KeyId, RecordId};
+use crate::ids::{DeviceId, KeyId, RecordId};
 
 /// A record's stored snapshot and its later changes as `(seq, envelope)`, in order.
 pub type DocParts = (Vec<u8>, Vec<(u64, Vec<u8>)>);
 /// A record's header with its stored summary `(seq, envelope)`, if any.
 pub type SummaryRow = (DocHeader, Option<(u64, Vec<u8>)>);
 
+/// The values of the `meta` table: the vault file's header and the sync engine's bookkeeping.
+/// Each is stored under [`Meta::name`], which never changes (vault files hold them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    /// The vault's id (16 bytes).
+    VaultId,
+    /// Argon2id parameters of a passphrase vault (JSON); absent for a key vault.
+    Kdf,
+    /// A fixed plaintext sealed under the vault key: opening it proves the key is right.
+    Canary,
+    /// This device's id (16 bytes).
+    DeviceId,
+    /// This device's signing key seed, sealed under the vault key.
+    DeviceKey,
+    /// The id of the vault-wide sync key (16 bytes).
+    SyncKeyId,
+    /// The id of the shared registry record (16 bytes).
+    RegistryId,
+    /// The highest sequence number this device has pushed (u64, big-endian).
+    DeviceSeq,
+    /// Present once the relay has enrolled this device.
+    RelayEnrolled,
+    /// The relay sequence number pulled up to (u64, big-endian).
+    PullCursor,
+    /// Full pulls made for the current gaps in other devices' numbers (see `sync::repair`).
+    GapsRepaired,
+    /// The relay head at the last full pull made for changes waiting on missing dependencies.
+    DepsRepairHead,
+}
+
+impl Meta {
+    /// The name the value is stored under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Meta::VaultId => "vault_id",
+            Meta::Kdf => "kdf",
+            Meta::Canary => "canary",
+            Meta::DeviceId => "device_id",
+            Meta::DeviceKey => "device_key",
+            Meta::SyncKeyId => "sync_key_id",
+            Meta::RegistryId => "registry_id",
+            Meta::DeviceSeq => "device_seq",
+            Meta::RelayEnrolled => "relay_enrolled",
+            Meta::PullCursor => "pull_cursor",
+            Meta::GapsRepaired => "gaps_repaired",
+            Meta::DepsRepairHead => "deps_repair_head",
+        }
+    }
+}
+
 /// Reads one header value.
-pub fn meta_get(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+pub fn meta_get(conn: &Connection, key: Meta) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE name = ?1", [key.name()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Reads a header value stored as a big-endian u64 (0 when absent or malformed).
+pub fn meta_u64(conn: &Connection, key: Meta) -> Result<u64> {
+    Ok(meta_get(conn, key)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
 }
 
 /// Writes one header value.
-pub fn meta_put(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
+pub fn meta_put(conn: &Connection, key: Meta, value: &[u8]) -> Result<()> {
     conn.execute(
         "INSERT INTO meta(name, value) VALUES (?1, ?2)
          ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        params![name, value],
+        params![key.name(), value],
     )?;
+    Ok(())
+}
+
+/// Starts a write transaction on a connection used without a `Transaction` guard (a sync page,
+/// which calls back into the vault's own methods while it is open).
+pub fn begin_immediate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    Ok(())
+}
+
+/// Commits what [`begin_immediate`] started.
+pub fn commit(conn: &Connection) -> Result<()> {
+    conn.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+/// Rolls back an open transaction, if any (best effort: used on paths that already fail).
+pub fn rollback(conn: &Connection) {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+/// Copies the write-ahead log into the file and truncates it, so that overwritten bytes (destroyed
+/// keys) leave no copy in the log.
+pub fn checkpoint_truncate(conn: &Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }
 
@@ -33,8 +121,8 @@ pub struct KeyRow {
     pub key_id: KeyId,
     /// Owning client record.
     pub client_id: RecordId,
-    /// Purpose code (see `vault::KeyPurpose`).
-    pub purpose: u8,
+    /// What the key encrypts.
+    pub purpose: KeyPurpose,
     /// The wrapped key, or `None` once destroyed.
     pub wrapped: Option<Vec<u8>>,
 }
@@ -46,7 +134,7 @@ pub fn key_insert(conn: &Connection, row: &KeyRow) -> Result<()> {
         params![
             &row.key_id.as_bytes()[..],
             &row.client_id.as_bytes()[..],
-            row.purpose,
+            row.purpose as u8,
             row.wrapped
         ],
     )?;
@@ -69,7 +157,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     Ok(KeyRow {
         key_id: KeyId::from_slice(&kid).ok_or_else(bad)?,
         client_id: RecordId::from_slice(&cid).ok_or_else(bad)?,
-        purpose: r.get(2)?,
+        purpose: KeyPurpose::from_code(r.get(2)?).ok_or_else(bad)?,
         wrapped: match r.get_ref(3)? {
             rusqlite::types::ValueRef::Null => None,
             _ => Some(bytes(r, 3)?),
@@ -94,6 +182,16 @@ pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow
         "SELECT key_id, client_id, purpose, wrapped FROM keys WHERE client_id = ?1 ORDER BY purpose",
     )?;
     let rows = st.query_map([&client.as_bytes()[..]], key_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Every live (not destroyed) client data key: record and process keys, not the sync key.
+pub fn live_data_keys(conn: &Connection) -> Result<Vec<KeyRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT key_id, client_id, purpose, wrapped FROM keys
+         WHERE wrapped IS NOT NULL AND purpose IN (?1, ?2)",
+    )?;
+    let rows = st.query_map([KeyPurpose::Record as u8, KeyPurpose::Process as u8], key_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -390,7 +488,7 @@ pub fn outbox_max_seq(conn: &Connection) -> Result<u64> {
 }
 
 /// Records that a bundle was applied; `false` if it already was.
-pub fn applied_insert(conn: &Connection, device: &crate::ids::DeviceId, seq: u64) -> Result<bool> {
+pub fn applied_insert(conn: &Connection, device: &DeviceId, seq: u64) -> Result<bool> {
     Ok(conn
         .prepare_cached("INSERT OR IGNORE INTO applied(device_id, seq) VALUES (?1, ?2)")?
         .execute(params![&device.as_bytes()[..], seq as i64])?
@@ -401,7 +499,7 @@ pub fn applied_insert(conn: &Connection, device: &crate::ids::DeviceId, seq: u64
 /// run of saves).
 pub fn applied_insert_range(
     conn: &Connection,
-    device: &crate::ids::DeviceId,
+    device: &DeviceId,
     first: u64,
     last: u64,
 ) -> Result<()> {
@@ -414,7 +512,7 @@ pub fn applied_insert_range(
 }
 
 /// The highest sequence number applied from a device (0 if none).
-pub fn applied_max(conn: &Connection, device: &crate::ids::DeviceId) -> Result<u64> {
+pub fn applied_max(conn: &Connection, device: &DeviceId) -> Result<u64> {
     let n: Option<i64> = conn.query_row(
         "SELECT max(seq) FROM applied WHERE device_id = ?1",
         [&device.as_bytes()[..]],
@@ -424,11 +522,7 @@ pub fn applied_max(conn: &Connection, device: &crate::ids::DeviceId) -> Result<u
 }
 
 /// Whether a bundle was applied.
-pub fn applied_contains(
-    conn: &Connection,
-    device: &crate::ids::DeviceId,
-    seq: u64,
-) -> Result<bool> {
+pub fn applied_contains(conn: &Connection, device: &DeviceId, seq: u64) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM applied WHERE device_id = ?1 AND seq = ?2")?
         .query_row(params![&device.as_bytes()[..], seq as i64], |_| Ok(()))
@@ -502,22 +596,42 @@ pub fn relay_drops_clear(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Queues an enrollment (op 1) or revocation (op 2) for the relay.
+/// A device change the relay still has to be told of (stored by its code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RelayOp {
+    /// Let a newly invited device push and pull (with its public key).
+    Enroll = 1,
+    /// Refuse a revoked device from now on.
+    Revoke = 2,
+}
+
+impl RelayOp {
+    fn from_code(code: u8) -> Option<RelayOp> {
+        match code {
+            1 => Some(RelayOp::Enroll),
+            2 => Some(RelayOp::Revoke),
+            _ => None,
+        }
+    }
+}
+
+/// Queues a device change for the relay (a revocation carries no key: zeros).
 pub fn relay_queue_put(
     conn: &Connection,
-    op: u8,
-    device: &crate::ids::DeviceId,
+    op: RelayOp,
+    device: &DeviceId,
     public: &[u8; 32],
 ) -> Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO relay_queue(op, device_id, public) VALUES (?1, ?2, ?3)",
-        params![op, &device.as_bytes()[..], &public[..]],
+        params![op as u8, &device.as_bytes()[..], &public[..]],
     )?;
     Ok(())
 }
 
 /// Queued relay operations, enrollments first.
-pub fn relay_queue_all(conn: &Connection) -> Result<Vec<(u8, crate::ids::DeviceId, [u8; 32])>> {
+pub fn relay_queue_all(conn: &Connection) -> Result<Vec<(RelayOp, DeviceId, [u8; 32])>> {
     let mut st =
         conn.prepare_cached("SELECT op, device_id, public FROM relay_queue ORDER BY op")?;
     let rows = st.query_map([], |r| {
@@ -528,8 +642,8 @@ pub fn relay_queue_all(conn: &Connection) -> Result<Vec<(u8, crate::ids::DeviceI
         .into_iter()
         .filter_map(|(op, d, p)| {
             Some((
-                op,
-                crate::ids::DeviceId::from_slice(&d)?,
+                RelayOp::from_code(op)?,
+                DeviceId::from_slice(&d)?,
                 <[u8; 32]>::try_from(p.as_slice()).ok()?,
             ))
         })
@@ -537,10 +651,10 @@ pub fn relay_queue_all(conn: &Connection) -> Result<Vec<(u8, crate::ids::DeviceI
 }
 
 /// Forgets a queued relay operation.
-pub fn relay_queue_delete(conn: &Connection, op: u8, device: &crate::ids::DeviceId) -> Result<()> {
+pub fn relay_queue_delete(conn: &Connection, op: RelayOp, device: &DeviceId) -> Result<()> {
     conn.execute(
         "DELETE FROM relay_queue WHERE op = ?1 AND device_id = ?2",
-        params![op, &device.as_bytes()[..]],
+        params![op as u8, &device.as_bytes()[..]],
     )?;
     Ok(())
 }
@@ -554,4 +668,14 @@ pub fn doc_ids(conn: &Connection) -> Result<Vec<RecordId>> {
         .into_iter()
         .filter_map(|b| RecordId::from_slice(&b))
         .collect())
+}
+
+/// Each device whose applied sequence numbers have holes, with how many are missing, in device
+/// order: `(device id bytes, missing count)`.
+pub fn applied_gaps(conn: &Connection) -> Result<Vec<(Vec<u8>, i64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT device_id, max(seq) - min(seq) + 1 - count(*) FROM applied GROUP BY device_id ORDER BY device_id",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.into_iter().filter(|(_, n)| *n > 0).collect())
 }

@@ -19,14 +19,14 @@ use zeroize::Zeroizing;
 use super::transport::Transport;
 use crate::crypto::kdf::{derive_key, KdfParams};
 use crate::crypto::signing::DeviceKey;
-use crate::crypto::{envelope, Aad, Part, SecretKey};
+use crate::crypto::{envelope, Aad, KeyPurpose, Part, SecretKey};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 use crate::records::model::Timestamp;
 use crate::records::{registry, Kind};
-use crate::store::db::{self, DocHeader, KeyRow};
-use crate::store::{self, schema};
-use crate::vault::{now_ms, Inner, KeyPurpose, Vault, VaultOptions, VaultSecret, VAULT_OWNER};
+use crate::store::db::{self, RelayOp};
+use crate::vault::open::Joining;
+use crate::vault::{now_ms, Vault, VaultOptions, VaultSecret};
 
 const MAGIC: &[u8; 8] = b"MENDINV1";
 const HEADER_LEN: usize = 8 + 16 + 12 + 16;
@@ -108,36 +108,28 @@ impl Vault {
             )
         })?;
         g.refresh_registry();
-        db::relay_queue_put(&g.conn, 1, &new_device, &new_key.public())?;
+        db::relay_queue_put(&g.conn, RelayOp::Enroll, &new_device, &new_key.public())?;
         let registry_bytes = g.read_mut(registry_id, Kind::Registry, |doc| Ok(doc.save()))?;
-        let sync_key_id = g.sync_key_id;
-        let sync_key = g.data_key(sync_key_id, VAULT_OWNER)?.ok_or(Error::NotAVault("sync key"))?;
-        let mut keys = Vec::new();
-        let rows: Vec<KeyRow> = g
-            .conn
-            .prepare("SELECT key_id FROM keys WHERE wrapped IS NOT NULL AND purpose IN (1, 2)")?
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
-            .filter_map(|r| r.ok().and_then(|b| KeyId::from_slice(&b)))
-            .collect::<Vec<_>>()
+        let g = &mut *g;
+        let sync_key_id = g.keys.sync_key_id();
+        let sync_key = g.keys.sync_key(&g.conn)?;
+        let keys = g
+            .keys
+            .live_data_keys(&g.conn)?
             .into_iter()
-            .filter_map(|k| db::key_get(&g.conn, &k).ok().flatten())
+            .map(|(row, k)| SharedKey {
+                key_id: hex::encode(row.key_id.as_bytes()),
+                client_id: row.client_id.to_string(),
+                purpose: row.purpose as u8,
+                key: hex::encode(k.expose()),
+            })
             .collect();
-        for row in rows {
-            if let Some(k) = g.data_key(row.key_id, row.client_id)? {
-                keys.push(SharedKey {
-                    key_id: hex::encode(row.key_id.as_bytes()),
-                    client_id: row.client_id.to_string(),
-                    purpose: row.purpose,
-                    key: hex::encode(k.expose()),
-                });
-            }
-        }
         let contents = Contents {
             vault_id: g.vault_id.to_string(),
             expires_at,
             device_id: new_device.to_string(),
             device_seed: hex::encode(&new_key.seed()[..]),
-            sync_key_id: hex::encode(g.sync_key_id.as_bytes()),
+            sync_key_id: hex::encode(sync_key_id.as_bytes()),
             sync_key: hex::encode(sync_key.expose()),
             registry_id: registry_id.to_string(),
             registry: hex::encode(&registry_bytes),
@@ -225,10 +217,8 @@ impl Vault {
             let client: RecordId = k.client_id.parse().map_err(|_| Error::InvalidInvite)?;
             let bytes = Zeroizing::new(hex::decode(&k.key).map_err(|_| Error::InvalidInvite)?);
             let key = SecretKey::from_slice(&bytes).ok_or(Error::InvalidInvite)?;
-            if !(1..=2).contains(&k.purpose) {
-                return Err(Error::InvalidInvite);
-            }
-            keys.push((key_id, client, k.purpose, key));
+            let purpose = KeyPurpose::from_client_code(k.purpose).ok_or(Error::InvalidInvite)?;
+            keys.push((key_id, client, purpose, key));
         }
         let registry_doc =
             automerge::AutoCommit::load(&registry_bytes).map_err(|_| Error::InvalidInvite)?;
@@ -237,53 +227,16 @@ impl Vault {
         transport.bind_identity(device_id, &device_key);
         transport.claim_invite(&vault_id, &invite_id)?;
 
-        crate::vault::refuse_existing(path)?;
-        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
-        let lock = store::lock::FileLock::acquire(path)?;
-        // Again under the lock: another device may have been created here meanwhile.
-        crate::vault::refuse_existing(path)?;
-        let mut conn = store::open_connection(path, true, opts.durability)?;
-        schema::migrate(&mut conn)?;
-        let mut inner = Inner::new_file(
-            conn,
-            lock,
+        let joining = Joining {
             vault_id,
-            vault_key,
-            kdf_params,
             device_id,
             device_key,
             sync_key_id,
+            sync_key,
             registry_id,
-            opts,
-        )?;
-        inner.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let written = (|| -> Result<()> {
-            inner.insert_key(sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
-            for (key_id, client, purpose, key) in &keys {
-                let purpose = if *purpose == 2 { KeyPurpose::Process } else { KeyPurpose::Record };
-                inner.insert_key(*key_id, *client, purpose, key)?;
-            }
-            let header = DocHeader {
-                doc_id: registry_id,
-                kind: Kind::Registry as u8,
-                client_id: VAULT_OWNER,
-                key_id: sync_key_id,
-                next_seq: 1,
-                snapshot_seq: 0,
-            };
-            let aad = inner.aad(&header, 0, Part::Snapshot);
-            let snap = envelope::seal(&sync_key, &sync_key_id, &aad, &registry_bytes);
-            db::doc_insert(&inner.conn, &header, &snap)?;
-            Ok(())
-        })();
-        match written {
-            Ok(()) => inner.conn.execute_batch("COMMIT")?,
-            Err(e) => {
-                let _ = inner.conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-        }
-        inner.refresh_registry();
-        Ok(Vault::from_inner(inner))
+            registry: registry_bytes,
+            keys,
+        };
+        Vault::create_joined(path, secret, opts, joining)
     }
 }

@@ -1,0 +1,122 @@
+//! Clients: their records, treatment status and goals, and erasure. A new client gets fresh
+//! data keys (one for the record, one for psychotherapy notes), shared with the other devices
+//! through the outbox; erasing a client destroys them on every device (crypto-shredding), with
+//! the erasure carried by the shared registry.
+
+use super::{now_ms, Inner, Vault};
+use crate::crypto::KeyPurpose;
+use crate::error::{Error, Result};
+use crate::ids::{KeyId, RecordId};
+use crate::outbox::Outbox;
+use crate::records::enums::*;
+use crate::records::model::*;
+use crate::records::{client, registry, Kind};
+use crate::store::db;
+
+impl Vault {
+    /// Adds a client, with fresh data keys for the record and for psychotherapy notes.
+    pub fn create_client(&self, c: &NewClient) -> Result<RecordId> {
+        client::validate(c)?;
+        let mut guard = self.lock();
+        let g: &mut Inner = &mut guard;
+        let id = RecordId::random();
+        let sync_key_id = g.keys.sync_key_id();
+        let sync_key = g.keys.sync_key(&g.conn)?;
+        let first = g.outbox.next_seq();
+        let tx = g.conn.transaction()?;
+        let record_key = g.keys.create(&tx, id, KeyPurpose::Record)?;
+        let process_key = g.keys.create(&tx, id, KeyPurpose::Process)?;
+        // Both keys travel to the other devices under the sync key, queued with them.
+        for (seq, (kid, key, purpose)) in (first..).zip([
+            (record_key.0, &record_key.1, KeyPurpose::Record),
+            (process_key.0, &process_key.1, KeyPurpose::Process),
+        ]) {
+            let share = g.outbox.key_share(seq, &sync_key, sync_key_id, (kid, key), id, purpose);
+            Outbox::put(&tx, &share)?;
+        }
+        tx.commit()?;
+        g.outbox.committed(first + 1);
+        let kid = record_key.0;
+        g.keys.remember(record_key.0, record_key.1);
+        g.keys.remember(process_key.0, process_key.1);
+        let stamp = g.stamp();
+        g.create_doc(id, Kind::Client, id, kid, |doc| client::create(doc, id, c, &stamp))?;
+        Ok(id)
+    }
+
+    /// Reads a client.
+    pub fn client(&self, id: RecordId) -> Result<Client> {
+        self.lock().read(id, Kind::Client, |doc| client::read(doc, id))
+    }
+
+    /// Changes a client's treatment status.
+    pub fn set_client_status(&self, id: RecordId, status: ClientStatus) -> Result<()> {
+        let mut g = self.lock();
+        let stamp = g.stamp();
+        g.edit(id, Kind::Client, |doc| client::set_status(doc, status, &stamp))
+    }
+
+    /// Appends a treatment goal; returns its id.
+    pub fn add_treatment_goal(
+        &self,
+        client_id: RecordId,
+        text: &str,
+        domain: &str,
+    ) -> Result<RecordId> {
+        self.lock().edit(client_id, Kind::Client, |doc| client::add_goal(doc, text, domain))
+    }
+
+    /// Erases a client by destroying its keys (crypto-shredding). Its records then read as
+    /// [`Error::Erased`]; other clients are untouched. The wrapped keys are overwritten in the
+    /// file and the write-ahead log is checkpointed and truncated, so no copy of them remains.
+    pub fn erase_client(&self, client_id: RecordId) -> Result<()> {
+        let mut g = self.lock();
+        let keys = db::keys_of_client(&g.conn, &client_id)?;
+        if keys.is_empty() {
+            return Err(Error::NotFound { kind: "client", id: client_id });
+        }
+        let key_ids: Vec<KeyId> = keys.iter().map(|k| k.key_id).collect();
+        // Tell the other devices (through the registry) and queue the relay drop.
+        let registry_id = g.registry_id;
+        g.edit(registry_id, Kind::Registry, |doc| {
+            registry::mark_erased(doc, client_id, &key_ids, now_ms())
+        })?;
+        g.destroy_client_keys(client_id, &key_ids)?;
+        g.refresh_registry();
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Destroys a client's keys here (crypto-shredding): wrapped keys overwritten, unpushed
+    /// changes under them dropped, the relay drop queued, caches cleared, the WAL truncated.
+    pub(crate) fn destroy_client_keys(
+        &mut self,
+        client: RecordId,
+        key_ids: &[KeyId],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        db::keys_destroy(&tx, &client)?;
+        Outbox::drop_keys(&tx, key_ids)?;
+        db::relay_drops_add(&tx, key_ids)?;
+        tx.commit()?;
+        self.keys.forget(key_ids);
+        self.docs.retain(|_, c| c.header.client_id != client);
+        db::checkpoint_truncate(&self.conn)?;
+        Ok(())
+    }
+
+    /// Destroys locally the keys of clients the registry lists as erased (an erasure made on
+    /// another device).
+    pub(crate) fn apply_registry_erasures(&mut self) -> Result<()> {
+        let erased: Vec<(RecordId, Vec<KeyId>)> =
+            self.registry.erased.iter().map(|(c, k)| (*c, k.clone())).collect();
+        for (client, keys) in erased {
+            let live = db::keys_of_client(&self.conn, &client)?.iter().any(|k| k.wrapped.is_some());
+            if live {
+                self.destroy_client_keys(client, &keys)?;
+            }
+        }
+        Ok(())
+    }
+}

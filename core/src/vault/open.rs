@@ -1,0 +1,285 @@
+//! Creating and opening vault files: the header (vault id, KDF parameters, canary, this device's
+//! identity, the sync key and the registry), the key check before anything is written, and the
+//! one-time upgrade of files written before sync existed. Creating never touches a file that
+//! already holds something; opening with a wrong key writes nothing.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{now_ms, Inner, Vault, VaultOptions, VaultSecret};
+use crate::crypto::kdf::{self, KdfParams};
+use crate::crypto::signing::DeviceKey;
+use crate::crypto::{envelope, KeyPurpose, Part, SecretKey};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
+use crate::keyring::{self, Keyring, VAULT_OWNER};
+use crate::outbox::Outbox;
+use crate::records::registry::{self, Registry};
+use crate::records::Kind;
+use crate::store::db::{self, DocHeader, Meta};
+use crate::store::{self, schema};
+
+/// Creating a vault never touches a file that already holds something.
+pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
+    if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
+        return Err(Error::InvalidState("a file already exists at this path".into()));
+    }
+    Ok(())
+}
+
+/// What a device joining by invite brings to its new vault file (see `sync::invite`).
+pub(crate) struct Joining {
+    pub(crate) vault_id: VaultId,
+    pub(crate) device_id: DeviceId,
+    pub(crate) device_key: DeviceKey,
+    pub(crate) sync_key_id: KeyId,
+    pub(crate) sync_key: SecretKey,
+    pub(crate) registry_id: RecordId,
+    /// The registry document as the inviting device saved it.
+    pub(crate) registry: Vec<u8>,
+    /// Every live client data key: `(key id, client, purpose, key)`.
+    pub(crate) keys: Vec<(KeyId, RecordId, KeyPurpose, SecretKey)>,
+}
+
+impl Vault {
+    /// Creates a new vault file at `path`. Refuses to touch an existing file.
+    pub fn create(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
+        refuse_existing(path)?;
+        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
+        let lock = store::lock::FileLock::acquire(path)?;
+        // Again under the lock: another creator may have finished while the key was derived.
+        refuse_existing(path)?;
+        let mut conn = store::open_connection(path, true, opts.durability)?;
+        schema::migrate(&mut conn)?;
+        let device_id = DeviceId::random();
+        let device_key = DeviceKey::generate();
+        let public = device_key.public();
+        let sync_key_id = KeyId::random();
+        let registry_id = RecordId::random();
+        let mut inner = Inner::new_file(
+            conn,
+            lock,
+            VaultId::random(),
+            vault_key,
+            kdf_params,
+            device_id,
+            device_key,
+            sync_key_id,
+            registry_id,
+            opts,
+        )?;
+        let sync_key = SecretKey::random();
+        inner.keys.store(&inner.conn, sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+        inner.keys.remember(sync_key_id, sync_key);
+        inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
+            registry::create(doc, device_id, &public, now_ms())
+        })?;
+        inner.refresh_registry();
+        Ok(Vault::from_inner(inner))
+    }
+
+    /// Opens an existing vault. A wrong key or passphrase gives [`Error::WrongKey`] and writes
+    /// nothing; a file from a newer Mend gives [`Error::SchemaTooNew`]. One handle per file: a
+    /// vault this process already has open gives [`Error::AlreadyOpen`], one another process
+    /// holds [`Error::OpenInAnotherProcess`] (see `store::lock`).
+    pub fn open(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
+        if !path.exists() {
+            return Err(Error::NotAVault("no vault file at this path"));
+        }
+        let lock = store::lock::FileLock::acquire(path)?;
+        let mut conn = store::open_connection(path, false, opts.durability)?;
+        let version = schema::check_supported(&conn)?;
+        if version == 0 {
+            return Err(Error::NotAVault("no Mend schema in this file"));
+        }
+        fn need(conn: &Connection, key: Meta) -> Result<Vec<u8>> {
+            db::meta_get(conn, key)?.ok_or(Error::NotAVault("vault header is incomplete"))
+        }
+        let vault_id = VaultId::from_slice(&need(&conn, Meta::VaultId)?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let vault_key = match secret {
+            VaultSecret::Key(k) => k,
+            VaultSecret::Passphrase(p) => {
+                let params: KdfParams = match db::meta_get(&conn, Meta::Kdf)? {
+                    Some(json) => serde_json::from_slice(&json)
+                        .map_err(|_| Error::NotAVault("vault header is incomplete"))?,
+                    // A key vault opened with a passphrase: the passphrase is simply wrong.
+                    None => return Err(Error::WrongKey),
+                };
+                kdf::derive_key(&p, &params).map_err(|_| Error::WrongKey)?
+            }
+        };
+        if !keyring::opens_canary(&vault_key, vault_id, &need(&conn, Meta::Canary)?) {
+            return Err(Error::WrongKey);
+        }
+        // The key is right: now it is safe to upgrade the file.
+        schema::migrate(&mut conn)?;
+        let device_id = DeviceId::from_slice(&need(&conn, Meta::DeviceId)?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let seed = keyring::open_header(
+            &vault_key,
+            vault_id,
+            Part::DeviceKey,
+            &need(&conn, Meta::DeviceKey)?,
+        )
+        .map_err(|_| Error::NotAVault("device key does not open"))?;
+        let device_key =
+            DeviceKey::from_seed(&seed).map_err(|_| Error::NotAVault("device key is malformed"))?;
+        // Vaults written before sync existed (schema 2) get their sync key and registry now.
+        if db::meta_get(&conn, Meta::SyncKeyId)?.is_none() {
+            db::meta_put(&conn, Meta::SyncKeyId, KeyId::random().as_bytes())?;
+            db::meta_put(&conn, Meta::RegistryId, RecordId::random().as_bytes())?;
+        }
+        let sync_key_id = KeyId::from_slice(&need(&conn, Meta::SyncKeyId)?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let registry_id = RecordId::from_slice(&need(&conn, Meta::RegistryId)?)
+            .ok_or(Error::NotAVault("vault header is incomplete"))?;
+        let outbox = Outbox::open(&conn, vault_id)?;
+        let mut inner = Inner {
+            conn,
+            vault_id,
+            device_id,
+            device_key,
+            keys: Keyring::new(vault_id, vault_key, sync_key_id),
+            docs: Default::default(),
+            opts,
+            registry_id,
+            registry: Registry::default(),
+            outbox,
+            _lock: lock,
+        };
+        if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
+            let sync_key = SecretKey::random();
+            inner.keys.store(&inner.conn, sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+            inner.keys.remember(sync_key_id, sync_key);
+        }
+        if db::doc_header(&inner.conn, &registry_id)?.is_none() {
+            // Records written before sync were never queued: queue each whole, once.
+            for id in db::doc_ids(&inner.conn)? {
+                match inner.enqueue_whole(id) {
+                    Ok(()) | Err(Error::Erased(_)) | Err(Error::Corrupt { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let public = inner.device_key.public();
+            inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
+                registry::create(doc, device_id, &public, now_ms())
+            })?;
+        }
+        inner.refresh_registry();
+        Ok(Vault::from_inner(inner))
+    }
+
+    /// Creates the vault file of a device joining by invite at `path`, under this device's own
+    /// key or passphrase, holding the keys and registry the invite carried (all in one
+    /// transaction: a failure leaves no half-joined vault behind the handle).
+    pub(crate) fn create_joined(
+        path: &Path,
+        secret: VaultSecret,
+        opts: VaultOptions,
+        j: Joining,
+    ) -> Result<Vault> {
+        refuse_existing(path)?;
+        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
+        let lock = store::lock::FileLock::acquire(path)?;
+        // Again under the lock: another device may have been created here meanwhile.
+        refuse_existing(path)?;
+        let mut conn = store::open_connection(path, true, opts.durability)?;
+        schema::migrate(&mut conn)?;
+        let mut inner = Inner::new_file(
+            conn,
+            lock,
+            j.vault_id,
+            vault_key,
+            kdf_params,
+            j.device_id,
+            j.device_key,
+            j.sync_key_id,
+            j.registry_id,
+            opts,
+        )?;
+        let tx = inner.conn.transaction()?;
+        inner.keys.store(&tx, j.sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &j.sync_key)?;
+        for (key_id, client, purpose, key) in &j.keys {
+            inner.keys.store(&tx, *key_id, *client, *purpose, key)?;
+        }
+        let header = DocHeader {
+            doc_id: j.registry_id,
+            kind: Kind::Registry as u8,
+            client_id: VAULT_OWNER,
+            key_id: j.sync_key_id,
+            next_seq: 1,
+            snapshot_seq: 0,
+        };
+        let aad = super::docs::record_aad(j.vault_id, &header, 0, Part::Snapshot);
+        let snap = envelope::seal(&j.sync_key, &j.sync_key_id, &aad, &j.registry);
+        db::doc_insert(&tx, &header, &snap)?;
+        tx.commit()?;
+        inner.refresh_registry();
+        Ok(Vault::from_inner(inner))
+    }
+}
+
+impl Inner {
+    /// Writes the header of a new vault file (vault id, KDF parameters, canary, this device's
+    /// identity, sync key id and registry id) and returns the handle's state.
+    #[allow(clippy::too_many_arguments)]
+    fn new_file(
+        mut conn: Connection,
+        lock: store::lock::FileLock,
+        vault_id: VaultId,
+        vault_key: SecretKey,
+        kdf_params: Option<KdfParams>,
+        device_id: DeviceId,
+        device_key: DeviceKey,
+        sync_key_id: KeyId,
+        registry_id: RecordId,
+        opts: VaultOptions,
+    ) -> Result<Inner> {
+        let tx = conn.transaction()?;
+        db::meta_put(&tx, Meta::VaultId, vault_id.as_bytes())?;
+        if let Some(p) = kdf_params {
+            let json = serde_json::to_vec(&p).map_err(|_| Error::Internal("kdf params".into()))?;
+            db::meta_put(&tx, Meta::Kdf, &json)?;
+        }
+        db::meta_put(&tx, Meta::Canary, &keyring::seal_canary(&vault_key, vault_id))?;
+        db::meta_put(&tx, Meta::DeviceId, device_id.as_bytes())?;
+        let wrapped =
+            keyring::seal_header(&vault_key, vault_id, Part::DeviceKey, &device_key.seed()[..]);
+        db::meta_put(&tx, Meta::DeviceKey, &wrapped)?;
+        db::meta_put(&tx, Meta::SyncKeyId, sync_key_id.as_bytes())?;
+        db::meta_put(&tx, Meta::RegistryId, registry_id.as_bytes())?;
+        tx.commit()?;
+        Ok(Inner {
+            conn,
+            vault_id,
+            device_id,
+            device_key,
+            keys: Keyring::new(vault_id, vault_key, sync_key_id),
+            docs: Default::default(),
+            opts,
+            registry_id,
+            registry: Registry::default(),
+            outbox: Outbox::new(vault_id),
+            _lock: lock,
+        })
+    }
+
+    /// Queues a whole record (its full Automerge save) for push: how records written before sync
+    /// existed reach the other devices.
+    fn enqueue_whole(&mut self, id: RecordId) -> Result<()> {
+        self.load(id)?;
+        let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
+        let bytes = c.doc.save();
+        let header = c.header.clone();
+        let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
+        let key = self.keys.get(&self.conn, header.key_id, id)?.ok_or(Error::Erased(id))?;
+        let seq = self.outbox.next_seq();
+        let entry =
+            self.outbox.change(seq, &key, header.key_id, id, kind, header.client_id, &bytes);
+        Outbox::put(&self.conn, &entry)?;
+        self.outbox.committed(seq);
+        Ok(())
+    }
+}
