@@ -28,6 +28,15 @@ pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Who a vault file belongs to, as its header says.
+struct Identity {
+    vault_id: VaultId,
+    device_id: DeviceId,
+    device_key: DeviceKey,
+    sync_key_id: KeyId,
+    registry_id: RecordId,
+}
+
 /// What a device joining by invite brings to its new vault file (see `sync::invite`).
 pub(crate) struct Joining {
     pub(crate) vault_id: VaultId,
@@ -136,19 +145,8 @@ impl Vault {
         let registry_id = RecordId::from_slice(&need(&conn, Meta::RegistryId)?)
             .ok_or(Error::NotAVault("vault header is incomplete"))?;
         let outbox = Outbox::open(&conn, vault_id)?;
-        let mut inner = Inner {
-            conn,
-            vault_id,
-            device_id,
-            device_key,
-            keys: Keyring::new(vault_id, vault_key, sync_key_id),
-            docs: Default::default(),
-            opts,
-            registry_id,
-            registry: Registry::default(),
-            outbox,
-            _lock: lock,
-        };
+        let id = Identity { vault_id, device_id, device_key, sync_key_id, registry_id };
+        let mut inner = Inner::assemble(conn, lock, id, vault_key, opts, outbox);
         if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
             let sync_key = SecretKey::random();
             inner.keys.store(&inner.conn, sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
@@ -251,19 +249,32 @@ impl Inner {
         db::meta_put(&tx, Meta::SyncKeyId, sync_key_id.as_bytes())?;
         db::meta_put(&tx, Meta::RegistryId, registry_id.as_bytes())?;
         tx.commit()?;
-        Ok(Inner {
+        let id = Identity { vault_id, device_id, device_key, sync_key_id, registry_id };
+        Ok(Inner::assemble(conn, lock, id, vault_key, opts, Outbox::new(vault_id)))
+    }
+
+    /// The handle's state once the header is read or written.
+    fn assemble(
+        conn: Connection,
+        lock: store::lock::FileLock,
+        id: Identity,
+        vault_key: SecretKey,
+        opts: VaultOptions,
+        outbox: Outbox,
+    ) -> Inner {
+        Inner {
             conn,
-            vault_id,
-            device_id,
-            device_key,
-            keys: Keyring::new(vault_id, vault_key, sync_key_id),
+            vault_id: id.vault_id,
+            device_id: id.device_id,
+            device_key: id.device_key,
+            keys: Keyring::new(id.vault_id, vault_key, id.sync_key_id),
             docs: Default::default(),
             opts,
-            registry_id,
+            registry_id: id.registry_id,
             registry: Registry::default(),
-            outbox: Outbox::new(vault_id),
+            outbox,
             _lock: lock,
-        })
+        }
     }
 
     /// Queues a whole record (its full Automerge save) for push: how records written before sync
