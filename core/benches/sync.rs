@@ -12,24 +12,13 @@ use std::time::Instant;
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
-use mend_core::sync::{invite, MemoryRelay, SyncOptions};
+use mend_core::sync::{MemoryRelay, SyncOptions};
 use mend_core::*;
+use mend_testkit::{bare_session as session, invite, note_pair, opts_with};
 
+/// Raw keys, so the KDF the kit's options carry is never run.
 fn opts() -> VaultOptions {
-    VaultOptions { durability: Durability::Normal, ..Default::default() }
-}
-
-fn session(client: RecordId, at: i64) -> NewSession {
-    NewSession {
-        client_id: client,
-        scheduled_start: at,
-        actual_start: None,
-        actual_end: None,
-        status: SessionStatus::Completed,
-        modality: Modality::Individual,
-        setting: Setting::InPerson,
-        cpt_code: None,
-    }
+    opts_with(Durability::Normal)
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -41,32 +30,9 @@ fn main() {
     let (edits, docs): (usize, usize) = if quick { (50, 50) } else { (1000, 1000) };
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();
-    let a = Vault::create(&dir.path().join("a"), VaultSecret::key([1; 32]), opts()).unwrap();
-    let c = a
-        .create_client(&NewClient {
-            alias_code: "C-1".into(),
-            birth_year: None,
-            jurisdiction: "US".into(),
-            intake_date: None,
-        })
-        .unwrap();
-    let s = a.create_session(&session(c, 0)).unwrap();
-    let n = a
-        .create_note(&NewNote {
-            session_id: s,
-            author_id: "t".into(),
-            format: NoteFormat::Free,
-            sections: vec![],
-            created_at: 0,
-        })
-        .unwrap();
-    let code = invite::generate_code();
-    let inv = a.export_invite(&code, i64::MAX).unwrap();
-    a.sync(&relay, &SyncOptions::default()).unwrap();
-    let b =
-        Vault::join(&dir.path().join("b"), VaultSecret::key([2; 32]), opts(), &inv, &code, &relay)
-            .unwrap();
-    b.sync(&relay, &SyncOptions::default()).unwrap();
+    let pair =
+        note_pair(&dir.path().join("a"), &dir.path().join("b"), "C-1", opts(), &relay, &relay);
+    let (a, b, c, n) = (pair.phone, pair.tablet, pair.client, pair.note);
 
     // 1 + 3: A types `edits` characters; B merges them in one sync.
     let before: usize = relay.dump().iter().map(|b| b.len()).sum();
@@ -130,9 +96,7 @@ fn main() {
     a.sync(&relay, &SyncOptions::default()).unwrap();
     b.sync(&relay, &SyncOptions::default()).unwrap();
     a.upload_snapshots(&relay).unwrap();
-    let code = invite::generate_code();
-    let inv = a.export_invite(&code, i64::MAX).unwrap();
-    a.sync(&relay, &SyncOptions::default()).unwrap();
+    let (inv, code) = invite(&a, &relay);
     let fresh =
         Vault::join(&dir.path().join("c"), VaultSecret::key([3; 32]), opts(), &inv, &code, &relay)
             .unwrap();

@@ -3,13 +3,11 @@
 //! times, all three must read exactly the same records, timeline, trend, conflicts and clients.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::*;
 use mend_core::sync::{MemoryRelay, SyncOptions, Transport};
 use mend_core::*;
+use mend_testkit::*;
 use proptest::prelude::*;
 
 const T0: Timestamp = 1_767_600_000_000;

@@ -7,13 +7,12 @@
 //! note.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use mend_core::*;
+use mend_testkit::*;
 
 const ROUNDS: usize = 12;
 

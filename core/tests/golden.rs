@@ -21,16 +21,14 @@
 //!   read back after a reopen.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use common::*;
 use mend_core::crypto::kdf::KdfParams;
 use mend_core::sync::bundle::Bundle;
 use mend_core::sync::{wire, MemoryRelay, Transport};
 use mend_core::*;
+use mend_testkit::*;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden");
 const PASSPHRASE: &str = "golden fixture passphrase";

@@ -6,13 +6,12 @@
 //! it open until the parent kills it.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use common::*;
 use mend_core::*;
+use mend_testkit::*;
 
 #[test]
 fn vault_holder() {

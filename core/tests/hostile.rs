@@ -5,14 +5,11 @@
 //! converge every device.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use common::*;
 use mend_core::crypto::signing::DeviceKey;
 use mend_core::query::TimelineEntry;
 use mend_core::sync::bundle::{Bundle, BundleKind, MAX_PAYLOAD};
@@ -20,13 +17,14 @@ use mend_core::sync::{
     MemoryRelay, Page, PageItem, RejectReason, SyncOptions, SyncReport, Transport, TransportError,
 };
 use mend_core::*;
+use mend_testkit::*;
 
 const T0: Timestamp = 1_767_600_000_000;
 const MIN: Timestamp = 60_000;
 const DAY: Timestamp = 24 * 60 * MIN;
 
-/// The key `common::join` gives joined devices.
-const JOINED_KEY: [u8; 32] = [9; 32];
+/// The key `mend_testkit::join` gives joined devices ([`JOIN_KEY`]).
+const JOINED_KEY: [u8; 32] = JOIN_KEY;
 
 // ----- the hostile relay ---------------------------------------------------------------------
 

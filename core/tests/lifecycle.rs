@@ -1,9 +1,8 @@
 //! Vault lifecycle: create, reopen, wrong key, passphrase, newer schema.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
-use common::*;
 use mend_core::*;
+use mend_testkit::*;
 
 #[test]
 fn create_close_reopen_keeps_everything() {

@@ -1,10 +1,9 @@
 //! Records round trip, validation, note lifecycle and the therapist's queries.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
-use common::*;
 use mend_core::query::TimelineEntry;
 use mend_core::*;
+use mend_testkit::*;
 
 #[test]
 fn every_record_kind_round_trips_through_a_reopen() {

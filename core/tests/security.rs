@@ -1,12 +1,11 @@
 //! At rest: no plaintext in the file, crypto-shredding, local corruption, many threads.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
 use std::sync::Arc;
 
-use common::*;
 use mend_core::query::{TimelineEntry, Unreadable};
 use mend_core::*;
+use mend_testkit::*;
 
 /// Writes a distinct marker into every kind of field, then scans the raw database and WAL bytes.
 #[test]

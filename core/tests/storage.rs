@@ -1,10 +1,9 @@
 //! Incremental saves, compaction, and listing without loading documents.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
-use common::*;
 use mend_core::query::TimelineEntry;
 use mend_core::*;
+use mend_testkit::*;
 
 fn count(p: &std::path::Path, sql: &str) -> i64 {
     rusqlite::Connection::open(p).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()

@@ -1,12 +1,11 @@
 //! Two or more devices of one vault syncing through a relay.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::*;
 use mend_core::sync::{invite, MemoryRelay, SyncOptions};
 use mend_core::*;
+use mend_testkit::*;
 
 #[test]
 fn two_devices_converge_after_offline_edits() {

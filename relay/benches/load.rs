@@ -12,12 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mend_core::sync::http::{HttpClient, HttpTransport, UreqClient};
-use mend_core::sync::{invite, SyncOptions};
+use mend_core::sync::SyncOptions;
 use mend_core::*;
-use mend_relay::store::postgres::PostgresStore;
-use mend_relay::store::sqlite::SqliteStore;
 use mend_relay::store::Store;
-use mend_relay::{router, Limits, Relay};
+use mend_relay::Limits;
+use mend_testkit::{note_pair, opts_with, postgres_store, serve, sqlite, Cluster};
 
 /// Records the latency of every request it carries.
 struct Timed {
@@ -40,14 +39,6 @@ impl HttpClient for Timed {
     }
 }
 
-fn opts() -> VaultOptions {
-    VaultOptions {
-        durability: Durability::Normal,
-        kdf: mend_core::crypto::kdf::KdfParams::with_cost(256, 1, 1),
-        ..Default::default()
-    }
-}
-
 struct Outcome {
     requests: usize,
     bundles: u64,
@@ -57,17 +48,9 @@ struct Outcome {
 }
 
 fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let limits = Limits { rate_burst: 1e9, rate_per_sec: 1e9, ..Limits::default() };
-    let listener = rt.block_on(async {
-        store.migrate().await.unwrap();
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-    });
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(Relay::new(Arc::clone(&store), limits));
-    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    let relay = serve(store, limits);
+    let url = relay.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let samples = Arc::new(Mutex::new(Vec::new()));
     let link = || {
@@ -78,53 +61,16 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
     };
     let mut devices = Vec::new();
     for i in 0..vaults {
-        let phone =
-            Vault::create(&dir.path().join(format!("p{i}")), VaultSecret::key([1; 32]), opts())
-                .unwrap();
-        let c = phone
-            .create_client(&NewClient {
-                alias_code: format!("C-{i}"),
-                birth_year: None,
-                jurisdiction: "US".into(),
-                intake_date: None,
-            })
-            .unwrap();
-        let s = phone
-            .create_session(&NewSession {
-                client_id: c,
-                scheduled_start: 0,
-                actual_start: None,
-                actual_end: None,
-                status: SessionStatus::Completed,
-                modality: Modality::Individual,
-                setting: Setting::InPerson,
-                cpt_code: None,
-            })
-            .unwrap();
-        let n = phone
-            .create_note(&NewNote {
-                session_id: s,
-                author_id: "t".into(),
-                format: NoteFormat::Free,
-                sections: vec![],
-                created_at: 0,
-            })
-            .unwrap();
-        let pt = link();
-        let code = invite::generate_code();
-        let inv = phone.export_invite(&code, i64::MAX).unwrap();
-        phone.sync(&pt, &SyncOptions::default()).unwrap();
-        let tt = link();
-        let tablet = Vault::join(
+        let (pt, tt) = (link(), link());
+        let p = note_pair(
+            &dir.path().join(format!("p{i}")),
             &dir.path().join(format!("t{i}")),
-            VaultSecret::key([2; 32]),
-            opts(),
-            &inv,
-            &code,
+            &format!("C-{i}"),
+            opts_with(Durability::Normal),
+            &pt,
             &tt,
-        )
-        .unwrap();
-        tablet.sync(&tt, &SyncOptions::default()).unwrap();
+        );
+        let (phone, tablet, n) = (p.phone, p.tablet, p.note);
         devices.push((phone, pt, n, format!("p{i}")));
         devices.push((tablet, tt, n, format!("t{i}")));
     }
@@ -189,52 +135,21 @@ fn main() {
     println!("| store | HTTP requests | requests/s | bundles pushed/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().unwrap();
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("relay.db")).unwrap());
-    report("SQLite", &run(sqlite, vaults, rounds));
+    report("SQLite", &run(sqlite(&dir), vaults, rounds));
 
+    // The server of MEND_TEST_POSTGRES_URL, or a throwaway cluster (stopped when dropped).
     let mut cluster = None;
     let url = match std::env::var("MEND_TEST_POSTGRES_URL") {
         Ok(u) => u,
-        Err(_) => {
-            let out = std::process::Command::new("bash")
-                .args([concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh"), "start"])
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).to_string();
-            let get = |k: &str| {
-                text.lines().find_map(|l| {
-                    l.strip_prefix(&format!("export {k}='"))
-                        .map(|v| v.trim_end_matches('\'').to_string())
-                })
-            };
-            match (get("MEND_PG_DIR"), get("MEND_TEST_POSTGRES_URL")) {
-                (Some(d), Some(u)) => {
-                    cluster = Some(d);
-                    u
-                }
-                _ => {
-                    println!(
-                        "| PostgreSQL | not run: no PostgreSQL could be started here | | | | |"
-                    );
-                    return;
-                }
+        Err(_) => match Cluster::start() {
+            Some(c) => cluster.insert(c).url.clone(),
+            None => {
+                println!("| PostgreSQL | not run: no PostgreSQL could be started here | | | | |");
+                return;
             }
-        }
+        },
     };
     // A fresh database of its own, so nothing else on the server is touched.
-    let db = format!("mend_bench_{}", uuid::Uuid::new_v4().simple());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {db}")).await.unwrap();
-    });
-    let base = url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
-    let pg: Arc<dyn Store> = Arc::new(PostgresStore::connect(&format!("{base}/{db}"), 16).unwrap());
-    report("PostgreSQL", &run(pg, vaults, rounds));
-    if let Some(d) = cluster {
-        let _ = std::process::Command::new("bash")
-            .args([concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh"), "stop", &d])
-            .status();
-    }
+    report("PostgreSQL", &run(postgres_store(&url, "mend_bench", 16), vaults, rounds));
+    drop(cluster);
 }

@@ -1,7 +1,6 @@
 //! One conformance suite, run against both stores: the embedded SQLite store and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
 use std::sync::Arc;
 
 use mend_relay::store::{NewBundle, Store, StoreError};
@@ -123,12 +122,12 @@ async fn suite(s: Arc<dyn Store>) {
 #[test]
 fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let s = common::sqlite(&dir);
+    let s = mend_testkit::sqlite(&dir);
     tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(suite(s));
 }
 
 #[test]
 fn postgres_store_conforms() {
-    let s = common::postgres();
+    let s = mend_testkit::postgres();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(suite(s));
 }

@@ -1,51 +1,23 @@
 //! Devices syncing through a real relay over HTTP on loopback, and the relay refusing bad input.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-mod common;
 use std::sync::Arc;
 
-use common::*;
 use mend_core::crypto::signing::DeviceKey;
 use mend_core::sync::http::{HttpClient, HttpTransport, UreqClient};
-use mend_core::sync::{invite, wire, SyncOptions, Transport};
+use mend_core::sync::{wire, SyncOptions, Transport};
 use mend_core::*;
 use mend_relay::Limits;
-
-fn opts() -> VaultOptions {
-    VaultOptions {
-        kdf: mend_core::crypto::kdf::KdfParams::with_cost(256, 1, 1),
-        ..Default::default()
-    }
-}
-
-fn client() -> NewClient {
-    NewClient {
-        alias_code: "C-2000".into(),
-        birth_year: None,
-        jurisdiction: "US-CA".into(),
-        intake_date: None,
-    }
-}
+use mend_testkit::*;
 
 fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
     let dir = tempfile::tempdir().unwrap();
     let relay = serve(store, Limits::default());
     let t = HttpTransport::new(&relay.url);
     let phone =
-        Vault::create(&dir.path().join("phone"), VaultSecret::key([1; 32]), opts()).unwrap();
-    let c = phone.create_client(&client()).unwrap();
-    let s = phone
-        .create_session(&NewSession {
-            client_id: c,
-            scheduled_start: 1,
-            actual_start: None,
-            actual_end: None,
-            status: SessionStatus::Completed,
-            modality: Modality::Individual,
-            setting: Setting::InPerson,
-            cpt_code: None,
-        })
-        .unwrap();
+        Vault::create(&dir.path().join("phone"), VaultSecret::key(PHONE_KEY), opts()).unwrap();
+    let c = phone.create_client(&bare_client("C-2000", "US-CA")).unwrap();
+    let s = phone.create_session(&bare_session(c, 1)).unwrap();
     let n = phone
         .create_note(&NewNote {
             session_id: s,
@@ -55,13 +27,11 @@ fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
             created_at: 2,
         })
         .unwrap();
-    let code = invite::generate_code();
-    let inv = phone.export_invite(&code, i64::MAX).unwrap();
-    phone.sync(&t, &SyncOptions::default()).unwrap();
+    let (inv, code) = invite(&phone, &t);
     let t2 = HttpTransport::new(&relay.url);
     let tablet = Vault::join(
         &dir.path().join("tablet"),
-        VaultSecret::key([2; 32]),
+        VaultSecret::key(TABLET_KEY),
         opts(),
         &inv,
         &code,

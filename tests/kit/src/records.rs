@@ -1,29 +1,8 @@
-//! Shared fixtures for mend-core's integration tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::panic, missing_docs)]
+//! The records the tests and benches write.
 
-use std::path::{Path, PathBuf};
-
-use mend_core::crypto::kdf::KdfParams;
 use mend_core::*;
 
-pub const KEY: [u8; 32] = [7; 32];
-
-pub fn opts() -> VaultOptions {
-    VaultOptions { kdf: KdfParams::with_cost(256, 1, 1), ..Default::default() }
-}
-
-pub fn path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("vault.mend")
-}
-
-pub fn new_vault(dir: &tempfile::TempDir) -> Vault {
-    Vault::create(&path(dir), VaultSecret::key(KEY), opts()).unwrap()
-}
-
-pub fn reopen(p: &Path) -> Vault {
-    Vault::open(p, VaultSecret::key(KEY), opts()).unwrap()
-}
-
+/// A client with every field set (born 1990, US-CA, intake 2026-01-05).
 pub fn new_client(alias: &str) -> NewClient {
     NewClient {
         alias_code: alias.into(),
@@ -33,6 +12,17 @@ pub fn new_client(alias: &str) -> NewClient {
     }
 }
 
+/// A client with only an alias and a jurisdiction.
+pub fn bare_client(alias: &str, jurisdiction: &str) -> NewClient {
+    NewClient {
+        alias_code: alias.into(),
+        birth_year: None,
+        jurisdiction: jurisdiction.into(),
+        intake_date: None,
+    }
+}
+
+/// A completed 50-minute individual in-person session (CPT 90834) starting at `start`.
 pub fn new_session(client_id: RecordId, start: Timestamp) -> NewSession {
     NewSession {
         client_id,
@@ -46,6 +36,32 @@ pub fn new_session(client_id: RecordId, start: Timestamp) -> NewSession {
     }
 }
 
+/// A completed session scheduled at `start`, with nothing else set.
+pub fn bare_session(client_id: RecordId, start: Timestamp) -> NewSession {
+    NewSession {
+        client_id,
+        scheduled_start: start,
+        actual_start: None,
+        actual_end: None,
+        status: SessionStatus::Completed,
+        modality: Modality::Individual,
+        setting: Setting::InPerson,
+        cpt_code: None,
+    }
+}
+
+/// An empty free-text note for `session_id`, by author `t`, created at 0.
+pub fn free_note(session_id: RecordId) -> NewNote {
+    NewNote {
+        session_id,
+        author_id: "t".into(),
+        format: NoteFormat::Free,
+        sections: vec![],
+        created_at: 0,
+    }
+}
+
+/// A SOAP note with a subjective and a plan section.
 pub fn soap(session_id: RecordId) -> NewNote {
     NewNote {
         session_id,
@@ -59,6 +75,7 @@ pub fn soap(session_id: RecordId) -> NewNote {
     }
 }
 
+/// A withdrawal rupture with every field set.
 pub fn new_rupture(client_id: RecordId, session_id: Option<RecordId>, at: Timestamp) -> NewRupture {
     NewRupture {
         client_id,
@@ -82,6 +99,7 @@ pub fn new_rupture(client_id: RecordId, session_id: Option<RecordId>, at: Timest
     }
 }
 
+/// The author's signature at `at`.
 pub fn author_sign(at: Timestamp, needs_cosign: bool) -> SignRequest {
     SignRequest {
         signer_id: "therapist-1".into(),
@@ -93,45 +111,7 @@ pub fn author_sign(at: Timestamp, needs_cosign: bool) -> SignRequest {
     }
 }
 
+/// All twelve WAI items answered `score`.
 pub fn wai_items(score: i64) -> Vec<(u8, i64)> {
     (1..=12).map(|i| (i, score)).collect()
-}
-
-/// Every file SQLite may have written for a vault: the database and its WAL.
-pub fn raw_bytes(p: &Path) -> Vec<u8> {
-    let mut all = std::fs::read(p).unwrap();
-    let wal = PathBuf::from(format!("{}-wal", p.display()));
-    if let Ok(w) = std::fs::read(wal) {
-        all.extend(w);
-    }
-    all
-}
-
-pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-use mend_core::sync::{MemoryRelay, SyncOptions, SyncReport};
-
-/// Syncs a vault with default options.
-pub fn sync(v: &Vault, relay: &MemoryRelay) -> SyncReport {
-    v.sync(relay, &SyncOptions::default()).unwrap()
-}
-
-/// A second device joined to `first`'s vault through `relay`, in `dir`.
-pub fn join(first: &Vault, relay: &MemoryRelay, dir: &tempfile::TempDir, name: &str) -> Vault {
-    let code = mend_core::sync::invite::generate_code();
-    let invite = first.export_invite(&code, i64::MAX).unwrap();
-    sync(first, relay);
-    let v = Vault::join(
-        &dir.path().join(name),
-        VaultSecret::key([9; 32]),
-        opts(),
-        &invite,
-        &code,
-        relay,
-    )
-    .unwrap();
-    sync(&v, relay);
-    v
 }

@@ -3,49 +3,17 @@
 //! every edit is present exactly once, and the relay holds no bundle twice.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mend_core::sync::http::HttpTransport;
-use mend_core::sync::{invite, SyncOptions};
+use mend_core::sync::SyncOptions;
 use mend_core::*;
+use mend_testkit::*;
 
 const VAULTS: usize = 3;
 const EDITS: usize = 25;
-
-fn opts() -> VaultOptions {
-    VaultOptions {
-        durability: Durability::Normal,
-        kdf: mend_core::crypto::kdf::KdfParams::with_cost(256, 1, 1),
-        ..Default::default()
-    }
-}
-
-fn start(db: &std::path::Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mend-relay"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--storage",
-            &format!("sqlite://{}", db.display()),
-        ])
-        .env("MEND_RELAY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
-    child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// Syncs until it succeeds (the relay may be down for a moment), within a bound.
 fn sync_retrying(v: &Vault, t: &HttpTransport, failures: &AtomicU64) {
@@ -66,61 +34,22 @@ fn sync_retrying(v: &Vault, t: &HttpTransport, failures: &AtomicU64) {
 fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut relay = start(&db, port);
+    let mut relay = RelayProcess::start(&db, free_port());
+    let url = relay.url.clone();
 
     // Each vault: a phone and a tablet sharing one note.
     let mut pairs = Vec::new();
     for i in 0..VAULTS {
-        let phone =
-            Vault::create(&dir.path().join(format!("p{i}")), VaultSecret::key([1; 32]), opts())
-                .unwrap();
-        let c = phone
-            .create_client(&NewClient {
-                alias_code: format!("C-{i}"),
-                birth_year: None,
-                jurisdiction: "US".into(),
-                intake_date: None,
-            })
-            .unwrap();
-        let s = phone
-            .create_session(&NewSession {
-                client_id: c,
-                scheduled_start: 0,
-                actual_start: None,
-                actual_end: None,
-                status: SessionStatus::Completed,
-                modality: Modality::Individual,
-                setting: Setting::InPerson,
-                cpt_code: None,
-            })
-            .unwrap();
-        let n = phone
-            .create_note(&NewNote {
-                session_id: s,
-                author_id: "t".into(),
-                format: NoteFormat::Free,
-                sections: vec![],
-                created_at: 0,
-            })
-            .unwrap();
-        let pt = HttpTransport::new(&url);
-        let code = invite::generate_code();
-        let inv = phone.export_invite(&code, i64::MAX).unwrap();
-        phone.sync(&pt, &SyncOptions::default()).unwrap();
-        let tt = HttpTransport::new(&url);
-        let tablet = Vault::join(
+        let (pt, tt) = (HttpTransport::new(&url), HttpTransport::new(&url));
+        let p = note_pair(
+            &dir.path().join(format!("p{i}")),
             &dir.path().join(format!("t{i}")),
-            VaultSecret::key([2; 32]),
-            opts(),
-            &inv,
-            &code,
+            &format!("C-{i}"),
+            opts_with(Durability::Normal),
+            &pt,
             &tt,
-        )
-        .unwrap();
-        tablet.sync(&tt, &SyncOptions::default()).unwrap();
-        pairs.push((Arc::new(phone), pt, Arc::new(tablet), tt, n));
+        );
+        pairs.push((Arc::new(p.phone), pt, Arc::new(p.tablet), tt, p.note));
     }
 
     let failures = Arc::new(AtomicU64::new(0));
@@ -147,11 +76,10 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
         while synced.load(Ordering::Relaxed) < VAULTS * 2 * EDITS / 5 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        relay.kill().unwrap();
-        relay.wait().unwrap();
+        relay.kill();
         killed.store(true, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(300));
-        relay = start(&db, port);
+        relay.restart();
     });
     assert!(killed.load(Ordering::Relaxed));
     assert!(failures.load(Ordering::Relaxed) > 0, "the kill happened while clients were working");
@@ -171,8 +99,7 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
             }
         }
     }
-    relay.kill().unwrap();
-    relay.wait().unwrap();
+    relay.kill();
     let conn = rusqlite::Connection::open(&db).unwrap();
     let dup: i64 = conn
         .query_row(

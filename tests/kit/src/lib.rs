@@ -1,0 +1,29 @@
+//! Mend's test kit: the fixtures that mend-core's integration tests, the relay's conformance
+//! suite, the cross-crate scenarios in `tests/` and the benches share.
+//!
+//! - vaults with a fast KDF and the keys the tests use ([`opts`], [`new_vault`], [`reopen`]);
+//! - the records the tests and benches write ([`new_client`], [`bare_session`], [`soap`], ...);
+//! - devices paired by invite over any transport ([`sync`], [`invite`], [`pair`], [`join`],
+//!   [`note_pair`]);
+//! - what a vault left on disk ([`raw_bytes`], [`contains`]);
+//! - with feature `relay`: a relay on loopback, in-process (`serve`) or the `mend-relay` binary
+//!   (`RelayProcess`, `relay_bin`), and the relay stores under test (`sqlite`, `postgres`).
+//!
+//! Only for integration tests and benches: mend-core's unit tests (inside `core/src`) must not
+//! use it, as it links its own copy of mend-core there.
+
+// Private modules, everything re-exported at the root: tests glob-import the kit beside
+// `mend_core::*`, whose modules (`records`, `sync`, ...) these names must not shadow.
+mod bytes;
+mod devices;
+mod records;
+#[cfg(feature = "relay")]
+mod relay;
+mod vault;
+
+pub use bytes::*;
+pub use devices::*;
+pub use records::*;
+#[cfg(feature = "relay")]
+pub use relay::*;
+pub use vault::*;
