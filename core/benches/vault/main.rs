@@ -11,7 +11,7 @@
 //!   scheme (one `save_after` change row per save in one transaction, the same snapshot fold every
 //!   256 changes) and no encryption;
 //! - **plaintext + record layer**: as plaintext, but the edit goes through Mend's record code
-//!   (`records::note::splice_section`); then also the change queued in an outbox row for sync —
+//!   (`records::note::Typing`, the vault's own typing path); then also the change queued in an outbox row for sync —
 //!   Mend's text path minus encryption and key handling (a text splice cannot change a record's
 //!   summary, so the vault does not recompute it). One more row recomputes the summary per save
 //!   on top of the checks, as the vault does for edits of anything but free text;
@@ -38,7 +38,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use mend_core::records::am::{self, Stamp};
+use mend_core::records::am::Stamp;
 use mend_core::records::{note, summary, Kind};
 use mend_core::store::open_connection;
 use mend_core::*;
@@ -50,8 +50,6 @@ use mend_testkit::{new_session, KEY};
 const T0: Timestamp = 1_767_600_000_000;
 const WEEK: Timestamp = 7 * 24 * 3_600_000;
 const SECTION: &str = "subjective";
-/// The field name `note::splice_section` reports for [`SECTION`] in errors.
-const SECTION_FIELD: &str = "sections.subjective";
 /// Mend's default `compact_after`, mirrored by the plaintext baseline.
 const COMPACT_AFTER: u64 = 256;
 

@@ -81,8 +81,8 @@ pub(crate) struct PlainStore {
     pub(crate) layer: Layer,
     pub(crate) summary: Vec<u8>,
     pub(crate) client: RecordId,
-    /// The heads at which the draft and section checks last held (`Checks` and up).
-    pub(crate) checked_at: Option<Vec<ChangeHash>>,
+    /// The checks of the last keystroke, kept as the vault keeps them (`Checks` and up).
+    pub(crate) typing: Option<note::Typing>,
 }
 
 /// How much of Mend's record layer the plaintext baseline runs per save.
@@ -90,10 +90,9 @@ pub(crate) struct PlainStore {
 pub(crate) enum Layer {
     /// `splice_text` on the document, nothing else.
     Bare,
-    /// The checks of Mend's typing path: `records::note::splice_section` (draft check, section
-    /// lookup, range and size checks) when the document moved since the last keystroke, else
-    /// only the range and size checks (`records::am::splice_text`), as the vault keeps the rest
-    /// between keystrokes of one section.
+    /// The checks of Mend's typing path, by the same code the vault runs per keystroke
+    /// (`records::note::Typing`): the draft check and section lookup when the document moved
+    /// since the last keystroke, the range and size checks always.
     Checks,
     /// As `Checks`, plus the summary recomputed and re-stored when it changed, as the vault does
     /// for edits that may change it (not for text splices: informational).
@@ -145,7 +144,7 @@ impl PlainStore {
             layer,
             summary,
             client,
-            checked_at: None,
+            typing: None,
         }
     }
 
@@ -175,12 +174,12 @@ impl PlainStore {
 
 impl Editor for PlainStore {
     fn splice(&mut self, pos: usize, del: usize, ins: &str) {
+        let mut target = None;
         if self.layer >= Layer::Checks {
-            if self.checked_at.as_deref() == Some(&self.heads[..]) {
-                am::splice_text(&mut self.doc, &self.text, SECTION_FIELD, pos, del, ins).unwrap();
-            } else {
-                note::splice_section(&mut self.doc, self.id, SECTION, pos, del, ins).unwrap();
-            }
+            let last = self.typing.take();
+            let text = note::Typing::target(&mut self.doc, self.id, last, SECTION).unwrap();
+            note::Typing::splice(&mut self.doc, &text, SECTION, pos, del, ins).unwrap();
+            target = Some(text);
         } else {
             self.doc.splice_text(&self.text, pos, del as isize, ins).unwrap();
         }
@@ -223,8 +222,8 @@ impl Editor for PlainStore {
         }
         tx.commit().unwrap();
         self.heads = self.doc.get_heads();
-        if self.layer >= Layer::Checks {
-            self.checked_at = Some(self.heads.clone());
+        if let Some(text) = target {
+            self.typing = Some(note::Typing::settled(&mut self.doc, SECTION, text));
         }
         self.next_seq = seq + 1;
         if let Some(s) = new_summary {
