@@ -133,13 +133,13 @@ class VaultTest {
             // An id inside a record is core's id type, checked as uniffi lifts the record: a
             // malformed one throws uniffi's InternalException naming the argument (core's id
             // cannot name the bindings' MendException), nothing is written, the vault stays usable.
-            val bad = assertThrows<org.mend.core.InternalException> {
+            val malformed = assertThrows<org.mend.core.InternalException> {
                 v.createSession(
                     NewSession("not-a-uuid", 1L, null, null, SessionStatus.COMPLETED, Modality.INDIVIDUAL, Setting.IN_PERSON, null),
                 )
             }
-            assertTrue(bad.message.orEmpty().contains("session"), bad.message)
-            assertTrue(bad.message.orEmpty().contains("not a UUID"), bad.message)
+            assertTrue(malformed.message.orEmpty().contains("session"), malformed.message)
+            assertTrue(malformed.message.orEmpty().contains("not a UUID"), malformed.message)
             assertEquals(listOf(s), v.timeline(c).filterIsInstance<TimelineEntry.Session>().map { it.id })
             assertThrows<MendException.NotFound> { v.client("00000000-0000-4000-8000-000000000000") }
             assertEquals(1, v.clients().size)
