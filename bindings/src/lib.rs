@@ -402,7 +402,13 @@ impl Vault {
     ) -> R<()> {
         let r = self
             .inner
-            .splice_note_section(convert::id(&id)?, &section, pos as usize, delete as usize, &insert)
+            .splice_note_section(
+                convert::id(&id)?,
+                &section,
+                pos as usize,
+                delete as usize,
+                &insert,
+            )
             .map_err(Into::into);
         self.changed(&id, r)
     }
@@ -566,8 +572,10 @@ impl Vault {
 
     /// Resolves a conflict by choosing a value.
     pub fn resolve_conflict(&self, record_id: String, field: String, value: String) -> R<()> {
-        let r =
-            self.inner.resolve_conflict(convert::id(&record_id)?, &field, &value).map_err(Into::into);
+        let r = self
+            .inner
+            .resolve_conflict(convert::id(&record_id)?, &field, &value)
+            .map_err(Into::into);
         self.changed(&record_id, r)
     }
 
