@@ -75,8 +75,7 @@ pub struct MeasureItem {
 }
 
 /// A new WAI-SR administration (client-rated).
-// Projection: the app records client-rated WAI-SR only; core's instrument, rater and supersedes
-// are fixed here.
+// Projection: items as records, not core's pairs; instrument and rater fixed (WAI-SR, client).
 #[derive(uniffi::Record)]
 pub struct NewMeasure {
     pub client_id: String,
