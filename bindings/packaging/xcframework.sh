@@ -10,10 +10,11 @@ for t in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
   cargo build -p mend-ffi --release --target "$t"
 done
 out=target/xcframework
-rm -rf "$out" && mkdir -p "$out/headers" "$out/sim"
+rm -rf "$out" && mkdir -p "$out/headers" "$out/sim" "$out/Sources/MendFFI/Generated" "$out/Sources/MendFFIFFI/include"
 cargo run -p mend-ffi --bin uniffi-bindgen -- generate --library target/aarch64-apple-ios/release/libmend_ffi.a \
-  --language swift --out-dir "$out/swift"
-cp "$out/swift/MendFFIFFI.h" "$out/headers/"
+  --language swift --out-dir "$out/Sources/MendFFI/Generated"
+# mend-core's header is written to Sources/MendFFIFFI/include (see bindings/uniffi-crates.toml).
+cp "$out/Sources/MendFFI/Generated/MendFFIFFI.h" "$out/Sources/MendFFIFFI/include/MendCoreFFI.h" "$out/headers/"
 cp bindings/swift/Sources/MendFFIFFI/include/module.modulemap "$out/headers/module.modulemap"
 lipo -create target/aarch64-apple-ios-sim/release/libmend_ffi.a target/x86_64-apple-ios/release/libmend_ffi.a \
   -output "$out/sim/libmend_ffi.a"
@@ -25,5 +26,6 @@ xcodebuild -create-xcframework \
 cat <<'SWIFT'
 Use in Package.swift (replace the MendFFIFFI C target and the linker flags):
     .binaryTarget(name: "MendFFIFFI", url: "https://…/MendFFI.xcframework.zip", checksum: "<checksum above>"),
-and copy target/xcframework/swift/MendFFI.swift into Sources/MendFFI/Generated.
+and copy target/xcframework/Sources/MendFFI/Generated/*.swift (MendFFI.swift, MendCore.swift)
+into Sources/MendFFI/Generated.
 SWIFT

@@ -226,13 +226,7 @@ impl Vault {
         let cancel = AtomicBool::new(false);
         let progress = |p: &core::sync::SyncProgress| {
             if let Some(l) = &listener {
-                let go = l.progress(SyncProgress {
-                    pushed: p.pushed,
-                    to_push: p.to_push,
-                    pulled: p.pulled,
-                    remaining: p.remaining,
-                });
-                if !go {
+                if !l.progress(convert::sync_progress(p)) {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }
@@ -341,14 +335,14 @@ impl Vault {
     }
 
     /// Adds a client.
-    pub fn create_client(&self, client: NewClient) -> R<String> {
-        let id = self.inner.create_client(&convert::new_client(client))?.to_string();
+    pub fn create_client(&self, client: core::NewClient) -> R<String> {
+        let id = self.inner.create_client(&client)?.to_string();
         self.changed(&id.clone(), Ok(id))
     }
 
     /// Reads a client.
-    pub fn client(&self, id: String) -> R<Client> {
-        Ok(convert::client(self.inner.client(types::id(&id)?)?))
+    pub fn client(&self, id: String) -> R<core::Client> {
+        Ok(self.inner.client(convert::id(&id)?)?)
     }
 
     /// Every client, erased ones flagged.
@@ -357,32 +351,32 @@ impl Vault {
     }
 
     /// Changes a client's status.
-    pub fn set_client_status(&self, id: String, status: ClientStatus) -> R<()> {
-        let r = self.inner.set_client_status(types::id(&id)?, status).map_err(Into::into);
+    pub fn set_client_status(&self, id: String, status: core::ClientStatus) -> R<()> {
+        let r = self.inner.set_client_status(convert::id(&id)?, status).map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Adds a session.
-    pub fn create_session(&self, session: NewSession) -> R<String> {
-        Ok(self.inner.create_session(&convert::new_session(session)?)?.to_string())
+    pub fn create_session(&self, session: core::NewSession) -> R<String> {
+        Ok(self.inner.create_session(&session)?.to_string())
     }
 
     /// Reads a session, with its actual start and end once recorded.
-    pub fn session(&self, id: String) -> R<Session> {
-        Ok(convert::session(self.inner.session(types::id(&id)?)?))
+    pub fn session(&self, id: String) -> R<core::Session> {
+        Ok(self.inner.session(convert::id(&id)?)?)
     }
 
     /// Records whether a session took place, with its actual times.
     pub fn set_session_status(
         &self,
         id: String,
-        status: SessionStatus,
+        status: core::SessionStatus,
         actual_start: Option<i64>,
         actual_end: Option<i64>,
     ) -> R<()> {
         let r = self
             .inner
-            .set_session_status(types::id(&id)?, status, actual_start, actual_end)
+            .set_session_status(convert::id(&id)?, status, actual_start, actual_end)
             .map_err(Into::into);
         self.changed(&id, r)
     }
@@ -394,7 +388,7 @@ impl Vault {
 
     /// Reads a note (a signed note reads exactly as signed).
     pub fn note(&self, id: String) -> R<SessionNote> {
-        Ok(convert::note(self.inner.note(types::id(&id)?)?))
+        Ok(convert::note(self.inner.note(convert::id(&id)?)?))
     }
 
     /// Live typing: delete `delete` characters at `pos` in a section, then insert `insert`.
@@ -408,78 +402,80 @@ impl Vault {
     ) -> R<()> {
         let r = self
             .inner
-            .splice_note_section(types::id(&id)?, &section, pos as usize, delete as usize, &insert)
+            .splice_note_section(
+                convert::id(&id)?,
+                &section,
+                pos as usize,
+                delete as usize,
+                &insert,
+            )
             .map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Replaces a section's text.
     pub fn set_note_section(&self, id: String, section: String, text: String) -> R<()> {
-        let r = self.inner.set_note_section(types::id(&id)?, &section, &text).map_err(Into::into);
+        let r = self.inner.set_note_section(convert::id(&id)?, &section, &text).map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Sets the risk assessment.
-    pub fn set_note_risk(&self, id: String, risk: Risk) -> R<()> {
-        let r =
-            self.inner.set_note_risk(types::id(&id)?, &convert::risk_in(risk)).map_err(Into::into);
+    pub fn set_note_risk(&self, id: String, risk: core::Risk) -> R<()> {
+        let r = self.inner.set_note_risk(convert::id(&id)?, &risk).map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Signs a note (author, co-sign or return); after an author signature edits throw `NoteLocked`.
-    pub fn sign_note(&self, id: String, request: SignRequest) -> R<()> {
-        let r = self
-            .inner
-            .sign_note(types::id(&id)?, &convert::sign_request(request))
-            .map_err(Into::into);
+    pub fn sign_note(&self, id: String, request: core::SignRequest) -> R<()> {
+        let r = self.inner.sign_note(convert::id(&id)?, &request).map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Starts an addendum on a signed note.
-    pub fn add_addendum(&self, id: String, addendum: NewAddendum) -> R<String> {
+    pub fn add_addendum(&self, id: String, addendum: core::NewAddendum) -> R<String> {
         let r = self
             .inner
-            .add_addendum(types::id(&id)?, &convert::new_addendum(addendum))
+            .add_addendum(convert::id(&id)?, &addendum)
             .map(|a| a.to_string())
             .map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Signs an addendum.
-    pub fn sign_addendum(&self, id: String, addendum_id: String, request: SignRequest) -> R<()> {
+    pub fn sign_addendum(
+        &self,
+        id: String,
+        addendum_id: String,
+        request: core::SignRequest,
+    ) -> R<()> {
         let r = self
             .inner
-            .sign_addendum(
-                types::id(&id)?,
-                types::id(&addendum_id)?,
-                &convert::sign_request(request),
-            )
+            .sign_addendum(convert::id(&id)?, convert::id(&addendum_id)?, &request)
             .map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Logs a rupture.
-    pub fn create_rupture(&self, rupture: NewRupture, by: String) -> R<String> {
-        Ok(self.inner.create_rupture(&convert::new_rupture(rupture)?, &by)?.to_string())
+    pub fn create_rupture(&self, rupture: core::NewRupture, by: String) -> R<String> {
+        Ok(self.inner.create_rupture(&rupture, &by)?.to_string())
     }
 
     /// Reads a rupture.
-    pub fn rupture(&self, id: String) -> R<RuptureEvent> {
-        Ok(convert::rupture(self.inner.rupture(types::id(&id)?)?))
+    pub fn rupture(&self, id: String) -> R<core::RuptureEvent> {
+        Ok(self.inner.rupture(convert::id(&id)?)?)
     }
 
     /// Sets a rupture's significance (1–5).
     pub fn set_rupture_significance(&self, id: String, significance: i64) -> R<()> {
         let u = core::RuptureUpdate { significance: Some(significance), ..Default::default() };
-        let r = self.inner.update_rupture(types::id(&id)?, &u).map_err(Into::into);
+        let r = self.inner.update_rupture(convert::id(&id)?, &u).map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Changes a logged rupture: any field but the record class (which decides the key). An
     /// update is checked whole before anything is written.
-    pub fn update_rupture(&self, id: String, update: RuptureUpdate) -> R<()> {
-        let update = convert::rupture_update(update)?;
-        let r = self.inner.update_rupture(types::id(&id)?, &update).map_err(Into::into);
+    pub fn update_rupture(&self, id: String, update: core::RuptureUpdate) -> R<()> {
+        let r = self.inner.update_rupture(convert::id(&id)?, &update).map_err(Into::into);
         self.changed(&id, r)
     }
 
@@ -488,29 +484,29 @@ impl Vault {
     pub fn splice_rupture_text(
         &self,
         id: String,
-        field: RuptureText,
+        field: core::RuptureText,
         pos: u64,
         delete: u64,
         insert: String,
     ) -> R<()> {
         let r = self
             .inner
-            .splice_rupture_text(types::id(&id)?, field, pos as usize, delete as usize, &insert)
+            .splice_rupture_text(convert::id(&id)?, field, pos as usize, delete as usize, &insert)
             .map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Marks a rupture as logged in error (nothing is deleted; it becomes read-only).
     pub fn void_rupture(&self, id: String, reason: String, by: String, at: i64) -> R<()> {
-        let r = self.inner.void_rupture(types::id(&id)?, &reason, &by, at).map_err(Into::into);
+        let r = self.inner.void_rupture(convert::id(&id)?, &reason, &by, at).map_err(Into::into);
         self.changed(&id, r)
     }
 
     /// Logs a repair attempt.
-    pub fn add_repair_attempt(&self, id: String, attempt: NewRepairAttempt) -> R<String> {
+    pub fn add_repair_attempt(&self, id: String, attempt: core::NewRepairAttempt) -> R<String> {
         let r = self
             .inner
-            .add_repair_attempt(types::id(&id)?, &convert::new_repair(attempt)?)
+            .add_repair_attempt(convert::id(&id)?, &attempt)
             .map(|a| a.to_string())
             .map_err(Into::into);
         self.changed(&id, r)
@@ -521,15 +517,15 @@ impl Vault {
     pub fn set_rupture_status(
         &self,
         id: String,
-        status: RuptureStatus,
+        status: core::RuptureStatus,
         at: i64,
         by: String,
         session_id: Option<String>,
     ) -> R<()> {
-        let session = types::opt_id(&session_id)?;
+        let session = convert::opt_id(&session_id)?;
         let r = self
             .inner
-            .set_rupture_status(types::id(&id)?, status, at, &by, session)
+            .set_rupture_status(convert::id(&id)?, status, at, &by, session)
             .map_err(Into::into);
         self.changed(&id, r)
     }
@@ -543,7 +539,7 @@ impl Vault {
     pub fn timeline(&self, client_id: String) -> R<Vec<TimelineEntry>> {
         Ok(self
             .inner
-            .timeline(types::id(&client_id)?)?
+            .timeline(convert::id(&client_id)?)?
             .into_iter()
             .map(convert::timeline_entry)
             .collect())
@@ -553,7 +549,7 @@ impl Vault {
     pub fn unresolved_ruptures(&self, client_id: String) -> R<Vec<String>> {
         Ok(self
             .inner
-            .unresolved_ruptures(types::id(&client_id)?)?
+            .unresolved_ruptures(convert::id(&client_id)?)?
             .into_iter()
             .map(|r| r.id.to_string())
             .collect())
@@ -563,7 +559,7 @@ impl Vault {
     pub fn alliance_trend(&self, client_id: String) -> R<Vec<AlliancePoint>> {
         Ok(self
             .inner
-            .alliance_trend(types::id(&client_id)?)?
+            .alliance_trend(convert::id(&client_id)?)?
             .into_iter()
             .map(convert::alliance_point)
             .collect())
@@ -576,14 +572,16 @@ impl Vault {
 
     /// Resolves a conflict by choosing a value.
     pub fn resolve_conflict(&self, record_id: String, field: String, value: String) -> R<()> {
-        let r =
-            self.inner.resolve_conflict(types::id(&record_id)?, &field, &value).map_err(Into::into);
+        let r = self
+            .inner
+            .resolve_conflict(convert::id(&record_id)?, &field, &value)
+            .map_err(Into::into);
         self.changed(&record_id, r)
     }
 
     /// Erases a client everywhere by destroying its keys.
     pub fn erase_client(&self, client_id: String) -> R<()> {
-        let r = self.inner.erase_client(types::id(&client_id)?).map_err(Into::into);
+        let r = self.inner.erase_client(convert::id(&client_id)?).map_err(Into::into);
         self.changed(&client_id, r)
     }
 
@@ -591,17 +589,7 @@ impl Vault {
     /// this one.
     pub fn devices(&self) -> Vec<DeviceInfo> {
         let me = self.inner.device_id();
-        self.inner
-            .devices()
-            .into_iter()
-            .map(|d| DeviceInfo {
-                id: d.id.to_string(),
-                revoked: d.revoked,
-                this_device: d.id == me,
-                name: d.name,
-                added_at: d.added_at,
-            })
-            .collect()
+        self.inner.devices().into_iter().map(|d| convert::device(d, me)).collect()
     }
 
     /// Names this device for the other devices' lists ("Clinic iPad"; one line, at most 64
@@ -628,8 +616,8 @@ impl Vault {
 
     /// Late edits to a signed note made on a device that had not seen the signature, if any
     /// are unresolved. The signed content never changes.
-    pub fn note_divergence(&self, id: String) -> R<Option<NoteDivergence>> {
-        Ok(self.inner.note_divergence(types::id(&id)?)?.map(convert::divergence))
+    pub fn note_divergence(&self, id: String) -> R<Option<core::Divergence>> {
+        Ok(self.inner.note_divergence(convert::id(&id)?)?)
     }
 
     /// Keeps a divergence as a draft addendum by `author_id` (its id is returned) or discards it.
@@ -647,7 +635,7 @@ impl Vault {
         };
         let r = self
             .inner
-            .resolve_divergence(types::id(&id)?, &choice)
+            .resolve_divergence(convert::id(&id)?, &choice)
             .map(|a| a.map(|a| a.to_string()))
             .map_err(Into::into);
         self.changed(&id, r)
@@ -692,6 +680,13 @@ fn http_transport(url: &str, sender: Option<Arc<dyn HttpSender>>) -> HttpTranspo
         Some(s) => HttpTransport::with_client(url, Box::new(ForeignHttp(s))),
         None => HttpTransport::new(url),
     }
+}
+
+/// Whether a repair attempt was immediate (every strategy an immediate one) rather than
+/// exploratory; Swift and Kotlin read it as `RepairAttempt.immediate`.
+#[uniffi::export]
+pub fn is_immediate_repair(attempt: core::RepairAttempt) -> bool {
+    attempt.is_immediate()
 }
 
 /// A fresh one-time invite code (12 characters, 60 bits).

@@ -54,6 +54,14 @@ macro_rules! random_id {
                     .map_err(|_| Error::invalid(stringify!($name), "not a UUID"))
             }
         }
+
+        // Swift and Kotlin see the id as its UUID string; a malformed string is refused when
+        // lifted (an error thrown to the caller, never a panic).
+        #[cfg(feature = "uniffi")]
+        uniffi::custom_type!($name, String, {
+            lower: |id| id.to_string(),
+            try_lift: |s| Ok(s.parse::<$name>()?),
+        });
     };
 }
 

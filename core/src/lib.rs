@@ -9,6 +9,10 @@
 //! that joins them. This crate has no FFI, HTTP or platform code.
 #![forbid(unsafe_code)]
 
+// The Swift/Kotlin shapes of the model types, exported by mend-ffi (`uniffi` feature only).
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub mod crypto;
 pub mod error;
 pub mod ids;

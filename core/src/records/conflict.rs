@@ -14,6 +14,7 @@ use crate::ids::{DeviceId, RecordId};
 
 /// One of the competing values of a conflicted field.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ConflictValue {
     /// The value as stored (an enum name or a number).
     pub value: String,

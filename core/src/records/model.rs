@@ -11,6 +11,7 @@ pub type Timestamp = i64;
 
 /// A pseudonymous client. No name: the alias is a code such as "C-0142".
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Client {
     /// Record id.
     pub id: RecordId,
@@ -30,6 +31,7 @@ pub struct Client {
 
 /// Fields for a new client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewClient {
     /// Pseudonymous code (1–64 characters).
     pub alias_code: String,
@@ -43,6 +45,7 @@ pub struct NewClient {
 
 /// A treatment-plan goal.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TreatmentGoal {
     /// Goal id.
     pub id: RecordId,
@@ -56,6 +59,7 @@ pub struct TreatmentGoal {
 
 /// A scheduled or held session.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Session {
     /// Record id.
     pub id: RecordId,
@@ -79,6 +83,7 @@ pub struct Session {
 
 /// Fields for a new session.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewSession {
     /// The client.
     pub client_id: RecordId,
@@ -100,6 +105,7 @@ pub struct NewSession {
 
 /// SI/HI risk assessment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Risk {
     /// Suicidal ideation.
     pub si: RiskLevel,
@@ -117,6 +123,7 @@ impl Default for Risk {
 
 /// Where a note is in its lifecycle; derived from its signature log, never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum NoteState {
     /// Editable.
     Draft,
@@ -130,6 +137,7 @@ pub enum NoteState {
 
 /// A signature on a note or an addendum.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Signature {
     /// Signature id.
     pub id: RecordId,
@@ -155,6 +163,7 @@ pub struct Signature {
 
 /// Who is signing, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SignRequest {
     /// Signer's user id.
     pub signer_id: String,
@@ -172,6 +181,7 @@ pub struct SignRequest {
 
 /// An addendum to a signed note.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Addendum {
     /// Addendum id.
     pub id: RecordId,
@@ -193,6 +203,7 @@ pub struct Addendum {
 
 /// Fields for a new addendum.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewAddendum {
     /// Kind.
     pub kind: AddendumKind,
@@ -278,6 +289,7 @@ pub struct SignedContent {
 
 /// One entry of a rupture's status log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StatusChange {
     /// New status.
     pub to: RuptureStatus,
@@ -291,6 +303,7 @@ pub struct StatusChange {
 
 /// A repair attempt on a rupture.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RepairAttempt {
     /// Attempt id.
     pub id: RecordId,
@@ -317,6 +330,7 @@ impl RepairAttempt {
 
 /// Fields for a new repair attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewRepairAttempt {
     /// Session it happened in.
     pub session_id: Option<RecordId>,
@@ -334,6 +348,7 @@ pub struct NewRepairAttempt {
 
 /// A rupture in the therapeutic alliance, and its repair.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RuptureEvent {
     /// Record id.
     pub id: RecordId,
@@ -392,6 +407,7 @@ pub struct RuptureEvent {
 
 /// Why and by whom a record was voided (soft-void: nothing is deleted).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Voided {
     /// Who voided it.
     pub by: String,
@@ -403,6 +419,7 @@ pub struct Voided {
 
 /// Fields for a new rupture.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewRupture {
     /// The client.
     pub client_id: RecordId,
@@ -410,8 +427,6 @@ pub struct NewRupture {
     pub session_id: Option<RecordId>,
     /// When it happened.
     pub occurred_at: Timestamp,
-    /// Minute within the session.
-    pub at_minute: Option<i64>,
     /// HIPAA class; `PsychotherapyNote` is the default in the clinical model.
     pub record_class: RecordClass,
     /// Movement.
@@ -420,79 +435,112 @@ pub struct NewRupture {
     pub initiated_by: InitiatedBy,
     /// 3RS markers.
     pub markers: Vec<RuptureMarker>,
-    /// Strained dimensions.
-    pub alliance_dimensions: Vec<AllianceDimension>,
     /// Precipitants.
     pub precipitants: Vec<Precipitant>,
-    /// How it was noticed.
-    pub detected_by: Option<DetectedBy>,
     /// Significance, 1–5.
     pub significance: i64,
-    /// Therapist-contribution rating, 1–5.
-    pub therapist_contribution_rating: Option<i64>,
-    /// The therapist's reflection.
-    pub therapist_contribution: String,
     /// What happened.
     pub narrative: String,
     /// Verbatim quotes.
     pub client_words: String,
+    /// The therapist's reflection.
+    pub therapist_contribution: String,
+    /// Minute within the session.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub at_minute: Option<i64>,
+    /// Strained dimensions.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
+    pub alliance_dimensions: Vec<AllianceDimension>,
+    /// How it was noticed.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub detected_by: Option<DetectedBy>,
+    /// Therapist-contribution rating, 1–5.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub therapist_contribution_rating: Option<i64>,
     /// Whether the rupture is to be revisited.
+    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
     pub follow_up_planned: bool,
     /// The plan for revisiting it.
+    #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
     pub follow_up_note: String,
 }
 
 /// Changes to a rupture's registers, sets and texts; `None` (or an empty list) leaves a field
 /// alone. The record class cannot change (it decides the rupture's key).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RuptureUpdate {
-    /// When it happened.
-    pub occurred_at: Option<Timestamp>,
-    /// The session it happened in (clear with [`RuptureField::SessionId`]).
-    pub session_id: Option<RecordId>,
-    /// Minute within the session, 0–600.
-    pub at_minute: Option<i64>,
-    /// Movement.
-    pub movement: Option<Movement>,
-    /// Initiator.
-    pub initiated_by: Option<InitiatedBy>,
-    /// How it was noticed.
-    pub detected_by: Option<DetectedBy>,
     /// Significance, 1–5.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub significance: Option<i64>,
     /// Client-reported intensity, 1–5.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub client_reported_intensity: Option<i64>,
-    /// Therapist-contribution rating, 1–5.
-    pub therapist_contribution_rating: Option<i64>,
     /// Resolution rating, 1–5.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub resolution_rating: Option<i64>,
+    /// Movement.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub movement: Option<Movement>,
     /// Markers to add.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub add_markers: Vec<RuptureMarker>,
     /// Markers to remove.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub remove_markers: Vec<RuptureMarker>,
+    /// Precipitants to add.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
+    pub add_precipitants: Vec<Precipitant>,
+    /// Client responses to add.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
+    pub add_client_response: Vec<ClientResponse>,
+    /// New narrative text (merged as a minimal diff).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub narrative: Option<String>,
+    /// When it happened.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub occurred_at: Option<Timestamp>,
+    /// The session it happened in (clear with [`RuptureField::SessionId`]).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub session_id: Option<RecordId>,
+    /// Minute within the session, 0–600.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub at_minute: Option<i64>,
+    /// Initiator.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub initiated_by: Option<InitiatedBy>,
+    /// How it was noticed.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub detected_by: Option<DetectedBy>,
+    /// Therapist-contribution rating, 1–5.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub therapist_contribution_rating: Option<i64>,
     /// Strained dimensions to add.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub add_alliance_dimensions: Vec<AllianceDimension>,
     /// Strained dimensions to remove.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub remove_alliance_dimensions: Vec<AllianceDimension>,
-    /// Precipitants to add.
-    pub add_precipitants: Vec<Precipitant>,
     /// Precipitants to remove.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub remove_precipitants: Vec<Precipitant>,
-    /// Client responses to add.
-    pub add_client_response: Vec<ClientResponse>,
     /// Client responses to remove.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub remove_client_response: Vec<ClientResponse>,
-    /// New narrative text (merged as a minimal diff).
-    pub narrative: Option<String>,
     /// New verbatim quotes (merged as a minimal diff).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub client_words: Option<String>,
     /// New reflection on the therapist's part (merged as a minimal diff).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub therapist_contribution: Option<String>,
     /// Whether a follow-up is planned.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub follow_up_planned: Option<bool>,
     /// New follow-up plan (merged as a minimal diff).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub follow_up_note: Option<String>,
     /// Optional fields to clear; naming a field here and setting it too is a validation error.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub clear: Vec<RuptureField>,
 }
 

@@ -610,6 +610,7 @@ pub fn signed_content(doc: &AutoCommit, id: RecordId) -> Result<SignedContent> {
 
 /// Edits that reached a signed note from a device that had not seen the signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Divergence {
     /// Sections whose merged text differs from the signed text.
     pub sections: Vec<DivergedSection>,
@@ -621,6 +622,7 @@ pub struct Divergence {
 
 /// One section of a divergence.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DivergedSection {
     /// Section key.
     pub section: String,

@@ -49,6 +49,16 @@ public func mend<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch { throw VaultError(error) }
 }
 
+extension RepairAttempt {
+    /// Whether every strategy was an immediate one (else the approach was exploratory).
+    public var immediate: Bool { isImmediateRepair(attempt: self) }
+}
+
+extension Addendum {
+    /// Whether it is signed (a draft has no signatures yet).
+    public var signed: Bool { !signatures.isEmpty }
+}
+
 private final class StreamObserver: VaultObserver, @unchecked Sendable {
     let continuation: AsyncStream<[String]>.Continuation
     init(_ c: AsyncStream<[String]>.Continuation) { continuation = c }

@@ -47,6 +47,20 @@ final class VaultTests: XCTestCase {
         }
     }
 
+    func testAMalformedIdInsideARecordIsAThrownErrorAndWritesNothing() throws {
+        let v = try vault()
+        let c = try v.createClient(client: NewClient(aliasCode: "C-0801", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
+        // Core's id type is checked as uniffi lifts the record: uniffi's internal error (not a
+        // MendError), which VaultError maps to .other, naming the argument; nothing is written.
+        XCTAssertThrowsError(try session(v, "not-a-uuid")) { error in
+            guard case let .other(message) = VaultError(error) else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("session") && message.contains("not a UUID"), message)
+        }
+        XCTAssertEqual(try v.timeline(clientId: c).count, 0)
+        _ = try session(v, c)
+        XCTAssertEqual(try v.timeline(clientId: c).count, 1)
+    }
+
     func testASecondHandleOnOneFileIsRefusedUntilTheFirstIsGone() throws {
         let p = path("one.mend")
         var first: Vault? = try vault("one.mend")

@@ -105,7 +105,7 @@ public final class NoteEditorModel: RecordsObserving {
     /// The risk assessment.
     public private(set) var risk = Risk(si: .notAssessed, hi: .notAssessed, note: "")
     /// Late edits made on another device after signing, awaiting a decision.
-    public private(set) var divergence: NoteDivergence?
+    public private(set) var divergence: Divergence?
     /// The addendum being written.
     public var addendumDraft = AddendumDraft()
     /// The last Mend error (e.g. `.noteLocked`).

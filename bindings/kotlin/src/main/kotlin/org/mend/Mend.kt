@@ -9,6 +9,9 @@ import org.mend.core.SyncListener
 import org.mend.core.SyncProgress
 import org.mend.core.Vault
 import org.mend.core.VaultObserver
+import org.mend.core.isImmediateRepair
+import org.mend.model.Addendum
+import org.mend.model.RepairAttempt
 
 /** Record ids that change, after local edits and after syncs, as a cold Flow. One collector
  *  at a time: collecting replaces any observer set with [Vault.setObserver]. */
@@ -25,3 +28,9 @@ fun Vault.changes(): Flow<List<String>> = callbackFlow {
 fun syncListener(onProgress: (SyncProgress) -> Boolean): SyncListener = object : SyncListener {
     override fun progress(progress: SyncProgress): Boolean = onProgress(progress)
 }
+
+/** Whether every strategy of the attempt was an immediate one (else it was exploratory). */
+val RepairAttempt.immediate: Boolean get() = isImmediateRepair(this)
+
+/** Whether the addendum is signed (a draft has no signatures yet). */
+val Addendum.signed: Boolean get() = signatures.isNotEmpty()

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import org.mend.core.*
+import org.mend.model.*
 
 class VaultTest {
     @TempDir
@@ -129,6 +130,17 @@ class VaultTest {
             assertEquals(c, held.clientId)
             assertEquals(1_700_003_600_000, held.actualEnd)
             assertThrows<MendException.InvalidArgument> { v.client("not-a-uuid") }
+            // An id inside a record is core's id type, checked as uniffi lifts the record: a
+            // malformed one throws uniffi's InternalException naming the argument (core's id
+            // cannot name the bindings' MendException), nothing is written, the vault stays usable.
+            val malformed = assertThrows<org.mend.core.InternalException> {
+                v.createSession(
+                    NewSession("not-a-uuid", 1L, null, null, SessionStatus.COMPLETED, Modality.INDIVIDUAL, Setting.IN_PERSON, null),
+                )
+            }
+            assertTrue(malformed.message.orEmpty().contains("session"), malformed.message)
+            assertTrue(malformed.message.orEmpty().contains("not a UUID"), malformed.message)
+            assertEquals(listOf(s), v.timeline(c).filterIsInstance<TimelineEntry.Session>().map { it.id })
             assertThrows<MendException.NotFound> { v.client("00000000-0000-4000-8000-000000000000") }
             assertEquals(1, v.clients().size)
         }

@@ -3,8 +3,8 @@ package org.mend.notebook
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import org.mend.core.ClientStatus
-import org.mend.core.NewClient
+import org.mend.model.ClientStatus
+import org.mend.model.NewClient
 
 /** One row of the client list. [alias] is null for a record that cannot be read (damaged). */
 data class ClientRow(val id: String, val alias: String?, val status: ClientStatus?) {

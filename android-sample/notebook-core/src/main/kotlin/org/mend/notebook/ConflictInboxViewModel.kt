@@ -4,7 +4,7 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.mend.core.Conflict
-import org.mend.core.ConflictValue
+import org.mend.model.ConflictValue
 import org.mend.core.RecordKind
 
 /** One competing value, labelled for the screen; [device] is "This device", the writing

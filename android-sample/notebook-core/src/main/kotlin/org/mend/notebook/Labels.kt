@@ -1,10 +1,10 @@
 package org.mend.notebook
 
-import org.mend.core.ClientStatus
-import org.mend.core.NoteFormat
-import org.mend.core.NoteState
-import org.mend.core.RuptureMarker
-import org.mend.core.RuptureStatus
+import org.mend.model.ClientStatus
+import org.mend.model.NoteFormat
+import org.mend.model.NoteState
+import org.mend.model.RuptureMarker
+import org.mend.model.RuptureStatus
 
 /** Human labels for Mend's vocabularies, shared by the screens and the conflict inbox. English
  *  only in this sample; an app would move them to string resources. */

@@ -7,16 +7,16 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
-import org.mend.core.AddendumKind
-import org.mend.core.NewAddendum
-import org.mend.core.NoteDivergence
-import org.mend.core.NoteState
-import org.mend.core.Risk
-import org.mend.core.RiskLevel
+import org.mend.model.AddendumKind
+import org.mend.model.NewAddendum
+import org.mend.model.Divergence
+import org.mend.model.NoteState
+import org.mend.model.Risk
+import org.mend.model.RiskLevel
 import org.mend.core.SessionNote
-import org.mend.core.SignRequest
-import org.mend.core.SignatureMeaning
-import org.mend.core.SignerRole
+import org.mend.model.SignRequest
+import org.mend.model.SignatureMeaning
+import org.mend.model.SignerRole
 
 /** One section as the editor shows it. */
 data class SectionField(val key: String, val label: String, val text: String)
@@ -26,7 +26,7 @@ data class SectionField(val key: String, val label: String, val text: String)
 data class NoteEditorState(
     val note: SessionNote? = null,
     val sections: List<SectionField> = emptyList(),
-    val divergence: NoteDivergence? = null,
+    val divergence: Divergence? = null,
 ) {
     /** Whether the note is signed (sections are read-only; write an addendum). */
     val locked: Boolean get() = note != null && note.state != NoteState.DRAFT

@@ -4,15 +4,15 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.mend.core.AlliancePoint
-import org.mend.core.ClientStatus
+import org.mend.model.ClientStatus
 import org.mend.core.MeasureItem
-import org.mend.core.Modality
+import org.mend.model.Modality
 import org.mend.core.NewMeasure
 import org.mend.core.NewNote
-import org.mend.core.NewSession
-import org.mend.core.NoteFormat
-import org.mend.core.SessionStatus
-import org.mend.core.Setting
+import org.mend.model.NewSession
+import org.mend.model.NoteFormat
+import org.mend.model.SessionStatus
+import org.mend.model.Setting
 import org.mend.core.TimelineEntry
 
 /** A session-to-session fall of the WAI-SR total by at least the screen's threshold: the

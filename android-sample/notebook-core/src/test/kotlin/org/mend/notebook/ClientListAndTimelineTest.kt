@@ -10,9 +10,9 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import org.mend.core.AlliancePoint
-import org.mend.core.ClientStatus
-import org.mend.core.NoteFormat
-import org.mend.core.SessionStatus
+import org.mend.model.ClientStatus
+import org.mend.model.NoteFormat
+import org.mend.model.SessionStatus
 import org.mend.core.TimelineEntry
 
 class ClientListAndTimelineTest {

@@ -10,11 +10,12 @@ import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
-import org.mend.core.AddendumKind
-import org.mend.core.NoteFormat
-import org.mend.core.NoteState
-import org.mend.core.RiskLevel
-import org.mend.core.SignerRole
+import org.mend.model.AddendumKind
+import org.mend.model.NoteFormat
+import org.mend.model.NoteState
+import org.mend.model.RiskLevel
+import org.mend.model.SignerRole
+import org.mend.signed
 
 class NoteEditorViewModelTest {
     @TempDir

@@ -21,21 +21,22 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
-import org.mend.core.AllianceDimension
-import org.mend.core.ClientResponse
-import org.mend.core.DetectedBy
-import org.mend.core.InitiatedBy
-import org.mend.core.Movement
-import org.mend.core.Precipitant
-import org.mend.core.RecordClass
-import org.mend.core.RepairStrategy
-import org.mend.core.RuptureField
-import org.mend.core.RuptureMarker
-import org.mend.core.RuptureStatus
-import org.mend.core.RuptureText
-import org.mend.core.RuptureUpdate
-import org.mend.core.SessionStatus
+import org.mend.model.AllianceDimension
+import org.mend.model.ClientResponse
+import org.mend.model.DetectedBy
+import org.mend.model.InitiatedBy
+import org.mend.model.Movement
+import org.mend.model.Precipitant
+import org.mend.model.RecordClass
+import org.mend.model.RepairStrategy
+import org.mend.model.RuptureField
+import org.mend.model.RuptureMarker
+import org.mend.model.RuptureStatus
+import org.mend.model.RuptureText
+import org.mend.model.RuptureUpdate
+import org.mend.model.SessionStatus
 import org.mend.core.TimelineEntry
+import org.mend.immediate
 
 class RuptureFormViewModelTest {
     @TempDir

@@ -18,16 +18,16 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
-import org.mend.core.ClientStatus
+import org.mend.model.ClientStatus
 import org.mend.core.InMemoryRelay
-import org.mend.core.InitiatedBy
-import org.mend.core.Movement
-import org.mend.core.NoteFormat
-import org.mend.core.NoteState
-import org.mend.core.Precipitant
+import org.mend.model.InitiatedBy
+import org.mend.model.Movement
+import org.mend.model.NoteFormat
+import org.mend.model.NoteState
+import org.mend.model.Precipitant
 import org.mend.core.RecordKind
-import org.mend.core.RuptureMarker
-import org.mend.core.RuptureText
+import org.mend.model.RuptureMarker
+import org.mend.model.RuptureText
 import org.mend.core.SyncProgress
 import org.mend.core.TimelineEntry
 

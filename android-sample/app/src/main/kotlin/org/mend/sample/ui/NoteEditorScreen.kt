@@ -24,12 +24,13 @@ import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
-import org.mend.core.AddendumKind
-import org.mend.core.NoteState
-import org.mend.core.RiskLevel
+import org.mend.model.AddendumKind
+import org.mend.model.NoteState
+import org.mend.model.RiskLevel
 import org.mend.notebook.Labels
 import org.mend.notebook.NoteEditorViewModel
 import org.mend.notebook.Notebook
+import org.mend.signed
 
 /**
  * The note editor: one text field per section of the note's format (SOAP, DAP, BIRP, GIRP,

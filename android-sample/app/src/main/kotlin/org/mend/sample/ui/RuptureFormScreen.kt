@@ -34,22 +34,23 @@ import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import java.time.ZoneId
-import org.mend.core.AllianceDimension
-import org.mend.core.ClientResponse
-import org.mend.core.DetectedBy
-import org.mend.core.InitiatedBy
-import org.mend.core.Movement
-import org.mend.core.Precipitant
-import org.mend.core.RecordClass
-import org.mend.core.RepairStrategy
-import org.mend.core.RuptureMarker
-import org.mend.core.RuptureStatus
-import org.mend.core.RuptureText
+import org.mend.model.AllianceDimension
+import org.mend.model.ClientResponse
+import org.mend.model.DetectedBy
+import org.mend.model.InitiatedBy
+import org.mend.model.Movement
+import org.mend.model.Precipitant
+import org.mend.model.RecordClass
+import org.mend.model.RepairStrategy
+import org.mend.model.RuptureMarker
+import org.mend.model.RuptureStatus
+import org.mend.model.RuptureText
 import org.mend.notebook.Labels
 import org.mend.notebook.Notebook
 import org.mend.notebook.RuptureForm
 import org.mend.notebook.RuptureFormViewModel
 import org.mend.notebook.StatusRow
+import org.mend.immediate
 
 /**
  * The rupture log. A new rupture: date, session (or none) and the minute in it, initiator, how

@@ -29,8 +29,8 @@ import androidx.compose.ui.unit.dp
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Row
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
-import org.mend.core.NoteFormat
-import org.mend.core.SessionStatus
+import org.mend.model.NoteFormat
+import org.mend.model.SessionStatus
 import org.mend.core.TimelineEntry
 import org.mend.notebook.Labels
 import org.mend.notebook.Notebook
