@@ -1,7 +1,5 @@
 //! The configuration: workload sizes from the environment.
 
-use super::*;
-
 pub(crate) struct Cfg {
     pub(crate) quick: bool,
     /// Saves per store in workload 1, for Full and Normal durability.
