@@ -16,7 +16,7 @@ use mend_core::sync::SyncOptions;
 use mend_core::*;
 use mend_relay::store::Store;
 use mend_relay::Limits;
-use mend_testkit::{note_pair, opts_with, postgres_store, serve, sqlite, Cluster};
+use mend_testkit::{note_pair_in, opts_with, postgres_store, serve, sqlite, Cluster};
 
 /// Records the latency of every request it carries.
 struct Timed {
@@ -62,14 +62,7 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
     let mut devices = Vec::new();
     for i in 0..vaults {
         let (pt, tt) = (link(), link());
-        let p = note_pair(
-            &dir.path().join(format!("p{i}")),
-            &dir.path().join(format!("t{i}")),
-            &format!("C-{i}"),
-            opts_with(Durability::Normal),
-            &pt,
-            &tt,
-        );
+        let p = note_pair_in(dir.path(), i, opts_with(Durability::Normal), &pt, &tt);
         let (phone, tablet, n) = (p.phone, p.tablet, p.note);
         devices.push((phone, pt, n, format!("p{i}")));
         devices.push((tablet, tt, n, format!("t{i}")));

@@ -41,14 +41,7 @@ fn killing_the_relay_mid_load_loses_and_duplicates_nothing() {
     let mut pairs = Vec::new();
     for i in 0..VAULTS {
         let (pt, tt) = (HttpTransport::new(&url), HttpTransport::new(&url));
-        let p = note_pair(
-            &dir.path().join(format!("p{i}")),
-            &dir.path().join(format!("t{i}")),
-            &format!("C-{i}"),
-            opts_with(Durability::Normal),
-            &pt,
-            &tt,
-        );
+        let p = note_pair_in(dir.path(), i, opts_with(Durability::Normal), &pt, &tt);
         pairs.push((Arc::new(p.phone), pt, Arc::new(p.tablet), tt, p.note));
     }
 

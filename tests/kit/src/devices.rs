@@ -74,3 +74,16 @@ pub fn note_pair(
     let second = pair(&first, phone_t, tablet, VaultSecret::key(TABLET_KEY), opts, tablet_t);
     NotePair { phone: first, tablet: second, client, note }
 }
+
+/// The `i`-th of several [`NotePair`]s in `dir`: the phone at `p{i}`, the tablet at `t{i}`,
+/// client `C-{i}`.
+pub fn note_pair_in(
+    dir: &Path,
+    i: usize,
+    opts: VaultOptions,
+    phone_t: &dyn Transport,
+    tablet_t: &dyn Transport,
+) -> NotePair {
+    let (phone, tablet) = (dir.join(format!("p{i}")), dir.join(format!("t{i}")));
+    note_pair(&phone, &tablet, &format!("C-{i}"), opts, phone_t, tablet_t)
+}
