@@ -143,7 +143,7 @@ pub struct Conflict {
 }
 
 /// A device of the vault.
-// Mirror until the type moves out of vault.rs/sync (issue 14); adds `this_device`.
+// A projection of `mend_core::Device`: adds `this_device`, so a settings screen needs no second call.
 #[derive(uniffi::Record)]
 pub struct DeviceInfo {
     pub id: String,
@@ -157,7 +157,8 @@ pub struct DeviceInfo {
 }
 
 /// What a sync did.
-// Mirror until the type moves out of vault.rs/sync (issue 14).
+// A projection of `mend_core::sync::SyncReport`: counts of refused bundles, not the relay's
+// sequence numbers and reasons, which an app cannot act on.
 #[derive(uniffi::Record)]
 pub struct SyncReport {
     pub pushed: u64,
@@ -170,7 +171,8 @@ pub struct SyncReport {
 }
 
 /// Progress of a running sync.
-// Mirror until the type moves out of vault.rs/sync (issue 14).
+// Crosses an app callback (SyncListener, SyncTransport): uniffi's Kotlin code cannot lift or
+// lower a record of another component (mend-core's, package org.mend.model) in a callback.
 #[derive(uniffi::Record)]
 pub struct SyncProgress {
     pub pushed: u64,
@@ -180,7 +182,8 @@ pub struct SyncProgress {
 }
 
 /// A pulled page, as a foreign transport returns it.
-// Mirror until the type moves out of vault.rs/sync (issue 14).
+// Crosses an app callback (SyncListener, SyncTransport): uniffi's Kotlin code cannot lift or
+// lower a record of another component (mend-core's, package org.mend.model) in a callback.
 #[derive(uniffi::Record)]
 pub struct TransportPage {
     pub items: Vec<TransportItem>,
@@ -190,7 +193,8 @@ pub struct TransportPage {
 }
 
 /// One pulled bundle.
-// Mirror until the type moves out of vault.rs/sync (issue 14).
+// Crosses an app callback (SyncListener, SyncTransport): uniffi's Kotlin code cannot lift or
+// lower a record of another component (mend-core's, package org.mend.model) in a callback.
 #[derive(uniffi::Record)]
 pub struct TransportItem {
     pub seq: u64,

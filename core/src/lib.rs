@@ -5,8 +5,11 @@
 //! XChaCha20-Poly1305 under a per-client key hierarchy, in one local SQLite file.
 //!
 //! Start with [`Vault`]. The layers: [`crypto`] (keys and envelopes, no storage knowledge),
-//! [`store`] (SQLite, no Automerge knowledge), [`records`] (documents, no SQL), and the vault
-//! that joins them. This crate has no FFI, HTTP or platform code.
+//! [`store`] (SQLite, no Automerge knowledge), [`records`] (documents, no SQL), the keyring and
+//! the outbox, the vault that joins them, and [`sync`] on top. This crate has no HTTP server and
+//! no platform code; its only FFI knowledge is the uniffi derives on its own types and ids behind
+//! the `uniffi` feature (mend-ffi exports them), and the HTTP client transport behind
+//! `http`.
 #![forbid(unsafe_code)]
 
 // The Swift/Kotlin shapes of the model types, exported by mend-ffi (`uniffi` feature only).
@@ -24,7 +27,7 @@ pub mod store;
 pub mod sync;
 pub mod vault;
 
-pub use error::{Error, Result};
+pub use error::{Error, MendError, Result};
 pub use ids::{DeviceId, KeyId, RecordId, VaultId};
 pub use records::conflict::{Conflict, ConflictValue};
 pub use records::enums::*;
