@@ -27,7 +27,7 @@ pub mod store;
 pub mod sync;
 pub mod vault;
 
-pub use error::{Error, MendError, Result};
+pub use error::{Error, Result};
 pub use ids::{DeviceId, KeyId, RecordId, VaultId};
 pub use records::conflict::{Conflict, ConflictValue};
 pub use records::enums::*;
