@@ -18,5 +18,7 @@ cargo run -q -p mend-ffi --bin uniffi-bindgen --locked -- generate --no-format \
   --library target/debug/libmend_ffi.so --language kotlin --out-dir "$out"
 lib="$PWD/target/debug"
 # `install` runs the tests first, then puts org.mend:mend-kotlin in ~/.m2 for the sample.
-(cd bindings/kotlin && mvn -B -ntp install -Dmend.lib.dir="$lib")
-(cd android-sample/notebook-core && mvn -B -ntp test -Dmend.lib.dir="$lib")
+# `clean` first: classes compiled from an earlier generation of the bindings (a type that moved
+# package) must not stay on the compiler's class path.
+(cd bindings/kotlin && mvn -B -ntp clean install -Dmend.lib.dir="$lib")
+(cd android-sample/notebook-core && mvn -B -ntp clean test -Dmend.lib.dir="$lib")

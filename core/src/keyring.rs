@@ -114,7 +114,7 @@ impl Keyring {
             &wrap_aad(self.vault, key_id),
             key.expose(),
         );
-        db::key_insert(conn, &KeyRow { key_id, client_id: client, purpose, wrapped: Some(wrapped) })
+        db::key_insert(conn, &key_id, &client, purpose, &wrapped)
     }
 
     /// Makes and stores a fresh key (not cached until the caller's transaction commits).
@@ -171,7 +171,7 @@ impl Keyring {
     ) -> Result<KeyId> {
         let row = db::keys_of_client(conn, &client)?
             .into_iter()
-            .find(|k| k.purpose == purpose)
+            .find(|k| k.purpose == Some(purpose))
             .ok_or(Error::NotFound { kind: "client", id: client })?;
         if row.wrapped.is_none() {
             return Err(Error::Erased(client));

@@ -82,3 +82,37 @@ fn listing_does_not_load_documents() {
     // Loading a document does need it, and reports the damage.
     assert!(matches!(v.note(n[0]).unwrap_err(), Error::Corrupt { .. }));
 }
+
+#[test]
+fn a_key_row_with_an_unknown_purpose_code_stops_nothing() {
+    // A damaged file (or one a newer Mend wrote) holds a key purpose this build does not know:
+    // that key is never chosen for a purpose, and nothing else fails because of it.
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let v = Vault::create(&p, VaultSecret::key(KEY), opts()).unwrap();
+    let damaged = v.create_client(&new_client("C-0901")).unwrap();
+    let other = v.create_client(&new_client("C-0902")).unwrap();
+    let s = v.create_session(&new_session(other, 1)).unwrap();
+    drop(v);
+    let changed = rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute(
+            "UPDATE keys SET purpose = 9 WHERE client_id = ?1 AND purpose = 2",
+            [&damaged.as_bytes()[..]],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "the damaged client's process key");
+    let v = Vault::open(&p, VaultSecret::key(KEY), opts()).unwrap();
+    assert_eq!(v.clients().unwrap().len(), 2);
+    assert_eq!(v.client(damaged).unwrap().alias_code, "C-0901", "its record key still opens it");
+    assert_eq!(v.timeline(other).unwrap().len(), 1);
+    assert_eq!(v.session(s).unwrap().client_id, other);
+    // The unknown key is not taken for psychotherapy notes: a rupture classed as one is refused.
+    let mut r = new_rupture(damaged, None, 1);
+    r.record_class = RecordClass::PsychotherapyNote;
+    assert!(matches!(v.create_rupture(&r, "t"), Err(Error::NotFound { .. })));
+    assert_eq!(v.export_invite("ABCD-EFGH-JKMN", i64::MAX).map(|b| b.is_empty()), Ok(false));
+    v.erase_client(damaged).unwrap();
+    assert!(matches!(v.client(damaged), Err(Error::Erased(_))));
+    assert_eq!(v.session(s).unwrap().client_id, other);
+}

@@ -121,22 +121,24 @@ pub struct KeyRow {
     pub key_id: KeyId,
     /// Owning client record.
     pub client_id: RecordId,
-    /// What the key encrypts.
-    pub purpose: KeyPurpose,
+    /// What the key encrypts; `None` for a code this build does not know (a damaged file, or one
+    /// a newer Mend wrote): such a key is never chosen for a purpose, but reading it fails nothing.
+    pub purpose: Option<KeyPurpose>,
     /// The wrapped key, or `None` once destroyed.
     pub wrapped: Option<Vec<u8>>,
 }
 
 /// Stores a new wrapped data key.
-pub fn key_insert(conn: &Connection, row: &KeyRow) -> Result<()> {
+pub fn key_insert(
+    conn: &Connection,
+    key_id: &KeyId,
+    client: &RecordId,
+    purpose: KeyPurpose,
+    wrapped: &[u8],
+) -> Result<()> {
     conn.execute(
         "INSERT INTO keys(key_id, client_id, purpose, wrapped) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            &row.key_id.as_bytes()[..],
-            &row.client_id.as_bytes()[..],
-            row.purpose as u8,
-            row.wrapped
-        ],
+        params![&key_id.as_bytes()[..], &client.as_bytes()[..], purpose as u8, wrapped],
     )?;
     Ok(())
 }
@@ -157,7 +159,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     Ok(KeyRow {
         key_id: KeyId::from_slice(&kid).ok_or_else(bad)?,
         client_id: RecordId::from_slice(&cid).ok_or_else(bad)?,
-        purpose: KeyPurpose::from_code(r.get(2)?).ok_or_else(bad)?,
+        purpose: KeyPurpose::from_code(r.get(2)?),
         wrapped: match r.get_ref(3)? {
             rusqlite::types::ValueRef::Null => None,
             _ => Some(bytes(r, 3)?),

@@ -117,11 +117,13 @@ impl Vault {
             .keys
             .live_data_keys(&g.conn)?
             .into_iter()
-            .map(|(row, k)| SharedKey {
-                key_id: hex::encode(row.key_id.as_bytes()),
-                client_id: row.client_id.to_string(),
-                purpose: row.purpose as u8,
-                key: hex::encode(k.expose()),
+            .filter_map(|(row, k)| {
+                Some(SharedKey {
+                    key_id: hex::encode(row.key_id.as_bytes()),
+                    client_id: row.client_id.to_string(),
+                    purpose: row.purpose? as u8,
+                    key: hex::encode(k.expose()),
+                })
             })
             .collect();
         let contents = Contents {

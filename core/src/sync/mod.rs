@@ -14,7 +14,6 @@
 //! For speed, a push coalesces a run of consecutive saves of one record into one bundle that
 //! covers their sequence numbers, a page's signatures are verified in batches, and a page's
 //! change bundles are merged per record (one Automerge load, one stored change, one summary).
-
 //!
 //! Files: [`engine`] runs a sync, `apply` checks and applies pulled pages, `repair`
 //! notices withheld bundles, [`report`] is what a sync is asked and answers, [`bundle`] and
