@@ -28,6 +28,24 @@ pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A new, empty vault file at `path` with Mend's schema, held under this process's lock, and the
+/// vault key for it (with the KDF parameters to store for a passphrase). Refuses a path that
+/// already holds something, before deriving the key and again under the lock (another creator, or
+/// another device joining, may have finished meanwhile).
+fn fresh_file(
+    path: &Path,
+    secret: VaultSecret,
+    opts: &VaultOptions,
+) -> Result<(Connection, store::lock::FileLock, SecretKey, Option<KdfParams>)> {
+    refuse_existing(path)?;
+    let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
+    let lock = store::lock::FileLock::acquire(path)?;
+    refuse_existing(path)?;
+    let mut conn = store::open_connection(path, true, opts.durability)?;
+    schema::migrate(&mut conn)?;
+    Ok((conn, lock, vault_key, kdf_params))
+}
+
 /// Who a vault file belongs to, as its header says.
 struct Identity {
     vault_id: VaultId,
@@ -54,13 +72,7 @@ pub(crate) struct Joining {
 impl Vault {
     /// Creates a new vault file at `path`. Refuses to touch an existing file.
     pub fn create(path: &Path, secret: VaultSecret, opts: VaultOptions) -> Result<Vault> {
-        refuse_existing(path)?;
-        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
-        let lock = store::lock::FileLock::acquire(path)?;
-        // Again under the lock: another creator may have finished while the key was derived.
-        refuse_existing(path)?;
-        let mut conn = store::open_connection(path, true, opts.durability)?;
-        schema::migrate(&mut conn)?;
+        let (conn, lock, vault_key, kdf_params) = fresh_file(path, secret, &opts)?;
         let device_id = DeviceId::random();
         let device_key = DeviceKey::generate();
         let public = device_key.public();
@@ -178,13 +190,7 @@ impl Vault {
         opts: VaultOptions,
         j: Joining,
     ) -> Result<Vault> {
-        refuse_existing(path)?;
-        let (vault_key, kdf_params) = secret.into_key(&opts.kdf)?;
-        let lock = store::lock::FileLock::acquire(path)?;
-        // Again under the lock: another device may have been created here meanwhile.
-        refuse_existing(path)?;
-        let mut conn = store::open_connection(path, true, opts.durability)?;
-        schema::migrate(&mut conn)?;
+        let (conn, lock, vault_key, kdf_params) = fresh_file(path, secret, &opts)?;
         let mut inner = Inner::new_file(
             conn,
             lock,
