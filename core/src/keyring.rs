@@ -8,8 +8,14 @@
 //! - **Data keys** are per client and purpose ([`KeyPurpose`]): one for the client's record,
 //!   sessions, notes and measures, one for psychotherapy-note content. Erasing a client destroys
 //!   its wrapped data keys, which makes every copy of its records unreadable (crypto-shredding).
-//! - The **sync key** is vault-wide: it carries the registry and the key shares that give other
-//!   devices a new client's data keys.
+//! - The **sync key** is vault-wide: it encrypts the registry.
+//! - Keys come in **generations** ([`KeyRow::epoch`]): revoking a device starts a new epoch, with a
+//!   new sync key and a new generation of every client's keys, sealed only to the remaining
+//!   devices (`crate::sync::shares`). Everything sent from then on goes under the newest
+//!   generation of its client and purpose ([`Keyring::send_key`]); older generations stay to read
+//!   what was written under them. A record stored on this device stays under the key it was
+//!   created with: the local file is protected by the vault key, the generations by who holds
+//!   them.
 //!
 //! Every key is a random 256-bit key ([`SecretKey`]); every wrap is an XChaCha20-Poly1305
 //! envelope whose associated data binds the vault and the key id, so a wrapped key moved to
@@ -83,29 +89,54 @@ pub(crate) fn opens_canary(vault_key: &SecretKey, vault: VaultId, canary: &[u8])
 pub(crate) struct Keyring {
     vault: VaultId,
     vault_key: SecretKey,
-    sync_key_id: KeyId,
     /// Unwrapped keys, by id.
     cache: HashMap<KeyId, SecretKey>,
+    /// A key → the newest generation of its client and purpose (cleared when keys change).
+    newest: HashMap<KeyId, KeyId>,
 }
 
 impl Keyring {
     /// The keyring of a vault whose key has been checked against its canary.
-    pub(crate) fn new(vault: VaultId, vault_key: SecretKey, sync_key_id: KeyId) -> Keyring {
-        Keyring { vault, vault_key, sync_key_id, cache: HashMap::new() }
+    pub(crate) fn new(vault: VaultId, vault_key: SecretKey) -> Keyring {
+        Keyring { vault, vault_key, cache: HashMap::new(), newest: HashMap::new() }
     }
 
-    /// The id of the vault-wide sync key.
-    pub(crate) fn sync_key_id(&self) -> KeyId {
-        self.sync_key_id
-    }
-
-    /// Stores `key` wrapped under the vault key (it is not cached: see [`Keyring::remember`]).
+    /// Stores a key received from another device (an invite or a share), wrapped under the
+    /// vault key (it is not cached: see [`Keyring::remember`]).
     pub(crate) fn store(
-        &self,
+        &mut self,
         conn: &Connection,
         key_id: KeyId,
         client: RecordId,
         purpose: KeyPurpose,
+        epoch: u32,
+        key: &SecretKey,
+    ) -> Result<()> {
+        self.insert(conn, key_id, client, purpose, epoch, false, key)
+    }
+
+    /// Stores a key this device made.
+    pub(crate) fn store_own(
+        &mut self,
+        conn: &Connection,
+        key_id: KeyId,
+        client: RecordId,
+        purpose: KeyPurpose,
+        epoch: u32,
+        key: &SecretKey,
+    ) -> Result<()> {
+        self.insert(conn, key_id, client, purpose, epoch, true, key)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        conn: &Connection,
+        key_id: KeyId,
+        client: RecordId,
+        purpose: KeyPurpose,
+        epoch: u32,
+        mine: bool,
         key: &SecretKey,
     ) -> Result<()> {
         let wrapped = envelope::seal(
@@ -114,24 +145,77 @@ impl Keyring {
             &wrap_aad(self.vault, key_id),
             key.expose(),
         );
-        db::key_insert(conn, &key_id, &client, purpose, &wrapped)
+        db::key_insert(conn, &key_id, &client, purpose, epoch, mine, &wrapped)?;
+        self.newest.clear();
+        Ok(())
     }
 
-    /// Makes and stores a fresh key (not cached until the caller's transaction commits).
+    /// Makes and stores a fresh key of generation `epoch` (not cached until the caller's
+    /// transaction commits; call [`Keyring::remember`] then).
     pub(crate) fn create(
+        &mut self,
+        conn: &Connection,
+        client: RecordId,
+        purpose: KeyPurpose,
+        epoch: u32,
+    ) -> Result<(KeyId, SecretKey)> {
+        let (key_id, key) = (KeyId::random(), SecretKey::random());
+        self.store_own(conn, key_id, client, purpose, epoch, &key)?;
+        Ok((key_id, key))
+    }
+
+    /// The newest live generation of `client`'s key for `purpose`: the one everything sent
+    /// from now on goes under. [`Error::Erased`] once destroyed.
+    pub(crate) fn newest_row(
         &self,
         conn: &Connection,
         client: RecordId,
         purpose: KeyPurpose,
+    ) -> Result<KeyRow> {
+        // Rows come ordered by purpose, epoch and key id: the last of a purpose is the newest,
+        // the same choice on every device.
+        let row = db::keys_of_client(conn, &client)?
+            .into_iter()
+            .rfind(|k| k.purpose == Some(purpose))
+            .ok_or(Error::NotFound { kind: "client", id: client })?;
+        if row.wrapped.is_none() {
+            return Err(Error::Erased(client));
+        }
+        Ok(row)
+    }
+
+    /// The key to send a record stored under `key_id` with: the newest generation of the same
+    /// client and purpose, as `(id, key)`.
+    pub(crate) fn send_key(
+        &mut self,
+        conn: &Connection,
+        key_id: KeyId,
+        for_record: RecordId,
     ) -> Result<(KeyId, SecretKey)> {
-        let (key_id, key) = (KeyId::random(), SecretKey::random());
-        self.store(conn, key_id, client, purpose, &key)?;
-        Ok((key_id, key))
+        let newest = match self.newest.get(&key_id) {
+            Some(k) => *k,
+            None => {
+                let row = db::key_get(conn, &key_id)?
+                    .ok_or_else(|| Error::corrupt(for_record, "unknown key"))?;
+                let purpose =
+                    row.purpose.ok_or_else(|| Error::corrupt(for_record, "key purpose"))?;
+                let newest = match self.newest_row(conn, row.client_id, purpose) {
+                    Ok(r) => r.key_id,
+                    Err(Error::Erased(_)) => return Err(Error::Erased(for_record)),
+                    Err(e) => return Err(e),
+                };
+                self.newest.insert(key_id, newest);
+                newest
+            }
+        };
+        let key = self.get(conn, newest, for_record)?.ok_or(Error::Erased(for_record))?;
+        Ok((newest, key))
     }
 
     /// Keeps an unwrapped key in memory (after the transaction that stored it committed).
     pub(crate) fn remember(&mut self, key_id: KeyId, key: SecretKey) {
         self.cache.insert(key_id, key);
+        self.newest.clear();
     }
 
     /// The data key, or `None` once destroyed by erasure. A key the file does not list, or one
@@ -157,32 +241,50 @@ impl Keyring {
         Ok(Some(key))
     }
 
-    /// The vault-wide sync key.
-    pub(crate) fn sync_key(&mut self, conn: &Connection) -> Result<SecretKey> {
-        self.get(conn, self.sync_key_id, VAULT_OWNER)?.ok_or(Error::NotAVault("sync key destroyed"))
+    /// The newest generation of the vault-wide sync key, as `(id, key)`.
+    pub(crate) fn sync_key(&mut self, conn: &Connection) -> Result<(KeyId, SecretKey)> {
+        let row = match self.newest_row(conn, VAULT_OWNER, KeyPurpose::Sync) {
+            Ok(r) => r,
+            Err(Error::NotFound { .. }) | Err(Error::Erased(_)) => {
+                return Err(Error::NotAVault("sync key missing"))
+            }
+            Err(e) => return Err(e),
+        };
+        let key =
+            self.get(conn, row.key_id, VAULT_OWNER)?.ok_or(Error::NotAVault("sync key missing"))?;
+        Ok((row.key_id, key))
     }
 
-    /// The id of a client's key for `purpose`; [`Error::Erased`] once destroyed.
+    /// The id of the newest generation of a client's key for `purpose`; [`Error::Erased`] once
+    /// destroyed.
     pub(crate) fn of_client(
         &self,
         conn: &Connection,
         client: RecordId,
         purpose: KeyPurpose,
     ) -> Result<KeyId> {
-        let row = db::keys_of_client(conn, &client)?
-            .into_iter()
-            .find(|k| k.purpose == Some(purpose))
-            .ok_or(Error::NotFound { kind: "client", id: client })?;
-        if row.wrapped.is_none() {
-            return Err(Error::Erased(client));
-        }
-        Ok(row.key_id)
+        Ok(self.newest_row(conn, client, purpose)?.key_id)
     }
 
-    /// Every live client data key with its row (what an invite hands a new device).
-    pub(crate) fn live_data_keys(&mut self, conn: &Connection) -> Result<Vec<(KeyRow, SecretKey)>> {
+    /// The live keys this device made itself after key number `after`, with their rows.
+    pub(crate) fn own_keys_after(
+        &mut self,
+        conn: &Connection,
+        after: i64,
+    ) -> Result<Vec<(KeyRow, SecretKey)>> {
+        self.unwrap_rows(conn, db::own_keys_after(conn, after)?)
+    }
+
+    fn unwrap_rows(
+        &mut self,
+        conn: &Connection,
+        rows: Vec<KeyRow>,
+    ) -> Result<Vec<(KeyRow, SecretKey)>> {
         let mut out = Vec::new();
-        for row in db::live_data_keys(conn)? {
+        for row in rows {
+            if row.purpose.is_none() {
+                continue;
+            }
             if let Some(k) = self.get(conn, row.key_id, row.client_id)? {
                 out.push((row, k));
             }
@@ -190,15 +292,23 @@ impl Keyring {
         Ok(out)
     }
 
+    /// Every live key of any purpose with its row (what a catch-up share or an invite hands a
+    /// device).
+    pub(crate) fn live_keys(&mut self, conn: &Connection) -> Result<Vec<(KeyRow, SecretKey)>> {
+        self.unwrap_rows(conn, db::live_keys(conn)?)
+    }
+
     /// Drops destroyed keys from memory.
     pub(crate) fn forget(&mut self, key_ids: &[KeyId]) {
         for k in key_ids {
             self.cache.remove(k);
         }
+        self.newest.clear();
     }
 
     /// Drops every unwrapped key from memory (after a rolled-back transaction).
     pub(crate) fn forget_all(&mut self) {
         self.cache.clear();
+        self.newest.clear();
     }
 }

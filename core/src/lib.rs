@@ -23,6 +23,7 @@ pub(crate) mod keyring;
 pub(crate) mod outbox;
 pub mod query;
 pub mod records;
+pub(crate) mod shares;
 pub mod store;
 pub mod sync;
 pub mod vault;

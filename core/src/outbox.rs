@@ -26,7 +26,7 @@ use crate::store::db::{self, DocHeader, Meta, OutboxRow};
 pub(crate) enum EntryKind {
     /// Changes of one record (or, after a fold, the whole record).
     Change = 0,
-    /// A client data key, sealed under the sync key for the other devices.
+    /// Keys sealed to the other devices (see [`crate::shares`]).
     KeyShare = 2,
 }
 
@@ -130,21 +130,10 @@ impl Outbox {
         Entry { seq, kind: EntryKind::Change, doc, key_id, payload }
     }
 
-    /// A client data key shared with the other devices under the sync key, numbered `seq`.
-    pub(crate) fn key_share(
-        &self,
-        seq: u64,
-        sync_key: &SecretKey,
-        sync_key_id: KeyId,
-        shared: (KeyId, &SecretKey),
-        client: RecordId,
-        purpose: KeyPurpose,
-    ) -> Entry {
-        let (key_id, key) = shared;
-        let payload =
-            key_share_payload(self.vault, sync_key, sync_key_id, key_id, client, purpose, key, seq);
-        let doc = RecordId::from_bytes(*key_id.as_bytes());
-        Entry { seq, kind: EntryKind::KeyShare, doc, key_id, payload }
+    /// A key share (see [`crate::shares`]) numbered `seq`, as bundle `doc`, labelled with the
+    /// key id the relay drops it by (the shared client's record key, for an erasure).
+    pub(crate) fn share(&self, seq: u64, doc: RecordId, label: KeyId, payload: Vec<u8>) -> Entry {
+        Entry { seq, kind: EntryKind::KeyShare, doc, key_id: label, payload }
     }
 
     /// Queues an entry; pass the save's transaction, then [`Outbox::committed`] after it commits.
@@ -302,11 +291,12 @@ impl Outbox {
         &self,
         conn: &Connection,
         h: &DocHeader,
-        key: &SecretKey,
+        send: (KeyId, &SecretKey),
         document: &[u8],
     ) -> Result<Option<(u64, u64, Vec<u8>)>> {
+        let (key_id, key) = send;
         let span = MAX_SPAN as usize - 1;
-        let run = db::outbox_tail_run(conn, &h.doc_id, &h.key_id, self.push_high, span)?;
+        let run = db::outbox_tail_run(conn, &h.doc_id, &key_id, self.push_high, span)?;
         let (Some(&(last, _)), Some(&(oldest, oldest_len))) = (run.first(), run.last()) else {
             return Ok(None);
         };
@@ -322,7 +312,7 @@ impl Outbox {
         }
         let opened = db::outbox_payload(conn, oldest)?.and_then(|payload| {
             let aad = bundle_aad(self.vault, h.doc_id, oldest, Part::Bundle);
-            let plain = envelope::open(key, &h.key_id, &aad, &payload).ok()?;
+            let plain = envelope::open(key, &key_id, &aad, &payload).ok()?;
             parse_doc_plain(&plain, oldest).map(|p| p.first)
         });
         let Some(covered) = opened else { return Ok(None) };
@@ -344,7 +334,7 @@ impl Outbox {
         let payload = doc_payload(
             self.vault,
             key,
-            h.key_id,
+            key_id,
             h.doc_id,
             kind,
             h.client_id,
@@ -359,10 +349,11 @@ impl Outbox {
     pub(crate) fn replace_run(
         conn: &Connection,
         h: &DocHeader,
+        key_id: KeyId,
         fold: &(u64, u64, Vec<u8>),
     ) -> Result<()> {
         let (from, to, payload) = fold;
-        db::outbox_replace_run(conn, *from, *to, &h.doc_id, &h.key_id, payload)
+        db::outbox_replace_run(conn, *from, *to, &h.doc_id, &key_id, payload)
     }
 
     /// Drops the queued saves under destroyed keys (an erased client's).
@@ -452,27 +443,8 @@ pub(crate) fn parse_doc_plain(plain: &[u8], seq: u64) -> Option<DocPlain<'_>> {
 }
 
 /// The encrypted payload of a key share: `client 16 | purpose u8 | key 32`, under the sync key.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn key_share_payload(
-    vault: VaultId,
-    sync_key: &SecretKey,
-    sync_key_id: KeyId,
-    shared: KeyId,
-    client: RecordId,
-    purpose: KeyPurpose,
-    key: &SecretKey,
-    seq: u64,
-) -> Vec<u8> {
-    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(49));
-    plain.extend_from_slice(client.as_bytes());
-    plain.push(purpose as u8);
-    plain.extend_from_slice(key.expose());
-    let doc = RecordId::from_bytes(*shared.as_bytes());
-    envelope::seal(sync_key, &sync_key_id, &bundle_aad(vault, doc, seq, Part::KeyShare), &plain)
-}
-
-/// Parses a decrypted key share: `(client, purpose, key)`; `None` unless it is exactly
-/// `client 16 | purpose u8 | key 32` with a client key purpose.
+/// Reads a version 1 key share (one client key under the vault-wide sync key, written before
+/// epochs; see [`crate::shares`] for today's).
 pub(crate) fn parse_key_share(plain: &[u8]) -> Option<(RecordId, KeyPurpose, SecretKey)> {
     if plain.len() != 49 {
         return None;

@@ -121,9 +121,12 @@ fn a_vault_from_before_sync_is_upgraded_on_open() {
              DELETE FROM changes WHERE doc_id IN (SELECT doc_id FROM docs WHERE kind = 6);
              DELETE FROM docs WHERE kind = 6;
              DELETE FROM keys WHERE purpose = 3;
-             DELETE FROM meta WHERE name IN ('sync_key_id', 'registry_id');
+             DELETE FROM meta WHERE name IN ('sync_key_id', 'registry_id', 'receive_key');
              DROP TABLE outbox; DROP TABLE applied; DROP TABLE pending; DROP TABLE relay_drops;
              DROP TABLE relay_queue; DROP INDEX docs_by_kind;
+             DROP TABLE sealed_for; DROP TABLE invited;
+             ALTER TABLE keys DROP COLUMN epoch; ALTER TABLE keys DROP COLUMN mine;
+             ALTER TABLE keys DROP COLUMN added;
              PRAGMA user_version = 2;",
         )
         .unwrap();

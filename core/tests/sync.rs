@@ -165,7 +165,9 @@ fn erasure_propagates_and_the_relay_drops_the_clients_bundles() {
     phone.erase_client(gone).unwrap();
     let report = sync(&phone, &relay);
     assert_eq!(report.dropped_keys, 2);
-    assert!(relay.len() < held_before - 3, "the relay dropped the client's bundles and keys");
+    // The client's record, session and note went (its keys reached the tablet in the invite,
+    // not through the relay); the registry change that records the erasure came.
+    assert!(relay.len() <= held_before - 2, "the relay dropped the client's bundles");
     sync(&tablet, &relay);
     assert_eq!(tablet.note(n).unwrap_err(), Error::Erased(n));
     assert_eq!(tablet.client(gone).unwrap_err(), Error::Erased(gone));

@@ -47,6 +47,8 @@ pub enum Part {
     KeyShare = 8,
     /// A device invite, under a key derived from its one-time code.
     Invite = 9,
+    /// The device's X25519 receiving key wrapped under the vault key.
+    ReceiveKey = 10,
 }
 
 /// Associated data: what an envelope is, bound to its ciphertext.

@@ -8,6 +8,7 @@
 pub mod envelope;
 pub mod kdf;
 pub mod keys;
+pub mod seal;
 pub mod signing;
 
 pub use envelope::{open, seal, Aad, Part, ENVELOPE_VERSION};

@@ -1,6 +1,7 @@
 //! The vault registry: a small Automerge document every device of a vault shares, under the vault
-//! sync key. It lists the devices allowed to sign bundles (with their Ed25519 public keys), the
-//! revoked ones, issued invites, and erased clients (ids and key ids only — never key material,
+//! sync key. It lists the devices allowed to sign bundles (with their Ed25519 public keys and the
+//! X25519 keys that key shares are sealed to), the revoked ones (with the epoch each revocation
+//! started), issued invites, and erased clients (ids and key ids only — never key material,
 //! because this document is never erased). Add-wins maps, so a revocation or erasure made on one
 //! device cannot be undone by a concurrent edit elsewhere.
 
@@ -27,6 +28,12 @@ pub struct Registry {
     pub names: HashMap<DeviceId, String>,
     /// Device → when it joined (milliseconds since the epoch).
     pub added_at: HashMap<DeviceId, i64>,
+    /// Device → its X25519 receiving key (absent until a device made before epochs publishes
+    /// one).
+    pub receive_keys: HashMap<DeviceId, [u8; 32]>,
+    /// Revoked device → the key epoch its revocation started: every key generation older than
+    /// it may be known to that device.
+    pub revoked_epoch: HashMap<DeviceId, u32>,
 }
 
 impl Registry {
@@ -41,6 +48,27 @@ impl Registry {
         }
         self.devices.get(device).ok_or(SignerState::Unknown)
     }
+
+    /// The devices keys may be sealed to: listed, not revoked, with a receiving key, other than
+    /// `except` (this device), in id order.
+    pub fn receivers(&self, except: DeviceId) -> Vec<(DeviceId, [u8; 32])> {
+        let mut out: Vec<(DeviceId, [u8; 32])> = self
+            .receive_keys
+            .iter()
+            .filter(|(d, _)| {
+                **d != except && self.devices.contains_key(d) && !self.revoked.contains_key(d)
+            })
+            .map(|(d, k)| (*d, *k))
+            .collect();
+        out.sort_by_key(|(d, _)| *d);
+        out
+    }
+
+    /// The oldest key generation nothing may be sent under any more: the latest epoch a
+    /// revocation started (0: none).
+    pub fn required_epoch(&self) -> u32 {
+        self.revoked_epoch.values().copied().max().unwrap_or(0)
+    }
 }
 
 /// Why a device may not sign.
@@ -53,12 +81,20 @@ pub enum SignerState {
 }
 
 /// Writes a new registry listing its first device.
-pub fn create(doc: &mut AutoCommit, device: DeviceId, public: &[u8; 32], at: i64) -> Result<()> {
+pub fn create(
+    doc: &mut AutoCommit,
+    device: DeviceId,
+    public: &[u8; 32],
+    receive: &[u8; 32],
+    at: i64,
+) -> Result<()> {
     doc.put_object(ROOT, "devices", ObjType::Map)?;
     doc.put_object(ROOT, "revoked", ObjType::Map)?;
     doc.put_object(ROOT, "erased", ObjType::Map)?;
     doc.put_object(ROOT, "invites", ObjType::Map)?;
-    add_device(doc, RecordId::from_bytes([0; 16]), device, public, device, at)
+    doc.put_object(ROOT, "epochs", ObjType::Map)?;
+    add_device(doc, RecordId::from_bytes([0; 16]), device, public, device, at)?;
+    set_receive_key(doc, device, receive)
 }
 
 fn map(doc: &AutoCommit, key: &str, id: RecordId) -> Result<automerge::ObjId> {
@@ -83,8 +119,7 @@ pub fn add_device(
     Ok(())
 }
 
-/// Names a listed device (the last name written wins).
-pub fn set_name(doc: &mut AutoCommit, device: DeviceId, name: &str) -> Result<()> {
+fn device_entry(doc: &AutoCommit, device: DeviceId) -> Result<automerge::ObjId> {
     let devices = map(doc, "devices", RecordId::from_bytes([0; 16]))?;
     let Some((automerge::Value::Object(ObjType::Map), d)) =
         doc.get(&devices, device.to_string())?
@@ -94,14 +129,34 @@ pub fn set_name(doc: &mut AutoCommit, device: DeviceId, name: &str) -> Result<()
             id: RecordId::from_bytes(*device.as_bytes()),
         });
     };
+    Ok(d)
+}
+
+/// Names a listed device (the last name written wins).
+pub fn set_name(doc: &mut AutoCommit, device: DeviceId, name: &str) -> Result<()> {
+    let d = device_entry(doc, device)?;
     doc.put(&d, "name", name)?;
     Ok(())
 }
 
-/// Revokes a device: its bundles after sequence number `upto` are refused everywhere.
-pub fn revoke(doc: &mut AutoCommit, device: DeviceId, upto: u64) -> Result<()> {
+/// Publishes a listed device's X25519 receiving key.
+pub fn set_receive_key(doc: &mut AutoCommit, device: DeviceId, receive: &[u8; 32]) -> Result<()> {
+    let d = device_entry(doc, device)?;
+    doc.put(&d, "receive", hex::encode(receive))?;
+    Ok(())
+}
+
+/// Revokes a device: its bundles after sequence number `upto` are refused everywhere, and
+/// nothing is sent under a key generation older than `epoch` from now on.
+pub fn revoke(doc: &mut AutoCommit, device: DeviceId, upto: u64, epoch: u32) -> Result<()> {
     let revoked = map(doc, "revoked", RecordId::from_bytes([0; 16]))?;
     doc.put(&revoked, device.to_string(), upto.min(i64::MAX as u64) as i64)?;
+    // Registries written before epochs have no `epochs` map yet.
+    let epochs = match doc.get(ROOT, "epochs")? {
+        Some((automerge::Value::Object(ObjType::Map), m)) => m,
+        _ => doc.put_object(ROOT, "epochs", ObjType::Map)?,
+    };
+    doc.put(&epochs, device.to_string(), i64::from(epoch))?;
     Ok(())
 }
 
@@ -132,6 +187,33 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
         }
         if let Ok(Some(at)) = r.opt_int(&d, "added_at") {
             reg.added_at.insert(device, at);
+        }
+        if let Ok(Some(receive)) = r.opt_str(&d, "receive") {
+            if let Some(k) = hex::decode(receive).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                reg.receive_keys.insert(device, k);
+            }
+        }
+    }
+    if let Ok(Some(epochs)) = r.opt_obj(&ROOT, "epochs", ObjType::Map) {
+        for item in doc.map_range(&epochs, ..) {
+            let Ok(d) = item.key.parse::<DeviceId>() else { continue };
+            // Concurrent revocations of one device keep every epoch; the largest counts.
+            let epoch = doc
+                .get_all(&epochs, item.key.as_ref())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(v, _)| match v {
+                    automerge::Value::Scalar(s) => match s.as_ref() {
+                        automerge::ScalarValue::Int(i) => {
+                            Some((*i).clamp(0, i64::from(u32::MAX)) as u32)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            reg.revoked_epoch.insert(d, epoch);
         }
     }
     let revoked = r.obj(&ROOT, "revoked", ObjType::Map)?;

@@ -40,6 +40,8 @@ pub enum Meta {
     GapsRepaired,
     /// The relay head at the last full pull made for changes waiting on missing dependencies.
     DepsRepairHead,
+    /// This device's X25519 receiving key (its private half), sealed under the vault key.
+    ReceiveKey,
 }
 
 impl Meta {
@@ -58,6 +60,7 @@ impl Meta {
             Meta::PullCursor => "pull_cursor",
             Meta::GapsRepaired => "gaps_repaired",
             Meta::DepsRepairHead => "deps_repair_head",
+            Meta::ReceiveKey => "receive_key",
         }
     }
 }
@@ -126,6 +129,8 @@ pub struct KeyRow {
     pub purpose: Option<KeyPurpose>,
     /// The wrapped key, or `None` once destroyed.
     pub wrapped: Option<Vec<u8>>,
+    /// The key's generation: the epoch it was made in (0 before epochs existed).
+    pub epoch: u32,
 }
 
 /// Stores a new wrapped data key.
@@ -134,11 +139,21 @@ pub fn key_insert(
     key_id: &KeyId,
     client: &RecordId,
     purpose: KeyPurpose,
+    epoch: u32,
+    mine: bool,
     wrapped: &[u8],
 ) -> Result<()> {
     conn.execute(
-        "INSERT INTO keys(key_id, client_id, purpose, wrapped) VALUES (?1, ?2, ?3, ?4)",
-        params![&key_id.as_bytes()[..], &client.as_bytes()[..], purpose as u8, wrapped],
+        "INSERT INTO keys(key_id, client_id, purpose, wrapped, epoch, mine, added)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(added), 0) + 1 FROM keys))",
+        params![
+            &key_id.as_bytes()[..],
+            &client.as_bytes()[..],
+            purpose as u8,
+            wrapped,
+            epoch,
+            mine
+        ],
     )?;
     Ok(())
 }
@@ -164,6 +179,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
             rusqlite::types::ValueRef::Null => None,
             _ => Some(bytes(r, 3)?),
         },
+        epoch: r.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
     })
 }
 
@@ -171,7 +187,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 pub fn key_get(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRow>> {
     Ok(conn
         .query_row(
-            "SELECT key_id, client_id, purpose, wrapped FROM keys WHERE key_id = ?1",
+            "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys WHERE key_id = ?1",
             [&key_id.as_bytes()[..]],
             key_from_row,
         )
@@ -181,20 +197,83 @@ pub fn key_get(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRow>> {
 /// A client's keys.
 pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT key_id, client_id, purpose, wrapped FROM keys WHERE client_id = ?1 ORDER BY purpose",
+        "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys WHERE client_id = ?1
+         ORDER BY purpose, epoch, key_id",
     )?;
     let rows = st.query_map([&client.as_bytes()[..]], key_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Every live (not destroyed) client data key: record and process keys, not the sync key.
-pub fn live_data_keys(conn: &Connection) -> Result<Vec<KeyRow>> {
+/// Every live key of any purpose (the sync key generations included), oldest generation first.
+pub fn live_keys(conn: &Connection) -> Result<Vec<KeyRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT key_id, client_id, purpose, wrapped FROM keys
-         WHERE wrapped IS NOT NULL AND purpose IN (?1, ?2)",
+        "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys
+         WHERE wrapped IS NOT NULL ORDER BY client_id, purpose, epoch, key_id",
     )?;
-    let rows = st.query_map([KeyPurpose::Record as u8, KeyPurpose::Process as u8], key_from_row)?;
+    let rows = st.query_map([], key_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The live keys this device made itself, added after number `after` (see [`invited_put`]).
+pub fn own_keys_after(conn: &Connection, after: i64) -> Result<Vec<KeyRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys
+         WHERE wrapped IS NOT NULL AND mine = 1 AND added > ?1
+         ORDER BY client_id, purpose, epoch, key_id",
+    )?;
+    let rows = st.query_map([after], key_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Records that an invite for `device` carried every key up to the newest added now.
+pub fn invited_put(conn: &Connection, device: &DeviceId) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO invited(device_id, upto)
+         VALUES (?1, (SELECT coalesce(max(added), 0) FROM keys))",
+        [&device.as_bytes()[..]],
+    )?;
+    Ok(())
+}
+
+/// The `added` number of the last key an invite for `device` carried (0: none was exported).
+pub fn invited_upto(conn: &Connection, device: &DeviceId) -> Result<i64> {
+    Ok(conn
+        .query_row("SELECT upto FROM invited WHERE device_id = ?1", [&device.as_bytes()[..]], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The highest key generation in the file (0 if none).
+pub fn keys_max_epoch(conn: &Connection) -> Result<u32> {
+    let e: Option<i64> = conn.query_row("SELECT max(epoch) FROM keys", [], |r| r.get(0))?;
+    Ok(e.unwrap_or(0).clamp(0, u32::MAX as i64) as u32)
+}
+
+/// Whether every key this device holds was sealed to `device`'s receiving key `public`.
+pub fn sealed_for_contains(
+    conn: &Connection,
+    device: &DeviceId,
+    public: &[u8; 32],
+) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sealed_for WHERE device_id = ?1 AND public = ?2",
+            params![&device.as_bytes()[..], &public[..]],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Records that every key this device holds was sealed to `device`'s receiving key `public`.
+pub fn sealed_for_put(conn: &Connection, device: &DeviceId, public: &[u8; 32]) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO sealed_for(device_id, public) VALUES (?1, ?2)",
+        params![&device.as_bytes()[..], &public[..]],
+    )?;
+    Ok(())
 }
 
 /// Destroys a client's keys: the wrapped bytes are overwritten (secure_delete) and set to NULL.

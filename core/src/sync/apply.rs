@@ -11,12 +11,14 @@ use std::collections::{HashMap, HashSet};
 use super::bundle::{Bundle, BundleKind};
 use super::report::{RejectReason, Rejection, SyncReport};
 use super::transport::PageItem;
-use crate::crypto::{envelope, signing, Part, SecretKey};
+use crate::crypto::{envelope, signing, KeyPurpose, Part, SecretKey};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, RecordId};
+use crate::keyring::VAULT_OWNER;
 use crate::outbox::{bundle_aad, parse_doc_plain, parse_key_share, DocPlain};
 use crate::records::registry::SignerState;
 use crate::records::Kind;
+use crate::shares::{self, Opened, ShareError};
 use crate::store::db::{self, Meta};
 use crate::vault::Inner;
 
@@ -27,6 +29,9 @@ enum Outcome {
     /// Checked and decrypted, merged with the rest of its record's page when the page ends.
     Staged,
     Duplicate,
+    /// Nothing for this device in it (a key share sealed to others, or keys it holds already):
+    /// accounted for, counted nowhere.
+    Skipped,
     Erased,
     Deferred,
     Rejected(RejectReason),
@@ -100,10 +105,9 @@ impl<'a> Applier<'a> {
             }
         }
         // Registry changes and key shares first: they decide what the rest may do.
-        let sync_key = self.v.keys.sync_key_id();
-        decoded.sort_by_key(|(seq, b, _)| {
-            (b.key_id != sync_key && b.kind != BundleKind::KeyShare, *seq)
-        });
+        let registry = self.v.registry_id;
+        decoded
+            .sort_by_key(|(seq, b, _)| (b.doc != registry && b.kind != BundleKind::KeyShare, *seq));
         // Signatures of known signers are checked together up front; the registry may still
         // change within the page, so each bundle's signer is looked up again when it is applied.
         let verified = {
@@ -226,6 +230,9 @@ impl<'a> Applier<'a> {
                 }
             }
             Outcome::Duplicate => report.duplicates += 1,
+            Outcome::Skipped => {
+                db::applied_insert(&self.v.conn, &b.device, b.seq)?;
+            }
             Outcome::Erased => {
                 db::applied_insert(&self.v.conn, &b.device, b.seq)?;
                 report.erased += 1;
@@ -277,11 +284,49 @@ impl<'a> Applier<'a> {
     }
 
     fn apply_key_share(&mut self, b: &Bundle) -> Result<Outcome> {
+        if !shares::is_v2(&b.payload) {
+            return self.apply_key_share_v1(b);
+        }
+        let v = &mut *self.v;
+        let opened =
+            shares::open_share(v.vault_id, b.doc, b.seq, v.device_id, &v.receive_key, &b.payload);
+        let keys = match opened {
+            Ok(Opened::Keys(keys)) => keys,
+            // Sealed to the other devices only (a new device catching up, say): nothing to do.
+            Ok(Opened::NotForUs) => return Ok(Outcome::Skipped),
+            Err(ShareError::Malformed) => return Ok(Outcome::Rejected(RejectReason::Malformed)),
+            Err(ShareError::Undecryptable) => {
+                return Ok(Outcome::Rejected(RejectReason::Undecryptable))
+            }
+        };
+        let mut stored = false;
+        for k in keys {
+            if v.registry.erased.contains_key(&k.client)
+                || db::key_get(&v.conn, &k.key_id)?.is_some()
+            {
+                continue;
+            }
+            v.keys.store(&v.conn, k.key_id, k.client, k.purpose, k.epoch, &k.key)?;
+            v.keys.remember(k.key_id, k.key);
+            stored = true;
+        }
+        Ok(if stored { Outcome::Applied { registry: false } } else { Outcome::Skipped })
+    }
+
+    /// A share written before epochs: one client key under the vault-wide sync key.
+    fn apply_key_share_v1(&mut self, b: &Bundle) -> Result<Outcome> {
         if b.doc.as_bytes() != b.key_id.as_bytes() {
             return Ok(Outcome::Rejected(RejectReason::Mismatch));
         }
-        let sync_key_id = self.v.keys.sync_key_id();
-        let sync_key = self.v.keys.sync_key(&self.v.conn)?;
+        let Ok(sync_key_id) = envelope::key_id_of(&b.payload) else {
+            return Ok(Outcome::Rejected(RejectReason::Malformed));
+        };
+        let is_sync = db::key_get(&self.v.conn, &sync_key_id)?
+            .is_some_and(|r| r.purpose == Some(KeyPurpose::Sync) && r.wrapped.is_some());
+        if !is_sync {
+            return Ok(Outcome::Rejected(RejectReason::Undecryptable));
+        }
+        let sync_key = self.v.key_of(sync_key_id, VAULT_OWNER)?;
         let aad = bundle_aad(self.v.vault_id, b.doc, b.seq, Part::KeyShare);
         let Ok(plain) = envelope::open(&sync_key, &sync_key_id, &aad, &b.payload) else {
             return Ok(Outcome::Rejected(RejectReason::Undecryptable));
@@ -298,7 +343,7 @@ impl<'a> Applier<'a> {
             db::applied_insert(&self.v.conn, &b.device, b.seq)?;
             return Ok(Outcome::Duplicate);
         }
-        self.v.keys.store(&self.v.conn, b.key_id, client, purpose, &key)?;
+        self.v.keys.store(&self.v.conn, b.key_id, client, purpose, 0, &key)?;
         self.v.keys.remember(b.key_id, key);
         Ok(Outcome::Applied { registry: false })
     }
@@ -325,7 +370,7 @@ impl<'a> Applier<'a> {
         let is_registry = kind == Kind::Registry;
         // Clinical content never rides under the never-erased sync key, and the registry only
         // under it; the key must belong to the client the payload names.
-        if client != row.client_id || is_registry != (b.key_id == self.v.keys.sync_key_id()) {
+        if client != row.client_id || is_registry != (row.purpose == Some(KeyPurpose::Sync)) {
             return Ok(Outcome::Rejected(RejectReason::Mismatch));
         }
         if is_registry && b.doc != self.v.registry_id {
@@ -333,8 +378,16 @@ impl<'a> Applier<'a> {
         }
         let outcome = match db::doc_header(&self.v.conn, &b.doc)? {
             Some(h) => {
-                if h.kind != kind as u8 || h.client_id != client || h.key_id != b.key_id {
+                if h.kind != kind as u8 || h.client_id != client {
                     return Ok(Outcome::Rejected(RejectReason::Mismatch));
+                }
+                // Another generation of the record's key is fine, of the same purpose: a
+                // psychotherapy note never arrives under the client's record key.
+                if h.key_id != b.key_id {
+                    let stored = db::key_get(&self.v.conn, &h.key_id)?;
+                    if stored.is_none_or(|s| s.purpose != row.purpose) {
+                        return Ok(Outcome::Rejected(RejectReason::Mismatch));
+                    }
                 }
                 if let Err(e) = self.v.load(b.doc) {
                     return match e {

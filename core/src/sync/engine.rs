@@ -67,12 +67,6 @@ impl Vault {
     pub fn sync(&self, transport: &dyn Transport, opts: &SyncOptions<'_>) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         let mut progress = SyncProgress::default();
-        let page_size = opts.page_size.clamp(1, 10_000);
-        let report_progress = |p: &SyncProgress| {
-            if let Some(f) = opts.progress {
-                f(p)
-            }
-        };
 
         // 0. Make sure the relay knows this device, then the devices it invited or revoked.
         let vault = self.id();
@@ -95,30 +89,8 @@ impl Vault {
         }
 
         // 1. Push the outbox, a batch at a time, each within the relay's limits.
-        let push_rows = page_size.min(wire::MAX_BUNDLES_PER_REQUEST as u32);
-        loop {
-            if cancelled(opts) {
-                report.cancelled = true;
-                return Ok(report);
-            }
-            let (bundles, last, rows, left) = {
-                let mut guard = self.lock();
-                let g: &mut Inner = &mut guard;
-                let push =
-                    g.outbox.next_push(&g.conn, &mut g.keys, push_rows, wire::MAX_PUSH_BYTES)?;
-                (sign_push(g, push.items), push.last, push.rows, push.queued)
-            };
-            let Some(last) = last else { break };
-            let n = bundles.len() as u64;
-            transport.push(&vault, bundles)?;
-            {
-                let g = self.lock();
-                g.outbox.pushed(&g.conn, last)?;
-            }
-            report.pushed += n;
-            progress.pushed = report.pushed;
-            progress.to_push = left.saturating_sub(rows);
-            report_progress(&progress);
+        if !self.push_outbox(transport, opts, &mut report, &mut progress)? {
+            return Ok(report);
         }
 
         // 2. Tell the relay to drop what it holds for erased clients.
@@ -173,12 +145,66 @@ impl Vault {
                 db::meta_put(&self.lock().conn, Meta::GapsRepaired, &record)?;
             }
         }
-        let mut g = self.lock();
-        Applier::new(&mut g).retry_pending(&mut report)?;
-        g.apply_registry_erasures()?;
-        report.pending = db::pending_all(&g.conn)?.len() as u64;
+        let queued = {
+            let mut g = self.lock();
+            Applier::new(&mut g).retry_pending(&mut report)?;
+            g.apply_registry_erasures()?;
+            // 5. Keys follow membership (`vault::epochs`): renew what a revocation made stale,
+            // catch up devices that appeared, and send those shares now rather than next time.
+            let queued = if report.cancelled {
+                0
+            } else {
+                report.keys_renewed = g.renew_stale_keys()?;
+                g.catch_up()?;
+                Outbox::len(&g.conn)?
+            };
+            report.pending = db::pending_all(&g.conn)?.len() as u64;
+            queued
+        };
+        if queued > 0 {
+            self.push_outbox(transport, opts, &mut report, &mut progress)?;
+        }
         report.cursor = cursor;
         Ok(report)
+    }
+
+    /// Pushes the outbox, a batch at a time, each within the relay's limits. `false`: cancelled.
+    fn push_outbox(
+        &self,
+        transport: &dyn Transport,
+        opts: &SyncOptions<'_>,
+        report: &mut SyncReport,
+        progress: &mut SyncProgress,
+    ) -> Result<bool> {
+        let vault = self.id();
+        let page_size = opts.page_size.clamp(1, 10_000);
+        let push_rows = page_size.min(wire::MAX_BUNDLES_PER_REQUEST as u32);
+        loop {
+            if cancelled(opts) {
+                report.cancelled = true;
+                return Ok(false);
+            }
+            let (bundles, last, rows, left) = {
+                let mut guard = self.lock();
+                let g: &mut Inner = &mut guard;
+                let push =
+                    g.outbox.next_push(&g.conn, &mut g.keys, push_rows, wire::MAX_PUSH_BYTES)?;
+                (sign_push(g, push.items), push.last, push.rows, push.queued)
+            };
+            let Some(last) = last else { return Ok(true) };
+            let n = bundles.len() as u64;
+            transport.push(&vault, bundles)?;
+            {
+                let g = self.lock();
+                g.outbox.pushed(&g.conn, last)?;
+            }
+            report.pushed += n;
+            progress.pushed = report.pushed;
+            progress.to_push = left.saturating_sub(rows);
+            if let Some(f) = opts.progress {
+                f(progress)
+            }
+        }
     }
 
     /// Pulls and applies pages after `cursor` until the relay has nothing new; returns the new
@@ -273,7 +299,7 @@ fn snapshot_bundle(g: &mut Inner, id: RecordId) -> Result<Option<Vec<u8>>> {
         let kind = Kind::from_code(c.header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         (kind, c.header.client_id, c.header.key_id, c.doc.save())
     };
-    let key = g.key_of(key_id, id)?;
+    let (key_id, key) = g.keys.send_key(&g.conn, key_id, id)?;
     let seq = g.outbox.take_unqueued(&g.conn)?;
     let payload = doc_payload(g.vault_id, &key, key_id, id, kind, client, &bytes, seq, None);
     let b = Bundle::signed(

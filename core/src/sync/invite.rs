@@ -18,12 +18,15 @@ use zeroize::Zeroizing;
 
 use super::transport::Transport;
 use crate::crypto::kdf::{derive_key, KdfParams};
+use crate::crypto::seal::ReceiveKey;
 use crate::crypto::signing::DeviceKey;
 use crate::crypto::{envelope, Aad, KeyPurpose, Part, SecretKey};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
+use crate::keyring::VAULT_OWNER;
 use crate::records::model::Timestamp;
 use crate::records::{registry, Kind};
+use crate::shares::SharedKey;
 use crate::store::db::{self, RelayOp};
 use crate::vault::open::Joining;
 use crate::vault::{now_ms, Vault, VaultOptions, VaultSecret};
@@ -32,11 +35,14 @@ const MAGIC: &[u8; 8] = b"MENDINV1";
 const HEADER_LEN: usize = 8 + 16 + 12 + 16;
 
 #[derive(Serialize, Deserialize)]
-struct SharedKey {
+struct InvitedKey {
     key_id: String,
     client_id: String,
     purpose: u8,
     key: String,
+    /// The key's generation (absent in invites made before epochs: 0).
+    #[serde(default)]
+    epoch: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,7 +55,8 @@ struct Contents {
     sync_key: String,
     registry_id: String,
     registry: String,
-    keys: Vec<SharedKey>,
+    /// Every live key, sync key generations included (before epochs: client keys only).
+    keys: Vec<InvitedKey>,
 }
 
 /// A fresh one-time code: 12 characters of Crockford base32 (60 bits), grouped for reading.
@@ -109,20 +116,23 @@ impl Vault {
         })?;
         g.refresh_registry();
         db::relay_queue_put(&g.conn, RelayOp::Enroll, &new_device, &new_key.public())?;
+        // The invite carries every key held now: catching the device up later sends only
+        // what came after.
+        db::invited_put(&g.conn, &new_device)?;
         let registry_bytes = g.read_mut(registry_id, Kind::Registry, |doc| Ok(doc.save()))?;
         let g = &mut *g;
-        let sync_key_id = g.keys.sync_key_id();
-        let sync_key = g.keys.sync_key(&g.conn)?;
+        let (sync_key_id, sync_key) = g.keys.sync_key(&g.conn)?;
         let keys = g
             .keys
-            .live_data_keys(&g.conn)?
+            .live_keys(&g.conn)?
             .into_iter()
             .filter_map(|(row, k)| {
-                Some(SharedKey {
+                Some(InvitedKey {
                     key_id: hex::encode(row.key_id.as_bytes()),
                     client_id: row.client_id.to_string(),
                     purpose: row.purpose? as u8,
                     key: hex::encode(k.expose()),
+                    epoch: row.epoch,
                 })
             })
             .collect();
@@ -219,8 +229,21 @@ impl Vault {
             let client: RecordId = k.client_id.parse().map_err(|_| Error::InvalidInvite)?;
             let bytes = Zeroizing::new(hex::decode(&k.key).map_err(|_| Error::InvalidInvite)?);
             let key = SecretKey::from_slice(&bytes).ok_or(Error::InvalidInvite)?;
-            let purpose = KeyPurpose::from_client_code(k.purpose).ok_or(Error::InvalidInvite)?;
-            keys.push((key_id, client, purpose, key));
+            let purpose = KeyPurpose::from_code(k.purpose).ok_or(Error::InvalidInvite)?;
+            if (purpose == KeyPurpose::Sync) != (client == VAULT_OWNER) {
+                return Err(Error::InvalidInvite);
+            }
+            keys.push(SharedKey { key_id, client, purpose, epoch: k.epoch, key });
+        }
+        // Invites made before epochs carry the one sync key beside the client keys.
+        if !keys.iter().any(|k| k.key_id == sync_key_id) {
+            keys.push(SharedKey {
+                key_id: sync_key_id,
+                client: VAULT_OWNER,
+                purpose: KeyPurpose::Sync,
+                epoch: 0,
+                key: sync_key,
+            });
         }
         let registry_doc =
             automerge::AutoCommit::load(&registry_bytes).map_err(|_| Error::InvalidInvite)?;
@@ -233,8 +256,10 @@ impl Vault {
             vault_id,
             device_id,
             device_key,
+            // The receiving key is made here, on the joining device, and only its public half
+            // ever leaves it (published in the registry when the vault opens).
+            receive_key: ReceiveKey::generate(),
             sync_key_id,
-            sync_key,
             registry_id,
             registry: registry_bytes,
             keys,

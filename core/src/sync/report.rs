@@ -99,4 +99,6 @@ pub struct SyncReport {
     /// Bundles were found missing (or the relay's sequence numbers could not be trusted) and
     /// everything was pulled again from the start.
     pub repaired: bool,
+    /// Keys this device renewed because a revocation made them stale (see `vault::epochs`).
+    pub keys_renewed: u64,
 }

@@ -11,6 +11,7 @@ use crate::outbox::Outbox;
 use crate::records::enums::*;
 use crate::records::model::*;
 use crate::records::{client, registry, Kind};
+use crate::shares::SharedKey;
 use crate::store::db;
 
 impl Vault {
@@ -20,22 +21,29 @@ impl Vault {
         let mut guard = self.lock();
         let g: &mut Inner = &mut guard;
         let id = RecordId::random();
-        let sync_key_id = g.keys.sync_key_id();
-        let sync_key = g.keys.sync_key(&g.conn)?;
+        // New clients start in the newest epoch: their keys are never sealed to a device
+        // revoked before.
+        let epoch = db::keys_max_epoch(&g.conn)?.max(g.registry.required_epoch());
+        let recipients = g.registry.receivers(g.device_id);
         let first = g.outbox.next_seq();
         let tx = g.conn.transaction()?;
-        let record_key = g.keys.create(&tx, id, KeyPurpose::Record)?;
-        let process_key = g.keys.create(&tx, id, KeyPurpose::Process)?;
-        // Both keys travel to the other devices under the sync key, queued with them.
-        for (seq, (kid, key, purpose)) in (first..).zip([
-            (record_key.0, &record_key.1, KeyPurpose::Record),
-            (process_key.0, &process_key.1, KeyPurpose::Process),
-        ]) {
-            let share = g.outbox.key_share(seq, &sync_key, sync_key_id, (kid, key), id, purpose);
-            Outbox::put(&tx, &share)?;
-        }
+        let record_key = g.keys.create(&tx, id, KeyPurpose::Record, epoch)?;
+        let process_key = g.keys.create(&tx, id, KeyPurpose::Process, epoch)?;
+        // Both keys travel to the other devices sealed to each, queued with them.
+        let shared = [(&record_key, KeyPurpose::Record), (&process_key, KeyPurpose::Process)].map(
+            |((key_id, key), purpose)| SharedKey {
+                key_id: *key_id,
+                client: id,
+                purpose,
+                epoch,
+                key: key.clone(),
+            },
+        );
+        let taken = Inner::share_new_keys(&tx, &g.outbox, g.vault_id, &recipients, first, &shared)?;
         tx.commit()?;
-        g.outbox.committed(first + 1);
+        if taken > 0 {
+            g.outbox.committed(first + taken - 1);
+        }
         let kid = record_key.0;
         g.keys.remember(record_key.0, record_key.1);
         g.keys.remember(process_key.0, process_key.1);

@@ -37,7 +37,10 @@ impl Vault {
         Ok(())
     }
 
-    /// Revokes a device (a lost phone): every device refuses its bundles from their next sync.
+    /// Revokes a device (a lost phone): every device refuses its bundles from their next sync,
+    /// and everything written from now on goes under new keys sealed only to the remaining
+    /// devices (a new epoch: see `vault::epochs`). What the revoked device already held stays
+    /// readable to it.
     pub fn revoke_device(&self, device: DeviceId) -> Result<()> {
         let mut g = self.lock();
         if device == g.device_id {
@@ -51,9 +54,13 @@ impl Vault {
         }
         let registry_id = g.registry_id;
         let upto = db::applied_max(&g.conn, &device)?;
-        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto))?;
+        // A new epoch: nothing is sent under a key the revoked device may hold from now on.
+        let epoch = db::keys_max_epoch(&g.conn)?.max(g.registry.required_epoch()) + 1;
+        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto, epoch))?;
         db::relay_queue_put(&g.conn, RelayOp::Revoke, &device, &[0; 32])?;
         g.refresh_registry();
+        // The revocation is recorded; if renewing the keys fails here, every sync retries it.
+        g.renew_stale_keys()?;
         Ok(())
     }
 }

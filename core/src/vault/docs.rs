@@ -109,7 +109,8 @@ impl Inner {
         let sealed_summary =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Summary), &summary);
         let seq = self.outbox.next_seq();
-        let entry = self.outbox.change(seq, &key, key_id, id, kind, client_id, &snapshot);
+        let (send_id, send_key) = self.keys.send_key(&self.conn, key_id, id)?;
+        let entry = self.outbox.change(seq, &send_key, send_id, id, kind, client_id, &snapshot);
         let tx = self.conn.transaction()?;
         db::doc_insert(&tx, &header, &sealed)?;
         db::summary_put(&tx, &id, 0, &sealed_summary)?;
@@ -299,8 +300,10 @@ impl Inner {
         });
         let out_seq = self.outbox.next_seq();
         let kind_of = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
+        // Stored under the record's own key; sent under the newest generation of its client's.
+        let (send_id, send_key) = self.keys.send_key(&self.conn, header.key_id, id)?;
         let entry =
-            self.outbox.change(out_seq, &key, header.key_id, id, kind_of, header.client_id, &bytes);
+            self.outbox.change(out_seq, &send_key, send_id, id, kind_of, header.client_id, &bytes);
         let tx = self.conn.transaction()?;
         db::change_append(&tx, &id, seq, &sealed)?;
         if let Some(s) = &sealed_summary {
@@ -342,11 +345,12 @@ impl Inner {
             &self.aad(&header, seq, Part::Snapshot),
             &snapshot,
         );
-        let fold = self.outbox.fold(&self.conn, &header, &key, &snapshot)?;
+        let (send_id, send_key) = self.keys.send_key(&self.conn, header.key_id, id)?;
+        let fold = self.outbox.fold(&self.conn, &header, (send_id, &send_key), &snapshot)?;
         let tx = self.conn.transaction()?;
         db::snapshot_replace(&tx, &id, seq, &sealed)?;
         if let Some(fold) = &fold {
-            Outbox::replace_run(&tx, &header, fold)?;
+            Outbox::replace_run(&tx, &header, send_id, fold)?;
         }
         tx.commit()?;
         if let Some(c) = self.docs.get_mut(&id) {

@@ -16,6 +16,7 @@ mod clients;
 mod conflicts;
 mod devices;
 pub(crate) mod docs;
+mod epochs;
 mod notes;
 pub(crate) mod open;
 mod queries;
@@ -118,6 +119,8 @@ pub(crate) struct Inner {
     pub(crate) vault_id: VaultId,
     pub(crate) device_id: DeviceId,
     pub(crate) device_key: DeviceKey,
+    /// This device's X25519 key for receiving key shares (see [`crate::shares`]).
+    pub(crate) receive_key: crate::crypto::seal::ReceiveKey,
     /// The vault key and the data keys it wraps.
     pub(crate) keys: Keyring,
     /// Decrypted documents, by record.

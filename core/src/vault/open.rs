@@ -9,6 +9,7 @@ use rusqlite::Connection;
 
 use super::{now_ms, Inner, Vault, VaultOptions, VaultSecret};
 use crate::crypto::kdf::{self, KdfParams};
+use crate::crypto::seal::ReceiveKey;
 use crate::crypto::signing::DeviceKey;
 use crate::crypto::{envelope, KeyPurpose, Part, SecretKey};
 use crate::error::{Error, Result};
@@ -51,7 +52,7 @@ struct Identity {
     vault_id: VaultId,
     device_id: DeviceId,
     device_key: DeviceKey,
-    sync_key_id: KeyId,
+    receive_key: ReceiveKey,
     registry_id: RecordId,
 }
 
@@ -60,13 +61,15 @@ pub(crate) struct Joining {
     pub(crate) vault_id: VaultId,
     pub(crate) device_id: DeviceId,
     pub(crate) device_key: DeviceKey,
+    /// Made by the joining device itself (the inviting device never sees it).
+    pub(crate) receive_key: ReceiveKey,
+    /// The newest sync key generation (the registry is stored under it).
     pub(crate) sync_key_id: KeyId,
-    pub(crate) sync_key: SecretKey,
     pub(crate) registry_id: RecordId,
     /// The registry document as the inviting device saved it.
     pub(crate) registry: Vec<u8>,
-    /// Every live client data key: `(key id, client, purpose, key)`.
-    pub(crate) keys: Vec<(KeyId, RecordId, KeyPurpose, SecretKey)>,
+    /// Every live key the inviting device held, sync key generations included.
+    pub(crate) keys: Vec<crate::shares::SharedKey>,
 }
 
 impl Vault {
@@ -76,25 +79,30 @@ impl Vault {
         let device_id = DeviceId::random();
         let device_key = DeviceKey::generate();
         let public = device_key.public();
+        let receive_key = ReceiveKey::generate();
+        let receive = receive_key.public();
         let sync_key_id = KeyId::random();
         let registry_id = RecordId::random();
-        let mut inner = Inner::new_file(
-            conn,
-            lock,
-            VaultId::random(),
-            vault_key,
-            kdf_params,
+        let id = Identity {
+            vault_id: VaultId::random(),
             device_id,
             device_key,
-            sync_key_id,
+            receive_key,
             registry_id,
-            opts,
-        )?;
+        };
+        let mut inner = Inner::new_file(conn, lock, id, vault_key, kdf_params, sync_key_id, opts)?;
         let sync_key = SecretKey::random();
-        inner.keys.store(&inner.conn, sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+        inner.keys.store_own(
+            &inner.conn,
+            sync_key_id,
+            VAULT_OWNER,
+            KeyPurpose::Sync,
+            0,
+            &sync_key,
+        )?;
         inner.keys.remember(sync_key_id, sync_key);
         inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
-            registry::create(doc, device_id, &public, now_ms())
+            registry::create(doc, device_id, &public, &receive, now_ms())
         })?;
         inner.refresh_registry();
         Ok(Vault::from_inner(inner))
@@ -147,6 +155,27 @@ impl Vault {
         .map_err(|_| Error::NotAVault("device key does not open"))?;
         let device_key =
             DeviceKey::from_seed(&seed).map_err(|_| Error::NotAVault("device key is malformed"))?;
+        // Files written before epochs get this device's receiving key now (published in the
+        // registry below).
+        let receive_key = match db::meta_get(&conn, Meta::ReceiveKey)? {
+            Some(sealed) => {
+                let private = keyring::open_header(&vault_key, vault_id, Part::ReceiveKey, &sealed)
+                    .map_err(|_| Error::NotAVault("receiving key does not open"))?;
+                ReceiveKey::from_private(&private)
+                    .map_err(|_| Error::NotAVault("receiving key is malformed"))?
+            }
+            None => {
+                let k = ReceiveKey::generate();
+                let sealed = keyring::seal_header(
+                    &vault_key,
+                    vault_id,
+                    Part::ReceiveKey,
+                    &k.private_bytes(),
+                );
+                db::meta_put(&conn, Meta::ReceiveKey, &sealed)?;
+                k
+            }
+        };
         // Vaults written before sync existed (schema 2) get their sync key and registry now.
         if db::meta_get(&conn, Meta::SyncKeyId)?.is_none() {
             db::meta_put(&conn, Meta::SyncKeyId, KeyId::random().as_bytes())?;
@@ -157,11 +186,18 @@ impl Vault {
         let registry_id = RecordId::from_slice(&need(&conn, Meta::RegistryId)?)
             .ok_or(Error::NotAVault("vault header is incomplete"))?;
         let outbox = Outbox::open(&conn, vault_id)?;
-        let id = Identity { vault_id, device_id, device_key, sync_key_id, registry_id };
+        let id = Identity { vault_id, device_id, device_key, receive_key, registry_id };
         let mut inner = Inner::assemble(conn, lock, id, vault_key, opts, outbox);
         if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
             let sync_key = SecretKey::random();
-            inner.keys.store(&inner.conn, sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &sync_key)?;
+            inner.keys.store_own(
+                &inner.conn,
+                sync_key_id,
+                VAULT_OWNER,
+                KeyPurpose::Sync,
+                0,
+                &sync_key,
+            )?;
             inner.keys.remember(sync_key_id, sync_key);
         }
         if db::doc_header(&inner.conn, &registry_id)?.is_none() {
@@ -173,11 +209,13 @@ impl Vault {
                 }
             }
             let public = inner.device_key.public();
+            let receive = inner.receive_key.public();
             inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
-                registry::create(doc, device_id, &public, now_ms())
+                registry::create(doc, device_id, &public, &receive, now_ms())
             })?;
         }
         inner.refresh_registry();
+        inner.publish_receive_key()?;
         Ok(Vault::from_inner(inner))
     }
 
@@ -191,22 +229,30 @@ impl Vault {
         j: Joining,
     ) -> Result<Vault> {
         let (conn, lock, vault_key, kdf_params) = fresh_file(path, secret, &opts)?;
-        let mut inner = Inner::new_file(
-            conn,
-            lock,
-            j.vault_id,
-            vault_key,
-            kdf_params,
-            j.device_id,
-            j.device_key,
-            j.sync_key_id,
-            j.registry_id,
-            opts,
-        )?;
+        let sync_key = j
+            .keys
+            .iter()
+            .find(|k| k.key_id == j.sync_key_id && k.purpose == KeyPurpose::Sync)
+            .map(|k| k.key.clone())
+            .ok_or(Error::InvalidInvite)?;
+        let id = Identity {
+            vault_id: j.vault_id,
+            device_id: j.device_id,
+            device_key: j.device_key,
+            receive_key: j.receive_key,
+            registry_id: j.registry_id,
+        };
+        let mut inner =
+            Inner::new_file(conn, lock, id, vault_key, kdf_params, j.sync_key_id, opts)?;
+        let listed = inner.registry_from(&j.registry)?.receive_keys;
         let tx = inner.conn.transaction()?;
-        inner.keys.store(&tx, j.sync_key_id, VAULT_OWNER, KeyPurpose::Sync, &j.sync_key)?;
-        for (key_id, client, purpose, key) in &j.keys {
-            inner.keys.store(&tx, *key_id, *client, *purpose, key)?;
+        for k in &j.keys {
+            inner.keys.store(&tx, k.key_id, k.client, k.purpose, k.epoch, &k.key)?;
+        }
+        // The devices already listed got their keys from the devices they joined through; this
+        // device only catches up the ones that appear later.
+        for (d, public) in listed {
+            db::sealed_for_put(&tx, &d, &public)?;
         }
         let header = DocHeader {
             doc_id: j.registry_id,
@@ -217,10 +263,11 @@ impl Vault {
             snapshot_seq: 0,
         };
         let aad = super::docs::record_aad(j.vault_id, &header, 0, Part::Snapshot);
-        let snap = envelope::seal(&j.sync_key, &j.sync_key_id, &aad, &j.registry);
+        let snap = envelope::seal(&sync_key, &j.sync_key_id, &aad, &j.registry);
         db::doc_insert(&tx, &header, &snap)?;
         tx.commit()?;
         inner.refresh_registry();
+        inner.publish_receive_key()?;
         Ok(Vault::from_inner(inner))
     }
 }
@@ -232,15 +279,13 @@ impl Inner {
     fn new_file(
         mut conn: Connection,
         lock: store::lock::FileLock,
-        vault_id: VaultId,
+        id: Identity,
         vault_key: SecretKey,
         kdf_params: Option<KdfParams>,
-        device_id: DeviceId,
-        device_key: DeviceKey,
         sync_key_id: KeyId,
-        registry_id: RecordId,
         opts: VaultOptions,
     ) -> Result<Inner> {
+        let (vault_id, device_id, registry_id) = (id.vault_id, id.device_id, id.registry_id);
         let tx = conn.transaction()?;
         db::meta_put(&tx, Meta::VaultId, vault_id.as_bytes())?;
         if let Some(p) = kdf_params {
@@ -250,12 +295,18 @@ impl Inner {
         db::meta_put(&tx, Meta::Canary, &keyring::seal_canary(&vault_key, vault_id))?;
         db::meta_put(&tx, Meta::DeviceId, device_id.as_bytes())?;
         let wrapped =
-            keyring::seal_header(&vault_key, vault_id, Part::DeviceKey, &device_key.seed()[..]);
+            keyring::seal_header(&vault_key, vault_id, Part::DeviceKey, &id.device_key.seed()[..]);
         db::meta_put(&tx, Meta::DeviceKey, &wrapped)?;
+        let wrapped = keyring::seal_header(
+            &vault_key,
+            vault_id,
+            Part::ReceiveKey,
+            &id.receive_key.private_bytes(),
+        );
+        db::meta_put(&tx, Meta::ReceiveKey, &wrapped)?;
         db::meta_put(&tx, Meta::SyncKeyId, sync_key_id.as_bytes())?;
         db::meta_put(&tx, Meta::RegistryId, registry_id.as_bytes())?;
         tx.commit()?;
-        let id = Identity { vault_id, device_id, device_key, sync_key_id, registry_id };
         Ok(Inner::assemble(conn, lock, id, vault_key, opts, Outbox::new(vault_id)))
     }
 
@@ -273,7 +324,8 @@ impl Inner {
             vault_id: id.vault_id,
             device_id: id.device_id,
             device_key: id.device_key,
-            keys: Keyring::new(id.vault_id, vault_key, id.sync_key_id),
+            receive_key: id.receive_key,
+            keys: Keyring::new(id.vault_id, vault_key),
             docs: Default::default(),
             opts,
             registry_id: id.registry_id,
@@ -281,6 +333,27 @@ impl Inner {
             outbox,
             _lock: lock,
         }
+    }
+
+    /// Reads a registry document from its saved bytes.
+    fn registry_from(&self, bytes: &[u8]) -> Result<Registry> {
+        let doc = automerge::AutoCommit::load(bytes).map_err(|_| Error::InvalidInvite)?;
+        registry::read(&doc, self.registry_id)
+    }
+
+    /// Lists this device's receiving key in the registry if it is not (a file from before
+    /// epochs, or a device that just joined), so the other devices can seal keys to it.
+    fn publish_receive_key(&mut self) -> Result<()> {
+        let (me, receive) = (self.device_id, self.receive_key.public());
+        if !self.registry.devices.contains_key(&me)
+            || self.registry.receive_keys.get(&me) == Some(&receive)
+        {
+            return Ok(());
+        }
+        let registry_id = self.registry_id;
+        self.edit(registry_id, Kind::Registry, |doc| registry::set_receive_key(doc, me, &receive))?;
+        self.refresh_registry();
+        Ok(())
     }
 
     /// Queues a whole record (its full Automerge save) for push: how records written before sync
@@ -291,10 +364,9 @@ impl Inner {
         let bytes = c.doc.save();
         let header = c.header.clone();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
-        let key = self.keys.get(&self.conn, header.key_id, id)?.ok_or(Error::Erased(id))?;
+        let (key_id, key) = self.keys.send_key(&self.conn, header.key_id, id)?;
         let seq = self.outbox.next_seq();
-        let entry =
-            self.outbox.change(seq, &key, header.key_id, id, kind, header.client_id, &bytes);
+        let entry = self.outbox.change(seq, &key, key_id, id, kind, header.client_id, &bytes);
         Outbox::put(&self.conn, &entry)?;
         self.outbox.committed(seq);
         Ok(())

@@ -5,7 +5,8 @@
 //! - the records the tests and benches write ([`new_client`], [`bare_session`], [`soap`], ...);
 //! - devices paired by invite over any transport ([`sync`], [`invite`], [`pair`], [`join`],
 //!   [`note_pair`]);
-//! - what a vault left on disk ([`raw_bytes`], [`contains`]);
+//! - what a vault left on disk ([`raw_bytes`], [`contains`]), and what its keys open of the
+//!   relay's bytes ([`key_material`], [`opens`]);
 //! - with feature `relay`: a relay on loopback, in-process (`serve`) or the `mend-relay` binary
 //!   (`RelayProcess`, `relay_bin`), and the relay stores under test (`sqlite`, `postgres`).
 //!
@@ -14,6 +15,7 @@
 
 // Private modules, everything re-exported at the root: tests glob-import the kit beside
 // `mend_core::*`, whose modules (`records`, `sync`, ...) these names must not shadow.
+mod adversary;
 mod bytes;
 mod devices;
 mod records;
@@ -21,6 +23,7 @@ mod records;
 mod relay;
 mod vault;
 
+pub use adversary::*;
 pub use bytes::*;
 pub use devices::*;
 pub use records::*;
