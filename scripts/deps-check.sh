@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 tree=$(cargo tree -p mend-ffi -e normal -d --target all --locked)
 # The tree's top-level lines are the duplicated packages, one line per copy; a package listed
 # twice at one version (built for the host and the target) is one copy in the library.
-crates='rand|rand_core|rand_chacha|getrandom|sha2|digest|crypto-common|chacha20|chacha20poly1305|aead|cipher|poly1305|universal-hash|curve25519-dalek|ed25519|ed25519-dalek|signature|argon2|blake2|subtle|zeroize'
+crates='rand|rand_core|rand_chacha|getrandom|sha2|digest|crypto-common|chacha20|chacha20poly1305|aead|cipher|poly1305|universal-hash|curve25519-dalek|ed25519|ed25519-dalek|x25519-dalek|hkdf|hmac|hpke|signature|argon2|blake2|subtle|zeroize'
 dups=$( { grep -E "^($crates) v" <<<"$tree" || true; } \
   | awk '{print $1, $2}' | sort -u \
   | awk '{n[$1]++; v[$1] = v[$1] " " $2} END {for (k in n) if (n[k] > 1) print k ":" v[k]}')

@@ -78,7 +78,11 @@ fn a_revoked_device_with_all_its_keys_and_the_relay_dump_opens_nothing_written_a
     p.laptop.splice_note_section(n2, "assessment", 0, 0, "Laptop, later. ").unwrap();
     sync(&p.laptop, &p.relay);
     sync(&p.phone, &p.relay);
+    // Everything pushed since, before snapshots let the relay drop what they cover (a backup
+    // taken now keeps it), and the snapshots too.
+    let mut after_all = dump(&p.relay);
     p.phone.upload_snapshots(&p.relay).unwrap();
+    after_all.extend(dump(&p.relay));
     // The revoked tablet keeps pulling (a relay that has not heard, or a backup) and takes
     // whatever it can, then is robbed of everything it holds.
     sync(&p.tablet, &p.relay);
@@ -87,7 +91,7 @@ fn a_revoked_device_with_all_its_keys_and_the_relay_dump_opens_nothing_written_a
     drop(p.tablet);
     let stolen = key_material(&tablet_path, JOIN_KEY);
 
-    let after: Vec<Vec<u8>> = dump(&p.relay).difference(&held_before).cloned().collect();
+    let after: Vec<Vec<u8>> = after_all.difference(&held_before).cloned().collect();
     assert!(after.len() >= 8, "the relay holds what was written after: {}", after.len());
     let opened: Vec<_> = after.iter().filter(|b| opens(&stolen, b)).collect();
     assert!(opened.is_empty(), "{} of {} later bundles opened", opened.len(), after.len());
@@ -175,4 +179,44 @@ fn a_revoked_device_renews_nothing_and_its_later_shares_are_refused() {
         r.rejected.iter().all(|x| x.reason == mend_core::sync::RejectReason::RevokedDevice),
         "{r:?}"
     );
+}
+
+#[test]
+fn two_revocations_made_at_once_on_two_devices_lock_both_out() {
+    let p = practice();
+    let desk = pair(
+        &p.phone,
+        &p.relay,
+        &p.dir.path().join("desk.mend"),
+        VaultSecret::key([0x44; 32]),
+        opts(),
+        &p.relay,
+    );
+    for v in [&p.phone, &p.laptop, &p.tablet, &desk, &p.phone, &p.laptop] {
+        sync(v, &p.relay);
+    }
+    // Offline from each other, the phone revokes the tablet and the laptop revokes the desk:
+    // each seals its new generation to the device the other revoked.
+    p.phone.revoke_device(p.tablet.device_id()).unwrap();
+    p.laptop.revoke_device(desk.device_id()).unwrap();
+    sync(&p.phone, &p.relay);
+    sync(&p.laptop, &p.relay);
+    sync(&p.phone, &p.relay);
+    let held = dump(&p.relay);
+    // Once both revocations are known, the next writes open for neither.
+    let n = p.phone.create_note(&soap(p.session)).unwrap();
+    p.laptop.set_client_status(p.client, ClientStatus::OnHold).unwrap();
+    sync(&p.phone, &p.relay);
+    sync(&p.laptop, &p.relay);
+    sync(&p.phone, &p.relay);
+    assert_eq!(p.laptop.note(n).unwrap().id, n);
+    assert_eq!(p.phone.client(p.client).unwrap().status, ClientStatus::OnHold);
+    drop((p.tablet, desk));
+    let after: Vec<Vec<u8>> = dump(&p.relay).difference(&held).cloned().collect();
+    assert!(after.len() >= 2);
+    for (file, key) in [("tablet.mend", JOIN_KEY), ("desk.mend", [0x44; 32])] {
+        let stolen = key_material(&p.dir.path().join(file), key);
+        let opened = after.iter().filter(|b| opens(&stolen, b)).count();
+        assert_eq!(opened, 0, "{file} opened {opened} of {} later bundles", after.len());
+    }
 }

@@ -3,7 +3,9 @@
 //! it, reopen it, and print what a therapist would see.
 //!
 //! Part two starts a real `mend-relay` on loopback (embedded SQLite store) and syncs a second
-//! device through it over HTTP.
+//! device through it over HTTP. Part three loses that device: the phone revokes it and writes a
+//! new note, and the example, playing the thief, shows that every key in the tablet's vault file
+//! opens none of what the relay stored since.
 //!
 //! Run: `cargo run -p mend-relay --example notebook [-- PATH]` (a temporary folder by default).
 
@@ -455,6 +457,71 @@ fn two_devices(
     );
     if !leaked.is_empty() {
         return Err("the relay saw plaintext".into());
+    }
+    lost_tablet(phone, &phone_link, tablet, &tablet_path, [0x7Bu8; 32], &relay_db, session)
+}
+
+/// Every bundle the relay's SQLite store holds.
+fn relay_bundles(relay_db: &std::path::Path) -> Result<Vec<Vec<u8>>, Box<dyn StdError>> {
+    let conn = rusqlite::Connection::open(relay_db)?;
+    let mut st = conn.prepare("SELECT data FROM bundles")?;
+    let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<Vec<u8>>, _>>()?;
+    Ok(rows)
+}
+
+/// Part three: the tablet is lost. The phone revokes it and writes a new note; then, playing
+/// the thief, the example takes every key out of the tablet's vault file (with its key) and
+/// tries them on everything the relay stored since the revocation.
+fn lost_tablet(
+    phone: &Vault,
+    phone_link: &dyn mend_core::sync::Transport,
+    tablet: Vault,
+    tablet_path: &std::path::Path,
+    tablet_key: [u8; 32],
+    relay_db: &std::path::Path,
+    session: RecordId,
+) -> Result<(), Box<dyn StdError>> {
+    use mend_core::sync::SyncOptions;
+    use std::collections::HashSet;
+    println!("\n=== The tablet is lost ===");
+    let before: HashSet<Vec<u8>> = relay_bundles(relay_db)?.into_iter().collect();
+    phone.revoke_device(tablet.device_id())?;
+    let note = phone.create_note(&NewNote {
+        session_id: session,
+        author_id: "dr-rivera".into(),
+        format: NoteFormat::Soap,
+        sections: vec![("subjective".into(), "Reports the tablet was left on a train.".into())],
+        created_at: 1_768_300_000_000,
+    })?;
+    phone.sync(phone_link, &SyncOptions::default())?;
+    println!(
+        "The phone revoked the tablet and wrote a new note; the relay now refuses the tablet."
+    );
+    if tablet.note(note).is_ok() {
+        return Err("the revoked tablet reads the new note".into());
+    }
+    drop(tablet);
+    let stolen = mend_testkit::key_material(tablet_path, tablet_key);
+    let held: Vec<Vec<u8>> = relay_bundles(relay_db)?;
+    let opened_before = held
+        .iter()
+        .filter(|b| before.contains(*b))
+        .filter(|b| mend_testkit::opens(&stolen, b))
+        .count();
+    let after: Vec<&Vec<u8>> = held.iter().filter(|b| !before.contains(*b)).collect();
+    let opened_after = after.iter().filter(|b| mend_testkit::opens(&stolen, b)).count();
+    println!(
+        "The tablet's {} keys open {} of the {} bundles stored before the revocation (what it \
+         already had) and {} of the {} stored since (the revocation and the new note, under key \
+         generations sealed only to the remaining devices).",
+        stolen.keys.len(),
+        opened_before,
+        before.len(),
+        opened_after,
+        after.len()
+    );
+    if opened_after > 0 || after.is_empty() {
+        return Err("a revoked device opened what was written after its revocation".into());
     }
     Ok(())
 }

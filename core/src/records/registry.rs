@@ -1,7 +1,6 @@
 //! The vault registry: a small Automerge document every device of a vault shares, under the vault
 //! sync key. It lists the devices allowed to sign bundles (with their Ed25519 public keys and the
-//! X25519 keys that key shares are sealed to), the revoked ones (with the epoch each revocation
-//! started), issued invites, and erased clients (ids and key ids only — never key material,
+//! X25519 keys that key shares are sealed to), the revoked ones, issued invites, and erased clients (ids and key ids only — never key material,
 //! because this document is never erased). Add-wins maps, so a revocation or erasure made on one
 //! device cannot be undone by a concurrent edit elsewhere.
 
@@ -31,9 +30,6 @@ pub struct Registry {
     /// Device → its X25519 receiving key (absent until a device made before epochs publishes
     /// one).
     pub receive_keys: HashMap<DeviceId, [u8; 32]>,
-    /// Revoked device → the key epoch its revocation started: every key generation older than
-    /// it may be known to that device.
-    pub revoked_epoch: HashMap<DeviceId, u32>,
 }
 
 impl Registry {
@@ -64,10 +60,13 @@ impl Registry {
         out
     }
 
-    /// The oldest key generation nothing may be sent under any more: the latest epoch a
-    /// revocation started (0: none).
+    /// The key epoch: how many devices are revoked. A key generation is made in the epoch its
+    /// maker knew, so it was sealed to none of that many revoked devices; revocations are never
+    /// undone, so a generation from an older epoch may have reached a device revoked since, and
+    /// nothing is sent under it any more. (Two devices revoking different devices at once each
+    /// make generations of epoch 1; once both revocations merge, the epoch is 2 and they renew.)
     pub fn required_epoch(&self) -> u32 {
-        self.revoked_epoch.values().copied().max().unwrap_or(0)
+        self.revoked.len().min(u32::MAX as usize) as u32
     }
 }
 
@@ -92,7 +91,6 @@ pub fn create(
     doc.put_object(ROOT, "revoked", ObjType::Map)?;
     doc.put_object(ROOT, "erased", ObjType::Map)?;
     doc.put_object(ROOT, "invites", ObjType::Map)?;
-    doc.put_object(ROOT, "epochs", ObjType::Map)?;
     add_device(doc, RecordId::from_bytes([0; 16]), device, public, device, at)?;
     set_receive_key(doc, device, receive)
 }
@@ -146,17 +144,11 @@ pub fn set_receive_key(doc: &mut AutoCommit, device: DeviceId, receive: &[u8; 32
     Ok(())
 }
 
-/// Revokes a device: its bundles after sequence number `upto` are refused everywhere, and
-/// nothing is sent under a key generation older than `epoch` from now on.
-pub fn revoke(doc: &mut AutoCommit, device: DeviceId, upto: u64, epoch: u32) -> Result<()> {
+/// Revokes a device: its bundles after sequence number `upto` are refused everywhere (and the
+/// key epoch advances: see [`Registry::required_epoch`]).
+pub fn revoke(doc: &mut AutoCommit, device: DeviceId, upto: u64) -> Result<()> {
     let revoked = map(doc, "revoked", RecordId::from_bytes([0; 16]))?;
     doc.put(&revoked, device.to_string(), upto.min(i64::MAX as u64) as i64)?;
-    // Registries written before epochs have no `epochs` map yet.
-    let epochs = match doc.get(ROOT, "epochs")? {
-        Some((automerge::Value::Object(ObjType::Map), m)) => m,
-        _ => doc.put_object(ROOT, "epochs", ObjType::Map)?,
-    };
-    doc.put(&epochs, device.to_string(), i64::from(epoch))?;
     Ok(())
 }
 
@@ -192,28 +184,6 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
             if let Some(k) = hex::decode(receive).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
                 reg.receive_keys.insert(device, k);
             }
-        }
-    }
-    if let Ok(Some(epochs)) = r.opt_obj(&ROOT, "epochs", ObjType::Map) {
-        for item in doc.map_range(&epochs, ..) {
-            let Ok(d) = item.key.parse::<DeviceId>() else { continue };
-            // Concurrent revocations of one device keep every epoch; the largest counts.
-            let epoch = doc
-                .get_all(&epochs, item.key.as_ref())
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(v, _)| match v {
-                    automerge::Value::Scalar(s) => match s.as_ref() {
-                        automerge::ScalarValue::Int(i) => {
-                            Some((*i).clamp(0, i64::from(u32::MAX)) as u32)
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0);
-            reg.revoked_epoch.insert(d, epoch);
         }
     }
     let revoked = r.obj(&ROOT, "revoked", ObjType::Map)?;

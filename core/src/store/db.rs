@@ -245,12 +245,6 @@ pub fn invited_upto(conn: &Connection, device: &DeviceId) -> Result<i64> {
         .unwrap_or(0))
 }
 
-/// The highest key generation in the file (0 if none).
-pub fn keys_max_epoch(conn: &Connection) -> Result<u32> {
-    let e: Option<i64> = conn.query_row("SELECT max(epoch) FROM keys", [], |r| r.get(0))?;
-    Ok(e.unwrap_or(0).clamp(0, u32::MAX as i64) as u32)
-}
-
 /// Whether every key this device holds was sealed to `device`'s receiving key `public`.
 pub fn sealed_for_contains(
     conn: &Connection,

@@ -21,9 +21,8 @@ impl Vault {
         let mut guard = self.lock();
         let g: &mut Inner = &mut guard;
         let id = RecordId::random();
-        // New clients start in the newest epoch: their keys are never sealed to a device
-        // revoked before.
-        let epoch = db::keys_max_epoch(&g.conn)?.max(g.registry.required_epoch());
+        // New clients start in the current epoch: their keys are sealed to no revoked device.
+        let epoch = g.registry.required_epoch();
         let recipients = g.registry.receivers(g.device_id);
         let first = g.outbox.next_seq();
         let tx = g.conn.transaction()?;
@@ -103,6 +102,15 @@ impl Inner {
         client: RecordId,
         key_ids: &[KeyId],
     ) -> Result<()> {
+        // Every generation: the ones the erasing device named, and any this device holds that
+        // it did not know of (renewed here, say, after a revocation).
+        let mut key_ids = key_ids.to_vec();
+        for k in db::keys_of_client(&self.conn, &client)? {
+            if !key_ids.contains(&k.key_id) {
+                key_ids.push(k.key_id);
+            }
+        }
+        let key_ids = key_ids.as_slice();
         let tx = self.conn.transaction()?;
         db::keys_destroy(&tx, &client)?;
         Outbox::drop_keys(&tx, key_ids)?;

@@ -54,13 +54,18 @@ impl Vault {
         }
         let registry_id = g.registry_id;
         let upto = db::applied_max(&g.conn, &device)?;
-        // A new epoch: nothing is sent under a key the revoked device may hold from now on.
-        let epoch = db::keys_max_epoch(&g.conn)?.max(g.registry.required_epoch()) + 1;
-        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto, epoch))?;
+        // A new epoch: every key is renewed and sealed to the remaining devices first, so that
+        // even the registry change recording the revocation goes under a sync key the revoked
+        // device never receives (the others get it with the shares, which they apply first).
+        let epoch = if g.registry.revoked.contains_key(&device) {
+            g.registry.required_epoch()
+        } else {
+            g.registry.required_epoch() + 1
+        };
+        g.renew_keys(epoch, Some(device))?;
+        g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto))?;
         db::relay_queue_put(&g.conn, RelayOp::Revoke, &device, &[0; 32])?;
         g.refresh_registry();
-        // The revocation is recorded; if renewing the keys fails here, every sync retries it.
-        g.renew_stale_keys()?;
         Ok(())
     }
 }

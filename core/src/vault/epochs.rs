@@ -2,13 +2,14 @@
 //!
 //! - A new client's keys are sealed to every device the registry lists as a receiver (listed,
 //!   not revoked, with a receiving key): [`Inner::share_new_keys`].
-//! - Revoking a device starts a new epoch: the revocation records it in the registry, and every
-//!   device that finds a live key older than the newest revocation's epoch makes a new
-//!   generation of it and seals it to the remaining devices ([`Inner::renew_stale_keys`]). The
-//!   revoking device does so at once; the others at the end of their next sync, which also covers
-//!   a client some device created before it heard of the revocation. Two devices renewing the
-//!   same key both succeed; every device then sends under the same newest generation (highest
-//!   epoch, then key id).
+//! - Revoking a device starts a new epoch (the epoch is the number of revoked devices, see
+//!   [`crate::records::registry::Registry::required_epoch`]): every device that finds a live key
+//!   from an older epoch makes a new generation of it and seals it to the remaining devices
+//!   ([`Inner::renew_stale_keys`]). The revoking device does so at once; the others at the end of
+//!   their next sync, which also covers a client some device created before it heard of the
+//!   revocation, and two revocations made at once on two devices. Two devices renewing the same
+//!   key both succeed; every device then sends under the same newest generation (highest epoch,
+//!   then key id).
 //! - A device that appears in the registry with a receiving key this device has not sealed to
 //!   (one that joined, or one made before epochs that just published its key) is sent, once,
 //!   the keys this device made itself that it may lack ([`Inner::catch_up`]).
@@ -77,11 +78,17 @@ impl Inner {
         Ok(1)
     }
 
-    /// Makes a new generation of every live key older than the registry's newest revocation
-    /// epoch and seals it to the remaining devices, in one transaction. Returns how many keys
+    /// Makes a new generation of every live key from an older epoch than the registry's and
+    /// seals it to the remaining devices, in one transaction. Returns how many keys
     /// were renewed.
     pub(crate) fn renew_stale_keys(&mut self) -> Result<u64> {
         let required = self.registry.required_epoch();
+        self.renew_keys(required, None)
+    }
+
+    /// Makes a new generation, of epoch `required`, of every live key from an older epoch, and
+    /// seals it to the registry's receivers except `leaving` (a device about to be revoked).
+    pub(crate) fn renew_keys(&mut self, required: u32, leaving: Option<DeviceId>) -> Result<u64> {
         // A revoked device has no one to renew keys for: nothing it sends is accepted.
         if required == 0 || self.registry.revoked.contains_key(&self.device_id) {
             return Ok(0);
@@ -102,7 +109,8 @@ impl Inner {
         if stale.is_empty() {
             return Ok(0);
         }
-        let recipients = self.registry.receivers(self.device_id);
+        let mut recipients = self.registry.receivers(self.device_id);
+        recipients.retain(|(d, _)| Some(*d) != leaving);
         let first = self.outbox.next_seq();
         let mut seq = first;
         let mut made: Vec<(KeyId, SecretKey)> = Vec::new();
