@@ -111,6 +111,14 @@ fn a_revoked_device_with_all_its_keys_and_the_relay_dump_opens_nothing_written_a
         assert_eq!(v.client(newcomer).unwrap().alias_code, "C-7002");
         assert!(v.note(before_note).is_ok());
     }
+    // What the laptop merged from the new generations is stored under its records' own keys:
+    // it reads back after a reopen.
+    drop(p.laptop);
+    let laptop =
+        Vault::open(&p.dir.path().join("laptop.mend"), VaultSecret::key(LAPTOP_KEY), opts())
+            .unwrap();
+    assert!(laptop.note(new_note).unwrap().section("plan").unwrap().contains("revocation."));
+    assert_eq!(laptop.client(newcomer).unwrap().alias_code, "C-7002");
     let later = pair(
         &p.phone,
         &p.relay,
@@ -145,6 +153,9 @@ fn a_device_that_made_a_client_before_hearing_of_a_revocation_renews_its_keys() 
     sync(&p.phone, &p.relay);
     assert!(p.phone.note(n).unwrap().section("plan").unwrap().contains("After the laptop heard."));
 
+    drop(p.phone);
+    let phone = reopen(&p.dir.path().join("vault.mend"));
+    assert!(phone.note(n).unwrap().section("plan").unwrap().contains("After the laptop heard."));
     sync(&p.tablet, &p.relay);
     drop(p.tablet);
     let stolen = key_material(&p.dir.path().join("tablet.mend"), JOIN_KEY);

@@ -131,3 +131,27 @@ fn postgres_store_conforms() {
     let s = mend_testkit::postgres();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(suite(s));
 }
+
+/// A backup thief who copies the SQLite store's files after an erasure finds nothing of the
+/// dropped bundles: secure_delete overwrites their pages and the drop truncates the log.
+#[test]
+fn a_drop_leaves_no_copy_in_the_sqlite_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = mend_testkit::sqlite(&dir);
+    let marker: Vec<u8> = b"ZQX-DROPPED-CIPHERTEXT-".repeat(40);
+    let kept: Vec<u8> = b"ZQX-KEPT-CIPHERTEXT-".repeat(40);
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        s.migrate().await.unwrap();
+        let v = id(1);
+        s.register_vault(v, id(10), [10; 32]).await.unwrap();
+        let mut gone = bundle(2, 3, 10, 1);
+        gone.bytes = marker.clone();
+        let mut stays = bundle(4, 5, 10, 2);
+        stays.bytes = kept.clone();
+        s.push(v, vec![gone, stays]).await.unwrap();
+        assert_eq!(s.drop_keys(v, vec![id(3)]).await.unwrap(), 1);
+    });
+    let raw = mend_testkit::raw_bytes(&dir.path().join("relay.db"));
+    assert!(mend_testkit::contains(&raw, &kept), "control: what was kept is found");
+    assert!(!mend_testkit::contains(&raw, &marker[..60]), "a dropped bundle's bytes remain");
+}

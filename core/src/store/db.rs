@@ -112,9 +112,22 @@ pub fn rollback(conn: &Connection) {
 
 /// Copies the write-ahead log into the file and truncates it, so that overwritten bytes (destroyed
 /// keys) leave no copy in the log.
+/// SQLite reports a checkpoint it could not finish (a reader held an older snapshot) as `busy`
+/// rather than an error: that is retried a few times, then reported as
+/// [`crate::error::Error::Storage`], never ignored, because the log would still hold the bytes.
 pub fn checkpoint_truncate(conn: &Connection) -> Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    Ok(())
+    for attempt in 0..5u64 {
+        let (busy, log, done): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        // After TRUNCATE the log is empty (-1/-1 outside WAL mode, which has no log to keep).
+        if busy == 0 && (log == done || log <= 0) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10 * (attempt + 1)));
+    }
+    Err(crate::error::Error::Storage("the write-ahead log could not be checkpointed".into()))
 }
 
 /// A row of the `keys` table.

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use super::bundle::{Bundle, BundleKind};
 use super::report::{RejectReason, Rejection, SyncReport};
 use super::transport::PageItem;
-use crate::crypto::{envelope, signing, KeyPurpose, Part, SecretKey};
+use crate::crypto::{envelope, signing, KeyPurpose, Part};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, RecordId};
 use crate::keyring::VAULT_OWNER;
@@ -62,17 +62,17 @@ struct Stage {
     verified: Option<[u8; 32]>,
     seen: HashSet<(DeviceId, u64)>,
     index: HashMap<RecordId, usize>,
-    docs: Vec<(RecordId, Kind, SecretKey, Vec<Staged>)>,
+    docs: Vec<(RecordId, Kind, Vec<Staged>)>,
 }
 
 impl Stage {
-    fn add(&mut self, id: RecordId, kind: Kind, key: SecretKey, s: Staged) {
+    fn add(&mut self, id: RecordId, kind: Kind, s: Staged) {
         self.seen.insert((s.device, s.seq));
         match self.index.get(&id) {
-            Some(&i) => self.docs[i].3.push(s),
+            Some(&i) => self.docs[i].2.push(s),
             None => {
                 self.index.insert(id, self.docs.len());
-                self.docs.push((id, kind, key, vec![s]));
+                self.docs.push((id, kind, vec![s]));
             }
         }
     }
@@ -382,7 +382,8 @@ impl<'a> Applier<'a> {
                     return Ok(Outcome::Rejected(RejectReason::Mismatch));
                 }
                 // Another generation of the record's key is fine, of the same purpose: a
-                // psychotherapy note never arrives under the client's record key.
+                // psychotherapy note never arrives under the client's record key. What arrived
+                // is stored under the record's own key (`merge_changes`).
                 if h.key_id != b.key_id {
                     let stored = db::key_get(&self.v.conn, &h.key_id)?;
                     if stored.is_none_or(|s| s.purpose != row.purpose) {
@@ -402,7 +403,6 @@ impl<'a> Applier<'a> {
                     stage.add(
                         b.doc,
                         kind,
-                        key,
                         Staged {
                             relay_seq,
                             device: b.device,
@@ -414,13 +414,7 @@ impl<'a> Applier<'a> {
                     return Ok(Outcome::Staged);
                 }
                 merged(
-                    self.v.merge_changes(
-                        b.doc,
-                        kind,
-                        &key,
-                        bytes,
-                        b.kind == BundleKind::Snapshot,
-                    )?,
+                    self.v.merge_changes(b.doc, kind, bytes, b.kind == BundleKind::Snapshot)?,
                     kind,
                 )
             }
@@ -440,7 +434,7 @@ impl<'a> Applier<'a> {
     /// combined changes do not load, its bundles are merged one by one so that only the bad ones
     /// are refused.
     fn merge_staged(&mut self, stage: Stage, report: &mut SyncReport) -> Result<()> {
-        for (id, kind, key, members) in stage.docs {
+        for (id, kind, members) in stage.docs {
             let together = members.len() > 1;
             if together {
                 let all = zeroize::Zeroizing::new(
@@ -448,7 +442,7 @@ impl<'a> Applier<'a> {
                 );
                 self.v.cached_any(id)?;
                 if let Outcome::Applied { .. } =
-                    merged(self.v.merge_changes(id, kind, &key, &all, false)?, kind)
+                    merged(self.v.merge_changes(id, kind, &all, false)?, kind)
                 {
                     for m in &members {
                         staged_applied(&self.v.conn, id, m, report)?;
@@ -458,7 +452,7 @@ impl<'a> Applier<'a> {
             }
             for m in &members {
                 self.v.cached_any(id)?;
-                match merged(self.v.merge_changes(id, kind, &key, &m.bytes, false)?, kind) {
+                match merged(self.v.merge_changes(id, kind, &m.bytes, false)?, kind) {
                     Outcome::Applied { .. } => staged_applied(&self.v.conn, id, m, report)?,
                     Outcome::Rejected(reason) => {
                         report.rejected.push(Rejection { relay_seq: m.relay_seq, reason })

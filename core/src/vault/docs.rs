@@ -363,16 +363,19 @@ impl Inner {
     /// Merges changes another device made into the cached record `id` (loaded by the caller) and
     /// stores them as one change, with the summary if it moved. `whole`: the bytes are a whole
     /// document, not stored if they bring nothing new. Returns `false` (nothing stored, the
-    /// cached copy dropped) if the bytes do not load as Automerge changes.
+    /// cached copy dropped) if the bytes do not load as Automerge changes. They are stored under
+    /// the record's own key, whatever generation they were sent under.
     pub(crate) fn merge_changes(
         &mut self,
         id: RecordId,
         kind: Kind,
-        key: &SecretKey,
         bytes: &[u8],
         whole: bool,
     ) -> Result<bool> {
         let vault = self.vault_id;
+        let key_id =
+            self.docs.get(&id).ok_or_else(|| Error::Internal("cache".into()))?.header.key_id;
+        let key = &self.key_of(key_id, id)?;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
         let heads = c.doc.get_heads();
         let missing = c.doc.get_missing_deps(&[]);

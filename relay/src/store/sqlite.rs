@@ -53,6 +53,8 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        // Dropped bundles (an erased client's) are overwritten on disk, not only unlinked.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -268,6 +270,14 @@ impl Store for SqliteStore {
                     .map_err(backend)? as u64;
             }
             tx.commit().map_err(backend)?;
+            // secure_delete overwrote the pages; the log still holds their earlier versions
+            // until a checkpoint copies it back and truncates it.
+            let busy: i64 = c
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(backend)?;
+            if busy != 0 {
+                tracing::warn!("write-ahead log busy after a drop; checkpoint deferred");
+            }
             Ok(n)
         })
         .await
