@@ -23,13 +23,13 @@
 //! The keyring never decides *when* a key is made or destroyed; the vault does. Its SQL is in
 //! [`crate::store::db`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 
 use crate::crypto::{envelope, Aad, KeyPurpose, Part, SecretKey};
 use crate::error::{Error, Result};
-use crate::ids::{KeyId, RecordId, VaultId};
+use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 use crate::store::db::{self, KeyRow};
 
 /// The vault key's own id in envelopes (it is not stored in the `keys` table).
@@ -93,16 +93,37 @@ pub(crate) struct Keyring {
     cache: HashMap<KeyId, SecretKey>,
     /// A key → the newest generation of its client and purpose (cleared when keys change).
     newest: HashMap<KeyId, KeyId>,
+    /// This device (the maker of the keys it creates).
+    device: DeviceId,
+    /// Revoked devices: a generation one of them made is never sent under, since it chose the
+    /// key (a device may plant a generation with any epoch before it is revoked).
+    untrusted: HashSet<DeviceId>,
 }
 
 impl Keyring {
     /// The keyring of a vault whose key has been checked against its canary.
-    pub(crate) fn new(vault: VaultId, vault_key: SecretKey) -> Keyring {
-        Keyring { vault, vault_key, cache: HashMap::new(), newest: HashMap::new() }
+    pub(crate) fn new(vault: VaultId, device: DeviceId, vault_key: SecretKey) -> Keyring {
+        Keyring {
+            vault,
+            vault_key,
+            cache: HashMap::new(),
+            newest: HashMap::new(),
+            device,
+            untrusted: HashSet::new(),
+        }
     }
 
-    /// Stores a key received from another device (an invite or a share), wrapped under the
-    /// vault key (it is not cached: see [`Keyring::remember`]).
+    /// Tells the keyring which devices are revoked (after every registry read).
+    pub(crate) fn set_untrusted(&mut self, revoked: HashSet<DeviceId>) {
+        if revoked != self.untrusted {
+            self.untrusted = revoked;
+            self.newest.clear();
+        }
+    }
+
+    /// Stores a key received from another device (`maker`: the share's signer, or what an
+    /// invite says), wrapped under the vault key (it is not cached: see [`Keyring::remember`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn store(
         &mut self,
         conn: &Connection,
@@ -110,9 +131,10 @@ impl Keyring {
         client: RecordId,
         purpose: KeyPurpose,
         epoch: u32,
+        maker: Option<DeviceId>,
         key: &SecretKey,
     ) -> Result<()> {
-        self.insert(conn, key_id, client, purpose, epoch, false, key)
+        self.insert(conn, (key_id, client, purpose, epoch), false, maker, Some(key))
     }
 
     /// Stores a key this device made.
@@ -125,27 +147,49 @@ impl Keyring {
         epoch: u32,
         key: &SecretKey,
     ) -> Result<()> {
-        self.insert(conn, key_id, client, purpose, epoch, true, key)
+        let me = Some(self.device);
+        self.insert(conn, (key_id, client, purpose, epoch), true, me, Some(key))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn insert(
+    /// Records a key that arrived for a client already erased here, as destroyed, so that what
+    /// was sent under it reads as erased instead of waiting for a key forever.
+    pub(crate) fn store_destroyed(
         &mut self,
         conn: &Connection,
         key_id: KeyId,
         client: RecordId,
         purpose: KeyPurpose,
         epoch: u32,
-        mine: bool,
-        key: &SecretKey,
     ) -> Result<()> {
-        let wrapped = envelope::seal(
-            &self.vault_key,
-            &VAULT_KEY_ID,
-            &wrap_aad(self.vault, key_id),
-            key.expose(),
-        );
-        db::key_insert(conn, &key_id, &client, purpose, epoch, mine, &wrapped)?;
+        self.insert(conn, (key_id, client, purpose, epoch), false, None, None)
+    }
+
+    fn insert(
+        &mut self,
+        conn: &Connection,
+        (key_id, client, purpose, epoch): (KeyId, RecordId, KeyPurpose, u32),
+        mine: bool,
+        maker: Option<DeviceId>,
+        key: Option<&SecretKey>,
+    ) -> Result<()> {
+        let wrapped = key.map(|k| {
+            envelope::seal(
+                &self.vault_key,
+                &VAULT_KEY_ID,
+                &wrap_aad(self.vault, key_id),
+                k.expose(),
+            )
+        });
+        db::key_insert(
+            conn,
+            &key_id,
+            &client,
+            purpose,
+            epoch,
+            mine,
+            maker.as_ref(),
+            wrapped.as_deref(),
+        )?;
         self.newest.clear();
         Ok(())
     }
@@ -164,6 +208,17 @@ impl Keyring {
         Ok((key_id, key))
     }
 
+    /// Whether a key's maker is not revoked (unknown makers, from before epochs, count as
+    /// trusted: those keys are all of epoch 0 and renewed at the first revocation).
+    pub(crate) fn trusted(&self, row: &KeyRow) -> bool {
+        row.maker.is_none_or(|m| !self.untrusted.contains(&m))
+    }
+
+    /// The vault key, for the header values sealed under it (this device's receiving key).
+    pub(crate) fn vault_key(&self) -> &SecretKey {
+        &self.vault_key
+    }
+
     /// The newest live generation of `client`'s key for `purpose`: the one everything sent
     /// from now on goes under. [`Error::Erased`] once destroyed.
     pub(crate) fn newest_row(
@@ -173,11 +228,17 @@ impl Keyring {
         purpose: KeyPurpose,
     ) -> Result<KeyRow> {
         // Rows come ordered by purpose, epoch and key id: the last of a purpose is the newest,
-        // the same choice on every device.
-        let row = db::keys_of_client(conn, &client)?
+        // the same choice on every device; a generation a revoked device made does not count
+        // while there is any other.
+        let rows: Vec<KeyRow> = db::keys_of_client(conn, &client)?
             .into_iter()
-            .rfind(|k| k.purpose == Some(purpose))
-            .ok_or(Error::NotFound { kind: "client", id: client })?;
+            .filter(|k| k.purpose == Some(purpose))
+            .collect();
+        let trusted = rows.iter().rposition(|k| self.trusted(k));
+        let row = match trusted {
+            Some(i) => rows[i].clone(),
+            None => rows.last().cloned().ok_or(Error::NotFound { kind: "client", id: client })?,
+        };
         if row.wrapped.is_none() {
             return Err(Error::Erased(client));
         }
@@ -273,6 +334,15 @@ impl Keyring {
         after: i64,
     ) -> Result<Vec<(KeyRow, SecretKey)>> {
         self.unwrap_rows(conn, db::own_keys_after(conn, after)?)
+    }
+
+    /// Every live key added after key number `after`, whoever made it, with its row.
+    pub(crate) fn live_keys_after(
+        &mut self,
+        conn: &Connection,
+        after: i64,
+    ) -> Result<Vec<(KeyRow, SecretKey)>> {
+        self.unwrap_rows(conn, db::live_keys_after(conn, after)?)
     }
 
     fn unwrap_rows(

@@ -225,6 +225,12 @@ fn recorded_vaults_take_new_edits_and_sync_them() {
     let session = phone.create_session(&new_session(client, 1_767_900_000_000)).unwrap();
     let note = phone.create_note(&soap(session)).unwrap();
     phone.splice_note_section(note, "subjective", 0, 0, "New build: ").unwrap();
+    // The recorded registry lists a revoked device, so the first write after the upgrade
+    // renews every key (a new epoch), sealed to the devices whose receiving keys the phone
+    // knows: none yet, as the tablet publishes its own when it first syncs. The phone seals its
+    // keys to the tablet at its next sync, and the tablet reads the note after that.
+    sync(&phone, &relay);
+    sync(&tablet, &relay);
     sync(&phone, &relay);
     sync(&tablet, &relay);
     let want = "New build: Reports poor sleep";

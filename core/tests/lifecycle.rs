@@ -126,7 +126,7 @@ fn a_vault_from_before_sync_is_upgraded_on_open() {
              DROP TABLE relay_queue; DROP INDEX docs_by_kind;
              DROP TABLE sealed_for; DROP TABLE invited;
              ALTER TABLE keys DROP COLUMN epoch; ALTER TABLE keys DROP COLUMN mine;
-             ALTER TABLE keys DROP COLUMN added;
+             ALTER TABLE keys DROP COLUMN added; ALTER TABLE keys DROP COLUMN maker;
              PRAGMA user_version = 2;",
         )
         .unwrap();

@@ -79,12 +79,22 @@ pub enum SignerState {
     Revoked,
 }
 
-/// Writes a new registry listing its first device.
+/// What a device signs to publish its receiving key: no other device can substitute one.
+pub fn receive_key_message(registry: RecordId, device: DeviceId, receive: &[u8; 32]) -> Vec<u8> {
+    let mut m = b"mend-receive-key-v1".to_vec();
+    m.extend_from_slice(registry.as_bytes());
+    m.extend_from_slice(device.as_bytes());
+    m.extend_from_slice(receive);
+    m
+}
+
+/// Writes a new registry listing its first device, with its receiving key and the signature
+/// over [`receive_key_message`].
 pub fn create(
     doc: &mut AutoCommit,
     device: DeviceId,
     public: &[u8; 32],
-    receive: &[u8; 32],
+    receive: (&[u8; 32], &[u8; 64]),
     at: i64,
 ) -> Result<()> {
     doc.put_object(ROOT, "devices", ObjType::Map)?;
@@ -92,7 +102,7 @@ pub fn create(
     doc.put_object(ROOT, "erased", ObjType::Map)?;
     doc.put_object(ROOT, "invites", ObjType::Map)?;
     add_device(doc, RecordId::from_bytes([0; 16]), device, public, device, at)?;
-    set_receive_key(doc, device, receive)
+    set_receive_key(doc, device, receive.0, receive.1)
 }
 
 fn map(doc: &AutoCommit, key: &str, id: RecordId) -> Result<automerge::ObjId> {
@@ -137,10 +147,17 @@ pub fn set_name(doc: &mut AutoCommit, device: DeviceId, name: &str) -> Result<()
     Ok(())
 }
 
-/// Publishes a listed device's X25519 receiving key.
-pub fn set_receive_key(doc: &mut AutoCommit, device: DeviceId, receive: &[u8; 32]) -> Result<()> {
+/// Publishes a listed device's X25519 receiving key, signed by that device
+/// ([`receive_key_message`]).
+pub fn set_receive_key(
+    doc: &mut AutoCommit,
+    device: DeviceId,
+    receive: &[u8; 32],
+    signature: &[u8; 64],
+) -> Result<()> {
     let d = device_entry(doc, device)?;
     doc.put(&d, "receive", hex::encode(receive))?;
+    doc.put(&d, "receive_sig", hex::encode(signature))?;
     Ok(())
 }
 
@@ -180,9 +197,16 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
         if let Ok(Some(at)) = r.opt_int(&d, "added_at") {
             reg.added_at.insert(device, at);
         }
-        if let Ok(Some(receive)) = r.opt_str(&d, "receive") {
-            if let Some(k) = hex::decode(receive).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
-                reg.receive_keys.insert(device, k);
+        // A receiving key counts only with its device's signature: another device (or a
+        // forged registry edit) cannot make keys be sealed to a key it holds.
+        let receive = r.opt_str(&d, "receive").ok().flatten().and_then(|h| hex::decode(h).ok());
+        let sig = r.opt_str(&d, "receive_sig").ok().flatten().and_then(|h| hex::decode(h).ok());
+        if let (Some(k), Some(sig)) = (receive, sig) {
+            if let Ok(k) = <[u8; 32]>::try_from(k) {
+                let msg = receive_key_message(id, device, &k);
+                if crate::crypto::signing::verify(&public, &msg, &sig).is_ok() {
+                    reg.receive_keys.insert(device, k);
+                }
             }
         }
     }
@@ -223,4 +247,36 @@ pub fn read(doc: &AutoCommit, id: RecordId) -> Result<Registry> {
         reg.erased.insert(client, keys);
     }
     Ok(reg)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::crypto::signing::DeviceKey;
+
+    /// Another listed device writes its own receiving key (signed by itself, or unsigned) into a
+    /// device's entry: the registry does not take it, so no key is ever sealed to it.
+    #[test]
+    fn a_receiving_key_counts_only_with_its_own_devices_signature() {
+        let id = RecordId::random();
+        let (a, b) = (DeviceId::random(), DeviceId::random());
+        let (ka, kb) = (DeviceKey::generate(), DeviceKey::generate());
+        let (ra, rb) = ([0xA0; 32], [0xB0; 32]);
+        let mut doc = AutoCommit::new();
+        let sig = ka.sign(&receive_key_message(id, a, &ra));
+        create(&mut doc, a, &ka.public(), (&ra, &sig), 1).unwrap();
+        add_device(&mut doc, RecordId::random(), b, &kb.public(), a, 2).unwrap();
+        set_receive_key(&mut doc, b, &rb, &kb.sign(&receive_key_message(id, b, &rb))).unwrap();
+        let r = read(&doc, id).unwrap();
+        assert_eq!((r.receive_keys.get(&a), r.receive_keys.get(&b)), (Some(&ra), Some(&rb)));
+        // B overwrites A's receiving key with its own, signed by B.
+        set_receive_key(&mut doc, a, &rb, &kb.sign(&receive_key_message(id, a, &rb))).unwrap();
+        assert_eq!(read(&doc, id).unwrap().receive_keys.get(&a), None);
+        // A's own signature over a key, replayed in another vault's registry, does not count.
+        let other = RecordId::random();
+        set_receive_key(&mut doc, a, &ra, &sig).unwrap();
+        assert_eq!(read(&doc, other).unwrap().receive_keys.get(&a), None);
+        assert_eq!(read(&doc, id).unwrap().receive_keys.get(&a), Some(&ra));
+    }
 }

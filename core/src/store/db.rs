@@ -42,6 +42,9 @@ pub enum Meta {
     DepsRepairHead,
     /// This device's X25519 receiving key (its private half), sealed under the vault key.
     ReceiveKey,
+    /// Present while this device destroyed client keys since it last made a new receiving key:
+    /// the next complete sync replaces the key (see `vault::epochs`).
+    ReceiveKeyStale,
 }
 
 impl Meta {
@@ -61,6 +64,7 @@ impl Meta {
             Meta::GapsRepaired => "gaps_repaired",
             Meta::DepsRepairHead => "deps_repair_head",
             Meta::ReceiveKey => "receive_key",
+            Meta::ReceiveKeyStale => "receive_key_stale",
         }
     }
 }
@@ -87,6 +91,12 @@ pub fn meta_put(conn: &Connection, key: Meta, value: &[u8]) -> Result<()> {
          ON CONFLICT(name) DO UPDATE SET value = excluded.value",
         params![key.name(), value],
     )?;
+    Ok(())
+}
+
+/// Removes one header value.
+pub fn meta_delete(conn: &Connection, key: Meta) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE name = ?1", [key.name()])?;
     Ok(())
 }
 
@@ -144,9 +154,13 @@ pub struct KeyRow {
     pub wrapped: Option<Vec<u8>>,
     /// The key's generation: the epoch it was made in (0 before epochs existed).
     pub epoch: u32,
+    /// The device that made it, as far as this device knows (the signer of the share that
+    /// brought it, the inviting device's word for an invite's keys); `None` before epochs.
+    pub maker: Option<DeviceId>,
 }
 
 /// Stores a new wrapped data key.
+#[allow(clippy::too_many_arguments)]
 pub fn key_insert(
     conn: &Connection,
     key_id: &KeyId,
@@ -154,18 +168,20 @@ pub fn key_insert(
     purpose: KeyPurpose,
     epoch: u32,
     mine: bool,
-    wrapped: &[u8],
+    maker: Option<&DeviceId>,
+    wrapped: Option<&[u8]>,
 ) -> Result<()> {
     conn.execute(
-        "INSERT INTO keys(key_id, client_id, purpose, wrapped, epoch, mine, added)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(added), 0) + 1 FROM keys))",
+        "INSERT INTO keys(key_id, client_id, purpose, wrapped, epoch, mine, maker, added)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(added), 0) + 1 FROM keys))",
         params![
             &key_id.as_bytes()[..],
             &client.as_bytes()[..],
             purpose as u8,
             wrapped,
             epoch,
-            mine
+            mine,
+            maker.map(|d| d.as_bytes().to_vec())
         ],
     )?;
     Ok(())
@@ -193,6 +209,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
             _ => Some(bytes(r, 3)?),
         },
         epoch: r.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+        maker: r.get::<_, Option<Vec<u8>>>(5)?.and_then(|b| DeviceId::from_slice(&b)),
     })
 }
 
@@ -200,7 +217,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 pub fn key_get(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRow>> {
     Ok(conn
         .query_row(
-            "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys WHERE key_id = ?1",
+            "SELECT key_id, client_id, purpose, wrapped, epoch, maker FROM keys WHERE key_id = ?1",
             [&key_id.as_bytes()[..]],
             key_from_row,
         )
@@ -210,7 +227,7 @@ pub fn key_get(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRow>> {
 /// A client's keys.
 pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys WHERE client_id = ?1
+        "SELECT key_id, client_id, purpose, wrapped, epoch, maker FROM keys WHERE client_id = ?1
          ORDER BY purpose, epoch, key_id",
     )?;
     let rows = st.query_map([&client.as_bytes()[..]], key_from_row)?;
@@ -220,7 +237,7 @@ pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow
 /// Every live key of any purpose (the sync key generations included), oldest generation first.
 pub fn live_keys(conn: &Connection) -> Result<Vec<KeyRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys
+        "SELECT key_id, client_id, purpose, wrapped, epoch, maker FROM keys
          WHERE wrapped IS NOT NULL ORDER BY client_id, purpose, epoch, key_id",
     )?;
     let rows = st.query_map([], key_from_row)?;
@@ -230,8 +247,19 @@ pub fn live_keys(conn: &Connection) -> Result<Vec<KeyRow>> {
 /// The live keys this device made itself, added after number `after` (see [`invited_put`]).
 pub fn own_keys_after(conn: &Connection, after: i64) -> Result<Vec<KeyRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT key_id, client_id, purpose, wrapped, epoch FROM keys
+        "SELECT key_id, client_id, purpose, wrapped, epoch, maker FROM keys
          WHERE wrapped IS NOT NULL AND mine = 1 AND added > ?1
+         ORDER BY client_id, purpose, epoch, key_id",
+    )?;
+    let rows = st.query_map([after], key_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The live keys added after number `after`, whoever made them.
+pub fn live_keys_after(conn: &Connection, after: i64) -> Result<Vec<KeyRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT key_id, client_id, purpose, wrapped, epoch, maker FROM keys
+         WHERE wrapped IS NOT NULL AND added > ?1
          ORDER BY client_id, purpose, epoch, key_id",
     )?;
     let rows = st.query_map([after], key_from_row)?;

@@ -288,12 +288,15 @@ impl<'a> Applier<'a> {
             return self.apply_key_share_v1(b);
         }
         let v = &mut *self.v;
-        let opened =
-            shares::open_share(v.vault_id, b.doc, b.seq, v.device_id, &v.receive_key, &b.payload);
+        let at = shares::Slot { vault: v.vault_id, doc: b.doc, sender: b.device, seq: b.seq };
+        let opened = shares::open_share(at, v.device_id, &v.receive_key, &b.payload);
         let keys = match opened {
             Ok(Opened::Keys(keys)) => keys,
             // Sealed to the other devices only (a new device catching up, say): nothing to do.
             Ok(Opened::NotForUs) => return Ok(Outcome::Skipped),
+            // Sealed to this device's previous receiving key: the sender seals again to the
+            // new one once it learns it (`vault::epochs`), so nothing is lost.
+            Ok(Opened::Stale) => return Ok(Outcome::Skipped),
             Err(ShareError::Malformed) => return Ok(Outcome::Rejected(RejectReason::Malformed)),
             Err(ShareError::Undecryptable) => {
                 return Ok(Outcome::Rejected(RejectReason::Undecryptable))
@@ -301,12 +304,19 @@ impl<'a> Applier<'a> {
         };
         let mut stored = false;
         for k in keys {
-            if v.registry.erased.contains_key(&k.client)
-                || db::key_get(&v.conn, &k.key_id)?.is_some()
-            {
+            if db::key_get(&v.conn, &k.key_id)?.is_some() {
                 continue;
             }
-            v.keys.store(&v.conn, k.key_id, k.client, k.purpose, k.epoch, &k.key)?;
+            if v.registry.erased.contains_key(&k.client) {
+                // Kept as destroyed: what was sent under it then reads as erased, instead of
+                // waiting in `pending` for a key that will never come.
+                v.keys.store_destroyed(&v.conn, k.key_id, k.client, k.purpose, k.epoch)?;
+                continue;
+            }
+            // The signer is the maker: a generation a device planted before it was revoked is
+            // never sent under afterwards (`Keyring::trusted`).
+            let maker = Some(b.device);
+            v.keys.store(&v.conn, k.key_id, k.client, k.purpose, k.epoch, maker, &k.key)?;
             v.keys.remember(k.key_id, k.key);
             stored = true;
         }
@@ -343,7 +353,7 @@ impl<'a> Applier<'a> {
             db::applied_insert(&self.v.conn, &b.device, b.seq)?;
             return Ok(Outcome::Duplicate);
         }
-        self.v.keys.store(&self.v.conn, b.key_id, client, purpose, 0, &key)?;
+        self.v.keys.store(&self.v.conn, b.key_id, client, purpose, 0, Some(b.device), &key)?;
         self.v.keys.remember(b.key_id, key);
         Ok(Outcome::Applied { registry: false })
     }

@@ -147,13 +147,15 @@ impl Vault {
         }
         let queued = {
             let mut g = self.lock();
-            Applier::new(&mut g).retry_pending(&mut report)?;
+            // Erasures first: they settle what was waiting for a key of an erased client.
             g.apply_registry_erasures()?;
+            Applier::new(&mut g).retry_pending(&mut report)?;
             // 5. Keys follow membership (`vault::epochs`): renew what a revocation made stale,
             // catch up devices that appeared, and send those shares now rather than next time.
             let queued = if report.cancelled {
                 0
             } else {
+                g.rotate_receive_key()?;
                 report.keys_renewed = g.renew_stale_keys()?;
                 g.catch_up()?;
                 Outbox::len(&g.conn)?
@@ -299,7 +301,7 @@ fn snapshot_bundle(g: &mut Inner, id: RecordId) -> Result<Option<Vec<u8>>> {
         let kind = Kind::from_code(c.header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         (kind, c.header.client_id, c.header.key_id, c.doc.save())
     };
-    let (key_id, key) = g.keys.send_key(&g.conn, key_id, id)?;
+    let (key_id, key) = g.send_key(key_id, id)?;
     let seq = g.outbox.take_unqueued(&g.conn)?;
     let payload = doc_payload(g.vault_id, &key, key_id, id, kind, client, &bytes, seq, None);
     let b = Bundle::signed(

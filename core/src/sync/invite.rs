@@ -43,6 +43,9 @@ struct InvitedKey {
     /// The key's generation (absent in invites made before epochs: 0).
     #[serde(default)]
     epoch: u32,
+    /// The device that made it, as the inviting device knows (absent: unknown).
+    #[serde(default)]
+    maker: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,6 +136,7 @@ impl Vault {
                     purpose: row.purpose? as u8,
                     key: hex::encode(k.expose()),
                     epoch: row.epoch,
+                    maker: row.maker.map(|d| d.to_string()),
                 })
             })
             .collect();
@@ -233,7 +237,11 @@ impl Vault {
             if (purpose == KeyPurpose::Sync) != (client == VAULT_OWNER) {
                 return Err(Error::InvalidInvite);
             }
-            keys.push(SharedKey { key_id, client, purpose, epoch: k.epoch, key });
+            let maker = match &k.maker {
+                Some(m) => Some(m.parse::<DeviceId>().map_err(|_| Error::InvalidInvite)?),
+                None => None,
+            };
+            keys.push(SharedKey { key_id, client, purpose, epoch: k.epoch, key, maker });
         }
         // Invites made before epochs carry the one sync key beside the client keys.
         if !keys.iter().any(|k| k.key_id == sync_key_id) {
@@ -243,6 +251,7 @@ impl Vault {
                 purpose: KeyPurpose::Sync,
                 epoch: 0,
                 key: sync_key,
+                maker: None,
             });
         }
         let registry_doc =

@@ -12,7 +12,7 @@ use crate::records::enums::*;
 use crate::records::model::*;
 use crate::records::{client, registry, Kind};
 use crate::shares::SharedKey;
-use crate::store::db;
+use crate::store::db::{self, Meta};
 
 impl Vault {
     /// Adds a client, with fresh data keys for the record and for psychotherapy notes.
@@ -36,9 +36,17 @@ impl Vault {
                 purpose,
                 epoch,
                 key: key.clone(),
+                maker: None,
             },
         );
-        let taken = Inner::share_new_keys(&tx, &g.outbox, g.vault_id, &recipients, first, &shared)?;
+        let taken = Inner::share_new_keys(
+            &tx,
+            &g.outbox,
+            (g.vault_id, g.device_id),
+            &recipients,
+            first,
+            &shared,
+        )?;
         tx.commit()?;
         if taken > 0 {
             g.outbox.committed(first + taken - 1);
@@ -115,6 +123,9 @@ impl Inner {
         db::keys_destroy(&tx, &client)?;
         Outbox::drop_keys(&tx, key_ids)?;
         db::relay_drops_add(&tx, key_ids)?;
+        // Copies of the client's key shares may outlive the relay's drop (a backup): the
+        // receiving key that opens them is replaced after the next sync.
+        db::meta_put(&tx, Meta::ReceiveKeyStale, &[1])?;
         tx.commit()?;
         self.keys.forget(key_ids);
         self.docs.retain(|_, c| c.header.client_id != client);
@@ -124,13 +135,33 @@ impl Inner {
 
     /// Destroys locally the keys of clients the registry lists as erased (an erasure made on
     /// another device).
+    ///
+    /// Key generations of the client this device holds and the registry does not list yet (one
+    /// it renewed while the erasure was on its way) are added to the registry entry, so every
+    /// other device learns their ids too; ids the registry lists that this device never had are
+    /// kept as destroyed keys, so bundles sent under them read as erased instead of waiting for
+    /// a key forever.
     pub(crate) fn apply_registry_erasures(&mut self) -> Result<()> {
         let erased: Vec<(RecordId, Vec<KeyId>)> =
             self.registry.erased.iter().map(|(c, k)| (*c, k.clone())).collect();
         for (client, keys) in erased {
-            let live = db::keys_of_client(&self.conn, &client)?.iter().any(|k| k.wrapped.is_some());
-            if live {
+            let held = db::keys_of_client(&self.conn, &client)?;
+            for k in &keys {
+                if !held.iter().any(|h| h.key_id == *k) {
+                    self.keys.store_destroyed(&self.conn, *k, client, KeyPurpose::Record, 0)?;
+                }
+            }
+            if held.iter().any(|k| k.wrapped.is_some()) {
+                let unlisted: Vec<KeyId> =
+                    held.iter().map(|k| k.key_id).filter(|k| !keys.contains(k)).collect();
                 self.destroy_client_keys(client, &keys)?;
+                if !unlisted.is_empty() && !self.registry.revoked.contains_key(&self.device_id) {
+                    let registry_id = self.registry_id;
+                    self.edit(registry_id, Kind::Registry, |doc| {
+                        registry::mark_erased(doc, client, &unlisted, now_ms())
+                    })?;
+                    self.refresh_registry();
+                }
             }
         }
         Ok(())

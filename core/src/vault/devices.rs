@@ -62,6 +62,12 @@ impl Vault {
         } else {
             g.registry.required_epoch() + 1
         };
+        // From here on, generations the device made count for nothing (it may have planted one
+        // with any epoch while it was listed), the registry change included.
+        let mut untrusted: std::collections::HashSet<DeviceId> =
+            g.registry.revoked.keys().copied().collect();
+        untrusted.insert(device);
+        g.keys.set_untrusted(untrusted);
         g.renew_keys(epoch, Some(device))?;
         g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto))?;
         db::relay_queue_put(&g.conn, RelayOp::Revoke, &device, &[0; 32])?;

@@ -59,8 +59,13 @@ impl Inner {
     /// Re-reads the registry document into memory (an unreadable registry trusts no one).
     pub(crate) fn refresh_registry(&mut self) {
         let id = self.registry_id;
-        self.registry =
-            self.read(id, Kind::Registry, |doc| registry::read(doc, id)).unwrap_or_default();
+        // A registry that does not read (a damaged local copy) keeps the last one read: an
+        // empty one would look like a vault without devices or revocations, and keys would be
+        // sealed to nobody or under generations a revoked device made.
+        if let Ok(r) = self.read(id, Kind::Registry, |doc| registry::read(doc, id)) {
+            self.registry = r;
+        }
+        self.keys.set_untrusted(self.registry.revoked.keys().copied().collect());
     }
 
     pub(crate) fn kind_of(&self, id: RecordId) -> Result<Kind> {
@@ -108,8 +113,8 @@ impl Inner {
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
         let sealed_summary =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Summary), &summary);
+        let (send_id, send_key) = self.send_key(key_id, id)?;
         let seq = self.outbox.next_seq();
-        let (send_id, send_key) = self.keys.send_key(&self.conn, key_id, id)?;
         let entry = self.outbox.change(seq, &send_key, send_id, id, kind, client_id, &snapshot);
         let tx = self.conn.transaction()?;
         db::doc_insert(&tx, &header, &sealed)?;
@@ -298,10 +303,11 @@ impl Inner {
         let sealed_summary = summary_changed.then(|| {
             envelope::seal(&key, &header.key_id, &self.aad(&header, seq, Part::Summary), &summary)
         });
-        let out_seq = self.outbox.next_seq();
         let kind_of = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
-        // Stored under the record's own key; sent under the newest generation of its client's.
-        let (send_id, send_key) = self.keys.send_key(&self.conn, header.key_id, id)?;
+        // Stored under the record's own key; sent under the newest generation of its client's
+        // (renewing keys first may take sequence numbers: the save's number comes after).
+        let (send_id, send_key) = self.send_key(header.key_id, id)?;
+        let out_seq = self.outbox.next_seq();
         let entry =
             self.outbox.change(out_seq, &send_key, send_id, id, kind_of, header.client_id, &bytes);
         let tx = self.conn.transaction()?;
@@ -345,7 +351,7 @@ impl Inner {
             &self.aad(&header, seq, Part::Snapshot),
             &snapshot,
         );
-        let (send_id, send_key) = self.keys.send_key(&self.conn, header.key_id, id)?;
+        let (send_id, send_key) = self.send_key(header.key_id, id)?;
         let fold = self.outbox.fold(&self.conn, &header, (send_id, &send_key), &snapshot)?;
         let tx = self.conn.transaction()?;
         db::snapshot_replace(&tx, &id, seq, &sealed)?;

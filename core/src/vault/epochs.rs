@@ -13,6 +13,12 @@
 //! - A device that appears in the registry with a receiving key this device has not sealed to
 //!   (one that joined, or one made before epochs that just published its key) is sent, once,
 //!   the keys this device made itself that it may lack ([`Inner::catch_up`]).
+//! - A device that destroyed client keys (an erasure, made here or applied from the registry)
+//!   replaces its receiving key at the end of its next complete sync
+//!   ([`Inner::rotate_receive_key`]), so the boxes of the erased client's key shares in any copy
+//!   of the relay (a backup) are sealed to private keys no device holds any more. Shares sealed
+//!   meanwhile to the old key are skipped (their key hint names it) and sealed again by their
+//!   maker once it sees the new key.
 //!
 //! What a revoked device already held stays readable to it: nothing can take back a key. What
 //! it cannot read is anything sent after the revocation, because that goes under keys it never
@@ -23,42 +29,47 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::Inner;
-use crate::crypto::{KeyPurpose, SecretKey};
+use crate::crypto::seal::ReceiveKey;
+use crate::crypto::{KeyPurpose, Part, SecretKey};
 use crate::error::Result;
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
+use crate::keyring;
 use crate::outbox::Outbox;
 use crate::shares::{self, SharedKey};
-use crate::store::db;
+use crate::store::db::{self, Meta};
 
-/// Queues one share of `keys` sealed to `recipients`, numbered `seq`, in the caller's transaction.
-pub(crate) fn queue_share(
+/// Queues one share of `keys` sealed to `recipients`, numbered `seq`, in the caller's
+/// transaction, labelled `label` (the key id an erasure tells the relay to drop it by).
+fn queue_share(
     tx: &Connection,
     outbox: &Outbox,
-    vault: VaultId,
+    (vault, sender): (VaultId, DeviceId),
     seq: u64,
+    label: KeyId,
     keys: &[SharedKey],
     recipients: &[(DeviceId, [u8; 32])],
 ) -> Result<()> {
     let doc = RecordId::random();
-    // Labelled with the client's record key (the key id an erasure tells the relay to drop).
-    let label = keys
-        .iter()
-        .find(|k| k.purpose != KeyPurpose::Process)
-        .or(keys.first())
-        .map(|k| k.key_id)
-        .unwrap_or(KeyId::from_bytes([0; 16]));
-    let payload = shares::seal_share(vault, doc, seq, recipients, keys)?;
+    let at = shares::Slot { vault, doc, sender, seq };
+    let payload = shares::seal_share(at, recipients, keys)?;
     Outbox::put(tx, &outbox.share(seq, doc, label, payload))
 }
 
-/// Groups keys by client, in client order.
-fn by_client(keys: Vec<SharedKey>) -> BTreeMap<RecordId, Vec<SharedKey>> {
-    let mut out: BTreeMap<RecordId, Vec<SharedKey>> = BTreeMap::new();
-    for k in keys {
-        out.entry(k.client).or_default().push(k);
-    }
-    out
+/// The label of one client's share: its record key (the sync key for the vault's own).
+fn client_label(keys: &[SharedKey]) -> KeyId {
+    keys.iter()
+        .find(|k| k.purpose != KeyPurpose::Process)
+        .or(keys.first())
+        .map(|k| k.key_id)
+        .unwrap_or(NO_LABEL)
 }
+
+/// The label of a share carrying many clients' keys: no erasure drops it (once a client is
+/// erased, every device replaces the receiving key its box was sealed to).
+const NO_LABEL: KeyId = KeyId::from_bytes([0; 16]);
+
+/// Most keys in one catch-up share (about 70 bytes each, well inside a push).
+const CATCH_UP_KEYS: usize = 4096;
 
 impl Inner {
     /// Queues the shares of a new client's keys to every receiver (nothing if there is none),
@@ -66,7 +77,7 @@ impl Inner {
     pub(crate) fn share_new_keys(
         tx: &Connection,
         outbox: &Outbox,
-        vault: VaultId,
+        vault: (VaultId, DeviceId),
         recipients: &[(DeviceId, [u8; 32])],
         seq: u64,
         keys: &[SharedKey],
@@ -74,7 +85,7 @@ impl Inner {
         if recipients.is_empty() || keys.is_empty() {
             return Ok(0);
         }
-        queue_share(tx, outbox, vault, seq, keys, recipients)?;
+        queue_share(tx, outbox, vault, seq, client_label(keys), keys, recipients)?;
         Ok(1)
     }
 
@@ -83,7 +94,20 @@ impl Inner {
     /// were renewed.
     pub(crate) fn renew_stale_keys(&mut self) -> Result<u64> {
         let required = self.registry.required_epoch();
-        self.renew_keys(required, None)
+        let renewed = self.renew_keys(required, None)?;
+        self.renewed_for = required;
+        Ok(renewed)
+    }
+
+    /// The key to send a record stored under `key_id` with: the newest generation of its client
+    /// and purpose, after renewing whatever a revocation this device has learned of made stale
+    /// (so a save made in the middle of a sync, or after one that stopped early, never goes
+    /// under a key the revoked device holds).
+    pub(crate) fn send_key(&mut self, key_id: KeyId, id: RecordId) -> Result<(KeyId, SecretKey)> {
+        if self.registry.required_epoch() > self.renewed_for {
+            self.renew_stale_keys()?;
+        }
+        self.keys.send_key(&self.conn, key_id, id)
     }
 
     /// Makes a new generation, of epoch `required`, of every live key from an older epoch, and
@@ -93,16 +117,21 @@ impl Inner {
         if required == 0 || self.registry.revoked.contains_key(&self.device_id) {
             return Ok(0);
         }
-        // Newest epoch per client and purpose (rows come oldest first).
-        let mut newest: BTreeMap<(RecordId, u8), (KeyPurpose, u32)> = BTreeMap::new();
+        // Newest epoch per client and purpose (rows come oldest first), counting only the
+        // generations no revoked device made: one it made may have any epoch it chose.
+        let mut newest: BTreeMap<(RecordId, u8), (KeyPurpose, Option<u32>)> = BTreeMap::new();
         for row in db::live_keys(&self.conn)? {
-            if let Some(p) = row.purpose {
-                newest.insert((row.client_id, p as u8), (p, row.epoch));
+            let Some(p) = row.purpose else { continue };
+            let planted = !self.keys.trusted(&row) || (row.maker.is_some() && row.maker == leaving);
+            let entry = newest.entry((row.client_id, p as u8)).or_insert((p, None));
+            if !planted {
+                entry.1 = Some(row.epoch);
             }
         }
         let mut stale: BTreeMap<RecordId, Vec<KeyPurpose>> = BTreeMap::new();
         for ((client, _), (purpose, epoch)) in newest {
-            if epoch < required && !self.registry.erased.contains_key(&client) {
+            let old = epoch.is_none_or(|e| e < required);
+            if old && !self.registry.erased.contains_key(&client) {
                 stale.entry(client).or_default().push(purpose);
             }
         }
@@ -120,10 +149,16 @@ impl Inner {
             for purpose in purposes {
                 let (key_id, key) = self.keys.create(&tx, client, purpose, required)?;
                 made.push((key_id, key.clone()));
-                keys.push(SharedKey { key_id, client, purpose, epoch: required, key });
+                keys.push(SharedKey { key_id, client, purpose, epoch: required, key, maker: None });
             }
-            seq +=
-                Inner::share_new_keys(&tx, &self.outbox, self.vault_id, &recipients, seq, &keys)?;
+            seq += Inner::share_new_keys(
+                &tx,
+                &self.outbox,
+                (self.vault_id, self.device_id),
+                &recipients,
+                seq,
+                &keys,
+            )?;
         }
         tx.commit()?;
         if seq > first {
@@ -136,11 +171,11 @@ impl Inner {
         Ok(renewed)
     }
 
-    /// Catches up each receiver this device has not sealed to yet (one that joined, or one
-    /// made before epochs that just published its receiving key): seals it the keys this device
-    /// made itself, one share per client, leaving out those an invite it exported for that
-    /// device already carried. Keys other devices made are theirs to send. One transaction;
-    /// returns how many devices were caught up.
+    /// Catches up each receiver this device has not sealed to yet — one that joined, one made
+    /// before epochs that just published its receiving key, or one that replaced its receiving
+    /// key after an erasure: seals it every live key this device made itself (each key is sent
+    /// by its maker) and, to a device it invited, every key added since the invite, whoever made
+    /// it; in as few shares as fit. One transaction; returns how many devices were caught up.
     pub(crate) fn catch_up(&mut self) -> Result<u64> {
         if self.registry.revoked.contains_key(&self.device_id) {
             return Ok(0);
@@ -158,18 +193,25 @@ impl Inner {
         let mut seq = first;
         let mut sends = Vec::new();
         for (d, public) in &due {
-            let after = db::invited_upto(&self.conn, d)?;
-            let held = shares::from_rows(self.keys.own_keys_after(&self.conn, after)?)?;
+            // A device this device invited gets everything added since the invite, whoever
+            // made it (its maker may never sync again); any other only what this device made.
+            let held = match db::invited_upto(&self.conn, d)? {
+                0 => self.keys.own_keys_after(&self.conn, 0)?,
+                upto => self.keys.live_keys_after(&self.conn, upto)?,
+            };
+            let held = shares::from_rows(held)?;
             let held: Vec<SharedKey> = held
                 .into_iter()
                 .filter(|k| !self.registry.erased.contains_key(&k.client))
                 .collect();
-            sends.push(((*d, *public), by_client(held)));
+            sends.push(((*d, *public), held));
         }
+        let from = (self.vault_id, self.device_id);
         let tx = self.conn.transaction()?;
-        for (to, groups) in &sends {
-            for keys in groups.values() {
-                queue_share(&tx, &self.outbox, self.vault_id, seq, keys, std::slice::from_ref(to))?;
+        for (to, held) in &sends {
+            for keys in held.chunks(CATCH_UP_KEYS) {
+                let to = std::slice::from_ref(to);
+                queue_share(&tx, &self.outbox, from, seq, NO_LABEL, keys, to)?;
                 seq += 1;
             }
             db::sealed_for_put(&tx, &to.0, &to.1)?;
@@ -179,5 +221,34 @@ impl Inner {
             self.outbox.committed(seq - 1);
         }
         Ok(due.len() as u64)
+    }
+
+    /// Replaces this device's receiving key once it destroyed client keys (an erasure, here or
+    /// elsewhere) and has pulled what the relay held: the old private half is overwritten in the
+    /// file (secure_delete, log checkpointed), so no key left on any device opens a copy of the
+    /// erased client's key shares from an old relay backup. The new public half goes to the
+    /// registry; devices that sealed to the old one meanwhile seal again ([`Inner::catch_up`]).
+    /// Returns whether the key was replaced.
+    pub(crate) fn rotate_receive_key(&mut self) -> Result<bool> {
+        if db::meta_get(&self.conn, Meta::ReceiveKeyStale)?.is_none()
+            || self.registry.revoked.contains_key(&self.device_id)
+        {
+            return Ok(false);
+        }
+        let next = ReceiveKey::generate();
+        let sealed = keyring::seal_header(
+            self.keys.vault_key(),
+            self.vault_id,
+            Part::ReceiveKey,
+            &next.private_bytes(),
+        );
+        let tx = self.conn.transaction()?;
+        db::meta_put(&tx, Meta::ReceiveKey, &sealed)?;
+        db::meta_delete(&tx, Meta::ReceiveKeyStale)?;
+        tx.commit()?;
+        self.receive_key = next;
+        db::checkpoint_truncate(&self.conn)?;
+        self.publish_receive_key()?;
+        Ok(true)
     }
 }

@@ -132,6 +132,8 @@ pub(crate) struct Inner {
     pub(crate) registry: Registry,
     /// This device's saves waiting for the relay, and their numbering.
     pub(crate) outbox: Outbox,
+    /// The key epoch this handle last renewed stale keys for (see `vault::epochs`).
+    pub(crate) renewed_for: u32,
     /// This handle's hold on the file; declared last so the connection closes before it goes.
     pub(crate) _lock: store::lock::FileLock,
 }

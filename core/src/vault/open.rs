@@ -83,6 +83,8 @@ impl Vault {
         let receive = receive_key.public();
         let sync_key_id = KeyId::random();
         let registry_id = RecordId::random();
+        let receive_sig =
+            device_key.sign(&registry::receive_key_message(registry_id, device_id, &receive));
         let id = Identity {
             vault_id: VaultId::random(),
             device_id,
@@ -102,7 +104,7 @@ impl Vault {
         )?;
         inner.keys.remember(sync_key_id, sync_key);
         inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
-            registry::create(doc, device_id, &public, &receive, now_ms())
+            registry::create(doc, device_id, &public, (&receive, &receive_sig), now_ms())
         })?;
         inner.refresh_registry();
         Ok(Vault::from_inner(inner))
@@ -210,8 +212,13 @@ impl Vault {
             }
             let public = inner.device_key.public();
             let receive = inner.receive_key.public();
+            let sig = inner.device_key.sign(&registry::receive_key_message(
+                registry_id,
+                device_id,
+                &receive,
+            ));
             inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
-                registry::create(doc, device_id, &public, &receive, now_ms())
+                registry::create(doc, device_id, &public, (&receive, &sig), now_ms())
             })?;
         }
         inner.refresh_registry();
@@ -247,7 +254,7 @@ impl Vault {
         let listed = inner.registry_from(&j.registry)?.receive_keys;
         let tx = inner.conn.transaction()?;
         for k in &j.keys {
-            inner.keys.store(&tx, k.key_id, k.client, k.purpose, k.epoch, &k.key)?;
+            inner.keys.store(&tx, k.key_id, k.client, k.purpose, k.epoch, k.maker, &k.key)?;
         }
         // The devices already listed got their keys from the devices they joined through; this
         // device only catches up the ones that appear later.
@@ -325,12 +332,13 @@ impl Inner {
             device_id: id.device_id,
             device_key: id.device_key,
             receive_key: id.receive_key,
-            keys: Keyring::new(id.vault_id, vault_key),
+            keys: Keyring::new(id.vault_id, id.device_id, vault_key),
             docs: Default::default(),
             opts,
             registry_id: id.registry_id,
             registry: Registry::default(),
             outbox,
+            renewed_for: 0,
             _lock: lock,
         }
     }
@@ -343,7 +351,7 @@ impl Inner {
 
     /// Lists this device's receiving key in the registry if it is not (a file from before
     /// epochs, or a device that just joined), so the other devices can seal keys to it.
-    fn publish_receive_key(&mut self) -> Result<()> {
+    pub(crate) fn publish_receive_key(&mut self) -> Result<()> {
         let (me, receive) = (self.device_id, self.receive_key.public());
         if !self.registry.devices.contains_key(&me)
             || self.registry.receive_keys.get(&me) == Some(&receive)
@@ -351,7 +359,17 @@ impl Inner {
             return Ok(());
         }
         let registry_id = self.registry_id;
-        self.edit(registry_id, Kind::Registry, |doc| registry::set_receive_key(doc, me, &receive))?;
+        let sig = self.device_key.sign(&registry::receive_key_message(registry_id, me, &receive));
+        // The publication goes under the sync key the others already hold, never one renewed
+        // first: a device renewing keys before it knows the others' receiving keys could seal
+        // to none of them, and if each then published under its own renewed key, no device
+        // would ever learn another's (two devices upgraded from before epochs, say).
+        let renewed_for = std::mem::replace(&mut self.renewed_for, u32::MAX);
+        let published = self.edit(registry_id, Kind::Registry, |doc| {
+            registry::set_receive_key(doc, me, &receive, &sig)
+        });
+        self.renewed_for = renewed_for;
+        published?;
         self.refresh_registry();
         Ok(())
     }
@@ -364,7 +382,7 @@ impl Inner {
         let bytes = c.doc.save();
         let header = c.header.clone();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
-        let (key_id, key) = self.keys.send_key(&self.conn, header.key_id, id)?;
+        let (key_id, key) = self.send_key(header.key_id, id)?;
         let seq = self.outbox.next_seq();
         let entry = self.outbox.change(seq, &key, key_id, id, kind, header.client_id, &bytes);
         Outbox::put(&self.conn, &entry)?;

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use mend_core::crypto::seal::ReceiveKey;
+use mend_core::crypto::signing::DeviceKey;
 use mend_core::crypto::{envelope, Aad, Part, SecretKey};
 use mend_core::ids::{DeviceId, KeyId, RecordId, VaultId};
 use mend_core::sync::bundle::{Bundle, BundleKind};
@@ -20,6 +21,8 @@ pub struct KeyMaterial {
     pub keys: Vec<(KeyId, SecretKey)>,
     /// The device's X25519 receiving key.
     pub receive: ReceiveKey,
+    /// The device's Ed25519 signing key (what it signs bundles with).
+    pub signing: DeviceKey,
 }
 
 fn meta(conn: &rusqlite::Connection, name: &str) -> Vec<u8> {
@@ -44,6 +47,10 @@ pub fn key_material(path: &Path, vault_key: [u8; 32]) -> KeyMaterial {
     let private = envelope::open(&vk, &zero, &header, &meta(&conn, "receive_key"))
         .expect("the receiving key opens under the vault key");
     let receive = ReceiveKey::from_private(&private).expect("receiving key");
+    let header = Aad { part: Part::DeviceKey, ..header };
+    let seed = envelope::open(&vk, &zero, &header, &meta(&conn, "device_key"))
+        .expect("the signing key opens under the vault key");
+    let signing = DeviceKey::from_seed(&seed).expect("signing key");
     let mut st = conn
         .prepare("SELECT key_id, wrapped FROM keys WHERE wrapped IS NOT NULL")
         .expect("the keys table");
@@ -67,7 +74,7 @@ pub fn key_material(path: &Path, vault_key: [u8; 32]) -> KeyMaterial {
             (key_id, SecretKey::from_slice(&bytes).expect("32 bytes"))
         })
         .collect();
-    KeyMaterial { vault, device, keys, receive }
+    KeyMaterial { vault, device, keys, receive, signing }
 }
 
 fn bundle_aad(vault: VaultId, doc: RecordId, seq: u64, part: Part) -> Aad {
@@ -78,35 +85,53 @@ fn bundle_aad(vault: VaultId, doc: RecordId, seq: u64, part: Part) -> Aad {
 /// or snapshot under any key it holds, an old-style key share under any key, or any box of a key
 /// share sealed to any device with its receiving key.
 pub fn opens(m: &KeyMaterial, bytes: &[u8]) -> bool {
-    let Ok(b) = Bundle::decode(bytes) else { return false };
+    !revealed_clients(m, bytes).is_empty()
+}
+
+/// The clients whose content or keys `m` recovers from the relay's bundle `bytes` (empty: it
+/// opens nothing; the vault's own id for the registry or sync keys). A record's payload names
+/// its client after the kind byte; a key share's plaintext lists
+/// `key id 16 | client 16 | purpose 1 | epoch 4 | key 32` per key.
+pub fn revealed_clients(m: &KeyMaterial, bytes: &[u8]) -> Vec<RecordId> {
+    let Ok(b) = Bundle::decode(bytes) else { return Vec::new() };
+    let under_keys = |part: Part, at: std::ops::Range<usize>| -> Vec<RecordId> {
+        m.keys
+            .iter()
+            .filter_map(|(id, k)| {
+                let plain =
+                    envelope::open(k, id, &bundle_aad(m.vault, b.doc, b.seq, part), &b.payload)
+                        .ok()?;
+                RecordId::from_slice(plain.get(at.clone())?)
+            })
+            .collect()
+    };
     match b.kind {
-        BundleKind::Change | BundleKind::Snapshot => m.keys.iter().any(|(id, k)| {
-            envelope::open(k, id, &bundle_aad(m.vault, b.doc, b.seq, Part::Bundle), &b.payload)
-                .is_ok()
-        }),
+        BundleKind::Change | BundleKind::Snapshot => under_keys(Part::Bundle, 1..17),
         BundleKind::KeyShare => {
-            let old = m.keys.iter().any(|(id, k)| {
-                envelope::open(
-                    k,
-                    id,
-                    &bundle_aad(m.vault, b.doc, b.seq, Part::KeyShare),
-                    &b.payload,
-                )
-                .is_ok()
-            });
-            old || share_boxes(&b.payload).iter().any(|(slot, sealed)| {
-                // Try the box as if it were addressed to the thief's device, and as addressed.
-                [*slot, m.device].iter().any(|to| {
+            let mut out = under_keys(Part::KeyShare, 0..16);
+            for (slot, sealed) in share_boxes(&b.payload) {
+                // Try the box as addressed, and as if it were addressed to the thief's device.
+                for to in [slot, m.device] {
                     let mut info = b"mend key share v2".to_vec();
                     info.extend_from_slice(m.vault.as_bytes());
                     let mut aad = b"mend-share".to_vec();
                     aad.extend_from_slice(m.vault.as_bytes());
                     aad.extend_from_slice(b.doc.as_bytes());
+                    aad.extend_from_slice(b.device.as_bytes());
                     aad.extend_from_slice(&b.seq.to_be_bytes());
                     aad.extend_from_slice(to.as_bytes());
-                    m.receive.open(&info, &aad, sealed).is_ok()
-                })
-            })
+                    if let Ok(plain) = m.receive.open(&info, &aad, &sealed) {
+                        let keys = plain.get(2..).unwrap_or_default();
+                        out.extend(
+                            keys.chunks_exact(69).filter_map(|e| RecordId::from_slice(&e[16..32])),
+                        );
+                        if keys.is_empty() {
+                            out.push(RecordId::from_bytes([0; 16]));
+                        }
+                    }
+                }
+            }
+            out
         }
     }
 }
@@ -117,13 +142,67 @@ pub fn share_boxes(payload: &[u8]) -> Vec<(DeviceId, Vec<u8>)> {
     if !payload.starts_with(b"MKS2") || payload.len() < 6 {
         return out;
     }
+    // Each box: recipient 16 | key hint 8 | length 4 | sealed (the hint is ignored: the thief
+    // tries every box).
     let mut rest = &payload[6..];
-    while rest.len() >= 20 {
+    while rest.len() >= 28 {
         let Some(device) = DeviceId::from_slice(&rest[..16]) else { break };
-        let len = u32::from_be_bytes([rest[16], rest[17], rest[18], rest[19]]) as usize;
-        let Some(sealed) = rest.get(20..20 + len) else { break };
+        let len = u32::from_be_bytes([rest[24], rest[25], rest[26], rest[27]]) as usize;
+        let Some(sealed) = rest.get(28..28 + len) else { break };
         out.push((device, sealed.to_vec()));
-        rest = &rest[20 + len..];
+        rest = &rest[28 + len..];
     }
     out
+}
+
+/// A key share as a listed device could make one with any keys it likes (`(key id, client,
+/// purpose code, epoch, key)`), sealed to `recipients` (device, receiving key) and signed by
+/// `m`'s device as its bundle `seq`: the wire bytes.
+pub fn forged_share(
+    m: &KeyMaterial,
+    seq: u64,
+    keys: &[(KeyId, RecordId, u8, u32, [u8; 32])],
+    recipients: &[(DeviceId, [u8; 32])],
+) -> Vec<u8> {
+    use sha2::Digest as _;
+    let doc = RecordId::random();
+    let mut plain = (keys.len() as u16).to_be_bytes().to_vec();
+    for (id, client, purpose, epoch, key) in keys {
+        plain.extend_from_slice(id.as_bytes());
+        plain.extend_from_slice(client.as_bytes());
+        plain.push(*purpose);
+        plain.extend_from_slice(&epoch.to_be_bytes());
+        plain.extend_from_slice(key);
+    }
+    let mut payload = b"MKS2".to_vec();
+    payload.extend_from_slice(&(recipients.len() as u16).to_be_bytes());
+    for (to, public) in recipients {
+        let mut info = b"mend key share v2".to_vec();
+        info.extend_from_slice(m.vault.as_bytes());
+        let mut aad = b"mend-share".to_vec();
+        aad.extend_from_slice(m.vault.as_bytes());
+        aad.extend_from_slice(doc.as_bytes());
+        aad.extend_from_slice(m.device.as_bytes());
+        aad.extend_from_slice(&seq.to_be_bytes());
+        aad.extend_from_slice(to.as_bytes());
+        let sealed = mend_core::crypto::seal::seal(public, &info, &aad, &plain).expect("seal");
+        let mut h = sha2::Sha256::new();
+        h.update(b"mend-receive-hint");
+        h.update(public);
+        payload.extend_from_slice(to.as_bytes());
+        payload.extend_from_slice(&h.finalize()[..8]);
+        payload.extend_from_slice(&(sealed.len() as u32).to_be_bytes());
+        payload.extend_from_slice(&sealed);
+    }
+    Bundle::signed(
+        BundleKind::KeyShare,
+        m.vault,
+        doc,
+        m.device,
+        seq,
+        KeyId::from_bytes([0; 16]),
+        payload,
+        &m.signing,
+    )
+    .encode()
 }
