@@ -95,8 +95,10 @@ fn a_revoked_device_with_all_its_keys_and_the_relay_dump_opens_nothing_written_a
 
     let after: Vec<Vec<u8>> = after_all.difference(&held_before).cloned().collect();
     assert!(after.len() >= 8, "the relay holds what was written after: {}", after.len());
-    let opened: Vec<_> = after.iter().filter(|b| opens(&stolen, b)).collect();
+    let opened = opened_content(&stolen, &after);
     assert!(opened.is_empty(), "{} of {} later bundles opened", opened.len(), after.len());
+    // Of the registry, the tablet reads the one change that revokes it, nothing later.
+    assert_eq!(opened_registry_changes(&stolen, &after), 1);
     // The attack itself works: the phone's keys open the same bundles.
     let phone_keys = key_material(&p.dir.path().join("vault.mend"), KEY);
     assert!(after.iter().filter(|b| opens(&phone_keys, b)).count() >= after.len() / 2);

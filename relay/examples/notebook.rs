@@ -509,18 +509,22 @@ fn lost_tablet(
         .filter(|b| mend_testkit::opens(&stolen, b))
         .count();
     let after: Vec<&Vec<u8>> = held.iter().filter(|b| !before.contains(*b)).collect();
-    let opened_after = after.iter().filter(|b| mend_testkit::opens(&stolen, b)).count();
+    let after: Vec<Vec<u8>> = after.into_iter().cloned().collect();
+    let opened_after = mend_testkit::opened_content(&stolen, &after).len();
+    let registry = mend_testkit::opened_registry_changes(&stolen, &after);
     println!(
         "The tablet's {} keys open {} of the {} bundles stored before the revocation (what it \
-         already had) and {} of the {} stored since (the revocation and the new note, under key \
-         generations sealed only to the remaining devices).",
+         already had) and, of the {} stored since, {} with content (the new note is under a key \
+         generation sealed only to the remaining devices) and {} registry change (the one that \
+         tells it it was removed).",
         stolen.keys.len(),
         opened_before,
         before.len(),
+        after.len(),
         opened_after,
-        after.len()
+        registry
     );
-    if opened_after > 0 || after.is_empty() {
+    if opened_after > 0 || after.is_empty() || registry > 1 {
         return Err("a revoked device opened what was written after its revocation".into());
     }
     Ok(())

@@ -89,6 +89,15 @@ async fn suite(s: Arc<dyn Store>) {
     s.push(v, vec![bundle(4, 7, 10, 6), bundle(5, 7, 10, 7)]).await.unwrap();
     assert_eq!(s.drop_keys(v, vec![id(7)]).await.unwrap(), 2);
     assert_eq!(s.dump(v).await.unwrap().len(), 3);
+    // A tombstone stays: a device that has not heard of the erasure pushes under the key again.
+    assert_eq!(s.push(v, vec![bundle(4, 7, 11, 1)]).await.unwrap(), 0);
+    s.put_snapshot(v, 0, bundle(4, 7, 11, 2)).await.unwrap();
+    assert_eq!(s.dump(v).await.unwrap().len(), 3, "nothing under a dropped key is stored again");
+    // The all-zero label is never dropped or tombstoned.
+    assert_eq!(s.push(v, vec![bundle(6, 0, 11, 3)]).await.unwrap(), 1);
+    assert_eq!(s.drop_keys(v, vec![[0; 16]]).await.unwrap(), 0);
+    assert_eq!(s.push(v, vec![bundle(6, 0, 11, 4)]).await.unwrap(), 1);
+    assert_eq!(s.dump(v).await.unwrap().len(), 5);
 
     // Invites and replay memory.
     assert!(s.claim_invite(v, id(40)).await.unwrap());

@@ -54,24 +54,21 @@ impl Vault {
         }
         let registry_id = g.registry_id;
         let upto = db::applied_max(&g.conn, &device)?;
-        // A new epoch: every key is renewed and sealed to the remaining devices first, so that
-        // even the registry change recording the revocation goes under a sync key the revoked
-        // device never receives (the others get it with the shares, which they apply first).
-        let epoch = if g.registry.revoked.contains_key(&device) {
-            g.registry.required_epoch()
-        } else {
-            g.registry.required_epoch() + 1
-        };
         // From here on, generations the device made count for nothing (it may have planted one
-        // with any epoch while it was listed), the registry change included.
+        // with any epoch while it was listed).
         let mut untrusted: std::collections::HashSet<DeviceId> =
             g.registry.revoked.keys().copied().collect();
         untrusted.insert(device);
         g.keys.set_untrusted(untrusted);
-        g.renew_keys(epoch, Some(device))?;
+        // The revocation itself goes under the sync key every device holds, the revoked one
+        // included: it learns it was removed (an app can wipe it), and a device that cannot
+        // receive the new keys yet (one that just joined or upgraded) still stops accepting it.
         g.edit(registry_id, Kind::Registry, |doc| registry::revoke(doc, device, upto))?;
         db::relay_queue_put(&g.conn, RelayOp::Revoke, &device, &[0; 32])?;
         g.refresh_registry();
+        // A new epoch: every key is renewed and sealed to the remaining devices only; nothing
+        // written from now on goes under a key the revoked device holds.
+        g.renew_stale_keys()?;
         Ok(())
     }
 }

@@ -56,6 +56,9 @@ pub type Pulled = (Vec<(i64, Vec<u8>)>, u64, i64);
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The key id of bundles no erasure drops (key shares carrying many clients' keys).
+pub const NO_LABEL: Id = [0; 16];
+
 /// What the relay stores.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -96,7 +99,10 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a snapshot of `doc` and drops the bundles of `doc` up to relay sequence `covers`.
     async fn put_snapshot(&self, vault: Id, covers: i64, snapshot: NewBundle) -> StoreResult<()>;
 
-    /// Drops every bundle labelled with one of the key ids. Returns how many were dropped.
+    /// Drops every bundle labelled with one of the key ids and keeps a tombstone of each id:
+    /// bundles and snapshots pushed under it later are refused (a device that had not heard of
+    /// the erasure yet). The all-zero id (shares no erasure names) is never dropped. Returns how
+    /// many were dropped.
     async fn drop_keys(&self, vault: Id, keys: Vec<Id>) -> StoreResult<u64>;
 
     /// Marks an invite used; `false` if it already was.

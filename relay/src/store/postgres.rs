@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+use super::NO_LABEL;
 use super::{DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult};
 
 /// PostgreSQL-backed relay storage.
@@ -35,6 +36,9 @@ CREATE TABLE IF NOT EXISTS bundles (
 CREATE UNIQUE INDEX IF NOT EXISTS bundles_by_device ON bundles(vault, device, device_seq);
 CREATE INDEX IF NOT EXISTS bundles_by_doc ON bundles(vault, doc, seq);
 CREATE INDEX IF NOT EXISTS bundles_by_key ON bundles(vault, key_id);
+CREATE TABLE IF NOT EXISTS tombstones (
+    vault BYTEA NOT NULL, key_id BYTEA NOT NULL, PRIMARY KEY (vault, key_id)
+);
 CREATE TABLE IF NOT EXISTS invites (
     vault BYTEA NOT NULL, invite BYTEA NOT NULL, PRIMARY KEY (vault, invite)
 );
@@ -187,7 +191,9 @@ impl Store for PostgresStore {
             let inserted = tx
                 .execute(
                     "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS
+                        (SELECT 1 FROM tombstones WHERE vault = $1 AND key_id = $4)
+                     ON CONFLICT DO NOTHING",
                     &[
                         &&vault[..],
                         &seq,
@@ -269,7 +275,9 @@ impl Store for PostgresStore {
         let inserted = tx
             .execute(
                 "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS
+                    (SELECT 1 FROM tombstones WHERE vault = $1 AND key_id = $4)
+                 ON CONFLICT DO NOTHING",
                 &[
                     &&vault[..],
                     &seq,
@@ -292,17 +300,25 @@ impl Store for PostgresStore {
     }
 
     async fn drop_keys(&self, vault: Id, keys: Vec<Id>) -> StoreResult<u64> {
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(backend)?;
         let mut n = 0;
-        for k in keys {
-            n += c
+        for k in keys.iter().filter(|k| **k != NO_LABEL) {
+            n += tx
                 .execute(
                     "DELETE FROM bundles WHERE vault = $1 AND key_id = $2",
                     &[&&vault[..], &&k[..]],
                 )
                 .await
                 .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO tombstones(vault, key_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&&vault[..], &&k[..]],
+            )
+            .await
+            .map_err(backend)?;
         }
+        tx.commit().await.map_err(backend)?;
         Ok(n)
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::NO_LABEL;
 use super::{DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult};
 
 /// SQLite-backed relay storage.
@@ -38,6 +39,9 @@ CREATE TABLE IF NOT EXISTS bundles (
 CREATE UNIQUE INDEX IF NOT EXISTS bundles_by_device ON bundles(vault, device, device_seq);
 CREATE INDEX IF NOT EXISTS bundles_by_doc ON bundles(vault, doc, seq);
 CREATE INDEX IF NOT EXISTS bundles_by_key ON bundles(vault, key_id);
+CREATE TABLE IF NOT EXISTS tombstones (
+    vault BLOB NOT NULL, key_id BLOB NOT NULL, PRIMARY KEY (vault, key_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS invites (
     vault BLOB NOT NULL, invite BLOB NOT NULL, PRIMARY KEY (vault, invite)
 ) WITHOUT ROWID;
@@ -46,6 +50,19 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (vault, device, signature)
 ) WITHOUT ROWID;
 ";
+
+/// Whether bundles under `key_id` were dropped (an erased client's): later ones are refused.
+fn tombstoned(tx: &rusqlite::Transaction<'_>, vault: Id, key_id: &Id) -> StoreResult<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM tombstones WHERE vault = ?1 AND key_id = ?2",
+            params![&vault[..], &key_id[..]],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(backend)?
+        .is_some())
+}
 
 impl SqliteStore {
     /// Opens (or creates) the store file.
@@ -166,7 +183,7 @@ impl Store for SqliteStore {
                     .optional()
                     .map_err(backend)?
                     .is_some();
-                if exists {
+                if exists || tombstoned(&tx, vault, &b.key_id)? {
                     continue;
                 }
                 let seq = next_seq(&tx, vault)?;
@@ -232,6 +249,9 @@ impl Store for SqliteStore {
     async fn put_snapshot(&self, vault: Id, covers: i64, s: NewBundle) -> StoreResult<()> {
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
+            if tombstoned(&tx, vault, &s.key_id)? {
+                return Ok(());
+            }
             tx.execute(
                 "DELETE FROM bundles WHERE vault = ?1 AND doc = ?2 AND seq <= ?3",
                 params![&vault[..], &s.doc[..], covers],
@@ -261,13 +281,18 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let mut n = 0;
-            for k in keys {
+            for k in keys.iter().filter(|k| **k != NO_LABEL) {
                 n += tx
                     .execute(
                         "DELETE FROM bundles WHERE vault = ?1 AND key_id = ?2",
                         params![&vault[..], &k[..]],
                     )
                     .map_err(backend)? as u64;
+                tx.execute(
+                    "INSERT OR IGNORE INTO tombstones(vault, key_id) VALUES (?1, ?2)",
+                    params![&vault[..], &k[..]],
+                )
+                .map_err(backend)?;
             }
             tx.commit().map_err(backend)?;
             // secure_delete overwrote the pages; the log still holds their earlier versions

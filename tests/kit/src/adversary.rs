@@ -23,6 +23,8 @@ pub struct KeyMaterial {
     pub receive: ReceiveKey,
     /// The device's Ed25519 signing key (what it signs bundles with).
     pub signing: DeviceKey,
+    /// The vault's registry record (its bundles carry the device list and revocations).
+    pub registry: RecordId,
 }
 
 fn meta(conn: &rusqlite::Connection, name: &str) -> Vec<u8> {
@@ -74,7 +76,8 @@ pub fn key_material(path: &Path, vault_key: [u8; 32]) -> KeyMaterial {
             (key_id, SecretKey::from_slice(&bytes).expect("32 bytes"))
         })
         .collect();
-    KeyMaterial { vault, device, keys, receive, signing }
+    let registry = RecordId::from_slice(&meta(&conn, "registry_id")).expect("registry id");
+    KeyMaterial { vault, device, keys, receive, signing, registry }
 }
 
 fn bundle_aad(vault: VaultId, doc: RecordId, seq: u64, part: Part) -> Aad {
@@ -134,6 +137,24 @@ pub fn revealed_clients(m: &KeyMaterial, bytes: &[u8]) -> Vec<RecordId> {
             out
         }
     }
+}
+
+/// The bundles of `after` that `m` opens, other than registry changes: what a revoked device
+/// reads of what was written after its revocation (it may read the registry change that records
+/// its own revocation; see [`opened_registry_changes`]).
+pub fn opened_content<'a>(m: &KeyMaterial, after: &'a [Vec<u8>]) -> Vec<&'a Vec<u8>> {
+    after
+        .iter()
+        .filter(|b| opens(m, b) && Bundle::decode(b).is_ok_and(|d| d.doc != m.registry))
+        .collect()
+}
+
+/// How many registry changes among `after` `m` opens.
+pub fn opened_registry_changes(m: &KeyMaterial, after: &[Vec<u8>]) -> usize {
+    after
+        .iter()
+        .filter(|b| opens(m, b) && Bundle::decode(b).is_ok_and(|d| d.doc == m.registry))
+        .count()
 }
 
 /// The boxes of a version 2 key share: `(recipient, sealed)`.
