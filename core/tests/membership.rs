@@ -14,6 +14,19 @@ use mend_core::*;
 use mend_testkit::*;
 
 const LAPTOP_KEY: [u8; 32] = [0x4C; 32];
+const LATER_KEY: [u8; 32] = [0x55; 32];
+const DESK_KEY: [u8; 32] = [0x44; 32];
+
+/// One more device joined by the phone's invite, in file `file` of `dir` under `key`.
+fn another(
+    phone: &Vault,
+    relay: &MemoryRelay,
+    dir: &tempfile::TempDir,
+    file: &str,
+    key: [u8; 32],
+) -> Vault {
+    pair(phone, relay, &dir.path().join(file), VaultSecret::key(key), opts(), relay)
+}
 
 struct Practice {
     dir: tempfile::TempDir,
@@ -123,14 +136,7 @@ fn a_revoked_device_with_all_its_keys_and_the_relay_dump_opens_nothing_written_a
             .unwrap();
     assert!(laptop.note(new_note).unwrap().section("plan").unwrap().contains("revocation."));
     assert_eq!(laptop.client(newcomer).unwrap().alias_code, "C-7002");
-    let later = pair(
-        &p.phone,
-        &p.relay,
-        &p.dir.path().join("later.mend"),
-        VaultSecret::key([0x55; 32]),
-        opts(),
-        &p.relay,
-    );
+    let later = another(&p.phone, &p.relay, &p.dir, "later.mend", LATER_KEY);
     sync(&later, &p.relay);
     assert!(later.note(n2).unwrap().section("assessment").unwrap().contains("Laptop, later."));
     assert!(later.note(before_note).is_ok());
@@ -200,14 +206,7 @@ fn a_revoked_device_renews_nothing_and_its_later_shares_are_refused() {
 #[test]
 fn two_revocations_made_at_once_on_two_devices_lock_both_out() {
     let p = practice();
-    let desk = pair(
-        &p.phone,
-        &p.relay,
-        &p.dir.path().join("desk.mend"),
-        VaultSecret::key([0x44; 32]),
-        opts(),
-        &p.relay,
-    );
+    let desk = another(&p.phone, &p.relay, &p.dir, "desk.mend", DESK_KEY);
     for v in [&p.phone, &p.laptop, &p.tablet, &desk, &p.phone, &p.laptop] {
         sync(v, &p.relay);
     }
@@ -230,7 +229,7 @@ fn two_revocations_made_at_once_on_two_devices_lock_both_out() {
     drop((p.tablet, desk));
     let after: Vec<Vec<u8>> = dump(&p.relay).difference(&held).cloned().collect();
     assert!(after.len() >= 2);
-    for (file, key) in [("tablet.mend", JOIN_KEY), ("desk.mend", [0x44; 32])] {
+    for (file, key) in [("tablet.mend", JOIN_KEY), ("desk.mend", DESK_KEY)] {
         let stolen = key_material(&p.dir.path().join(file), key);
         let opened = after.iter().filter(|b| opens(&stolen, b)).count();
         assert_eq!(opened, 0, "{file} opened {opened} of {} later bundles", after.len());
@@ -272,17 +271,10 @@ fn a_relay_backup_from_before_an_erasure_opens_nothing_of_the_client_with_any_ke
             assert!(r.rejected.is_empty(), "{r:?}");
         }
     }
-    let later = pair(
-        &p.phone,
-        &p.relay,
-        &p.dir.path().join("later.mend"),
-        VaultSecret::key([0x55; 32]),
-        opts(),
-        &p.relay,
-    );
+    let later = another(&p.phone, &p.relay, &p.dir, "later.mend", LATER_KEY);
     sync(&later, &p.relay);
     // Every key any device holds after the erasure, a device that joined later included.
-    let after = all_keys_after(&p, &[("later.mend", [0x55; 32])]);
+    let after = all_keys_after(&p, &[("later.mend", LATER_KEY)]);
     for (i, m) in after.iter().enumerate() {
         let found = backup.iter().filter(|b| revealed_clients(m, b).contains(&gone)).count();
         assert_eq!(
@@ -476,7 +468,7 @@ fn keys_made_by_a_device_that_went_away_still_reach_a_device_invited_before() {
     sync(&p.phone, &p.relay);
     let desk = Vault::join(
         &p.dir.path().join("desk.mend"),
-        VaultSecret::key([0x44; 32]),
+        VaultSecret::key(DESK_KEY),
         opts(),
         &invite_bytes,
         &code,

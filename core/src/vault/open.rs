@@ -93,16 +93,7 @@ impl Vault {
             registry_id,
         };
         let mut inner = Inner::new_file(conn, lock, id, vault_key, kdf_params, sync_key_id, opts)?;
-        let sync_key = SecretKey::random();
-        inner.keys.store_own(
-            &inner.conn,
-            sync_key_id,
-            VAULT_OWNER,
-            KeyPurpose::Sync,
-            0,
-            &sync_key,
-        )?;
-        inner.keys.remember(sync_key_id, sync_key);
+        inner.make_sync_key(sync_key_id)?;
         inner.create_doc(registry_id, Kind::Registry, VAULT_OWNER, sync_key_id, |doc| {
             registry::create(doc, device_id, &public, (&receive, &receive_sig), now_ms())
         })?;
@@ -191,16 +182,7 @@ impl Vault {
         let id = Identity { vault_id, device_id, device_key, receive_key, registry_id };
         let mut inner = Inner::assemble(conn, lock, id, vault_key, opts, outbox);
         if db::key_get(&inner.conn, &sync_key_id)?.is_none() {
-            let sync_key = SecretKey::random();
-            inner.keys.store_own(
-                &inner.conn,
-                sync_key_id,
-                VAULT_OWNER,
-                KeyPurpose::Sync,
-                0,
-                &sync_key,
-            )?;
-            inner.keys.remember(sync_key_id, sync_key);
+            inner.make_sync_key(sync_key_id)?;
         }
         if db::doc_header(&inner.conn, &registry_id)?.is_none() {
             // Records written before sync were never queued: queue each whole, once.
@@ -341,6 +323,21 @@ impl Inner {
             renewed_for: 0,
             _lock: lock,
         }
+    }
+
+    /// Makes the first sync key of a vault (a new one, or one from before sync existed).
+    fn make_sync_key(&mut self, sync_key_id: KeyId) -> Result<()> {
+        let sync_key = SecretKey::random();
+        self.keys.store_own(
+            &self.conn,
+            sync_key_id,
+            VAULT_OWNER,
+            KeyPurpose::Sync,
+            0,
+            &sync_key,
+        )?;
+        self.keys.remember(sync_key_id, sync_key);
+        Ok(())
     }
 
     /// Reads a registry document from its saved bytes.
