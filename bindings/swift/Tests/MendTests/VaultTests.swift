@@ -182,8 +182,9 @@ final class VaultTests: XCTestCase {
         // Inside the thumb's pair, inside the family's last pair, a delete ending inside a pair.
         for (pos, delete) in [(4, 0), (15, 0), (3, 1)] as [(UInt64, UInt64)] {
             XCTAssertThrowsError(try v.spliceNoteSection(id: n, section: "body", pos: pos, delete: delete, insert: "x")) { error in
-                guard case .validation(let field, _) = error as? VaultError else { return XCTFail("\(error)") }
+                guard case .validation(let field, let reason) = VaultError(error) else { return XCTFail("\(error)") }
                 XCTAssertEqual(field, "sections.body")
+                XCTAssertTrue(reason.contains("surrogate pair"), reason)
             }
         }
         XCTAssertEqual(try body(), "OK 👍🏽 👨‍👩‍👧 cafe\u{301} 漢字!")
