@@ -394,14 +394,21 @@ pub fn splice_text(
 /// Whether UTF-16 position `at` falls between the high and low surrogate of one character. Text
 /// elements are Unicode scalars (one Automerge element each, one or two UTF-16 units wide), so
 /// `at` is inside a character exactly when the units before and at it belong to the same element.
+/// One lookup when the unit before `at` is a whole character (one unit wide: all typing outside
+/// emoji and other astral characters), two otherwise.
 fn splits_a_pair(doc: &AutoCommit, t: &ObjId, at: usize) -> bool {
     if at == 0 {
         return false;
     }
-    match (doc.get(t, at - 1), doc.get(t, at)) {
-        (Ok(Some((_, before))), Ok(Some((_, here)))) => before == here,
-        _ => false,
-    }
+    let before = match doc.get(t, at - 1) {
+        Ok(Some((Value::Scalar(s), id))) => match s.as_ref() {
+            ScalarValue::Str(c) if c.chars().all(|c| c.len_utf16() == 1) => return false,
+            _ => id,
+        },
+        Ok(Some((_, id))) => id,
+        _ => return false,
+    };
+    matches!(doc.get(t, at), Ok(Some((_, here))) if here == before)
 }
 
 /// Creates an add-wins set child holding `items`.
