@@ -14,6 +14,13 @@ pub(crate) fn id(s: &str) -> R<core::RecordId> {
     s.parse().map_err(|_| MendError::InvalidArgument { reason: "an id is not a UUID".into() })
 }
 
+/// A text position or length (UTF-16 code units) as the core's `usize`. One too large for this
+/// platform's `usize` (a 32-bit Android ABI) is past the end of any text: it saturates, and the
+/// core refuses it as outside the text, as it does every position past the end.
+pub(crate) fn index(units: u64) -> usize {
+    usize::try_from(units).unwrap_or(usize::MAX)
+}
+
 pub(crate) fn opt_id(s: &Option<String>) -> R<Option<core::RecordId>> {
     s.as_deref().map(id).transpose()
 }

@@ -391,7 +391,11 @@ impl Vault {
         Ok(convert::note(self.inner.note(convert::id(&id)?)?))
     }
 
-    /// Live typing: delete `delete` characters at `pos` in a section, then insert `insert`.
+    /// Live typing: delete `delete` UTF-16 code units at `pos` in a section, then insert
+    /// `insert`. `pos` and `delete` are in UTF-16 code units, as UITextView/NSRange and
+    /// Compose/Android count (Kotlin `String` indices, Swift `String.utf16` / `NSRange` offsets;
+    /// not Swift `Character` counts). A position or end that splits a surrogate pair, or lies
+    /// outside the text, throws `Validation` and changes nothing.
     pub fn splice_note_section(
         &self,
         id: String,
@@ -405,8 +409,8 @@ impl Vault {
             .splice_note_section(
                 convert::id(&id)?,
                 &section,
-                pos as usize,
-                delete as usize,
+                convert::index(pos),
+                convert::index(delete),
                 &insert,
             )
             .map_err(Into::into);
@@ -479,8 +483,12 @@ impl Vault {
         self.changed(&id, r)
     }
 
-    /// Live typing in a rupture's text: delete `delete` characters at `pos`, then insert
-    /// `insert`. Concurrent typing on other devices merges by character.
+    /// Live typing in a rupture's text: delete `delete` UTF-16 code units at `pos`, then insert
+    /// `insert`. `pos` and `delete` are in UTF-16 code units, as UITextView/NSRange and
+    /// Compose/Android count (Kotlin `String` indices, Swift `String.utf16` / `NSRange` offsets;
+    /// not Swift `Character` counts). A position or end that splits a surrogate pair, or lies
+    /// outside the text, throws `Validation` and changes nothing. Concurrent typing on other
+    /// devices merges by character.
     pub fn splice_rupture_text(
         &self,
         id: String,
@@ -491,7 +499,13 @@ impl Vault {
     ) -> R<()> {
         let r = self
             .inner
-            .splice_rupture_text(convert::id(&id)?, field, pos as usize, delete as usize, &insert)
+            .splice_rupture_text(
+                convert::id(&id)?,
+                field,
+                convert::index(pos),
+                convert::index(delete),
+                &insert,
+            )
             .map_err(Into::into);
         self.changed(&id, r)
     }

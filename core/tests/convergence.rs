@@ -134,7 +134,8 @@ fn apply(v: &Vault, relay: &MemoryRelay, t: &Template, op: &Op) -> Result<(), Te
         Op::Splice { section, pos, delete, text } => {
             let key = SECTIONS[*section];
             let note = v.note(n).unwrap();
-            let len = note.section(key).unwrap().chars().count();
+            // Positions count UTF-16 units (the alphabet is all in the BMP: one unit each).
+            let len = note.section(key).unwrap().encode_utf16().count();
             let pos = *pos as usize % (len + 1);
             let delete = (*delete as usize % (len - pos + 1)).min(4);
             let result = v.splice_note_section(n, key, pos, delete, text);
@@ -153,7 +154,7 @@ fn apply(v: &Vault, relay: &MemoryRelay, t: &Template, op: &Op) -> Result<(), Te
                 RuptureText::TherapistContribution => &shown.therapist_contribution,
                 RuptureText::FollowUpNote => &shown.follow_up_note,
             }
-            .chars()
+            .encode_utf16()
             .count();
             let pos = *pos as usize % (len + 1);
             let delete = (*delete as usize % (len - pos + 1)).min(4);

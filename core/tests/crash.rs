@@ -30,7 +30,7 @@ fn crash_writer() {
     let start: usize = start.parse().unwrap();
     let out = std::io::stdout();
     for i in start.. {
-        let len = v.note(note).unwrap().section("body").unwrap().chars().count();
+        let len = v.note(note).unwrap().section("body").unwrap().encode_utf16().count();
         v.splice_note_section(note, "body", len, 0, &format!("<{i}>")).unwrap();
         let mut o = out.lock();
         writeln!(o, "ack {i}").unwrap();

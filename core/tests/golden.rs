@@ -291,7 +291,7 @@ fn write_golden() {
     let mut typed = 0;
     for word in ["Reports ", "sleeping ", "4–5 hours 😔; ", "worried about work."] {
         phone.splice_note_section(note, "subjective", typed, 0, word).unwrap();
-        typed += word.chars().count();
+        typed += word.encode_utf16().count();
     }
     phone.splice_note_section(note, "subjective", 8, 9, "").unwrap();
     phone.set_note_section(note, "objective", "Tired, engaged, on time.").unwrap();

@@ -392,7 +392,7 @@ fn queries_come_from_summaries() {
 }
 
 #[test]
-fn splice_positions_count_unicode_characters() {
+fn splice_positions_count_utf16_code_units() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(&dir);
     let c = v.create_client(&new_client("C-0105")).unwrap();
@@ -400,10 +400,15 @@ fn splice_positions_count_unicode_characters() {
     let mut n = soap(s);
     n.sections = vec![("subjective".into(), "Café naïve 😊 ok".into())];
     let n = v.create_note(&n).unwrap();
-    // "Café naïve 😊 " is 13 characters; insert before "ok".
-    v.splice_note_section(n, "subjective", 13, 0, "→").unwrap();
+    // "Café naïve 😊 " is 14 UTF-16 units (the emoji is a surrogate pair); insert before "ok".
+    v.splice_note_section(n, "subjective", 14, 0, "→").unwrap();
     assert_eq!(v.note(n).unwrap().section("subjective"), Some("Café naïve 😊 →ok"));
-    v.splice_note_section(n, "subjective", 11, 1, "").unwrap();
+    // Inside the emoji's pair: refused, nothing changes.
+    assert!(matches!(
+        v.splice_note_section(n, "subjective", 12, 0, "x"),
+        Err(Error::Validation { .. })
+    ));
+    v.splice_note_section(n, "subjective", 11, 2, "").unwrap();
     assert_eq!(v.note(n).unwrap().section("subjective"), Some("Café naïve  →ok"));
     assert!(v.splice_note_section(n, "subjective", 15, 1, "").is_err());
 }

@@ -131,7 +131,7 @@ pub(crate) fn long_note(
         assert_eq!(note.section(SECTION).unwrap(), expected, "plaintext batched long note text");
 
         let t = Instant::now();
-        let doc = AutoCommit::load(&snapshot).unwrap();
+        let doc = am::load_doc(&snapshot).unwrap();
         let note = note::read(&doc, plain_id).unwrap();
         f_l.push(t.elapsed());
         assert_eq!(note.section(SECTION).unwrap(), expected, "floor long note text");

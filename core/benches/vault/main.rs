@@ -38,7 +38,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use mend_core::records::am::Stamp;
+use mend_core::records::am::{self, Stamp};
 use mend_core::records::{note, summary, Kind};
 use mend_core::store::open_connection;
 use mend_core::*;

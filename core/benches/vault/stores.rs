@@ -27,7 +27,7 @@ pub(crate) struct RawEditor {
 
 impl RawEditor {
     pub(crate) fn note() -> RawEditor {
-        let mut doc = AutoCommit::new();
+        let mut doc = am::new_doc();
         let id = RecordId::random();
         note::create(
             &mut doc,
@@ -112,7 +112,7 @@ impl PlainStore {
         let mut conn = open_connection(path, true, durability).unwrap();
         conn.execute_batch(PLAIN_SCHEMA).unwrap();
         let id = RecordId::random();
-        let mut doc = AutoCommit::new();
+        let mut doc = am::new_doc();
         let client = RecordId::random();
         note::create(&mut doc, id, client, T0, &soap_note(RecordId::random(), 0), &stamp())
             .unwrap();
@@ -250,7 +250,7 @@ pub(crate) fn plain_load(path: &Path, id: RecordId, batched: bool) -> AutoCommit
         .unwrap()
         .collect::<rusqlite::Result<Vec<_>>>()
         .unwrap();
-    let mut doc = AutoCommit::load(&snapshot).unwrap();
+    let mut doc = am::load_doc(&snapshot).unwrap();
     if batched {
         doc.load_incremental(&changes.concat()).unwrap();
     } else {

@@ -112,14 +112,14 @@ pub(crate) fn workload_trace(cfg: &Cfg, dir: &Path, r: &mut String) {
         assert_eq!(note::read(&doc, pid).unwrap().section(SECTION).unwrap(), expected);
     });
     let (_, f_load) = time(|| {
-        let doc = AutoCommit::load(&saved).unwrap();
+        let doc = am::load_doc(&saved).unwrap();
         assert_eq!(note::read(&doc, pid).unwrap().section(SECTION).unwrap(), expected);
     });
 
     // Where the record layer's per-save time goes: the functions the vault calls on every save,
     // timed alone on a fresh note and on the final trace note.
-    let mut big = AutoCommit::load(&saved).unwrap();
-    let mut small = AutoCommit::new();
+    let mut big = am::load_doc(&saved).unwrap();
+    let mut small = am::new_doc();
     let sid = RecordId::random();
     note::create(
         &mut small,
@@ -134,7 +134,7 @@ pub(crate) fn workload_trace(cfg: &Cfg, dir: &Path, r: &mut String) {
     let costs_big = record_costs(&mut big, pid);
 
     // Floor.
-    let mut doc = AutoCommit::new();
+    let mut doc = am::new_doc();
     let text = doc.put_object(ROOT, "text", ObjType::Text).unwrap();
     doc.splice_text(&text, 0, 0, &trace.start_content).unwrap();
     doc.commit();
@@ -236,7 +236,8 @@ pub(crate) fn record_costs(doc: &mut AutoCommit, id: RecordId) -> Vec<(&'static 
     vec![
         (
             "`note::splice_section` with an empty splice (all its checks: the first keystroke in \
-             a section, or after any other change; later keystrokes run only the range check)",
+             a section, or after any other change; later keystrokes run only the range and \
+             surrogate-pair checks)",
             checks,
         ),
         (

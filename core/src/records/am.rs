@@ -2,9 +2,17 @@
 //!
 //! Reads go through [`Reader`], which turns a missing or mistyped field into `Corrupt` naming the
 //! record — never a panic — because a document may have been damaged or written by a buggy peer.
+//!
+//! Text positions count **UTF-16 code units**, the unit UITextView/NSRange and Compose/Android
+//! count: every record document is made and loaded by [`new_doc`] and [`load_doc`] with
+//! Automerge's UTF-16 indexing. The encoding is how Automerge reads indices, not part of the saved
+//! bytes, so documents saved under any encoding load and read the same.
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{
+    AutoCommit, AutomergeError, ChangeHash, LoadOptions, ObjId, ObjType, ReadDoc, ScalarValue,
+    TextEncoding, Value, ROOT,
+};
 
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, RecordId};
@@ -262,6 +270,21 @@ pub fn put_reg(
     Ok(())
 }
 
+/// How record documents count text positions: UTF-16 code units, as UITextView/NSRange and
+/// Compose/Android count (Automerge's default counts Unicode scalars).
+pub const TEXT_ENCODING: TextEncoding = TextEncoding::Utf16CodeUnit;
+
+/// A new, empty record document whose text positions count UTF-16 code units.
+pub fn new_doc() -> AutoCommit {
+    AutoCommit::new_with_encoding(TEXT_ENCODING)
+}
+
+/// A record document loaded from saved bytes, its text positions counting UTF-16 code units.
+/// Reads the same bytes as `AutoCommit::load` (the encoding is not stored).
+pub fn load_doc(bytes: &[u8]) -> std::result::Result<AutoCommit, AutomergeError> {
+    AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(TEXT_ENCODING))
+}
+
 /// Applies saved Automerge bytes (changes or a whole document) to `doc`. Automerge can panic on
 /// some inputs; the panic is caught and reported as a failure, after which the caller must drop
 /// `doc` (its state is unknown). Nothing ever unwinds past this point toward the FFI boundary.
@@ -311,8 +334,13 @@ pub fn update_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> 
     Ok(())
 }
 
-/// Splices a Text object: deletes `delete` characters at `pos` and inserts `insert` there.
-/// A range outside the text is a validation error naming `field`, and leaves nothing behind.
+/// Splices a Text object: deletes `delete` UTF-16 code units at `pos` (a position in UTF-16 code
+/// units, as UITextView/NSRange and Compose/Android count), then inserts `insert` there. A range
+/// outside the text, or a `pos` or end (`pos + delete`) between the two halves of a surrogate
+/// pair, is a validation error naming `field` and leaves nothing behind.
+///
+/// Cost per keystroke: a few lookups in Automerge's text index (the length, and the elements on
+/// either side of each end), never a scan of the text.
 pub fn splice_text(
     doc: &mut AutoCommit,
     t: &ObjId,
@@ -321,20 +349,34 @@ pub fn splice_text(
     delete: usize,
     insert: &str,
 ) -> Result<()> {
+    debug_assert_eq!(doc.text_encoding(), TEXT_ENCODING, "record documents count UTF-16 units");
     super::validate::text(field, insert)?;
     if delete == 0 && insert.is_empty() {
         // Nothing to do; an empty splice would still record an (empty) operation.
         return Ok(());
     }
-    let outside =
-        || Error::invalid(field, format!("splice range {pos}+{delete} is outside the text"));
-    // Automerge refuses an insert position past the end but shortens a delete that runs past
-    // it; measuring the text (O(length)) is only needed when something is deleted.
-    if delete > 0 {
-        let len = doc.length(t);
-        if pos > len || delete > len - pos {
-            return Err(outside());
-        }
+    let outside = || {
+        Error::invalid(
+            field,
+            format!("splice range {pos}+{delete} (UTF-16 units) is outside the text"),
+        )
+    };
+    // Automerge shortens a delete that runs past the end (and overflows on a position far past
+    // it): check the range first. The length is a sum kept in Automerge's text index, not a scan.
+    let len = doc.length(t);
+    if pos > len || delete > len - pos {
+        return Err(outside());
+    }
+    // Automerge would move a position inside a character to its end: refuse it instead, so the
+    // app learns its position was wrong and nothing lands where it did not mean.
+    if splits_a_pair(doc, t, pos) || (delete > 0 && splits_a_pair(doc, t, pos + delete)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "splice range {pos}+{delete} (UTF-16 units) splits a surrogate pair: \
+                 positions must fall between characters"
+            ),
+        ));
     }
     let delete = isize::try_from(delete).map_err(|_| outside())?;
     let splice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -347,6 +389,26 @@ pub fn splice_text(
             Err(outside())
         }
     }
+}
+
+/// Whether UTF-16 position `at` falls between the high and low surrogate of one character. Text
+/// elements are Unicode scalars (one Automerge element each, one or two UTF-16 units wide), so
+/// `at` is inside a character exactly when the units before and at it belong to the same element.
+/// One lookup when the unit before `at` is a whole character (one unit wide: all typing outside
+/// emoji and other astral characters), two otherwise.
+fn splits_a_pair(doc: &AutoCommit, t: &ObjId, at: usize) -> bool {
+    if at == 0 {
+        return false;
+    }
+    let before = match doc.get(t, at - 1) {
+        Ok(Some((Value::Scalar(s), id))) => match s.as_ref() {
+            ScalarValue::Str(c) if c.chars().all(|c| c.len_utf16() == 1) => return false,
+            _ => id,
+        },
+        Ok(Some((_, id))) => id,
+        _ => return false,
+    };
+    matches!(doc.get(t, at), Ok(Some((_, here))) if here == before)
 }
 
 /// Creates an add-wins set child holding `items`.

@@ -325,7 +325,8 @@ impl Typing {
         }
     }
 
-    /// Deletes `delete` characters at `pos` of the target, then inserts `insert` (range and size
+    /// Deletes `delete` UTF-16 code units at `pos` (in UTF-16 code units, as UITextView/NSRange and
+    /// Compose/Android count) of the target, then inserts `insert` (range, surrogate-pair and size
     /// checks only: [`Typing::target`] made the others).
     pub fn splice(
         doc: &mut AutoCommit,
@@ -344,8 +345,10 @@ impl Typing {
     }
 }
 
-/// Splices text into a section for live typing: delete `delete` characters at `pos` (Unicode
-/// scalar values), then insert `insert`. Refused with `NoteLocked` once the note is signed.
+/// Splices text into a section for live typing: delete `delete` UTF-16 code units at `pos` (in
+/// UTF-16 code units, as UITextView/NSRange and Compose/Android count), then insert `insert`.
+/// Refused with `NoteLocked` once the note is signed; a position that splits a surrogate pair or
+/// lies outside the text is a validation error.
 pub fn splice_section(
     doc: &mut AutoCommit,
     id: RecordId,
@@ -858,7 +861,7 @@ mod tests {
     use super::*;
 
     fn signed_doc() -> (AutoCommit, RecordId, DeviceKey) {
-        let mut doc = AutoCommit::new();
+        let mut doc = am::new_doc();
         let id = RecordId::random();
         let n = NewNote {
             session_id: RecordId::random(),

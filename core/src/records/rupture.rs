@@ -190,7 +190,9 @@ pub fn void(
     Ok(())
 }
 
-/// Splices one of a rupture's texts (live typing; concurrent edits merge by character).
+/// Splices one of a rupture's texts (live typing; concurrent edits merge by character): delete
+/// `delete` UTF-16 code units at `pos` (in UTF-16 code units, as UITextView/NSRange and
+/// Compose/Android count), then insert `insert`.
 pub fn splice_text(
     doc: &mut AutoCommit,
     id: RecordId,

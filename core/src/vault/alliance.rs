@@ -47,8 +47,11 @@ impl Vault {
         g.edit(id, Kind::Rupture, |doc| rupture::update(doc, id, u, &stamp))
     }
 
-    /// Splices one of a rupture's texts, for live typing: concurrent edits on other devices
-    /// merge by character.
+    /// Splices one of a rupture's texts, for live typing: delete `delete` UTF-16 code units at
+    /// `pos`, then insert `insert`. Positions and lengths are in UTF-16 code units, as
+    /// UITextView/NSRange and Compose/Android count; one that splits a surrogate pair or lies
+    /// outside the text is a validation error and changes nothing. Concurrent edits on other
+    /// devices merge by character.
     pub fn splice_rupture_text(
         &self,
         id: RecordId,

@@ -97,7 +97,7 @@ impl Inner {
         write: impl FnOnce(&mut AutoCommit) -> Result<()>,
     ) -> Result<()> {
         let key = self.keys.get(&self.conn, key_id, id)?.ok_or(Error::Erased(client_id))?;
-        let mut doc = AutoCommit::new();
+        let mut doc = am::new_doc();
         write(&mut doc)?;
         let header = DocHeader {
             doc_id: id,
@@ -154,7 +154,7 @@ impl Inner {
             &snapshot,
         )
         .map_err(|_| Error::corrupt(id, "snapshot"))?;
-        let mut doc = AutoCommit::load(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
+        let mut doc = am::load_doc(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
         // Decrypt every change, then hand them to Automerge in one call (one call per row is
         // much slower on long notes); if that fails, apply row by row to name the bad one.
         let mut all = zeroize::Zeroizing::new(Vec::new());
@@ -426,7 +426,7 @@ impl Inner {
         (key_id, key): (KeyId, &SecretKey),
         bytes: &[u8],
     ) -> Result<bool> {
-        let mut doc = AutoCommit::new();
+        let mut doc = am::new_doc();
         if !am::load_incremental_safely(&mut doc, bytes) {
             return Ok(false);
         }

@@ -62,7 +62,10 @@ impl Vault {
         self.lock().read(id, Kind::Note, |doc| note::read(doc, id))
     }
 
-    /// Live typing: delete `delete` characters at `pos` in a section, then insert `insert`.
+    /// Live typing: delete `delete` UTF-16 code units at `pos` in a section, then insert `insert`.
+    /// Positions and lengths are in UTF-16 code units, as UITextView/NSRange and Compose/Android
+    /// count; one that splits a surrogate pair or lies outside the text is a validation error and
+    /// changes nothing.
     pub fn splice_note_section(
         &self,
         id: RecordId,

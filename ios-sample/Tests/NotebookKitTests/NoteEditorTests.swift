@@ -6,19 +6,46 @@ import Mend
 @testable import NotebookKit
 
 final class NoteEditorTests: NotebookTestCase {
-    func testSplicesAreMinimalAndCountUnicodeScalars() async {
+    func testSplicesAreMinimalAndCountUTF16Units() async {
         XCTAssertNil(TextSplice(from: "same", to: "same"))
         XCTAssertEqual(TextSplice(from: "", to: "abc"), TextSplice(position: 0, delete: 0, insert: "abc"))
         XCTAssertEqual(TextSplice(from: "Slept badly", to: "Slept very badly"), TextSplice(position: 6, delete: 0, insert: "very "))
         XCTAssertEqual(TextSplice(from: "Slept badly", to: "Slept"), TextSplice(position: 5, delete: 6, insert: ""))
         XCTAssertEqual(TextSplice(from: "abc", to: "aXc"), TextSplice(position: 1, delete: 1, insert: "X"))
-        // "é" as e + combining accent is two scalars; a flag emoji is two regional indicators.
+        // "!" after "OK 👍🏽" (two surrogate pairs) is at 7, the end, as NSRange counts, not 5.
+        XCTAssertEqual(TextSplice(from: "OK 👍🏽", to: "OK 👍🏽!"), TextSplice(position: 7, delete: 0, insert: "!"))
+        // "é" as e + combining accent is two units; a flag emoji is two regional indicators, four units.
         XCTAssertEqual(TextSplice(from: "cafe\u{301} ok", to: "cafe\u{301} 🇨🇦 ok"), TextSplice(position: 6, delete: 0, insert: "🇨🇦 "))
-        XCTAssertEqual(TextSplice(from: "a🇨🇦b", to: "ab"), TextSplice(position: 1, delete: 2, insert: ""))
+        XCTAssertEqual(TextSplice(from: "a🇨🇦b", to: "ab"), TextSplice(position: 1, delete: 4, insert: ""))
+        // A ZWJ family is eight units; CJK one unit each.
+        XCTAssertEqual(TextSplice(from: "A👨‍👩‍👧B", to: "AB"), TextSplice(position: 1, delete: 8, insert: ""))
+        XCTAssertEqual(TextSplice(from: "漢字", to: "漢・字"), TextSplice(position: 1, delete: 0, insert: "・"))
+        // Pairs sharing a high (😀 😁) or a low (😀 🈀) surrogate are replaced whole, never cut.
+        XCTAssertEqual(TextSplice(from: "x😀", to: "x😁"), TextSplice(position: 1, delete: 2, insert: "😁"))
+        XCTAssertEqual(TextSplice(from: "😀y", to: "🈀y"), TextSplice(position: 0, delete: 2, insert: "🈀"))
         // Repeated characters: the prefix wins, the suffix never overlaps it.
         XCTAssertEqual(TextSplice(from: "aaa", to: "aaaa"), TextSplice(position: 3, delete: 0, insert: "a"))
         XCTAssertEqual(TextSplice(from: "abab", to: "ab"), TextSplice(position: 2, delete: 2, insert: ""))
         XCTAssertEqual(TextSplice(from: "abc", to: ""), TextSplice(position: 0, delete: 3, insert: ""))
+    }
+
+    func testTypingAroundEmojiAccentsAndCJKStoresWhatTheTextViewShows() async throws {
+        let (_, s, client) = try await notebookWithClient()
+        let timeline = s.timeline(clientId: client)
+        let noteId = try timeline.startNote(sessionId: try addSession(timeline), format: .birp)
+        let editor = s.noteEditor(noteId: noteId)
+        // Each text as a text view reports it after a keystroke, in order.
+        let steps = [
+            "OK 👍🏽", "OK 👍🏽!", "OK 👍!", "OK 👍🏿!",
+            "OK 👍🏿! 👨‍👩‍👧", "OK 👍🏿! 👨‍👩‍👧 cafe\u{301}", "OK 👍🏿! 👨‍👩‍👧 café",
+            "漢OK 👍🏿! 👨‍👩‍👧 café字", "漢OK 👍🏿!  café字", "漢字",
+        ]
+        for text in steps {
+            editor.edit("behavior", to: text)
+            XCTAssertNil(editor.errorMessage, text)
+            let stored = try s.context.vault().note(id: noteId).sections.first { $0.key == "behavior" }?.text
+            XCTAssertEqual(stored, text)
+        }
     }
 
     func testLiveTypingIsStoredAndSurvivesARelaunch() async throws {

@@ -345,7 +345,7 @@ final class RuptureFormTests: NotebookTestCase {
         // An insertion in the middle and a deletion, each one splice.
         form.edit(.narrative, to: "Went very quiet after the homework review")
         form.edit(.narrative, to: "Went very quiet after the review")
-        // Positions count Unicode scalars (an emoji is one scalar, two UTF-16 units, four bytes).
+        // Positions count UTF-16 units, as NSRange does (an emoji is two units, one scalar, four bytes).
         form.edit(.clientWords, to: "🙃 “Ça ne sert à rien”")
         form.edit(.clientWords, to: "🙃 “Ça ne sert à rien”, she said")
         form.edit(.clientWords, to: "🙃🙃 “Ça ne sert à rien”, she said")

@@ -157,6 +157,53 @@ final class VaultTests: XCTestCase {
         XCTAssertThrowsError(try v.setDeviceName(name: ""))
     }
 
+    /// Positions cross the boundary in UTF-16 code units, as `NSRange` and UITextView count:
+    /// offsets from `String.utf16`, never `Character` counts. One inside a surrogate pair throws
+    /// `.validation` and changes nothing.
+    func testSplicePositionsCountUTF16UnitsAsNSRangeDoes() throws {
+        let v = try vault()
+        let c = try v.createClient(client: NewClient(aliasCode: "C-0901", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
+        let n = try v.createNote(note: NewNote(sessionId: try session(v, c), authorId: "t-1", format: .free, sections: [], createdAt: 1))
+        func body() throws -> String? { try v.note(id: n).sections.first { $0.key == "body" }?.text }
+        func end(_ s: String?) -> UInt64 { UInt64((s ?? "").utf16.count) }
+
+        try v.spliceNoteSection(id: n, section: "body", pos: 0, delete: 0, insert: "OK 👍🏽")
+        XCTAssertEqual("OK 👍🏽".count, 4, "Swift counts one Character for the emoji")
+        XCTAssertEqual(end(try body()), 7)
+        try v.spliceNoteSection(id: n, section: "body", pos: end(try body()), delete: 0, insert: "!")
+        XCTAssertEqual(try body(), "OK 👍🏽!")
+        // NSRange of the emoji in the text, as a text view reports a selection over it.
+        let text = try body()! as NSString
+        let thumb = text.range(of: "👍🏽")
+        XCTAssertEqual(thumb.location, 3)
+        XCTAssertEqual(thumb.length, 4)
+        try v.spliceNoteSection(id: n, section: "body", pos: UInt64(thumb.location + thumb.length), delete: 0, insert: " 👨‍👩‍👧 cafe\u{301} 漢字")
+        XCTAssertEqual(try body(), "OK 👍🏽 👨‍👩‍👧 cafe\u{301} 漢字!")
+        // Inside the thumb's pair, inside the family's last pair, a delete ending inside a pair.
+        for (pos, delete) in [(4, 0), (15, 0), (3, 1)] as [(UInt64, UInt64)] {
+            XCTAssertThrowsError(try v.spliceNoteSection(id: n, section: "body", pos: pos, delete: delete, insert: "x")) { error in
+                guard case .validation(let field, let reason) = VaultError(error) else { return XCTFail("\(error)") }
+                XCTAssertEqual(field, "sections.body")
+                XCTAssertTrue(reason.contains("surrogate pair"), reason)
+            }
+        }
+        XCTAssertEqual(try body(), "OK 👍🏽 👨‍👩‍👧 cafe\u{301} 漢字!")
+        // Backspace over the family (8 units), the accent alone, then between the CJK characters.
+        try v.spliceNoteSection(id: n, section: "body", pos: 8, delete: 8, insert: "")
+        XCTAssertEqual(try body(), "OK 👍🏽  cafe\u{301} 漢字!")
+        try v.spliceNoteSection(id: n, section: "body", pos: 13, delete: 1, insert: "")
+        try v.spliceNoteSection(id: n, section: "body", pos: 15, delete: 0, insert: "・")
+        XCTAssertEqual(try body()?.unicodeScalars.elementsEqual("OK 👍🏽  cafe 漢・字!".unicodeScalars), true)
+        XCTAssertThrowsError(try v.spliceNoteSection(id: n, section: "body", pos: end(try body()) + 1, delete: 0, insert: "x"))
+
+        // Rupture texts count the same way.
+        let r = try v.createRupture(rupture: NewRupture(clientId: c, sessionId: nil, occurredAt: 5, recordClass: .psychotherapyNote, movement: .withdrawal, initiatedBy: .client, markers: [.wdDenial], precipitants: [.misunderstanding], significance: 3, narrative: "😔 quiet", clientWords: "", therapistContribution: "", followUpPlanned: false, followUpNote: ""), by: "t-1")
+        try v.spliceRuptureText(id: r, field: .narrative, pos: 3, delete: 0, insert: "very ")
+        XCTAssertEqual(try v.rupture(id: r).narrative, "😔 very quiet")
+        XCTAssertThrowsError(try v.spliceRuptureText(id: r, field: .narrative, pos: 1, delete: 0, insert: "x"))
+        XCTAssertEqual(try v.rupture(id: r).narrative, "😔 very quiet")
+    }
+
     func testSigningLocksTheNote() throws {
         let v = try vault()
         let n = try soap(v, try session(v, try v.createClient(client: NewClient(aliasCode: "C-0004", birthYear: nil, jurisdiction: "US", intakeDate: nil))))

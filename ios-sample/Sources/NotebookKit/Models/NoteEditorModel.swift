@@ -42,12 +42,13 @@ public struct AddendumDraft: Equatable, Sendable {
     }
 }
 
-/// The smallest splice turning `old` into `new`, in Unicode scalars (Mend's text unit):
-/// delete `delete` scalars at `position`, then insert `insert`.
+/// The smallest splice turning `old` into `new`, in UTF-16 code units (Mend's text unit, the one
+/// UITextView and `NSRange` count): delete `delete` UTF-16 units at `position`, then insert
+/// `insert`. Not `Character` counts (grapheme clusters) nor Unicode scalars.
 public struct TextSplice: Equatable, Sendable {
-    /// Where, in Unicode scalars.
+    /// Where, in UTF-16 code units (an `NSRange` location).
     public let position: Int
-    /// How many scalars to delete.
+    /// How many UTF-16 code units to delete (an `NSRange` length).
     public let delete: Int
     /// What to insert.
     public let insert: String
@@ -61,13 +62,15 @@ public struct TextSplice: Equatable, Sendable {
 
     /// The splice between two texts, or nil when they are equal. Walks both texts once from each
     /// end without copying them (the editor calls this on every keystroke, and notes can be long).
+    /// The walk steps by Unicode scalar, so neither end ever falls inside a surrogate pair (which
+    /// Mend refuses), and counts each scalar's UTF-16 width.
     public init?(from old: String, to new: String) {
         let a = old.unicodeScalars, b = new.unicodeScalars
         var ia = a.startIndex, ib = b.startIndex, prefix = 0
         while ia < a.endIndex, ib < b.endIndex, a[ia] == b[ib] {
+            prefix += UTF16.width(a[ia])
             a.formIndex(after: &ia)
             b.formIndex(after: &ib)
-            prefix += 1
         }
         var ja = a.endIndex, jb = b.endIndex
         while ja > ia, jb > ib {
@@ -76,7 +79,7 @@ public struct TextSplice: Equatable, Sendable {
             ja = pa
             jb = pb
         }
-        let delete = a[ia..<ja].count
+        let delete = a[ia..<ja].reduce(0) { $0 + UTF16.width($1) }
         guard delete > 0 || ib < jb else { return nil }
         position = prefix
         self.delete = delete

@@ -69,6 +69,57 @@ class VaultTest {
         }
     }
 
+    /**
+     * Positions cross the boundary in UTF-16 code units: Kotlin `String` indices and lengths, as
+     * Compose `TextRange` and `EditText` selections count. One inside a surrogate pair throws
+     * `Validation` and changes nothing.
+     */
+    @Test
+    fun splicePositionsAreKotlinStringIndices() {
+        vault().use { v ->
+            val c = v.createClient(NewClient("C-0901", null, "US-CA", null))
+            val n = v.createNote(NewNote(session(v, c), "t-1", NoteFormat.FREE, emptyList(), 1L))
+            fun body() = v.note(n).sections.first { it.key == "body" }.text
+
+            v.spliceNoteSection(n, "body", 0uL, 0uL, "OK 👍🏽")
+            assertEquals(7, body().length)
+            // The case: "!" at the end is index 7, which Mend now takes as the end.
+            v.spliceNoteSection(n, "body", body().length.toULong(), 0uL, "!")
+            assertEquals("OK 👍🏽!", body())
+            val at = body().indexOf("!")
+            v.spliceNoteSection(n, "body", at.toULong(), 0uL, " 👨‍👩‍👧 cafe\u0301 漢字")
+            assertEquals("OK 👍🏽 👨‍👩‍👧 cafe\u0301 漢字!", body())
+            // Inside the thumb's pair, inside the family's last pair, a delete ending in a pair.
+            for ((pos, delete) in listOf(4 to 0, 15 to 0, 3 to 1)) {
+                val e = assertThrows<MendException.Validation> {
+                    v.spliceNoteSection(n, "body", pos.toULong(), delete.toULong(), "x")
+                }
+                assertEquals("sections.body", e.field)
+            }
+            assertEquals("OK 👍🏽 👨‍👩‍👧 cafe\u0301 漢字!", body())
+            // Backspace over the family, over the accent alone, then type between the CJK.
+            val family = body().indexOf("👨")
+            v.spliceNoteSection(n, "body", family.toULong(), "👨‍👩‍👧".length.toULong(), "")
+            v.spliceNoteSection(n, "body", body().indexOf("\u0301").toULong(), 1uL, "")
+            v.spliceNoteSection(n, "body", body().indexOf("字").toULong(), 0uL, "・")
+            assertEquals("OK 👍🏽  cafe 漢・字!", body())
+            assertThrows<MendException.Validation> {
+                v.spliceNoteSection(n, "body", (body().length + 1).toULong(), 0uL, "x")
+            }
+
+            // Rupture texts count the same way: after "😔 " the next word is at index 3.
+            val r = v.createRupture(
+                NewRupture(c, null, 5L, RecordClass.PSYCHOTHERAPY_NOTE, Movement.WITHDRAWAL, InitiatedBy.CLIENT,
+                    listOf(RuptureMarker.WD_DENIAL), listOf(Precipitant.MISUNDERSTANDING), 3L, "😔 quiet", "", ""),
+                "t-1",
+            )
+            v.spliceRuptureText(r, RuptureText.NARRATIVE, "😔 ".length.toULong(), 0uL, "very ")
+            assertEquals("😔 very quiet", v.rupture(r).narrative)
+            assertThrows<MendException.Validation> { v.spliceRuptureText(r, RuptureText.NARRATIVE, 1uL, 0uL, "x") }
+            assertEquals("😔 very quiet", v.rupture(r).narrative)
+        }
+    }
+
     @Test
     fun recordsRoundTrip() {
         vault().use { v ->

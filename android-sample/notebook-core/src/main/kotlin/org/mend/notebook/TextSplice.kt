@@ -1,11 +1,14 @@
 package org.mend.notebook
 
 /**
- * The single splice that turns [before] into [after]: delete [delete] characters at [pos], then
- * insert [insert]. Positions count Unicode code points (what Mend's `spliceNoteSection` counts),
- * not Kotlin's UTF-16 chars, so an emoji is one character. A text field reports whole new text
- * per keystroke; this finds the common prefix and suffix so only the typed part is sent, which
- * keeps concurrent edits from other devices intact when they merge.
+ * The single splice that turns [before] into [after]: delete [delete] UTF-16 code units at [pos],
+ * then insert [insert]. Positions and lengths are in UTF-16 code units, as Compose `TextRange`,
+ * Android `EditText` and Kotlin `String` indices count, and as Mend's `spliceNoteSection` and
+ * `spliceRuptureText` take them. A text field reports whole new text per keystroke; this finds
+ * the common prefix and suffix so only the typed part is sent, which keeps concurrent edits from
+ * other devices intact when they merge. Neither end ever falls between the two halves of a
+ * surrogate pair (Mend refuses such a position): a prefix or suffix that would is shortened by
+ * one unit, so the whole character is replaced.
  */
 data class TextSplice(val pos: Long, val delete: Long, val insert: String) {
     /** Whether applying it changes nothing. */
@@ -13,17 +16,19 @@ data class TextSplice(val pos: Long, val delete: Long, val insert: String) {
 
     /** Computing splices. */
     companion object {
-        /** The minimal splice from [before] to [after]. */
+        /** The minimal splice from [before] to [after], in UTF-16 code units. */
         fun between(before: String, after: String): TextSplice {
-            val a = before.codePoints().toArray()
-            val b = after.codePoints().toArray()
+            val max = minOf(before.length, after.length)
             var prefix = 0
-            val max = minOf(a.size, b.size)
-            while (prefix < max && a[prefix] == b[prefix]) prefix++
+            while (prefix < max && before[prefix] == after[prefix]) prefix++
+            // Ending on a high surrogate would cut its pair (in either text, which share it).
+            if (prefix > 0 && before[prefix - 1].isHighSurrogate()) prefix--
             var suffix = 0
-            while (suffix < max - prefix && a[a.size - 1 - suffix] == b[b.size - 1 - suffix]) suffix++
-            val inserted = String(b, prefix, b.size - prefix - suffix)
-            return TextSplice(prefix.toLong(), (a.size - prefix - suffix).toLong(), inserted)
+            while (suffix < max - prefix && before[before.length - 1 - suffix] == after[after.length - 1 - suffix]) suffix++
+            // Starting on a low surrogate would cut its pair.
+            if (suffix > 0 && before[before.length - suffix].isLowSurrogate()) suffix--
+            val inserted = after.substring(prefix, after.length - suffix)
+            return TextSplice(prefix.toLong(), (before.length - prefix - suffix).toLong(), inserted)
         }
     }
 }

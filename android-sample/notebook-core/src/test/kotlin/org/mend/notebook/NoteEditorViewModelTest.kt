@@ -66,6 +66,27 @@ class NoteEditorViewModelTest {
     }
 
     @Test
+    fun typingAroundEmojiAccentsAndCjkStoresWhatTheFieldShows() = runBlocking<Unit> {
+        val nb = Device(dir, "phone").unlock()
+        val noteId = newNote(nb, NoteFormat.SOAP)
+        val editor = NoteEditorViewModel(nb, noteId)
+        editor.refresh().getOrThrow()
+        // Each text as a Compose text field reports it after a keystroke, in order: the splices
+        // count UTF-16 units, so nothing lands inside an emoji or after the wrong character.
+        val steps = listOf(
+            "OK 👍🏽", "OK 👍🏽!", "OK 👍!", "OK 👍🏿!", "OK 👍🏿! 😔 ", "OK 👍🏿! 😔 tired",
+            "OK 👍🏿! 😔 tired 👨‍👩‍👧", "OK 👍🏿! 😔 tired 👨‍👩‍👧 cafe\u0301", "OK 👍🏿! 😔 tired 👨‍👩‍👧 café",
+            "漢OK 👍🏿! 😔 tired  café字", "漢x😀字", "漢x😁字", "漢x🈀字", "漢字",
+        )
+        for (text in steps) {
+            editor.edit("subjective", text).getOrThrow()
+            val stored = NoteEditorViewModel(nb, noteId)
+            stored.refresh().getOrThrow()
+            assertEquals(text, stored.text("subjective"))
+        }
+    }
+
+    @Test
     fun signingLocksTheNoteAndLaterEditsAreNoteLocked() = runBlocking<Unit> {
         val device = Device(dir, "phone")
         val nb = device.unlock()
