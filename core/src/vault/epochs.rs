@@ -5,14 +5,16 @@
 //! - Revoking a device starts a new epoch (the epoch is the number of revoked devices, see
 //!   [`crate::records::registry::Registry::required_epoch`]): every device that finds a live key
 //!   from an older epoch makes a new generation of it and seals it to the remaining devices
-//!   ([`Inner::renew_stale_keys`]). The revoking device does so at once; the others at the end of
-//!   their next sync, which also covers a client some device created before it heard of the
-//!   revocation, and two revocations made at once on two devices. Two devices renewing the same
-//!   key both succeed; every device then sends under the same newest generation (highest epoch,
-//!   then key id).
+//!   ([`Inner::renew_stale_keys`]). The revoking device does so at once; the others before they
+//!   send anything else ([`Inner::send_key`]: a save, fold or snapshot, or the end of a sync),
+//!   which also covers a client some device created before it heard of the revocation, and two
+//!   revocations made at once on two devices. A generation a revoked device made never counts
+//!   (`Keyring::trusted`). Two devices renewing the same key both succeed; every device then
+//!   sends under the same newest generation (highest epoch, then key id).
 //! - A device that appears in the registry with a receiving key this device has not sealed to
-//!   (one that joined, or one made before epochs that just published its key) is sent, once,
-//!   the keys this device made itself that it may lack ([`Inner::catch_up`]).
+//!   (one that joined, one made before epochs that just published its key, one that replaced its
+//!   key) is sent, once, the keys this device made itself, and by its inviter every key added
+//!   since the invite ([`Inner::catch_up`]).
 //! - A device that destroyed client keys (an erasure, made here or applied from the registry)
 //!   replaces its receiving key at the end of its next complete sync
 //!   ([`Inner::rotate_receive_key`]), so the boxes of the erased client's key shares in any copy

@@ -67,7 +67,8 @@ fn build(
     then: impl FnOnce(&mut AutoCommit, RecordId),
 ) -> Built {
     let id = RecordId::random();
-    let mut doc = AutoCommit::new();
+    // As the vault makes them: text positions count UTF-16 code units.
+    let mut doc = mend_core::records::am::new_doc();
     first(&mut doc, id);
     let snapshot = doc.save();
     let heads = doc.get_heads();
@@ -133,7 +134,8 @@ fn records() -> Vec<(&'static str, Built)> {
         build(
             |d, id| {
                 note::create(d, id, client_id, 1_767_600_000_000, &new_note, &stamp(1)).unwrap();
-                for (pos, word) in [(0, "Reports "), (8, "4–5 hours 😔, "), (21, "café 睡眠.")]
+                // Positions in UTF-16 code units: the emoji is two.
+                for (pos, word) in [(0, "Reports "), (8, "4–5 hours 😔, "), (22, "café 睡眠.")]
                 {
                     note::splice_section(d, id, "subjective", pos, 0, word).unwrap();
                 }
