@@ -438,6 +438,82 @@ pub fn snapshot_replace(conn: &Connection, id: &RecordId, seq: u64, snapshot: &[
     Ok(())
 }
 
+/// Writes (or replaces) a record's sealed head (see `migrations/0005_heads.sql`).
+pub fn head_put(conn: &Connection, id: &RecordId, sealed: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO heads(doc_id, sealed) VALUES (?1, ?2)
+         ON CONFLICT(doc_id) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![&id.as_bytes()[..], sealed])?;
+    Ok(())
+}
+
+/// A record's sealed head, if it has one.
+pub fn head_get(conn: &Connection, id: &RecordId) -> Result<Option<Vec<u8>>> {
+    let mut st = conn.prepare_cached("SELECT sealed FROM heads WHERE doc_id = ?1")?;
+    Ok(st.query_row([&id.as_bytes()[..]], |r| bytes(r, 0)).optional()?)
+}
+
+/// Every record with the sequence number of its newest stored part (the larger of its snapshot's
+/// and its last change's), for the migration that seals heads.
+pub fn doc_tops(conn: &Connection) -> Result<Vec<(RecordId, u8, u64)>> {
+    let mut st = conn.prepare(
+        "SELECT d.doc_id, d.kind, max(d.snapshot_seq, coalesce(max(c.seq), 0))
+         FROM docs d LEFT JOIN changes c ON c.doc_id = d.doc_id GROUP BY d.doc_id",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, top) = row?;
+        let id = RecordId::from_slice(&id).ok_or(crate::error::Error::NotAVault("record id"))?;
+        out.push((id, kind, top));
+    }
+    Ok(out)
+}
+
+/// Writes (or replaces) the sealed count of a client's records of one kind.
+pub fn tally_put(conn: &Connection, client: &RecordId, kind: u8, sealed: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO tallies(client_id, kind, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT(client_id, kind) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![&client.as_bytes()[..], kind, sealed])?;
+    Ok(())
+}
+
+/// The sealed count of a client's records of one kind, if any.
+pub fn tally_get(conn: &Connection, client: &RecordId, kind: u8) -> Result<Option<Vec<u8>>> {
+    let mut st =
+        conn.prepare_cached("SELECT sealed FROM tallies WHERE client_id = ?1 AND kind = ?2")?;
+    Ok(st.query_row(params![&client.as_bytes()[..], kind], |r| bytes(r, 0)).optional()?)
+}
+
+/// Every sealed count of one client, as `(kind, sealed)`.
+pub fn tallies_of(conn: &Connection, client: &RecordId) -> Result<Vec<(u8, Vec<u8>)>> {
+    let mut st = conn.prepare_cached("SELECT kind, sealed FROM tallies WHERE client_id = ?1")?;
+    let rows = st.query_map([&client.as_bytes()[..]], |r| Ok((r.get(0)?, bytes(r, 1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// How many records each client has of each kind, as stored now (for the migration that seals
+/// the counts).
+pub fn doc_counts(conn: &Connection) -> Result<Vec<(RecordId, u8, u64)>> {
+    let mut st =
+        conn.prepare("SELECT client_id, kind, count(*) FROM docs GROUP BY client_id, kind")?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, n) = row?;
+        let id = RecordId::from_slice(&id).ok_or(crate::error::Error::NotAVault("client id"))?;
+        out.push((id, kind, n));
+    }
+    Ok(out)
+}
+
 /// Writes (or replaces) a record's summary.
 pub fn summary_put(conn: &Connection, id: &RecordId, seq: u64, data: &[u8]) -> Result<()> {
     conn.prepare_cached(

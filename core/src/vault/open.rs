@@ -43,7 +43,7 @@ fn fresh_file(
     let lock = store::lock::FileLock::acquire(path)?;
     refuse_existing(path)?;
     let mut conn = store::open_connection(path, true, opts.durability)?;
-    schema::migrate(&mut conn)?;
+    schema::migrate(&mut conn, &|_, _| Ok(()))?;
     Ok((conn, lock, vault_key, kdf_params))
 }
 
@@ -135,8 +135,19 @@ impl Vault {
         if !keyring::opens_canary(&vault_key, vault_id, &need(&conn, Meta::Canary)?) {
             return Err(Error::WrongKey);
         }
-        // The key is right: now it is safe to upgrade the file.
-        schema::migrate(&mut conn)?;
+        // The key is right: now it is safe to upgrade the file. Records stored before heads
+        // get theirs in the same step (trusting the file as it is at that moment).
+        schema::migrate(&mut conn, &|tx, version| {
+            if version == schema::HEADS_VERSION {
+                for (id, kind, top) in db::doc_tops(tx)? {
+                    let head =
+                        keyring::seal_count(&vault_key, vault_id, (id, kind, Part::Head), top);
+                    db::head_put(tx, &id, &head)?;
+                }
+                super::tallies::count_existing(tx, (&vault_key, vault_id))?;
+            }
+            Ok(())
+        })?;
         let device_id = DeviceId::from_slice(&need(&conn, Meta::DeviceId)?)
             .ok_or(Error::NotAVault("vault header is incomplete"))?;
         let seed = keyring::open_header(
@@ -254,6 +265,19 @@ impl Vault {
         let aad = super::docs::record_aad(j.vault_id, &header, 0, Part::Snapshot);
         let snap = envelope::seal(&sync_key, &j.sync_key_id, &aad, &j.registry);
         db::doc_insert(&tx, &header, &snap)?;
+        let head = keyring::seal_count(
+            inner.keys.vault_key(),
+            j.vault_id,
+            (j.registry_id, header.kind, Part::Head),
+            0,
+        );
+        db::head_put(&tx, &j.registry_id, &head)?;
+        super::tallies::count_new(
+            &tx,
+            (inner.keys.vault_key(), j.vault_id),
+            VAULT_OWNER,
+            header.kind,
+        )?;
         tx.commit()?;
         inner.refresh_registry();
         inner.publish_receive_key()?;
