@@ -20,6 +20,9 @@ fn typed_note(v: &Vault, alias: &str, saves: usize) -> (RecordId, RecordId, Reco
     (c, s, n)
 }
 
+/// Where the record's sealed head is kept in `changes` (`store::db::HEAD_SEQ`).
+const HEAD: i64 = i64::MAX;
+
 fn sql(p: &std::path::Path, statement: &str, id: RecordId) -> usize {
     let conn = rusqlite::Connection::open(p).unwrap();
     conn.execute(statement, [&id.as_bytes()[..]]).unwrap()
@@ -35,7 +38,7 @@ fn a_lost_newest_change_is_an_error_not_the_older_note() {
     let p = path(&dir);
     let n = typed_note(&new_vault(&dir), "C-1", 5).2;
     let removed =
-        sql(&p, "DELETE FROM changes WHERE doc_id = ?1 AND seq = (SELECT max(seq) FROM changes WHERE doc_id = ?1)", n);
+        sql(&p, &format!("DELETE FROM changes WHERE doc_id = ?1 AND seq = (SELECT max(seq) FROM changes WHERE doc_id = ?1 AND seq < {HEAD})"), n);
     assert_eq!(removed, 1);
     let e = reopen(&p).note(n).unwrap_err();
     assert!(corrupt_on(&e, n), "{e:?}");
@@ -80,8 +83,10 @@ fn a_lost_or_damaged_head_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let p = path(&dir);
     let (c, s, n) = typed_note(&new_vault(&dir), "C-1", 3);
-    assert_eq!(sql(&p, "DELETE FROM heads WHERE doc_id = ?1", n), 1);
-    assert_eq!(sql(&p, "UPDATE heads SET sealed = sealed || x'00' WHERE doc_id = ?1", s), 1);
+    assert_eq!(sql(&p, &format!("DELETE FROM changes WHERE doc_id = ?1 AND seq = {HEAD}"), n), 1);
+    let damage =
+        format!("UPDATE changes SET data = data || x'00' WHERE doc_id = ?1 AND seq = {HEAD}");
+    assert_eq!(sql(&p, &damage, s), 1);
     let v = reopen(&p);
     assert!(
         matches!(v.note(n).unwrap_err(), Error::Corrupt { id, what } if id == n && what == "head")

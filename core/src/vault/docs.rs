@@ -25,6 +25,7 @@ use crate::records::registry;
 use crate::records::summary;
 use crate::records::Kind;
 use crate::store::db::{self, DocHeader};
+use zeroize::Zeroizing;
 
 /// A decrypted record in memory.
 pub(crate) struct Cached {
@@ -118,7 +119,7 @@ impl Inner {
             next_seq: 1,
             snapshot_seq: 0,
         };
-        let snapshot = doc.save();
+        let snapshot = Zeroizing::new(doc.save());
         let summary = summary::encoded(kind, &doc, id)?;
         let sealed =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
@@ -169,7 +170,7 @@ impl Inner {
             &snapshot,
         )
         .map_err(|_| Error::corrupt(id, "snapshot"))?;
-        let mut doc = am::load_doc(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
+        let mut doc = am::load_doc(&bytes).ok_or_else(|| Error::corrupt(id, "snapshot"))?;
         // Decrypt every change, then hand them to Automerge in one call (one call per row is
         // much slower on long notes); if that fails, apply row by row to name the bad one.
         let mut all = zeroize::Zeroizing::new(Vec::new());
@@ -328,7 +329,7 @@ impl Inner {
             c.doc.rollback();
             return Ok(out);
         }
-        let bytes = c.doc.save_after(&c.saved_heads);
+        let bytes = Zeroizing::new(c.doc.save_after(&c.saved_heads));
         if bytes.is_empty() {
             return Ok(out);
         }
@@ -386,7 +387,7 @@ impl Inner {
         if !c.doc.get_missing_deps(&[]).is_empty() {
             return Ok(());
         }
-        let snapshot = c.doc.save();
+        let snapshot = Zeroizing::new(c.doc.save());
         let header = c.header.clone();
         let seq = header.next_seq;
         let key = self.key_of(header.key_id, id)?;

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 use crate::keyring::{self, Keyring, VAULT_OWNER};
 use crate::outbox::Outbox;
+use crate::records::am;
 use crate::records::registry::{self, Registry};
 use crate::records::Kind;
 use crate::store::db::{self, DocHeader, Meta};
@@ -129,6 +130,10 @@ impl Vault {
                     // A key vault opened with a passphrase: the passphrase is simply wrong.
                     None => return Err(Error::WrongKey),
                 };
+                // A forged header must not make the phone allocate without bound.
+                if !params.within_limits() {
+                    return Err(Error::NotAVault("passphrase parameters out of range"));
+                }
                 kdf::derive_key(&p, &params).map_err(|_| Error::WrongKey)?
             }
         };
@@ -366,7 +371,7 @@ impl Inner {
 
     /// Reads a registry document from its saved bytes.
     fn registry_from(&self, bytes: &[u8]) -> Result<Registry> {
-        let doc = automerge::AutoCommit::load(bytes).map_err(|_| Error::InvalidInvite)?;
+        let doc = am::load_doc(bytes).ok_or(Error::InvalidInvite)?;
         registry::read(&doc, self.registry_id)
     }
 
@@ -400,7 +405,7 @@ impl Inner {
     fn enqueue_whole(&mut self, id: RecordId) -> Result<()> {
         self.load(id)?;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
-        let bytes = c.doc.save();
+        let bytes = zeroize::Zeroizing::new(c.doc.save());
         let header = c.header.clone();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         let (key_id, key) = self.send_key(header.key_id, id)?;
