@@ -167,3 +167,24 @@ fn saves_compaction_and_new_records_keep_heads_and_counts_right() {
         assert_eq!(v.timeline(c).unwrap().len(), 3 + round as usize);
     }
 }
+
+#[test]
+fn a_forged_passphrase_cost_in_the_header_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    drop(Vault::create(&p, VaultSecret::passphrase("correct horse"), opts()).unwrap());
+    let conn = rusqlite::Connection::open(&p).unwrap();
+    let json: Vec<u8> =
+        conn.query_row("SELECT value FROM meta WHERE name = 'kdf'", [], |r| r.get(0)).unwrap();
+    let mut kdf: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    // 4 TiB of memory: deriving with it would abort the process, not fail.
+    kdf["m_cost_kib"] = serde_json::json!(u32::MAX);
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'kdf'",
+        [serde_json::to_vec(&kdf).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+    let e = Vault::open(&p, VaultSecret::passphrase("correct horse"), opts()).unwrap_err();
+    assert!(matches!(e, Error::NotAVault(_)), "{e:?}");
+}

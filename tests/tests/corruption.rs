@@ -134,6 +134,12 @@ struct Tally {
     reads_typed_error: u64,
     lists_true: u64,
     lists_flagged: u64,
+    /// Reads that gave a value other than the true one.
+    wrong_reads: u64,
+    /// List rows that were missing or showed a value other than the true one.
+    wrong_rows: u64,
+    /// Copies with at least one of either.
+    copies_wrong: u64,
     wrong: Vec<String>,
     panics: Vec<String>,
 }
@@ -176,10 +182,12 @@ fn campaign(
             Err(_) => t.panics.push(what),
             Ok(None) => t.refused_to_open += 1,
             Ok(Some((reads, listed))) => {
+                let (reads_before, rows_before) = (t.wrong_reads, t.wrong_rows);
                 for ((r, want), got) in truth.iter().zip(reads) {
                     match got {
                         Ok(got) if &got == want => t.reads_true += 1,
                         Ok(got) => {
+                            t.wrong_reads += 1;
                             t.wrong.push(format!("{what}: {r:?} read {got} instead of {want}"))
                         }
                         Err(_) => t.reads_typed_error += 1,
@@ -203,13 +211,21 @@ fn campaign(
                                 Some(got) if got.contains("Err(") || got.contains("Unreadable") => {
                                     t.lists_flagged += 1
                                 }
-                                Some(got) => t
-                                    .wrong
-                                    .push(format!("{what}: {k} listed {got} instead of {want}")),
-                                None => t.wrong.push(format!("{what}: {k} missing from its list")),
+                                Some(got) => {
+                                    t.wrong_rows += 1;
+                                    t.wrong
+                                        .push(format!("{what}: {k} listed {got} instead of {want}"))
+                                }
+                                None => {
+                                    t.wrong_rows += 1;
+                                    t.wrong.push(format!("{what}: {k} missing from its list"))
+                                }
                             }
                         }
                     }
+                }
+                if (t.wrong_reads, t.wrong_rows) != (reads_before, rows_before) {
+                    t.copies_wrong += 1;
                 }
             }
         }
@@ -244,8 +260,8 @@ fn a_flipped_byte_anywhere_gives_the_true_value_or_a_typed_error() {
         campaign(seed, copies, &bytes, &truth, &lists_truth, &clients, &mut t);
     }
     eprintln!(
-        "corruption campaign: {} copies of a {}-byte vault, {} refused to open; reads: {} true, {} typed errors; list rows: {} true, {} flagged; {} wrong, {} panics",
-        t.copies, bytes.len(), t.refused_to_open, t.reads_true, t.reads_typed_error, t.lists_true, t.lists_flagged, t.wrong.len(), t.panics.len()
+        "corruption campaign: {} copies of a {}-byte vault, {} refused to open; reads: {} true, {} typed errors, {} wrong; list rows: {} true, {} flagged, {} wrong or missing; {} copies with a wrong value; {} panics",
+        t.copies, bytes.len(), t.refused_to_open, t.reads_true, t.reads_typed_error, t.wrong_reads, t.lists_true, t.lists_flagged, t.wrong_rows, t.copies_wrong, t.panics.len()
     );
     for w in t.wrong.iter().take(12) {
         eprintln!("WRONG {w}");
