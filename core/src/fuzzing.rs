@@ -140,3 +140,8 @@ pub fn record_bytes(vault: &Vault, id: RecordId) -> Result<(Kind, Vec<u8>)> {
     let kind = Kind::from_code(c.header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
     Ok((kind, c.doc.save()))
 }
+
+/// The id of `vault`'s registry document (for [`record_bytes`]).
+pub fn registry_id(vault: &Vault) -> RecordId {
+    vault.lock().registry_id
+}
