@@ -137,6 +137,11 @@ case "${1:-}" in
     shift || true
     [ "$#" -gt 0 ] && targets=("$@")
     build
-    for t in "${targets[@]}"; do fuzz_one "$t" "$secs" "fuzz/runs/$t"; done
+    failed=()
+    for t in "${targets[@]}"; do fuzz_one "$t" "$secs" "fuzz/runs/$t" || failed+=("$t"); done
+    if [ "${#failed[@]}" -gt 0 ]; then
+      echo "error: crashes in: ${failed[*]} (inputs in fuzz/artifacts/<target>/)" >&2
+      exit 1
+    fi
     ;;
 esac

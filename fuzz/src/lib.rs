@@ -4,7 +4,8 @@
 //! authentication. A harness panics only where Mend itself would: a decoder that panics, or a
 //! round trip that does not hold.
 
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::{Once, OnceLock};
 
 use automerge::AutoCommit;
 use mend_core::crypto::seal::ReceiveKey;
@@ -19,6 +20,31 @@ use mend_core::sync::bundle::{Bundle, BundleKind};
 use mend_core::sync::wire;
 
 pub mod relay;
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs one harness on one input. Mend catches Automerge's panics where it calls it
+/// (`am::load_doc`, `am::load_incremental_safely`), so a panic caught inside Mend is not a
+/// crash; one that escapes is, and is reported with its message before the process aborts.
+/// (libfuzzer-sys's own hook aborts on every panic, caught or not; set
+/// `MEND_FUZZ_ANY_PANIC=1` to keep it, for a panic's full stack.)
+pub fn run(data: &[u8], harness: fn(&[u8])) {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        if std::env::var_os("MEND_FUZZ_ANY_PANIC").is_none() {
+            std::panic::set_hook(Box::new(|info| {
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+            }));
+        }
+    });
+    if std::panic::catch_unwind(|| harness(data)).is_err() {
+        let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+        eprintln!("a panic escaped Mend: {msg}");
+        std::process::abort();
+    }
+}
 
 /// The vault every sealed seed belongs to.
 pub const VAULT: VaultId = VaultId::from_bytes([0x11; 16]);

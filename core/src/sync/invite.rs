@@ -303,8 +303,9 @@ pub(crate) fn read_contents(plain: &[u8], now: i64) -> Result<Invited> {
             maker: None,
         });
     }
+    // Loaded through `am::load_doc`, which refuses bytes Automerge would panic on.
     let registry_doc =
-        automerge::AutoCommit::load(&registry_bytes).map_err(|_| Error::InvalidInvite)?;
+        crate::records::am::load_doc(&registry_bytes).map_err(|_| Error::InvalidInvite)?;
     registry::read(&registry_doc, registry_id).map_err(|_| Error::InvalidInvite)?;
     Ok(Invited {
         vault_id,
