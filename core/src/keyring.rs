@@ -75,6 +75,31 @@ pub(crate) fn open_header(
     envelope::open(vault_key, &VAULT_KEY_ID, &header_aad(vault, part), sealed)
 }
 
+/// Seals a number about a record (`part`: [`Part::Head`] or [`Part::Tally`]) under the vault key,
+/// bound to the vault, the record (or client) and the kind: see `migrations/0005_heads.sql`.
+pub(crate) fn seal_count(
+    vault_key: &SecretKey,
+    vault: VaultId,
+    (record, kind, part): (RecordId, u8, Part),
+    n: u64,
+) -> Vec<u8> {
+    let aad = Aad { vault, record, kind, seq: 0, part };
+    envelope::seal(vault_key, &VAULT_KEY_ID, &aad, &n.to_be_bytes())
+}
+
+/// The number sealed by [`seal_count`] for the same record, kind and part; `None` if it does not
+/// open.
+pub(crate) fn open_count(
+    vault_key: &SecretKey,
+    vault: VaultId,
+    (record, kind, part): (RecordId, u8, Part),
+    sealed: &[u8],
+) -> Option<u64> {
+    let aad = Aad { vault, record, kind, seq: 0, part };
+    let plain = envelope::open(vault_key, &VAULT_KEY_ID, &aad, sealed).ok()?;
+    Some(u64::from_be_bytes(plain.as_slice().try_into().ok()?))
+}
+
 /// The canary of a new vault file.
 pub(crate) fn seal_canary(vault_key: &SecretKey, vault: VaultId) -> Vec<u8> {
     seal_header(vault_key, vault, Part::Canary, CANARY)

@@ -117,7 +117,8 @@ fn a_vault_from_before_sync_is_upgraded_on_open() {
     {
         let conn = rusqlite::Connection::open(&p).unwrap();
         conn.execute_batch(
-            "DELETE FROM summaries WHERE doc_id IN (SELECT doc_id FROM docs WHERE kind = 6);
+            "DROP TABLE tallies; DROP INDEX pending_by_seq;
+             DELETE FROM summaries WHERE doc_id IN (SELECT doc_id FROM docs WHERE kind = 6);
              DELETE FROM changes WHERE doc_id IN (SELECT doc_id FROM docs WHERE kind = 6);
              DELETE FROM docs WHERE kind = 6;
              DELETE FROM keys WHERE purpose = 3;

@@ -21,7 +21,11 @@ fn edits_are_incremental_and_compaction_keeps_history() {
     for i in 0..10 {
         v.splice_note_section(n, "assessment", i, 0, "a").unwrap();
     }
-    assert_eq!(count(&p, "SELECT count(*) FROM changes"), 10, "one stored change per save");
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM changes WHERE seq < 9223372036854775807"),
+        10,
+        "one stored change per save"
+    );
     v.sign_note(n, &author_sign(5, false)).unwrap();
     for i in 0..25 {
         let a = v
@@ -40,7 +44,7 @@ fn edits_are_incremental_and_compaction_keeps_history() {
         v.sign_addendum(n, a, &author_sign(20 + i, false)).unwrap();
     }
     // 10 + 1 + 50 saves with compaction every 20: far fewer rows than saves remain.
-    assert!(count(&p, "SELECT count(*) FROM changes") < 20);
+    assert!(count(&p, "SELECT count(*) FROM changes WHERE seq < 9223372036854775807") < 20);
     drop(v);
     let v = Vault::open(&p, VaultSecret::key(KEY), o).unwrap();
     let note = v.note(n).unwrap();
@@ -50,7 +54,7 @@ fn edits_are_incremental_and_compaction_keeps_history() {
     assert_eq!(v.signed_content(n).unwrap().sections[2].1, "aaaaaaaaaa");
     v.verify_addenda(n).unwrap();
     v.compact_all().unwrap();
-    assert_eq!(count(&p, "SELECT count(*) FROM changes"), 0);
+    assert_eq!(count(&p, "SELECT count(*) FROM changes WHERE seq < 9223372036854775807"), 0);
     drop(v);
     let v = reopen(&p);
     assert_eq!(v.note(n).unwrap().addenda.len(), 25);

@@ -263,8 +263,8 @@ pub fn stored_doc(data: &[u8]) {
     let kind = kind_of(*k);
     let doc = if mode & 1 == 0 {
         match am::load_doc(rest) {
-            Ok(d) => d,
-            Err(_) => return,
+            Some(d) => d,
+            None => return,
         }
     } else {
         let mut d = am::new_doc();
@@ -290,7 +290,7 @@ pub fn summary(data: &[u8]) {
 /// reads it to decide who may sign, who is revoked, which clients are erased and where key
 /// shares are sealed.
 pub fn registry(data: &[u8]) {
-    if let Ok(doc) = am::load_doc(data) {
+    if let Some(doc) = am::load_doc(data) {
         read_record(Kind::Registry, &doc, DOC);
     }
 }

@@ -53,7 +53,10 @@ pub(crate) fn payload_of(path: &Path, id: RecordId) -> Stored {
         .unwrap();
     let (n, bytes): (i64, i64) = conn
         .query_row(
-            "SELECT count(*), coalesce(sum(length(data)), 0) FROM changes WHERE doc_id = ?1",
+            // Changes counted without the record's sealed head (kept under the largest
+            // sequence number); its bytes are counted: they are on disk.
+            "SELECT coalesce(sum(seq < 9223372036854775807), 0), coalesce(sum(length(data)), 0)
+             FROM changes WHERE doc_id = ?1",
             [&id.as_bytes()[..]],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

@@ -49,6 +49,10 @@ pub enum Part {
     Invite = 9,
     /// The device's X25519 receiving key wrapped under the vault key.
     ReceiveKey = 10,
+    /// The sequence number of a record's newest stored part, under the vault key.
+    Head = 11,
+    /// How many records a client has of one kind, under the vault key.
+    Tally = 12,
 }
 
 /// Associated data: what an envelope is, bound to its ciphertext.

@@ -34,10 +34,31 @@ impl KdfParams {
         super::fill_random(&mut salt);
         Self { m_cost_kib, t_cost, p_cost, salt }
     }
+
+    /// Whether the costs are ones Mend would ever write: at most 1 GiB of memory, 10 passes and
+    /// 4 lanes (and at least what Argon2 needs). Parameters read from outside (a vault file's
+    /// header, an invite) are checked against these before any memory is taken, so a forged
+    /// value cannot exhaust a phone.
+    pub fn within_limits(&self) -> bool {
+        (8..=MAX_M_COST_KIB).contains(&self.m_cost_kib)
+            && (1..=MAX_T_COST).contains(&self.t_cost)
+            && (1..=MAX_P_COST).contains(&self.p_cost)
+    }
 }
 
-/// Derives the 32-byte vault key from a passphrase.
+/// Most memory a stored or received Argon2id cost may ask for, in KiB (1 GiB).
+pub const MAX_M_COST_KIB: u32 = 1 << 20;
+/// Most passes a stored or received Argon2id cost may ask for.
+pub const MAX_T_COST: u32 = 10;
+/// Most lanes a stored or received Argon2id cost may ask for.
+pub const MAX_P_COST: u32 = 4;
+
+/// Derives the 32-byte vault key from a passphrase. Costs outside [`KdfParams::within_limits`]
+/// are refused with [`CryptoError::Kdf`] before any memory is allocated.
 pub fn derive_key(passphrase: &str, params: &KdfParams) -> Result<SecretKey, CryptoError> {
+    if !params.within_limits() {
+        return Err(CryptoError::Kdf);
+    }
     let p = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
         .map_err(|_| CryptoError::Kdf)?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
@@ -60,6 +81,22 @@ mod tests {
         let c = derive_key("correct horsf", &p).expect("derives");
         assert_eq!(a.expose(), b.expose());
         assert_ne!(a.expose(), c.expose());
+    }
+
+    #[test]
+    fn costs_beyond_the_limits_are_refused_before_any_work() {
+        for (m, t, p) in [
+            (MAX_M_COST_KIB + 1, 1, 1),
+            (256, MAX_T_COST + 1, 1),
+            (256, 1, 5),
+            (u32::MAX, u32::MAX, u32::MAX),
+        ] {
+            let params = KdfParams::with_cost(m, t, p);
+            assert!(!params.within_limits());
+            // Refused at once: 4 TiB of memory would abort the process, not return.
+            assert_eq!(derive_key("x", &params).err(), Some(CryptoError::Kdf));
+        }
+        assert!(KdfParams::recommended().within_limits());
     }
 
     #[test]

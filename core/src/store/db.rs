@@ -401,10 +401,13 @@ pub fn doc_parts(conn: &Connection, id: &RecordId) -> Result<DocParts> {
     let snapshot: Vec<u8> = conn
         .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
         .query_row([&id.as_bytes()[..]], |r| bytes(r, 0))?;
-    let mut st =
-        conn.prepare_cached("SELECT seq, data FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut st = conn.prepare_cached(
+        "SELECT seq, data FROM changes WHERE doc_id = ?1 AND seq < ?2 ORDER BY seq",
+    )?;
     let changes = st
-        .query_map([&id.as_bytes()[..]], |r| Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?)))?
+        .query_map(params![&id.as_bytes()[..], HEAD_SEQ], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((snapshot, changes))
 }
@@ -420,8 +423,8 @@ pub fn change_append(conn: &Connection, id: &RecordId, seq: u64, data: &[u8]) ->
 /// Number of changes stored after the snapshot.
 pub fn change_count(conn: &Connection, id: &RecordId) -> Result<u64> {
     let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM changes WHERE doc_id = ?1")?
-        .query_row([&id.as_bytes()[..]], |r| r.get(0))?;
+        .prepare_cached("SELECT count(*) FROM changes WHERE doc_id = ?1 AND seq < ?2")?
+        .query_row(params![&id.as_bytes()[..], HEAD_SEQ], |r| r.get(0))?;
     Ok(n as u64)
 }
 
@@ -436,6 +439,88 @@ pub fn snapshot_replace(conn: &Connection, id: &RecordId, seq: u64, snapshot: &[
         params![&id.as_bytes()[..], seq as i64],
     )?;
     Ok(())
+}
+
+/// The sequence number under which a record's sealed head is kept in `changes` (see
+/// `migrations/0005_heads.sql`): the largest key of the record, so the row sits beside the newest
+/// change in the same B-tree page and rewriting it with a save touches no other page.
+pub const HEAD_SEQ: i64 = i64::MAX;
+
+/// Writes (or replaces) a record's sealed head.
+pub fn head_put(conn: &Connection, id: &RecordId, sealed: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO changes(doc_id, seq, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT(doc_id, seq) DO UPDATE SET data = excluded.data",
+    )?
+    .execute(params![&id.as_bytes()[..], HEAD_SEQ, sealed])?;
+    Ok(())
+}
+
+/// A record's sealed head, if it has one.
+pub fn head_get(conn: &Connection, id: &RecordId) -> Result<Option<Vec<u8>>> {
+    let mut st = conn.prepare_cached("SELECT data FROM changes WHERE doc_id = ?1 AND seq = ?2")?;
+    Ok(st.query_row(params![&id.as_bytes()[..], HEAD_SEQ], |r| bytes(r, 0)).optional()?)
+}
+
+/// Every record with the sequence number of its newest stored part (the larger of its snapshot's
+/// and its last change's), for the migration that seals heads.
+pub fn doc_tops(conn: &Connection) -> Result<Vec<(RecordId, u8, u64)>> {
+    let mut st = conn.prepare(
+        "SELECT d.doc_id, d.kind, max(d.snapshot_seq, coalesce(max(c.seq), 0))
+         FROM docs d LEFT JOIN changes c ON c.doc_id = d.doc_id AND c.seq < ?1
+         GROUP BY d.doc_id",
+    )?;
+    let rows = st.query_map([HEAD_SEQ], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, top) = row?;
+        let id = RecordId::from_slice(&id).ok_or(crate::error::Error::NotAVault("record id"))?;
+        out.push((id, kind, top));
+    }
+    Ok(out)
+}
+
+/// Writes (or replaces) the sealed count of a client's records of one kind.
+pub fn tally_put(conn: &Connection, client: &RecordId, kind: u8, sealed: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO tallies(client_id, kind, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT(client_id, kind) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![&client.as_bytes()[..], kind, sealed])?;
+    Ok(())
+}
+
+/// The sealed count of a client's records of one kind, if any.
+pub fn tally_get(conn: &Connection, client: &RecordId, kind: u8) -> Result<Option<Vec<u8>>> {
+    let mut st =
+        conn.prepare_cached("SELECT sealed FROM tallies WHERE client_id = ?1 AND kind = ?2")?;
+    Ok(st.query_row(params![&client.as_bytes()[..], kind], |r| bytes(r, 0)).optional()?)
+}
+
+/// Every sealed count of one client, as `(kind, sealed)`.
+pub fn tallies_of(conn: &Connection, client: &RecordId) -> Result<Vec<(u8, Vec<u8>)>> {
+    let mut st = conn.prepare_cached("SELECT kind, sealed FROM tallies WHERE client_id = ?1")?;
+    let rows = st.query_map([&client.as_bytes()[..]], |r| Ok((r.get(0)?, bytes(r, 1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// How many records each client has of each kind, as stored now (for the migration that seals
+/// the counts).
+pub fn doc_counts(conn: &Connection) -> Result<Vec<(RecordId, u8, u64)>> {
+    let mut st =
+        conn.prepare("SELECT client_id, kind, count(*) FROM docs GROUP BY client_id, kind")?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, n) = row?;
+        let id = RecordId::from_slice(&id).ok_or(crate::error::Error::NotAVault("client id"))?;
+        out.push((id, kind, n));
+    }
+    Ok(out)
 }
 
 /// Writes (or replaces) a record's summary.
@@ -648,6 +733,11 @@ pub fn applied_contains(conn: &Connection, device: &DeviceId, seq: u64) -> Resul
 
 /// Most bundles kept pending; beyond it new ones are refused (a relay cannot fill the disk).
 pub const MAX_PENDING: u64 = 10_000;
+/// Most bytes of bundles kept pending (64 MiB), for the same reason: a few huge bundles from a
+/// signer not known yet must not fill the disk either.
+pub const MAX_PENDING_BYTES: u64 = 64 << 20;
+/// Pending bundles read at a time: the queue is walked page by page, never loaded whole.
+pub const PENDING_PAGE: u32 = 64;
 
 fn pending_id(bundle: &[u8]) -> Vec<u8> {
     use sha2::Digest;
@@ -655,7 +745,7 @@ fn pending_id(bundle: &[u8]) -> Vec<u8> {
 }
 
 /// Keeps a bundle that cannot be applied yet, keyed by its content (so one bundle can never
-/// displace another). `false` if the pending store is full.
+/// displace another). `false` if the pending store is full (in count or in bytes).
 pub fn pending_put(conn: &Connection, relay_seq: u64, bundle: &[u8]) -> Result<bool> {
     let id = pending_id(bundle);
     let known =
@@ -663,8 +753,8 @@ pub fn pending_put(conn: &Connection, relay_seq: u64, bundle: &[u8]) -> Result<b
     if known.is_some() {
         return Ok(true);
     }
-    let n: i64 = conn.query_row("SELECT count(*) FROM pending", [], |r| r.get(0))?;
-    if n as u64 >= MAX_PENDING {
+    let (n, size) = pending_size(conn)?;
+    if n >= MAX_PENDING || size + bundle.len() as u64 > MAX_PENDING_BYTES {
         return Ok(false);
     }
     conn.execute(
@@ -674,11 +764,46 @@ pub fn pending_put(conn: &Connection, relay_seq: u64, bundle: &[u8]) -> Result<b
     Ok(true)
 }
 
-/// Every pending bundle, as `(relay seq, bundle)`.
-pub fn pending_all(conn: &Connection) -> Result<Vec<(u64, Vec<u8>)>> {
-    let mut st = conn.prepare_cached("SELECT relay_seq, bundle FROM pending ORDER BY relay_seq")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+/// How many bundles are pending, and their bytes.
+pub fn pending_size(conn: &Connection) -> Result<(u64, u64)> {
+    Ok(conn.query_row(
+        "SELECT count(*), coalesce(sum(length(bundle)), 0) FROM pending",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
+/// Where a walk of the pending queue stands: the `(relay seq, id)` of the last bundle read.
+pub type PendingCursor = Option<(u64, Vec<u8>)>;
+/// Pending bundles as `(relay seq, bundle)`.
+pub type PendingBundles = Vec<(u64, Vec<u8>)>;
+
+/// The next [`PENDING_PAGE`] pending bundles after `after`, in relay order, as
+/// `(relay seq, bundle)`, with the cursor to pass next (keyset paging: bundles deleted or added
+/// meanwhile do not shift the walk).
+pub fn pending_page(
+    conn: &Connection,
+    after: &PendingCursor,
+) -> Result<(PendingBundles, PendingCursor)> {
+    let (seq, id) = match after {
+        Some((s, id)) => (*s as i64, id.clone()),
+        None => (-1, Vec::new()),
+    };
+    let mut st = conn.prepare_cached(
+        "SELECT relay_seq, id, bundle FROM pending WHERE (relay_seq, id) > (?1, ?2)
+         ORDER BY relay_seq, id LIMIT ?3",
+    )?;
+    let mut next = None;
+    let rows = st.query_map(params![seq, id, PENDING_PAGE], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, bytes(r, 1)?, bytes(r, 2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (s, id, bundle) = row?;
+        next = Some((s, id));
+        out.push((s, bundle));
+    }
+    Ok((out, next))
 }
 
 /// Forgets a pending bundle.
@@ -794,4 +919,68 @@ pub fn applied_gaps(conn: &Connection) -> Result<Vec<(Vec<u8>, i64)>> {
     )?;
     let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&mut conn, &|_, _| Ok(())).expect("schema");
+        conn
+    }
+
+    #[test]
+    fn the_pending_queue_is_bounded_in_bytes() {
+        let conn = fresh();
+        // 1 MiB bundles, each different: 64 fit in 64 MiB, the 65th is refused.
+        let mut kept = 0u64;
+        for i in 0u32.. {
+            let mut b = vec![0u8; 1 << 20];
+            b[..4].copy_from_slice(&i.to_be_bytes());
+            if !pending_put(&conn, u64::from(i), &b).expect("put") {
+                break;
+            }
+            kept += 1;
+        }
+        assert_eq!(kept, MAX_PENDING_BYTES >> 20);
+        assert_eq!(pending_size(&conn).expect("size"), (kept, MAX_PENDING_BYTES));
+        // A bundle already kept is still accepted (it is not stored twice), a small new one is
+        // not: the bound is on bytes, whatever their number.
+        let mut first = vec![0u8; 1 << 20];
+        first[..4].copy_from_slice(&0u32.to_be_bytes());
+        assert!(pending_put(&conn, 0, &first).expect("again"));
+        assert!(!pending_put(&conn, 999, b"small").expect("small"));
+    }
+
+    #[test]
+    fn the_pending_queue_is_walked_a_page_at_a_time_in_relay_order() {
+        let conn = fresh();
+        // Relay sequence numbers out of order, several bundles under one (their ids differ).
+        let n = PENDING_PAGE as u64 * 3 + 5;
+        for i in 0..n {
+            let seq = (i * 7) % 50;
+            pending_put(&conn, seq, format!("bundle {i}").as_bytes()).expect("put");
+        }
+        let (mut cursor, mut seen, mut pages) = (None, Vec::new(), 0);
+        loop {
+            let (page, next) = pending_page(&conn, &cursor).expect("page");
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= PENDING_PAGE as usize);
+            pages += 1;
+            // Deleting what was read does not shift the walk.
+            for (_, b) in &page {
+                pending_delete(&conn, b).expect("delete");
+            }
+            seen.extend(page.into_iter().map(|(s, _)| s));
+            cursor = next;
+        }
+        assert_eq!(seen.len() as u64, n);
+        assert_eq!(pages, 4);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "relay order");
+        assert_eq!(pending_size(&conn).expect("size"), (0, 0));
+    }
 }

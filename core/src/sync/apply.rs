@@ -177,31 +177,38 @@ impl<'a> Applier<'a> {
     /// Retries pending bundles until no more can be applied.
     pub(crate) fn retry_pending(&mut self, report: &mut SyncReport) -> Result<()> {
         loop {
-            let pending = db::pending_all(&self.v.conn)?;
             let mut progressed = false;
-            for (relay_seq, raw) in pending {
-                let Ok(b) = Bundle::decode(&raw) else {
-                    db::pending_delete(&self.v.conn, &raw)?;
-                    continue;
-                };
-                db::begin_immediate(&self.v.conn)?;
-                let outcome = self.apply_one(relay_seq, &b, &raw, report, None);
-                match outcome {
-                    Ok(Outcome::Deferred) => {
-                        db::commit(&self.v.conn)?;
-                    }
-                    Ok(o) => {
+            let mut cursor: db::PendingCursor = None;
+            loop {
+                let (page, next) = db::pending_page(&self.v.conn, &cursor)?;
+                if page.is_empty() {
+                    break;
+                }
+                cursor = next;
+                for (relay_seq, raw) in page {
+                    let Ok(b) = Bundle::decode(&raw) else {
                         db::pending_delete(&self.v.conn, &raw)?;
-                        db::commit(&self.v.conn)?;
-                        progressed = true;
-                        if let Outcome::Applied { registry: true } = o {
-                            self.v.refresh_registry();
+                        continue;
+                    };
+                    db::begin_immediate(&self.v.conn)?;
+                    let outcome = self.apply_one(relay_seq, &b, &raw, report, None);
+                    match outcome {
+                        Ok(Outcome::Deferred) => {
+                            db::commit(&self.v.conn)?;
                         }
-                    }
-                    Err(e) => {
-                        db::rollback(&self.v.conn);
-                        self.forget_caches();
-                        return Err(e);
+                        Ok(o) => {
+                            db::pending_delete(&self.v.conn, &raw)?;
+                            db::commit(&self.v.conn)?;
+                            progressed = true;
+                            if let Outcome::Applied { registry: true } = o {
+                                self.v.refresh_registry();
+                            }
+                        }
+                        Err(e) => {
+                            db::rollback(&self.v.conn);
+                            self.forget_caches();
+                            return Err(e);
+                        }
                     }
                 }
             }

@@ -160,7 +160,7 @@ impl Vault {
                 g.catch_up()?;
                 Outbox::len(&g.conn)?
             };
-            report.pending = db::pending_all(&g.conn)?.len() as u64;
+            report.pending = db::pending_size(&g.conn)?.0;
             queued
         };
         if queued > 0 {
@@ -263,7 +263,7 @@ impl Vault {
     pub fn upload_snapshots(&self, transport: &dyn Transport) -> Result<u64> {
         let (vault, cursor, ids) = {
             let g = self.lock();
-            if Outbox::len(&g.conn)? > 0 || !db::pending_all(&g.conn)?.is_empty() {
+            if Outbox::len(&g.conn)? > 0 || db::pending_size(&g.conn)?.0 > 0 {
                 return Err(Error::InvalidState("sync first: local changes are not pushed".into()));
             }
             (g.vault_id, db::meta_u64(&g.conn, Meta::PullCursor)?, db::doc_ids(&g.conn)?)
@@ -299,7 +299,7 @@ fn snapshot_bundle(g: &mut Inner, id: RecordId) -> Result<Option<Vec<u8>>> {
             return Ok(None);
         }
         let kind = Kind::from_code(c.header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
-        (kind, c.header.client_id, c.header.key_id, c.doc.save())
+        (kind, c.header.client_id, c.header.key_id, zeroize::Zeroizing::new(c.doc.save()))
     };
     let (key_id, key) = g.send_key(key_id, id)?;
     let seq = g.outbox.take_unqueued(&g.conn)?;

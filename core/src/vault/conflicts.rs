@@ -16,7 +16,9 @@ impl Vault {
         let mut g = self.lock();
         let mut rows = Vec::new();
         for kind in [Kind::Client, Kind::Note, Kind::Rupture] {
-            rows.extend(db::summaries_of_kind(&g.conn, kind as u8)?);
+            let of_kind = db::summaries_of_kind(&g.conn, kind as u8)?;
+            g.check_list(super::tallies::ALL_CLIENTS, Some(kind as u8), &of_kind)?;
+            rows.extend(of_kind);
         }
         let rows = g.open_summaries(rows)?;
         let mut out = Vec::new();

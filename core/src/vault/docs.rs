@@ -12,10 +12,11 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash};
 
-use super::{now_ms, Inner, Vault};
+use super::{now_ms, tallies, Inner, Vault};
 use crate::crypto::{envelope, Aad, Part, SecretKey};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, RecordId, VaultId};
+use crate::keyring;
 use crate::outbox::Outbox;
 use crate::query;
 use crate::records::am::{self, Stamp};
@@ -24,6 +25,7 @@ use crate::records::registry;
 use crate::records::summary;
 use crate::records::Kind;
 use crate::store::db::{self, DocHeader};
+use zeroize::Zeroizing;
 
 /// A decrypted record in memory.
 pub(crate) struct Cached {
@@ -82,6 +84,16 @@ impl Inner {
         record_aad(self.vault_id, h, seq, part)
     }
 
+    /// The record's head saying its newest stored part is `seq` (written with that part).
+    pub(crate) fn head(&self, h: &DocHeader, seq: u64) -> Vec<u8> {
+        keyring::seal_count(
+            self.keys.vault_key(),
+            self.vault_id,
+            (h.doc_id, h.kind, Part::Head),
+            seq,
+        )
+    }
+
     /// The data key `key_id` of `for_record`, or [`Error::Erased`] once destroyed.
     pub(crate) fn key_of(&mut self, key_id: KeyId, for_record: RecordId) -> Result<SecretKey> {
         self.keys.get(&self.conn, key_id, for_record)?.ok_or(Error::Erased(for_record))
@@ -107,7 +119,7 @@ impl Inner {
             next_seq: 1,
             snapshot_seq: 0,
         };
-        let snapshot = doc.save();
+        let snapshot = Zeroizing::new(doc.save());
         let summary = summary::encoded(kind, &doc, id)?;
         let sealed =
             envelope::seal(&key, &key_id, &self.aad(&header, 0, Part::Snapshot), &snapshot);
@@ -116,8 +128,11 @@ impl Inner {
         let (send_id, send_key) = self.send_key(key_id, id)?;
         let seq = self.outbox.next_seq();
         let entry = self.outbox.change(seq, &send_key, send_id, id, kind, client_id, &snapshot);
+        let head = self.head(&header, 0);
         let tx = self.conn.transaction()?;
         db::doc_insert(&tx, &header, &sealed)?;
+        db::head_put(&tx, &id, &head)?;
+        tallies::count_new(&tx, (self.keys.vault_key(), self.vault_id), client_id, kind as u8)?;
         db::summary_put(&tx, &id, 0, &sealed_summary)?;
         Outbox::put(&tx, &entry)?;
         tx.commit()?;
@@ -144,6 +159,7 @@ impl Inner {
             db::doc_header(&self.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
         let key = self.key_of(header.key_id, id)?;
         let (snapshot, changes) = db::doc_parts(&self.conn, &id)?;
+        self.check_parts(&header, &changes)?;
         if let Some((last, _)) = changes.last() {
             header.next_seq = header.next_seq.max(last + 1);
         }
@@ -154,7 +170,7 @@ impl Inner {
             &snapshot,
         )
         .map_err(|_| Error::corrupt(id, "snapshot"))?;
-        let mut doc = am::load_doc(&bytes).map_err(|_| Error::corrupt(id, "snapshot"))?;
+        let mut doc = am::load_doc(&bytes).ok_or_else(|| Error::corrupt(id, "snapshot"))?;
         // Decrypt every change, then hand them to Automerge in one call (one call per row is
         // much slower on long notes); if that fails, apply row by row to name the bad one.
         let mut all = zeroize::Zeroizing::new(Vec::new());
@@ -182,6 +198,34 @@ impl Inner {
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         let summary = summary::encoded(kind, &doc, id)?;
         self.cache(id, Cached { doc, header, saved_heads, summary, typing: None });
+        Ok(())
+    }
+
+    /// Checks that the stored parts are the whole record: its changes follow the snapshot without
+    /// a gap, and the newest of them is the one its sealed head names. What decides which rows
+    /// make up a record (their ids and numbers) is plaintext in the file; this makes a row lost
+    /// or moved by damage an error instead of an older value.
+    fn check_parts(&self, h: &DocHeader, changes: &[(u64, Vec<u8>)]) -> Result<()> {
+        let id = h.doc_id;
+        let sealed = db::head_get(&self.conn, &id)?.ok_or_else(|| Error::corrupt(id, "head"))?;
+        let head = keyring::open_count(
+            self.keys.vault_key(),
+            self.vault_id,
+            (id, h.kind, Part::Head),
+            &sealed,
+        )
+        .ok_or_else(|| Error::corrupt(id, "head"))?;
+        let mut expect = h.snapshot_seq + 1;
+        for (seq, _) in changes {
+            if *seq != expect {
+                return Err(Error::corrupt(id, format!("change {expect} missing")));
+            }
+            expect += 1;
+        }
+        let top = expect - 1;
+        if top != head {
+            return Err(Error::corrupt(id, format!("stored up to {top}, head says {head}")));
+        }
         Ok(())
     }
 
@@ -285,7 +329,7 @@ impl Inner {
             c.doc.rollback();
             return Ok(out);
         }
-        let bytes = c.doc.save_after(&c.saved_heads);
+        let bytes = Zeroizing::new(c.doc.save_after(&c.saved_heads));
         if bytes.is_empty() {
             return Ok(out);
         }
@@ -310,8 +354,10 @@ impl Inner {
         let out_seq = self.outbox.next_seq();
         let entry =
             self.outbox.change(out_seq, &send_key, send_id, id, kind_of, header.client_id, &bytes);
+        let head = self.head(&header, seq);
         let tx = self.conn.transaction()?;
         db::change_append(&tx, &id, seq, &sealed)?;
+        db::head_put(&tx, &id, &head)?;
         if let Some(s) = &sealed_summary {
             db::summary_put(&tx, &id, seq, s)?;
         }
@@ -341,7 +387,7 @@ impl Inner {
         if !c.doc.get_missing_deps(&[]).is_empty() {
             return Ok(());
         }
-        let snapshot = c.doc.save();
+        let snapshot = Zeroizing::new(c.doc.save());
         let header = c.header.clone();
         let seq = header.next_seq;
         let key = self.key_of(header.key_id, id)?;
@@ -353,8 +399,10 @@ impl Inner {
         );
         let (send_id, send_key) = self.send_key(header.key_id, id)?;
         let fold = self.outbox.fold(&self.conn, &header, (send_id, &send_key), &snapshot)?;
+        let head = self.head(&header, seq);
         let tx = self.conn.transaction()?;
         db::snapshot_replace(&tx, &id, seq, &sealed)?;
+        db::head_put(&tx, &id, &head)?;
         if let Some(fold) = &fold {
             Outbox::replace_run(&tx, &header, send_id, fold)?;
         }
@@ -398,7 +446,11 @@ impl Inner {
         let seq = c.header.next_seq;
         let aad = record_aad(vault, &c.header, seq, Part::Change);
         let sealed = envelope::seal(key, &c.header.key_id, &aad, bytes);
+        let head =
+            keyring::seal_count(self.keys.vault_key(), vault, (id, c.header.kind, Part::Head), seq);
+        // Inside the sync page's transaction: the change and its head land together.
         db::change_append(&self.conn, &id, seq, &sealed)?;
+        db::head_put(&self.conn, &id, &head)?;
         c.header.next_seq = seq + 1;
         c.saved_heads = c.doc.get_heads();
         if let Ok(s) = summary::encoded(kind, &c.doc, id) {
@@ -443,6 +495,8 @@ impl Inner {
         let change = envelope::seal(key, &key_id, &self.aad(&header, 1, Part::Change), bytes);
         db::doc_insert(&self.conn, &header, &snap)?;
         db::change_append(&self.conn, &id, 1, &change)?;
+        db::head_put(&self.conn, &id, &self.head(&header, 1))?;
+        tallies::count_new(&self.conn, (self.keys.vault_key(), self.vault_id), client, kind as u8)?;
         let summary = summary::encoded(kind, &doc, id).unwrap_or_default();
         if !summary.is_empty() {
             let s = envelope::seal(key, &key_id, &self.aad(&header, 1, Part::Summary), &summary);
@@ -451,6 +505,16 @@ impl Inner {
         let saved_heads = doc.get_heads();
         self.cache(id, Cached { doc, header, saved_heads, summary, typing: None });
         Ok(true)
+    }
+
+    /// Checks that a list read as many records as `client`'s sealed counts say (see `tallies`).
+    pub(crate) fn check_list(
+        &self,
+        client: RecordId,
+        kind: Option<u8>,
+        rows: &[db::SummaryRow],
+    ) -> Result<()> {
+        tallies::check(&self.conn, (self.keys.vault_key(), self.vault_id), client, kind, rows)
     }
 
     /// Decrypts the summaries of `rows`; an erased or damaged one is flagged, not an error.

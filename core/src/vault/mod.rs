@@ -20,6 +20,7 @@ mod epochs;
 mod notes;
 pub(crate) mod open;
 mod queries;
+pub(crate) mod tallies;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};

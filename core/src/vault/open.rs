@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
 use crate::keyring::{self, Keyring, VAULT_OWNER};
 use crate::outbox::Outbox;
+use crate::records::am;
 use crate::records::registry::{self, Registry};
 use crate::records::Kind;
 use crate::store::db::{self, DocHeader, Meta};
@@ -43,7 +44,7 @@ fn fresh_file(
     let lock = store::lock::FileLock::acquire(path)?;
     refuse_existing(path)?;
     let mut conn = store::open_connection(path, true, opts.durability)?;
-    schema::migrate(&mut conn)?;
+    schema::migrate(&mut conn, &|_, _| Ok(()))?;
     Ok((conn, lock, vault_key, kdf_params))
 }
 
@@ -129,14 +130,29 @@ impl Vault {
                     // A key vault opened with a passphrase: the passphrase is simply wrong.
                     None => return Err(Error::WrongKey),
                 };
+                // A forged header must not make the phone allocate without bound.
+                if !params.within_limits() {
+                    return Err(Error::NotAVault("passphrase parameters out of range"));
+                }
                 kdf::derive_key(&p, &params).map_err(|_| Error::WrongKey)?
             }
         };
         if !keyring::opens_canary(&vault_key, vault_id, &need(&conn, Meta::Canary)?) {
             return Err(Error::WrongKey);
         }
-        // The key is right: now it is safe to upgrade the file.
-        schema::migrate(&mut conn)?;
+        // The key is right: now it is safe to upgrade the file. Records stored before heads
+        // get theirs in the same step (trusting the file as it is at that moment).
+        schema::migrate(&mut conn, &|tx, version| {
+            if version == schema::HEADS_VERSION {
+                for (id, kind, top) in db::doc_tops(tx)? {
+                    let head =
+                        keyring::seal_count(&vault_key, vault_id, (id, kind, Part::Head), top);
+                    db::head_put(tx, &id, &head)?;
+                }
+                super::tallies::count_existing(tx, (&vault_key, vault_id))?;
+            }
+            Ok(())
+        })?;
         let device_id = DeviceId::from_slice(&need(&conn, Meta::DeviceId)?)
             .ok_or(Error::NotAVault("vault header is incomplete"))?;
         let seed = keyring::open_header(
@@ -254,6 +270,19 @@ impl Vault {
         let aad = super::docs::record_aad(j.vault_id, &header, 0, Part::Snapshot);
         let snap = envelope::seal(&sync_key, &j.sync_key_id, &aad, &j.registry);
         db::doc_insert(&tx, &header, &snap)?;
+        let head = keyring::seal_count(
+            inner.keys.vault_key(),
+            j.vault_id,
+            (j.registry_id, header.kind, Part::Head),
+            0,
+        );
+        db::head_put(&tx, &j.registry_id, &head)?;
+        super::tallies::count_new(
+            &tx,
+            (inner.keys.vault_key(), j.vault_id),
+            VAULT_OWNER,
+            header.kind,
+        )?;
         tx.commit()?;
         inner.refresh_registry();
         inner.publish_receive_key()?;
@@ -342,7 +371,7 @@ impl Inner {
 
     /// Reads a registry document from its saved bytes.
     fn registry_from(&self, bytes: &[u8]) -> Result<Registry> {
-        let doc = automerge::AutoCommit::load(bytes).map_err(|_| Error::InvalidInvite)?;
+        let doc = am::load_doc(bytes).ok_or(Error::InvalidInvite)?;
         registry::read(&doc, self.registry_id)
     }
 
@@ -376,7 +405,7 @@ impl Inner {
     fn enqueue_whole(&mut self, id: RecordId) -> Result<()> {
         self.load(id)?;
         let c = self.docs.get_mut(&id).ok_or_else(|| Error::Internal("cache".into()))?;
-        let bytes = c.doc.save();
+        let bytes = zeroize::Zeroizing::new(c.doc.save());
         let header = c.header.clone();
         let kind = Kind::from_code(header.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
         let (key_id, key) = self.send_key(header.key_id, id)?;

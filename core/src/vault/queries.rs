@@ -1,7 +1,11 @@
 //! Lists and timelines, read from the records' encrypted summaries without loading a document:
 //! clients, a client's timeline and notes, unresolved ruptures, rupture counts per session and
-//! the alliance trend. An erased or damaged record is flagged in the results, never an error.
+//! the alliance trend. An erased or damaged record is flagged in the results, never an error; a
+//! list that reads fewer or more records than the client's sealed counts say (a row lost or
+//! moved by damage to the file) is [`Error::Corrupt`] for the client, never a shorter list (see
+//! `tallies`).
 
+use super::tallies::ALL_CLIENTS;
 use super::Vault;
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
@@ -14,6 +18,7 @@ impl Vault {
     pub fn clients(&self) -> Result<Vec<query::ClientSummary>> {
         let mut g = self.lock();
         let rows = db::summaries_of_kind(&g.conn, Kind::Client as u8)?;
+        g.check_list(ALL_CLIENTS, Some(Kind::Client as u8), &rows)?;
         let rows = g.open_summaries(rows)?;
         Ok(query::clients(rows))
     }
@@ -54,6 +59,7 @@ impl Vault {
         if rows.is_empty() && db::keys_of_client(&g.conn, &client_id)?.is_empty() {
             return Err(Error::NotFound { kind: "client", id: client_id });
         }
+        g.check_list(client_id, kind.map(|k| k as u8), &rows)?;
         g.open_summaries(rows)
     }
 }
