@@ -18,6 +18,10 @@ uniffi::setup_scaffolding!();
 
 pub mod crypto;
 pub mod error;
+// Entry points for the fuzz targets in fuzz/ (feature `fuzzing` only; not an API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub(crate) mod keyring;
 pub(crate) mod outbox;

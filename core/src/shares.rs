@@ -186,7 +186,7 @@ pub(crate) fn open_share(
     parse_keys(&plain).map(Opened::Keys).ok_or(ShareError::Malformed)
 }
 
-fn parse_keys(plain: &[u8]) -> Option<Vec<SharedKey>> {
+pub(crate) fn parse_keys(plain: &[u8]) -> Option<Vec<SharedKey>> {
     let n = u16::from_be_bytes(plain.get(..2)?.try_into().ok()?) as usize;
     let body = &plain[2..];
     if body.len() != n.checked_mul(KEY_LEN)? {

@@ -188,78 +188,16 @@ impl Vault {
         code: &str,
         transport: &dyn Transport,
     ) -> Result<Vault> {
-        if invite.len() < HEADER_LEN || &invite[..8] != MAGIC {
-            return Err(Error::InvalidInvite);
-        }
-        let mut salt = [0u8; 16];
-        salt.copy_from_slice(&invite[8..24]);
-        let num = |at: usize| {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&invite[at..at + 4]);
-            u32::from_be_bytes(b)
-        };
-        let (m, t, p) = (num(24), num(28), num(32));
-        let mut invite_id = [0u8; 16];
-        invite_id.copy_from_slice(&invite[36..52]);
-        let params = KdfParams { m_cost_kib: m, t_cost: t, p_cost: p, salt };
-        // Refuse absurd costs an attacker could put in a forged invite to exhaust the phone.
-        if !params.within_limits() {
-            return Err(Error::InvalidInvite);
-        }
-        let key = derive_key(&normalise(code), &params).map_err(|_| Error::InvalidInvite)?;
-        let plain = envelope::open(
-            &key,
-            &KeyId::from_bytes([0; 16]),
-            &invite_aad(invite_id),
-            &invite[52..],
-        )
-        .map_err(|_| Error::InviteCode)?;
-        let c: Contents = serde_json::from_slice(&plain).map_err(|_| Error::InvalidInvite)?;
-        if c.expires_at < now_ms() {
-            return Err(Error::InviteExpired);
-        }
-        let parse_key_id = |h: &str| hex::decode(h).ok().and_then(|b| KeyId::from_slice(&b));
-        let vault_id: VaultId = c.vault_id.parse().map_err(|_| Error::InvalidInvite)?;
-        let device_id: DeviceId = c.device_id.parse().map_err(|_| Error::InvalidInvite)?;
-        let seed = Zeroizing::new(hex::decode(&c.device_seed).map_err(|_| Error::InvalidInvite)?);
-        let device_key = DeviceKey::from_seed(&seed).map_err(|_| Error::InvalidInvite)?;
-        let sync_key_id = parse_key_id(&c.sync_key_id).ok_or(Error::InvalidInvite)?;
-        let sync_key = SecretKey::from_slice(&Zeroizing::new(
-            hex::decode(&c.sync_key).map_err(|_| Error::InvalidInvite)?,
-        ))
-        .ok_or(Error::InvalidInvite)?;
-        let registry_id: RecordId = c.registry_id.parse().map_err(|_| Error::InvalidInvite)?;
-        let registry_bytes = hex::decode(&c.registry).map_err(|_| Error::InvalidInvite)?;
-        let mut keys = Vec::new();
-        for k in &c.keys {
-            let key_id = parse_key_id(&k.key_id).ok_or(Error::InvalidInvite)?;
-            let client: RecordId = k.client_id.parse().map_err(|_| Error::InvalidInvite)?;
-            let bytes = Zeroizing::new(hex::decode(&k.key).map_err(|_| Error::InvalidInvite)?);
-            let key = SecretKey::from_slice(&bytes).ok_or(Error::InvalidInvite)?;
-            let purpose = KeyPurpose::from_code(k.purpose).ok_or(Error::InvalidInvite)?;
-            if (purpose == KeyPurpose::Sync) != (client == VAULT_OWNER) {
-                return Err(Error::InvalidInvite);
-            }
-            let maker = match &k.maker {
-                Some(m) => Some(m.parse::<DeviceId>().map_err(|_| Error::InvalidInvite)?),
-                None => None,
-            };
-            keys.push(SharedKey { key_id, client, purpose, epoch: k.epoch, key, maker });
-        }
-        // Invites made before epochs carry the one sync key beside the client keys.
-        if !keys.iter().any(|k| k.key_id == sync_key_id) {
-            keys.push(SharedKey {
-                key_id: sync_key_id,
-                client: VAULT_OWNER,
-                purpose: KeyPurpose::Sync,
-                epoch: 0,
-                key: sync_key,
-                maker: None,
-            });
-        }
-        let registry_doc =
-            crate::records::am::load_doc(&registry_bytes).ok_or(Error::InvalidInvite)?;
-        registry::read(&registry_doc, registry_id).map_err(|_| Error::InvalidInvite)?;
+        let (invite_id, plain) = open_invite(invite, code)?;
+        let Invited {
+            vault_id,
+            device_id,
+            device_key,
+            sync_key_id,
+            registry_id,
+            registry: registry_bytes,
+            keys,
+        } = read_contents(&plain, now_ms())?;
 
         transport.bind_identity(device_id, &device_key);
         transport.claim_invite(&vault_id, &invite_id)?;
@@ -278,4 +216,105 @@ impl Vault {
         };
         Vault::create_joined(path, secret, opts, joining)
     }
+}
+
+/// What an opened invite holds, checked: everything [`Vault::join`] needs before it claims the
+/// invite at the relay (the joining device makes its receiving key itself).
+pub(crate) struct Invited {
+    pub(crate) vault_id: VaultId,
+    pub(crate) device_id: DeviceId,
+    pub(crate) device_key: DeviceKey,
+    pub(crate) sync_key_id: KeyId,
+    pub(crate) registry_id: RecordId,
+    pub(crate) registry: Vec<u8>,
+    pub(crate) keys: Vec<SharedKey>,
+}
+
+/// Reads an invite's header, derives the code's key with the costs it names (refusing absurd
+/// ones) and opens its envelope: the invite id and the plaintext. Wrong code (or any tampering) →
+/// [`Error::InviteCode`]; not an invite → [`Error::InvalidInvite`].
+pub(crate) fn open_invite(invite: &[u8], code: &str) -> Result<([u8; 16], Zeroizing<Vec<u8>>)> {
+    if invite.len() < HEADER_LEN || &invite[..8] != MAGIC {
+        return Err(Error::InvalidInvite);
+    }
+    let mut salt = [0u8; 16];
+    salt.copy_from_slice(&invite[8..24]);
+    let num = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&invite[at..at + 4]);
+        u32::from_be_bytes(b)
+    };
+    let (m, t, p) = (num(24), num(28), num(32));
+    let mut invite_id = [0u8; 16];
+    invite_id.copy_from_slice(&invite[36..52]);
+    let params = KdfParams { m_cost_kib: m, t_cost: t, p_cost: p, salt };
+    // Refuse absurd costs an attacker could put in a forged invite to exhaust the phone.
+    if !params.within_limits() {
+        return Err(Error::InvalidInvite);
+    }
+    let key = derive_key(&normalise(code), &params).map_err(|_| Error::InvalidInvite)?;
+    let plain =
+        envelope::open(&key, &KeyId::from_bytes([0; 16]), &invite_aad(invite_id), &invite[52..])
+            .map_err(|_| Error::InviteCode)?;
+    Ok((invite_id, plain))
+}
+
+/// Decodes and checks an opened invite's contents at time `now` (ms): expired →
+/// [`Error::InviteExpired`]; anything malformed, a key of the wrong owner or a registry that does
+/// not load and read → [`Error::InvalidInvite`].
+pub(crate) fn read_contents(plain: &[u8], now: i64) -> Result<Invited> {
+    let c: Contents = serde_json::from_slice(plain).map_err(|_| Error::InvalidInvite)?;
+    if c.expires_at < now {
+        return Err(Error::InviteExpired);
+    }
+    let parse_key_id = |h: &str| hex::decode(h).ok().and_then(|b| KeyId::from_slice(&b));
+    let vault_id: VaultId = c.vault_id.parse().map_err(|_| Error::InvalidInvite)?;
+    let device_id: DeviceId = c.device_id.parse().map_err(|_| Error::InvalidInvite)?;
+    let seed = Zeroizing::new(hex::decode(&c.device_seed).map_err(|_| Error::InvalidInvite)?);
+    let device_key = DeviceKey::from_seed(&seed).map_err(|_| Error::InvalidInvite)?;
+    let sync_key_id = parse_key_id(&c.sync_key_id).ok_or(Error::InvalidInvite)?;
+    let sync_key = SecretKey::from_slice(&Zeroizing::new(
+        hex::decode(&c.sync_key).map_err(|_| Error::InvalidInvite)?,
+    ))
+    .ok_or(Error::InvalidInvite)?;
+    let registry_id: RecordId = c.registry_id.parse().map_err(|_| Error::InvalidInvite)?;
+    let registry_bytes = hex::decode(&c.registry).map_err(|_| Error::InvalidInvite)?;
+    let mut keys = Vec::new();
+    for k in &c.keys {
+        let key_id = parse_key_id(&k.key_id).ok_or(Error::InvalidInvite)?;
+        let client: RecordId = k.client_id.parse().map_err(|_| Error::InvalidInvite)?;
+        let bytes = Zeroizing::new(hex::decode(&k.key).map_err(|_| Error::InvalidInvite)?);
+        let key = SecretKey::from_slice(&bytes).ok_or(Error::InvalidInvite)?;
+        let purpose = KeyPurpose::from_code(k.purpose).ok_or(Error::InvalidInvite)?;
+        if (purpose == KeyPurpose::Sync) != (client == VAULT_OWNER) {
+            return Err(Error::InvalidInvite);
+        }
+        let maker = match &k.maker {
+            Some(m) => Some(m.parse::<DeviceId>().map_err(|_| Error::InvalidInvite)?),
+            None => None,
+        };
+        keys.push(SharedKey { key_id, client, purpose, epoch: k.epoch, key, maker });
+    }
+    // Invites made before epochs carry the one sync key beside the client keys.
+    if !keys.iter().any(|k| k.key_id == sync_key_id) {
+        keys.push(SharedKey {
+            key_id: sync_key_id,
+            client: VAULT_OWNER,
+            purpose: KeyPurpose::Sync,
+            epoch: 0,
+            key: sync_key,
+            maker: None,
+        });
+    }
+    let registry_doc = crate::records::am::load_doc(&registry_bytes).ok_or(Error::InvalidInvite)?;
+    registry::read(&registry_doc, registry_id).map_err(|_| Error::InvalidInvite)?;
+    Ok(Invited {
+        vault_id,
+        device_id,
+        device_key,
+        sync_key_id,
+        registry_id,
+        registry: registry_bytes,
+        keys,
+    })
 }

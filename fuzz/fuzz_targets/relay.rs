@@ -1,0 +1,3 @@
+#![no_main]
+//! See `mend_fuzz::relay`.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mend_fuzz::run(data, mend_fuzz::relay::relay));
