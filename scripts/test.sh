@@ -2,7 +2,7 @@
 # Mend's one test entry point, the same for a developer and for CI.
 # Provisions what it needs, then: format check, clippy with warnings as errors, all Rust tests.
 # Then: the relay on a throwaway PostgreSQL, the Kotlin and Swift suites, benchmark smoke runs,
-# and one closing line counting every test.
+# the fuzz targets' short CI mode, and one closing line counting every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -45,6 +45,9 @@ MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench sync --locked >/dev/null
 MEND_BENCH_QUICK=1 cargo bench -p mend-relay --bench load --locked >/dev/null
 echo "bench smoke runs: ok"
+
+echo "== fuzzing: every corpus and regression input replayed, each target fuzzed 5 s (RELIABILITY.md)"
+bash scripts/fuzz.sh --ci
 
 # One closing line with every test counted: Rust (cargo test), Kotlin (Surefire), Swift (XCTest).
 rust=$(awk '/^test result: ok\./ {n += $4} END {print n+0}' "$log")
