@@ -188,3 +188,20 @@ fn a_forged_passphrase_cost_in_the_header_is_refused_before_any_work() {
     let e = Vault::open(&p, VaultSecret::passphrase("correct horse"), opts()).unwrap_err();
     assert!(matches!(e, Error::NotAVault(_)), "{e:?}");
 }
+
+#[test]
+fn a_damaged_sequence_floor_does_not_cost_the_next_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let n = typed_note(&new_vault(&dir), "C-1", 3).2;
+    // `docs.next_seq` is plaintext and unsealed: moved up or down, it must not decide where the
+    // next change goes (a gap, or a number taken twice, would lose the record).
+    for floor in [9, 0] {
+        assert_eq!(sql(&p, &format!("UPDATE docs SET next_seq = {floor} WHERE doc_id = ?1"), n), 1);
+        let v = reopen(&p);
+        let len = v.note(n).unwrap().section("plan").unwrap().encode_utf16().count();
+        v.splice_note_section(n, "plan", len, 0, &format!(" f{floor}")).unwrap();
+        drop(v);
+        assert!(reopen(&p).note(n).unwrap().section("plan").unwrap().ends_with(&format!(" f{floor}")));
+    }
+}

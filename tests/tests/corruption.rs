@@ -57,6 +57,7 @@ fn read(v: &Vault, r: Rec) -> Result<String, String> {
 fn lists(v: &Vault, clients: &[RecordId]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     let e = |e: Error| format!("{e:?}");
+    out.insert("conflicts".to_owned(), format!("{:?}", v.conflicts().map_err(e)?));
     for row in v.clients().map_err(e)? {
         out.insert(format!("client {:?}", row.id), format!("{row:?}"));
     }
@@ -69,10 +70,10 @@ fn lists(v: &Vault, clients: &[RecordId]) -> Result<BTreeMap<String, String>, St
                 query::TimelineEntry::Rupture(r) => r.id,
                 query::TimelineEntry::Measure(m) => m.measure_id,
             };
-            out.insert(format!("timeline {id:?}"), format!("{row:?}"));
+            out.insert(format!("timeline {c:?} {id:?}"), format!("{row:?}"));
         }
         for row in v.unresolved_ruptures(*c).map_err(e)? {
-            out.insert(format!("unresolved {:?}", row.id), format!("{row:?}"));
+            out.insert(format!("unresolved {c:?} {:?}", row.id), format!("{row:?}"));
         }
     }
     Ok(out)
@@ -196,6 +197,10 @@ fn campaign(
                 match listed {
                     Err(_) => t.lists_flagged += 1,
                     Ok(listed) => {
+                        for k in listed.keys().filter(|k| !lists_truth.contains_key(*k)) {
+                            t.wrong_rows += 1;
+                            t.wrong.push(format!("{what}: {k} listed but not stored there"));
+                        }
                         for (k, want) in lists_truth {
                             // The unresolved list leaves out a rupture it cannot read; the
                             // timeline must flag that rupture then.

@@ -470,14 +470,18 @@ pub fn doc_tops(conn: &Connection) -> Result<Vec<(RecordId, u8, u64)>> {
          FROM docs d LEFT JOIN changes c ON c.doc_id = d.doc_id AND c.seq < ?1
          GROUP BY d.doc_id",
     )?;
+    // A row already damaged in the old file is left out (its record then reads as corrupt, for
+    // want of a head) rather than keeping the whole file from opening.
     let rows = st.query_map([HEAD_SEQ], |r| {
-        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)? as u64))
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
     })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, kind, top) = row?;
-        let id = RecordId::from_slice(&id).ok_or(crate::error::Error::NotAVault("record id"))?;
-        out.push((id, kind, top));
+    for (id, kind, top) in rows.flatten() {
+        if let (Some(id), Ok(kind), Ok(top)) =
+            (RecordId::from_slice(&id), u8::try_from(kind), u64::try_from(top))
+        {
+            out.push((id, kind, top));
+        }
     }
     Ok(out)
 }
@@ -511,14 +515,15 @@ pub fn tallies_of(conn: &Connection, client: &RecordId) -> Result<Vec<(u8, Vec<u
 pub fn doc_counts(conn: &Connection) -> Result<Vec<(RecordId, u8, u64)>> {
     let mut st =
         conn.prepare("SELECT client_id, kind, count(*) FROM docs GROUP BY client_id, kind")?;
+    // As in `doc_tops`, rows already damaged are left out (their lists then read as corrupt).
     let rows = st.query_map([], |r| {
-        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)? as u64))
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
     })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, kind, n) = row?;
-        let id = RecordId::from_slice(&id).ok_or(crate::error::Error::NotAVault("client id"))?;
-        out.push((id, kind, n));
+    for (id, kind, n) in rows.flatten() {
+        if let (Some(id), Ok(kind)) = (RecordId::from_slice(&id), u8::try_from(kind)) {
+            out.push((id, kind, n as u64));
+        }
     }
     Ok(out)
 }
@@ -775,19 +780,19 @@ pub fn pending_size(conn: &Connection) -> Result<(u64, u64)> {
 
 /// Where a walk of the pending queue stands: the `(relay seq, id)` of the last bundle read.
 pub type PendingCursor = Option<(u64, Vec<u8>)>;
-/// Pending bundles as `(relay seq, bundle)`.
-pub type PendingBundles = Vec<(u64, Vec<u8>)>;
+/// Pending bundles as `(relay seq, id, bundle)` (`id`: the key of the bundle's row).
+pub type PendingBundles = Vec<(u64, Vec<u8>, Vec<u8>)>;
 
-/// The next [`PENDING_PAGE`] pending bundles after `after`, in relay order, as
-/// `(relay seq, bundle)`, with the cursor to pass next (keyset paging: bundles deleted or added
-/// meanwhile do not shift the walk).
+/// The next [`PENDING_PAGE`] pending bundles after `after`, in relay order, with the cursor to
+/// pass next (keyset paging: bundles deleted or added meanwhile do not shift the walk).
 pub fn pending_page(
     conn: &Connection,
     after: &PendingCursor,
 ) -> Result<(PendingBundles, PendingCursor)> {
     let (seq, id) = match after {
         Some((s, id)) => (*s as i64, id.clone()),
-        None => (-1, Vec::new()),
+        // Below every stored row (a relay seq past 2^63 is stored negative; ids are 16 bytes).
+        None => (i64::MIN, Vec::new()),
     };
     let mut st = conn.prepare_cached(
         "SELECT relay_seq, id, bundle FROM pending WHERE (relay_seq, id) > (?1, ?2)
@@ -800,15 +805,15 @@ pub fn pending_page(
     let mut out = Vec::new();
     for row in rows {
         let (s, id, bundle) = row?;
-        next = Some((s, id));
-        out.push((s, bundle));
+        next = Some((s, id.clone()));
+        out.push((s, id, bundle));
     }
     Ok((out, next))
 }
 
-/// Forgets a pending bundle.
-pub fn pending_delete(conn: &Connection, bundle: &[u8]) -> Result<()> {
-    conn.execute("DELETE FROM pending WHERE id = ?1", [pending_id(bundle)])?;
+/// Forgets the pending bundle stored under `id` (as [`pending_page`] gives it).
+pub fn pending_delete_id(conn: &Connection, id: &[u8]) -> Result<()> {
+    conn.execute("DELETE FROM pending WHERE id = ?1", [id])?;
     Ok(())
 }
 
@@ -972,10 +977,10 @@ mod tests {
             assert!(page.len() <= PENDING_PAGE as usize);
             pages += 1;
             // Deleting what was read does not shift the walk.
-            for (_, b) in &page {
-                pending_delete(&conn, b).expect("delete");
+            for (_, id, _) in &page {
+                pending_delete_id(&conn, id).expect("delete");
             }
-            seen.extend(page.into_iter().map(|(s, _)| s));
+            seen.extend(page.into_iter().map(|(s, _, _)| s));
             cursor = next;
         }
         assert_eq!(seen.len() as u64, n);

@@ -185,26 +185,36 @@ impl<'a> Applier<'a> {
                     break;
                 }
                 cursor = next;
-                for (relay_seq, raw) in page {
+                for (relay_seq, id, raw) in page {
+                    // Forgotten by the id its row is stored under (a damaged row's bytes may no
+                    // longer hash to it), so a bundle that is settled is never met again.
                     let Ok(b) = Bundle::decode(&raw) else {
-                        db::pending_delete(&self.v.conn, &raw)?;
+                        db::pending_delete_id(&self.v.conn, &id)?;
                         continue;
                     };
                     db::begin_immediate(&self.v.conn)?;
                     let outcome = self.apply_one(relay_seq, &b, &raw, report, None);
-                    match outcome {
-                        Ok(Outcome::Deferred) => {
-                            db::commit(&self.v.conn)?;
-                        }
-                        Ok(o) => {
-                            db::pending_delete(&self.v.conn, &raw)?;
-                            db::commit(&self.v.conn)?;
-                            progressed = true;
-                            if let Outcome::Applied { registry: true } = o {
-                                self.v.refresh_registry();
+                    let settled = match outcome {
+                        Ok(Outcome::Deferred) => db::commit(&self.v.conn).map(|()| None),
+                        Ok(o) => db::pending_delete_id(&self.v.conn, &id)
+                            .and_then(|()| db::commit(&self.v.conn))
+                            .map(|()| Some(o)),
+                        Err(e) => Err(e),
+                    };
+                    match settled {
+                        Ok(None) => {}
+                        Ok(Some(o)) => {
+                            // Only an applied bundle can unlock another waiting one.
+                            if let Outcome::Applied { registry } = o {
+                                progressed = true;
+                                if registry {
+                                    self.v.refresh_registry();
+                                }
                             }
                         }
                         Err(e) => {
+                            // Whatever the transaction wrote is gone: so must the cached
+                            // documents that saw it be.
                             db::rollback(&self.v.conn);
                             self.forget_caches();
                             return Err(e);
@@ -391,6 +401,10 @@ impl<'a> Applier<'a> {
             return Ok(Outcome::Rejected(RejectReason::Mismatch));
         }
         if is_registry && b.doc != self.v.registry_id {
+            return Ok(Outcome::Rejected(RejectReason::Mismatch));
+        }
+        // The vault-wide counts' client id is never a record's client (`vault::tallies`).
+        if client == crate::vault::tallies::ALL_CLIENTS {
             return Ok(Outcome::Rejected(RejectReason::Mismatch));
         }
         let outcome = match db::doc_header(&self.v.conn, &b.doc)? {

@@ -159,10 +159,10 @@ impl Inner {
             db::doc_header(&self.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
         let key = self.key_of(header.key_id, id)?;
         let (snapshot, changes) = db::doc_parts(&self.conn, &id)?;
-        self.check_parts(&header, &changes)?;
-        if let Some((last, _)) = changes.last() {
-            header.next_seq = header.next_seq.max(last + 1);
-        }
+        // The next number comes from the sealed head, not from the plaintext `next_seq` (which
+        // damage could move, so that the next save would leave a gap and lose the record).
+        let head = self.check_parts(&header, &changes)?;
+        header.next_seq = head.checked_add(1).ok_or_else(|| Error::corrupt(id, "head"))?;
         let bytes = envelope::open(
             &key,
             &header.key_id,
@@ -205,7 +205,8 @@ impl Inner {
     /// a gap, and the newest of them is the one its sealed head names. What decides which rows
     /// make up a record (their ids and numbers) is plaintext in the file; this makes a row lost
     /// or moved by damage an error instead of an older value.
-    fn check_parts(&self, h: &DocHeader, changes: &[(u64, Vec<u8>)]) -> Result<()> {
+    /// Returns the head.
+    fn check_parts(&self, h: &DocHeader, changes: &[(u64, Vec<u8>)]) -> Result<u64> {
         let id = h.doc_id;
         let sealed = db::head_get(&self.conn, &id)?.ok_or_else(|| Error::corrupt(id, "head"))?;
         let head = keyring::open_count(
@@ -215,18 +216,18 @@ impl Inner {
             &sealed,
         )
         .ok_or_else(|| Error::corrupt(id, "head"))?;
-        let mut expect = h.snapshot_seq + 1;
+        let mut top = h.snapshot_seq;
         for (seq, _) in changes {
+            let expect = top.checked_add(1).ok_or_else(|| Error::corrupt(id, "sequence"))?;
             if *seq != expect {
                 return Err(Error::corrupt(id, format!("change {expect} missing")));
             }
-            expect += 1;
+            top = expect;
         }
-        let top = expect - 1;
         if top != head {
             return Err(Error::corrupt(id, format!("stored up to {top}, head says {head}")));
         }
-        Ok(())
+        Ok(head)
     }
 
     /// The cached record, loaded if need be, whatever its kind.
