@@ -202,6 +202,11 @@ fn a_damaged_sequence_floor_does_not_cost_the_next_edit() {
         let len = v.note(n).unwrap().section("plan").unwrap().encode_utf16().count();
         v.splice_note_section(n, "plan", len, 0, &format!(" f{floor}")).unwrap();
         drop(v);
-        assert!(reopen(&p).note(n).unwrap().section("plan").unwrap().ends_with(&format!(" f{floor}")));
+        assert!(reopen(&p)
+            .note(n)
+            .unwrap()
+            .section("plan")
+            .unwrap()
+            .ends_with(&format!(" f{floor}")));
     }
 }
