@@ -123,12 +123,12 @@ pub fn invite_aad(id: [u8; 16]) -> Aad {
 /// (`sync::apply` → `Inner::insert_remote`): parse it, load its changes into a new document, and
 /// compute the record's summary and conflicts. `None` where the device refuses it.
 pub fn apply_doc_plain(plain: &[u8], seq: u64, id: RecordId) -> Option<Vec<u8>> {
-    let (kind, client, _, bytes) = parse_doc_plain(plain, seq)?;
+    let (kind, _, _, bytes) = parse_doc_plain(plain, seq)?;
     let mut doc = am::new_doc();
     if !am::load_incremental_safely(&mut doc, bytes) {
         return None;
     }
-    let _ = conflict::of(kind, &doc, id, client);
+    let _ = conflict::of(kind, &doc, id);
     summary::encoded(kind, &doc, id).ok()
 }
 

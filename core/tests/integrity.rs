@@ -210,3 +210,38 @@ fn a_damaged_sequence_floor_does_not_cost_the_next_edit() {
             .ends_with(&format!(" f{floor}")));
     }
 }
+
+#[test]
+fn a_conflict_names_its_true_client_whatever_the_plaintext_column_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = mend_core::sync::MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c1 = phone.create_client(&new_client("C-1")).unwrap();
+    let c2 = phone.create_client(&new_client("C-2")).unwrap();
+    let r = phone.create_rupture(&new_rupture(c1, None, 1), "t").unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    for (v, s) in [(&phone, 4), (&tablet, 2)] {
+        v.update_rupture(r, &RuptureUpdate { significance: Some(s), ..Default::default() })
+            .unwrap();
+        sync(v, &relay);
+    }
+    sync(&phone, &relay);
+    assert_eq!(phone.conflicts().unwrap()[0].client_id, c1);
+    drop((phone, tablet));
+    let conn = rusqlite::Connection::open(path(&dir)).unwrap();
+    let moved = conn
+        .execute(
+            "UPDATE docs SET client_id = ?2 WHERE doc_id = ?1",
+            [&r.as_bytes()[..], &c2.as_bytes()[..]],
+        )
+        .unwrap();
+    assert_eq!(moved, 1);
+    drop(conn);
+    let v = reopen(&path(&dir));
+    // The rupture's client is read from its encrypted document: the conflict stays under C-1
+    // (the timelines of both clients are errors: `a_record_moved_to_another_client_...`).
+    let conflicts = v.conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!((conflicts[0].record_id, conflicts[0].client_id), (r, c1));
+    assert_eq!(v.conflicts_of(r).unwrap()[0].client_id, c1);
+}

@@ -222,7 +222,7 @@ pub fn kind_of(b: u8) -> Kind {
 /// Every reader of the record layer that a document of `kind` meets.
 pub fn read_record(kind: Kind, doc: &AutoCommit, id: RecordId) {
     let _ = summary::encoded(kind, doc, id);
-    let _ = conflict::of(kind, doc, id, id);
+    let _ = conflict::of(kind, doc, id);
     match kind {
         Kind::Client => {
             let _ = client::read(doc, id);

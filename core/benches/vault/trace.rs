@@ -267,7 +267,7 @@ pub(crate) fn record_costs(doc: &mut AutoCommit, id: RecordId) -> Vec<(&'static 
         (
             "`records::conflict::of`",
             med(|| {
-                mend_core::records::conflict::of(Kind::Note, doc, id, id).unwrap();
+                mend_core::records::conflict::of(Kind::Note, doc, id).unwrap();
             }),
         ),
         (

@@ -70,13 +70,15 @@ fn show(v: &ScalarValue) -> String {
 }
 
 /// The open conflicts of one record of `client`.
-pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId, client: RecordId) -> Result<Vec<Conflict>> {
+pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
     let r = Reader::new(doc, id);
     let mut out = Vec::new();
     for (field, path, key) in fields(kind) {
         let obj = parent(&r, *path)?;
         let vals = r.reg_values(&obj, key)?;
         if vals.len() > 1 {
+            // The client from the authenticated document, never from a plaintext column.
+            let client = if kind == Kind::Client { id } else { r.id(&ROOT, "client_id")? };
             let mut values: Vec<ConflictValue> = vals
                 .into_iter()
                 .map(|v| ConflictValue {

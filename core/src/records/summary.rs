@@ -140,7 +140,7 @@ struct Stored {
 /// Computes and encodes a record's summary and conflict flag, ready for sealing.
 pub fn encoded(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<u8>> {
     let stored =
-        Stored { s: of(kind, doc, id)?, c: !super::conflict::of(kind, doc, id, id)?.is_empty() };
+        Stored { s: of(kind, doc, id)?, c: !super::conflict::of(kind, doc, id)?.is_empty() };
     serde_json::to_vec(&stored).map_err(|_| Error::Internal("summary encoding".into()))
 }
 

@@ -23,9 +23,9 @@ impl Vault {
         let rows = g.open_summaries(rows)?;
         let mut out = Vec::new();
         for row in rows.iter().filter(|r| r.conflicted) {
-            let (id, client) = (row.header.doc_id, row.header.client_id);
+            let id = row.header.doc_id;
             let Some(kind) = Kind::from_code(row.header.kind) else { continue };
-            match g.read(id, kind, |doc| conflict::of(kind, doc, id, client)) {
+            match g.read(id, kind, |doc| conflict::of(kind, doc, id)) {
                 Ok(c) => out.extend(c),
                 Err(Error::Corrupt { .. }) | Err(Error::Erased(_)) => continue,
                 Err(e) => return Err(e),
@@ -39,7 +39,7 @@ impl Vault {
         let mut g = self.lock();
         let h = db::doc_header(&g.conn, &id)?.ok_or(Error::NotFound { kind: "record", id })?;
         let kind = Kind::from_code(h.kind).ok_or_else(|| Error::corrupt(id, "kind"))?;
-        g.read(id, kind, |doc| conflict::of(kind, doc, id, h.client_id))
+        g.read(id, kind, |doc| conflict::of(kind, doc, id))
     }
 
     /// Resolves a conflict by choosing a value; the choice is recorded and syncs.
