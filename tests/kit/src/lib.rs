@@ -8,7 +8,8 @@
 //! - what a vault left on disk ([`raw_bytes`], [`contains`]), and what its keys open of the
 //!   relay's bytes ([`key_material`], [`opens`]);
 //! - with feature `relay`: a relay on loopback, in-process (`serve`) or the `mend-relay` binary
-//!   (`RelayProcess`, `relay_bin`), and the relay stores under test (`sqlite`, `postgres`).
+//!   (`RelayProcess`, `relay_bin`), the relay stores under test (`sqlite`, `postgres`), and a
+//!   fault-injecting proxy between devices and a relay (`FaultProxy`).
 //!
 //! Only for integration tests and benches: mend-core's unit tests (inside `core/src`) must not
 //! use it, as it links its own copy of mend-core there.
@@ -18,6 +19,8 @@
 mod adversary;
 mod bytes;
 mod devices;
+#[cfg(feature = "relay")]
+mod proxy;
 mod records;
 #[cfg(feature = "relay")]
 mod relay;
@@ -26,6 +29,8 @@ mod vault;
 pub use adversary::*;
 pub use bytes::*;
 pub use devices::*;
+#[cfg(feature = "relay")]
+pub use proxy::*;
 pub use records::*;
 #[cfg(feature = "relay")]
 pub use relay::*;

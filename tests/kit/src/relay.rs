@@ -78,6 +78,12 @@ pub fn postgres() -> Arc<dyn Store> {
 /// A PostgreSQL store in a fresh database `<prefix>_<uuid>` created on the server at `url`, so
 /// nothing else there is touched; `pool` connections.
 pub fn postgres_store(url: &str, prefix: &str, pool: usize) -> Arc<dyn Store> {
+    let db = postgres_database(url, prefix);
+    Arc::new(PostgresStore::connect(&db, pool).expect("connect the store"))
+}
+
+/// Creates a fresh database `<prefix>_<uuid>` on the server at `url`; returns its URL.
+pub fn postgres_database(url: &str, prefix: &str) -> String {
     let db = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     block_on(async {
         let (client, conn) =
@@ -86,7 +92,7 @@ pub fn postgres_store(url: &str, prefix: &str, pool: usize) -> Arc<dyn Store> {
         client.batch_execute(&format!("CREATE DATABASE {db}")).await.expect("create database");
     });
     let base = url.rsplit_once('/').map(|(b, _)| b.to_string()).expect("a URL with a database");
-    Arc::new(PostgresStore::connect(&format!("{base}/{db}"), pool).expect("connect the store"))
+    format!("{base}/{db}")
 }
 
 /// Runs `f` to completion on a new current-thread runtime.
@@ -178,27 +184,38 @@ pub fn relay_bin() -> PathBuf {
     .clone()
 }
 
-/// The `mend-relay` binary ([`relay_bin`]) serving a SQLite store on a loopback port; killed
-/// (SIGKILL) when dropped.
+/// The `mend-relay` binary ([`relay_bin`]) serving a SQLite or PostgreSQL store on a loopback
+/// port; killed (SIGKILL) when dropped.
 pub struct RelayProcess {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    db: PathBuf,
+    storage: String,
     port: u16,
     child: Option<Child>,
 }
 
 impl RelayProcess {
-    /// Starts the binary on `db` and `port` and waits until it says it is listening.
+    /// Starts the binary on the SQLite store `db` and `port` and waits until it says it is
+    /// listening.
     pub fn start(db: &Path, port: u16) -> RelayProcess {
+        RelayProcess::start_storage(&format!("sqlite://{}", db.display()), port)
+    }
+
+    /// Starts the binary on `storage` (`sqlite://PATH` or `postgres://URL`) and `port`.
+    pub fn start_storage(storage: &str, port: u16) -> RelayProcess {
         let mut p = RelayProcess {
             url: format!("http://127.0.0.1:{port}"),
-            db: db.to_path_buf(),
+            storage: storage.to_owned(),
             port,
             child: None,
         };
         p.restart();
         p
+    }
+
+    /// The loopback address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// Kills the process (SIGKILL) and waits for it to end.
@@ -212,12 +229,7 @@ impl RelayProcess {
     /// Starts the binary again on the same store and port (after [`RelayProcess::kill`]).
     pub fn restart(&mut self) {
         let mut child = Command::new(relay_bin())
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{}", self.port),
-                "--storage",
-                &format!("sqlite://{}", self.db.display()),
-            ])
+            .args(["--listen", &format!("127.0.0.1:{}", self.port), "--storage", &self.storage])
             .env("MEND_RELAY_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,381 @@
+//! A thousand crashes (RELIABILITY.md): a device process is SIGKILLed at random points of
+//! typing, signing, sync apply, compaction and erasure, round after round on one vault, while a
+//! second device keeps sending it work through a real relay on loopback.
+//!
+//! After every kill the parent checks: the vault opens; every save the worker acknowledged is
+//! there (typed characters exactly once and in order, created records, signatures, erasures,
+//! the other device's edits a finished sync brought); sync resumes; both devices converge.
+//!
+//! The worker is this test binary run again (`crash_worker`, ignored in normal runs). It prints
+//! `begin N OP` before its N-th operation and `ack …` after each save returned; the parent kills
+//! it a log-uniform random 1 µs–32 ms after the `begin` of a randomly chosen operation, then reads
+//! what it printed up to the kill (a printed line is a save the app saw succeed).
+//!
+//! `MEND_CRASH_ROUNDS` (default 30, CI) and `MEND_CRASH_SEED` set the campaign;
+//! `scripts/crashes.sh` runs 1,000 rounds in release.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used, missing_docs)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mend_core::sync::http::HttpTransport;
+use mend_core::sync::SyncOptions;
+use mend_core::*;
+use mend_testkit::*;
+
+/// SplitMix64: a copy of a round is rebuilt from the campaign seed and the round number.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn body(v: &Vault, note: RecordId) -> String {
+    v.note(note).unwrap().section("body").unwrap_or_default().to_owned()
+}
+
+fn append(v: &Vault, note: RecordId, text: &str) {
+    let len = body(v, note).encode_utf16().count();
+    v.splice_note_section(note, "body", len, 0, text).unwrap();
+}
+
+/// The worker: opens the vault and does random clinical work until it is killed.
+#[test]
+#[ignore = "the child process of `killed_devices_lose_nothing_and_sync_resumes`"]
+fn crash_worker() {
+    let (Some(p), Some(url), Some(round), Some(seed), Some(typing), Some(client)) = (
+        env("MEND_CRASH_VAULT"),
+        env("MEND_CRASH_RELAY"),
+        env("MEND_CRASH_ROUND"),
+        env("MEND_CRASH_SEED"),
+        env("MEND_CRASH_NOTE"),
+        env("MEND_CRASH_CLIENT"),
+    ) else {
+        return;
+    };
+    let round: u64 = round.parse().unwrap();
+    let typing: RecordId = typing.parse().unwrap();
+    let client: RecordId = client.parse().unwrap();
+    let mut rng = Rng(seed.parse::<u64>().unwrap() ^ round.wrapping_mul(0xA24B_AED4_963E_E407));
+    let v =
+        Vault::open(Path::new(&p), VaultSecret::key(KEY), opts_with(Durability::Normal)).unwrap();
+    let t = HttpTransport::new(&url);
+    let out = std::io::stdout();
+    let say = |line: String| {
+        let mut o = out.lock();
+        writeln!(o, "{line}").unwrap();
+        o.flush().unwrap();
+    };
+    say("ready".into());
+    let mut key = 0u64;
+    for n in 1u64.. {
+        let pick = rng.below(100);
+        let op = match pick {
+            0..=44 => "type",
+            45..=59 => "sync",
+            60..=74 => "sign",
+            75..=87 => "compact",
+            _ => "erase",
+        };
+        say(format!("begin {n} {op}"));
+        match op {
+            "type" => {
+                for _ in 0..1 + rng.below(20) {
+                    let token = format!("<{round}.{key}>");
+                    key += 1;
+                    append(&v, typing, &token);
+                    say(format!("ack type {token}"));
+                }
+            }
+            "sync" => {
+                v.sync(&t, &SyncOptions { page_size: 5, ..Default::default() }).unwrap();
+                say("ack sync".into());
+            }
+            "sign" => {
+                let s = v.create_session(&bare_session(client, n as i64 * 60_000)).unwrap();
+                let note = v.create_note(&free_note(s)).unwrap();
+                let text = format!("signed {round}.{n}");
+                append(&v, note, &text);
+                say(format!("ack note {note} {text}"));
+                v.sign_note(note, &author_sign(n as i64 * 60_000 + 1, false)).unwrap();
+                say(format!("ack sign {note}"));
+            }
+            "compact" => {
+                v.compact_all().unwrap();
+                say("ack compact".into());
+            }
+            _ => {
+                let c = v.create_client(&bare_client(&format!("E-{round}.{n}"), "US")).unwrap();
+                let s = v.create_session(&bare_session(c, 0)).unwrap();
+                let note = v.create_note(&free_note(s)).unwrap();
+                let text = format!("to erase {round}.{n}");
+                append(&v, note, &text);
+                say(format!("ack client {c} {note} {text}"));
+                v.erase_client(c).unwrap();
+                say(format!("ack erase {c}"));
+            }
+        }
+    }
+}
+
+/// What the worker acknowledged, over all rounds so far.
+#[derive(Default)]
+struct Acked {
+    /// Typing tokens acknowledged.
+    typed: BTreeSet<(u64, u64)>,
+    /// Notes created with their text (signed or not).
+    notes: BTreeMap<RecordId, String>,
+    /// Notes whose signature was acknowledged.
+    signed: BTreeSet<RecordId>,
+    /// Clients created to be erased: client → (note, text).
+    doomed: BTreeMap<RecordId, (RecordId, String)>,
+    /// Clients whose erasure was acknowledged.
+    erased: BTreeSet<RecordId>,
+}
+
+/// Typing tokens `<round.key>` in the order they appear in `text`.
+fn tokens(text: &str) -> Vec<(u64, u64)> {
+    text.split('<')
+        .filter_map(|s| s.split_once('>'))
+        .filter_map(|(t, _)| t.split_once('.'))
+        .map(|(r, k)| (r.parse().unwrap(), k.parse().unwrap()))
+        .collect()
+}
+
+/// Everything acknowledged is in `v` (of the records, those in `only` unless it is `None`);
+/// panics with what was lost.
+fn check(
+    v: &Vault,
+    acked: &Acked,
+    typing: RecordId,
+    round: u64,
+    only: Option<&BTreeSet<RecordId>>,
+) {
+    let text = body(v, typing);
+    let found = tokens(&text);
+    let mut sorted = found.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(found, sorted, "round {round}: typed characters duplicated or out of order");
+    let found: BTreeSet<_> = found.into_iter().collect();
+    let lost: Vec<_> = acked.typed.difference(&found).collect();
+    assert!(lost.is_empty(), "round {round}: acknowledged keystrokes lost: {lost:?}");
+    let this_round = |id: &RecordId| only.is_none_or(|o| o.contains(id));
+    for (id, text) in acked.notes.iter().filter(|(id, _)| this_round(id)) {
+        let n = v.note(*id).unwrap_or_else(|e| panic!("round {round}: note {id}: {e}"));
+        assert_eq!(n.section("body"), Some(text.as_str()), "round {round}: note {id}");
+        if acked.signed.contains(id) {
+            assert!(!n.signatures.is_empty(), "round {round}: signature of {id} lost");
+            v.signed_content(*id).unwrap();
+        }
+    }
+    for (c, (note, text)) in acked.doomed.iter().filter(|(c, _)| this_round(c)) {
+        match (v.client(*c), v.note(*note)) {
+            (Err(Error::Erased(_)), Err(Error::Erased(_))) => {}
+            (Ok(_), Ok(n)) if !acked.erased.contains(c) => {
+                assert_eq!(n.section("body"), Some(text.as_str()), "round {round}: note {note}")
+            }
+            (a, b) => panic!(
+                "round {round}: client {c} (erasure acknowledged: {}): {:?} / {:?}",
+                acked.erased.contains(c),
+                a.map(|_| ()),
+                b.map(|_| ())
+            ),
+        }
+    }
+}
+
+/// What both devices show, for comparing them: the readable clients and the two shared notes.
+/// (An erased client is a row on the device that had it and absent on one that never saw it.)
+fn view(v: &Vault, notes: &[RecordId]) -> (Vec<(RecordId, String)>, Vec<String>) {
+    let clients = v
+        .clients()
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.info.ok().map(|(alias, status)| (c.id, format!("{alias} {status:?}"))))
+        .collect();
+    (clients, notes.iter().map(|n| body(v, *n)).collect())
+}
+
+fn sync_ok(v: &Vault, t: &HttpTransport, round: u64, who: &str) {
+    v.sync(t, &SyncOptions::default())
+        .unwrap_or_else(|e| panic!("round {round}: {who} could not sync: {e}"));
+}
+
+#[test]
+fn killed_devices_lose_nothing_and_sync_resumes() {
+    let rounds: u64 = env("MEND_CRASH_ROUNDS").map_or(30, |r| r.parse().unwrap());
+    let seed: u64 = env("MEND_CRASH_SEED").map_or(0x6D65_6E64, |s| s.parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let relay = serve(sqlite(&dir), Default::default());
+    let (ta, tb) = (HttpTransport::new(&relay.url), HttpTransport::new(&relay.url));
+    let a_path = dir.path().join("a.mend");
+    let (client, typing, theirs, b) = {
+        let a =
+            Vault::create(&a_path, VaultSecret::key(KEY), opts_with(Durability::Normal)).unwrap();
+        let client = a.create_client(&bare_client("C-1", "US")).unwrap();
+        let s = a.create_session(&bare_session(client, 0)).unwrap();
+        let typing = a.create_note(&free_note(s)).unwrap();
+        let theirs = a.create_note(&free_note(s)).unwrap();
+        let b = pair(&a, &ta, &dir.path().join("b.mend"), VaultSecret::key(JOIN_KEY), opts(), &tb);
+        sync(&a, &ta);
+        (client, typing, theirs, b)
+    };
+
+    let exe = std::env::current_exe().unwrap();
+    let mut rng = Rng(seed);
+    let mut acked = Acked::default();
+    let mut in_flight: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let (mut syncs_acked, mut acks, mut b_markers) = (0u64, 0u64, Vec::new());
+    let started = Instant::now();
+    for round in 0..rounds {
+        // The other device sends work first, so the worker's sync has something to apply.
+        let marker = format!("[b{round}]");
+        append(&b, theirs, &marker);
+        if round % 7 == 0 {
+            b.create_client(&bare_client(&format!("B-{round}"), "US")).unwrap();
+        }
+        sync(&b, &tb);
+        b_markers.push(marker.clone());
+
+        let stop_at = 1 + rng.below(8);
+        let delay = Duration::from_micros(1 << rng.below(16));
+        let stderr = dir.path().join(format!("worker-{round}.err"));
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_worker", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("MEND_CRASH_VAULT", &a_path)
+            .env("MEND_CRASH_RELAY", &relay.url)
+            .env("MEND_CRASH_ROUND", round.to_string())
+            .env("MEND_CRASH_SEED", seed.to_string())
+            .env("MEND_CRASH_NOTE", typing.to_string())
+            .env("MEND_CRASH_CLIENT", client.to_string())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            let stop = line.starts_with(&format!("begin {stop_at} "));
+            seen.push(line);
+            if stop || Instant::now() > deadline {
+                std::thread::sleep(delay);
+                break;
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        // What the worker printed before it died: each line is a save it saw returned.
+        seen.extend(lines.map_while(Result::ok));
+        assert!(
+            status.code().is_none(),
+            "round {round}: the worker exited by itself ({status}): {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
+        let mut op = "open";
+        let mut round_ids = BTreeSet::new();
+        let mut synced = false;
+        for line in &seen {
+            let mut w = line.split(' ');
+            match (w.next(), w.next()) {
+                (Some("begin"), _) => op = line.rsplit(' ').next().map_or("?", |o| static_op(o)),
+                (Some("ack"), Some(what)) => {
+                    acks += 1;
+                    op = "between";
+                    let rest: Vec<&str> = w.collect();
+                    let id = |i: usize| rest[i].parse::<RecordId>().unwrap();
+                    match what {
+                        "type" => {
+                            acked.typed.insert(tokens(rest[0])[0]);
+                        }
+                        "sync" => synced = true,
+                        "note" => {
+                            acked.notes.insert(id(0), rest[1..].join(" "));
+                            round_ids.insert(id(0));
+                        }
+                        "sign" => {
+                            acked.signed.insert(id(0));
+                        }
+                        "client" => {
+                            acked.doomed.insert(id(0), (id(1), rest[2..].join(" ")));
+                            round_ids.insert(id(0));
+                        }
+                        "erase" => {
+                            acked.erased.insert(id(0));
+                        }
+                        "compact" => {}
+                        other => panic!("unknown ack {other}"),
+                    }
+                }
+                _ => {}
+            }
+        }
+        *in_flight.entry(op).or_default() += 1;
+
+        // The vault opens, holds everything acknowledged, and syncs again.
+        let a = Vault::open(&a_path, VaultSecret::key(KEY), opts_with(Durability::Normal))
+            .unwrap_or_else(|e| {
+                panic!("round {round}: the vault does not open after the kill: {e}")
+            });
+        let full = round % 50 == 49 || round + 1 == rounds;
+        check(&a, &acked, typing, round, if full { None } else { Some(&round_ids) });
+        if synced {
+            syncs_acked += 1;
+            assert!(body(&a, theirs).contains(&marker), "round {round}: an applied sync lost");
+        }
+        sync_ok(&a, &ta, round, "the killed device");
+        sync_ok(&b, &tb, round, "the other device");
+        sync_ok(&a, &ta, round, "the killed device");
+        assert_eq!(
+            view(&a, &[typing, theirs]),
+            view(&b, &[typing, theirs]),
+            "round {round}: the devices did not converge"
+        );
+        let t = body(&a, theirs);
+        for m in &b_markers {
+            assert_eq!(t.matches(m.as_str()).count(), 1, "round {round}: {m} once");
+        }
+        drop(a);
+    }
+    let kills: u64 = in_flight.values().sum();
+    println!(
+        "crash campaign: {rounds} SIGKILLs (seed {seed}) in {:.0} s; in flight at the kill: \
+         {in_flight:?}; {acks} acknowledgements checked ({} keystrokes, {} notes, {} signatures, \
+         {} erasures, {syncs_acked} applied syncs); 0 lost, 0 duplicated, 0 vaults that failed \
+         to open, sync resumed {kills} times",
+        started.elapsed().as_secs_f64(),
+        acked.typed.len(),
+        acked.notes.len(),
+        acked.signed.len(),
+        acked.erased.len(),
+    );
+    assert_eq!(kills, rounds);
+    assert!(acked.typed.len() as u64 >= rounds, "the workers typed");
+}
+
+fn static_op(o: &str) -> &'static str {
+    match o {
+        "type" => "type",
+        "sync" => "sync",
+        "sign" => "sign",
+        "compact" => "compact",
+        "erase" => "erase",
+        _ => "?",
+    }
+}
