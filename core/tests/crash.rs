@@ -97,3 +97,52 @@ fn killed_writers_lose_no_acknowledged_save() {
     }
     assert!(next > ROUNDS * 5);
 }
+
+/// An erasure is two transactions: the registry marks the client erased, then its keys are
+/// destroyed. A process killed between them leaves the registry's mark and the keys; opening the
+/// vault finishes the erasure (built here by putting the keys back into an erased vault's file).
+#[test]
+fn an_erasure_cut_short_between_its_two_writes_is_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(&dir);
+    let (c, other, note) = {
+        let v = new_vault(&dir);
+        let c = v.create_client(&new_client("C-0601")).unwrap();
+        let other = v.create_client(&new_client("C-0602")).unwrap();
+        let s = v.create_session(&new_session(c, 1)).unwrap();
+        (c, other, v.create_note(&soap(s)).unwrap())
+    };
+    let keys: Vec<(Vec<u8>, Vec<u8>)> = {
+        let conn = rusqlite::Connection::open(&p).unwrap();
+        let mut q = conn.prepare("SELECT key_id, wrapped FROM keys WHERE client_id = ?1").unwrap();
+        q.query_map([&c.as_bytes()[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(!keys.is_empty());
+    reopen(&p).erase_client(c).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&p).unwrap();
+        for (id, wrapped) in &keys {
+            let n = conn
+                .execute("UPDATE keys SET wrapped = ?2 WHERE key_id = ?1", [id, wrapped])
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+    }
+    let v = reopen(&p);
+    assert!(matches!(v.client(c), Err(Error::Erased(_))), "{:?}", v.client(c).map(|_| ()));
+    assert!(matches!(v.note(note), Err(Error::Erased(_))));
+    assert_eq!(v.client(other).unwrap().alias_code, "C-0602");
+    drop(v);
+    let conn = rusqlite::Connection::open(&p).unwrap();
+    let held: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM keys WHERE client_id = ?1 AND wrapped IS NOT NULL",
+            [&c.as_bytes()[..]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(held, 0, "the wrapped keys are gone from the file again");
+}

@@ -220,6 +220,10 @@ impl Vault {
             })?;
         }
         inner.refresh_registry();
+        // Finish an erasure cut short here (the registry marks the client erased, the keys are
+        // still held: the process died between the two). A failure is left to the next sync,
+        // which applies the registry's erasures again and reports its errors.
+        let _ = inner.apply_registry_erasures();
         inner.publish_receive_key()?;
         Ok(Vault::from_inner(inner))
     }
