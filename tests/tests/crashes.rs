@@ -7,9 +7,10 @@
 //! the other device's edits a finished sync brought); sync resumes; both devices converge.
 //!
 //! The worker is this test binary run again (`crash_worker`, ignored in normal runs). It prints
-//! `begin N OP` before its N-th operation and `ack …` after each save returned; the parent kills
-//! it a log-uniform random 1 µs–32 ms after the `begin` of a randomly chosen operation, then reads
-//! what it printed up to the kill (a printed line is a save the app saw succeed).
+//! `begin N OP` before its N-th operation, `step STEP` before the signature and the erasure
+//! inside one, and `ack …` after each save returned; the parent kills it 2^k µs (k uniform in
+//! 0..16, so 1 µs to 33 ms) after the `begin` of a randomly chosen operation, then reads what it
+//! printed up to the kill (a printed line is a save the app saw succeed).
 //!
 //! `MEND_CRASH_ROUNDS` (default 30, CI) and `MEND_CRASH_SEED` set the campaign;
 //! `scripts/crashes.sh` runs 1,000 rounds in release.
@@ -19,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mend_core::sync::http::HttpTransport;
@@ -112,6 +115,7 @@ fn crash_worker() {
                 let text = format!("signed {round}.{n}");
                 append(&v, note, &text);
                 say(format!("ack note {note} {text}"));
+                say("step sign".into());
                 v.sign_note(note, &author_sign(n as i64 * 60_000 + 1, false)).unwrap();
                 say(format!("ack sign {note}"));
             }
@@ -126,6 +130,7 @@ fn crash_worker() {
                 let text = format!("to erase {round}.{n}");
                 append(&v, note, &text);
                 say(format!("ack client {c} {note} {text}"));
+                say("step erase".into());
                 v.erase_client(c).unwrap();
                 say(format!("ack erase {c}"));
             }
@@ -200,16 +205,28 @@ fn check(
     }
 }
 
-/// What both devices show, for comparing them: the readable clients and the two shared notes.
-/// (An erased client is a row on the device that had it and absent on one that never saw it.)
-fn view(v: &Vault, notes: &[RecordId]) -> (Vec<(RecordId, String)>, Vec<String>) {
-    let clients = v
+/// What both devices show, for comparing them: the readable clients, the two shared notes, every
+/// acknowledged note with its signatures, and every acknowledged erasure. (An erased client is a
+/// row on the device that had it and absent on one that never saw it, so only readable clients
+/// are listed.)
+fn view(v: &Vault, shared: &[RecordId], acked: &Acked) -> Vec<String> {
+    let mut out: Vec<String> = v
         .clients()
         .unwrap()
         .into_iter()
-        .filter_map(|c| c.info.ok().map(|(alias, status)| (c.id, format!("{alias} {status:?}"))))
+        .filter_map(|c| c.info.ok().map(|(alias, status)| format!("{} {alias} {status:?}", c.id)))
         .collect();
-    (clients, notes.iter().map(|n| body(v, *n)).collect())
+    out.extend(shared.iter().map(|n| body(v, *n)));
+    for id in acked.notes.keys() {
+        out.push(match v.note(*id) {
+            Ok(n) => format!("{id} {:?} {:?}", n.sections, n.signatures),
+            Err(e) => format!("{id} {e:?}"),
+        });
+    }
+    for c in &acked.erased {
+        out.push(format!("{c} erased: {}", matches!(v.client(*c), Err(Error::Erased(_)))));
+    }
+    out
 }
 
 fn sync_ok(v: &Vault, t: &HttpTransport, round: u64, who: &str) {
@@ -241,7 +258,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
     let mut rng = Rng(seed);
     let mut acked = Acked::default();
     let mut in_flight: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut syncs_acked, mut acks, mut b_markers) = (0u64, 0u64, Vec::new());
+    let (mut syncs_acked, mut b_markers) = (0u64, Vec::new());
     let started = Instant::now();
     for round in 0..rounds {
         // The other device sends work first, so the worker's sync has something to apply.
@@ -268,6 +285,16 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
+        // A worker that hangs is killed by a watchdog, and the round fails.
+        let (done, hung) = (std::sync::mpsc::channel::<()>(), Arc::new(AtomicBool::new(false)));
+        let (pid, flag) = (child.id().to_string(), Arc::clone(&hung));
+        let watchdog = std::thread::spawn(move || {
+            let timeout = done.1.recv_timeout(Duration::from_secs(120));
+            if matches!(timeout, Err(std::sync::mpsc::RecvTimeoutError::Timeout)) {
+                flag.store(true, Ordering::Relaxed);
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut seen = Vec::new();
@@ -283,6 +310,12 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
         let status = child.wait().unwrap();
         // What the worker printed before it died: each line is a save it saw returned.
         seen.extend(lines.map_while(Result::ok));
+        let _ = done.0.send(());
+        watchdog.join().unwrap();
+        assert!(
+            !hung.load(Ordering::Relaxed),
+            "round {round}: the worker hung (killed after 120 s)"
+        );
         assert!(
             status.code().is_none(),
             "round {round}: the worker exited by itself ({status}): {}",
@@ -294,10 +327,11 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
         for line in &seen {
             let mut w = line.split(' ');
             match (w.next(), w.next()) {
-                (Some("begin"), _) => op = line.rsplit(' ').next().map_or("?", |o| static_op(o)),
+                (Some("begin"), _) => op = label(line.rsplit(' ').next().unwrap_or("?"), false),
+                (Some("step"), Some(step)) => op = label(step, true),
                 (Some("ack"), Some(what)) => {
-                    acks += 1;
-                    op = "between";
+                    // Typing goes on after a keystroke's ack (the burst's next one, or `begin`).
+                    op = if what == "type" { "type" } else { "between" };
                     let rest: Vec<&str> = w.collect();
                     let id = |i: usize| rest[i].parse::<RecordId>().unwrap();
                     match what {
@@ -342,11 +376,15 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
         sync_ok(&a, &ta, round, "the killed device");
         sync_ok(&b, &tb, round, "the other device");
         sync_ok(&a, &ta, round, "the killed device");
-        assert_eq!(
-            view(&a, &[typing, theirs]),
-            view(&b, &[typing, theirs]),
-            "round {round}: the devices did not converge"
-        );
+        let (va, vb) = (view(&a, &[typing, theirs], &acked), view(&b, &[typing, theirs], &acked));
+        if va != vb {
+            let diff: Vec<_> = va.iter().zip(&vb).filter(|(x, y)| x != y).take(3).collect();
+            panic!(
+                "round {round}: the devices did not converge ({} / {} rows): {diff:?}",
+                va.len(),
+                vb.len()
+            );
+        }
         let t = body(&a, theirs);
         for m in &b_markers {
             assert_eq!(t.matches(m.as_str()).count(), 1, "round {round}: {m} once");
@@ -356,10 +394,11 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
     let kills: u64 = in_flight.values().sum();
     println!(
         "crash campaign: {rounds} SIGKILLs (seed {seed}) in {:.0} s; in flight at the kill: \
-         {in_flight:?}; {acks} acknowledgements checked ({} keystrokes, {} notes, {} signatures, \
-         {} erasures, {syncs_acked} applied syncs); 0 lost, 0 duplicated, 0 vaults that failed \
-         to open, sync resumed {kills} times",
+         {in_flight:?}; {} acknowledged saves checked ({} keystrokes, {} notes, {} signatures, \
+         {} erasures) and {syncs_acked} rounds with an applied sync; 0 lost, 0 duplicated, 0 \
+         vaults that failed to open, sync resumed {kills} times",
         started.elapsed().as_secs_f64(),
+        acked.typed.len() + acked.notes.len() + acked.signed.len() + acked.erased.len(),
         acked.typed.len(),
         acked.notes.len(),
         acked.signed.len(),
@@ -369,13 +408,17 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
     assert!(acked.typed.len() as u64 >= rounds, "the workers typed");
 }
 
-fn static_op(o: &str) -> &'static str {
-    match o {
-        "type" => "type",
-        "sync" => "sync",
-        "sign" => "sign",
-        "compact" => "compact",
-        "erase" => "erase",
+/// The label of what was in flight: the operation a `begin` named (signing and erasure start by
+/// creating the records they act on), or the `step` inside one.
+fn label(o: &str, step: bool) -> &'static str {
+    match (o, step) {
+        ("type", _) => "typing",
+        ("sync", _) => "sync",
+        ("compact", _) => "compaction",
+        ("sign", false) => "note to sign being created",
+        ("sign", true) => "signing",
+        ("erase", false) => "client to erase being created",
+        ("erase", true) => "erasure",
         _ => "?",
     }
 }

@@ -234,6 +234,21 @@ pub fn keys_of_client(conn: &Connection, client: &RecordId) -> Result<Vec<KeyRow
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// The clients that hold at least one wrapped (not destroyed) key, in one pass over `keys`.
+pub fn clients_holding_keys(conn: &Connection) -> Result<std::collections::HashSet<RecordId>> {
+    let mut st =
+        conn.prepare_cached("SELECT DISTINCT client_id FROM keys WHERE wrapped IS NOT NULL")?;
+    let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = std::collections::HashSet::new();
+    for id in rows {
+        // A damaged id names no client the registry erased; leave it to the reads that use it.
+        if let Some(id) = RecordId::from_slice(&id?) {
+            out.insert(id);
+        }
+    }
+    Ok(out)
+}
+
 /// Every live key of any purpose (the sync key generations included), oldest generation first.
 pub fn live_keys(conn: &Connection) -> Result<Vec<KeyRow>> {
     let mut st = conn.prepare_cached(

@@ -154,7 +154,9 @@ impl Inner {
             if held.iter().any(|k| k.wrapped.is_some()) {
                 let unlisted: Vec<KeyId> =
                     held.iter().map(|k| k.key_id).filter(|k| !keys.contains(k)).collect();
-                self.destroy_client_keys(client, &keys)?;
+                // The registry first: were the keys destroyed first and the process killed
+                // before the registry edit, the next pass would find no key held and the other
+                // devices would never learn these ids.
                 if !unlisted.is_empty() && !self.registry.revoked.contains_key(&self.device_id) {
                     let registry_id = self.registry_id;
                     self.edit(registry_id, Kind::Registry, |doc| {
@@ -162,6 +164,7 @@ impl Inner {
                     })?;
                     self.refresh_registry();
                 }
+                self.destroy_client_keys(client, &keys)?;
             }
         }
         Ok(())

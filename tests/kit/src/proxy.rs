@@ -1,9 +1,11 @@
 //! A fault-injecting TCP proxy on loopback, between devices and a relay.
 //!
 //! Each accepted connection gets one fate, drawn from a seeded generator: passed through
-//! untouched, delayed, dropped before anything is forwarded, reset (TCP RST) after the request
-//! went upstream, its response truncated, or its request cut off half-way. [`FaultProxy::calm`]
-//! turns the faults off (every connection passes) so a test can let the devices converge.
+//! untouched, delayed, dropped before anything is forwarded, reset (TCP RST) after the first
+//! bytes of its request went upstream, or cut off after a random number of bytes of what the
+//! relay answers or of what the device sends (counted over the connection, which may carry
+//! several requests). While the relay is down, every connection is reset once it fails to
+//! reach it ([`FaultProxy::relay_down`] counts those).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -20,11 +22,12 @@ pub enum Fate {
     Delay,
     /// Closed before anything was forwarded.
     Drop,
-    /// The request went upstream; then the device's side was reset (RST) before any answer.
+    /// The first bytes of the request (one read) went upstream; then the device's side was reset
+    /// (RST) before any answer.
     Reset,
-    /// The answer was cut off after a random number of bytes.
+    /// What the relay sent on the connection was cut off after 1–2,000 bytes.
     TruncateResponse,
-    /// The request was cut off after a random number of bytes; the relay saw half a request.
+    /// What the device sent on the connection was cut off after 1–600 bytes.
     TruncateRequest,
 }
 
@@ -41,9 +44,9 @@ const FATES: [Fate; 6] = [
 pub struct FaultProxy {
     /// `http://127.0.0.1:PORT`, to give devices instead of the relay's own URL.
     pub url: String,
-    calm: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     counts: Arc<[AtomicU64; 6]>,
+    down: Arc<AtomicU64>,
     addr: SocketAddr,
 }
 
@@ -53,36 +56,40 @@ impl FaultProxy {
     pub fn start(upstream: SocketAddr, fault_percent: u64, seed: u64) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
-        let calm = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let counts: Arc<[AtomicU64; 6]> = Arc::new(Default::default());
+        let down = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(seed));
-        let (c, s, n) = (Arc::clone(&calm), Arc::clone(&stop), Arc::clone(&counts));
+        let (s, n, d) = (Arc::clone(&stop), Arc::clone(&counts), Arc::clone(&down));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::Relaxed) {
                     return;
                 }
-                let Ok(down) = conn else { continue };
+                let Ok(conn) = conn else {
+                    std::thread::sleep(Duration::from_millis(10)); // out of descriptors, say
+                    continue;
+                };
                 let (roll, extra) = {
                     let mut r = rng.lock().unwrap_or_else(|e| e.into_inner());
                     (next(&mut r), next(&mut r))
                 };
-                let fate = if c.load(Ordering::Relaxed) || roll % 100 >= fault_percent {
+                let fate = if roll % 100 >= fault_percent {
                     Fate::Pass
                 } else {
                     FATES[1 + (roll / 100 % 5) as usize]
                 };
                 n[fate as usize].fetch_add(1, Ordering::Relaxed);
-                std::thread::spawn(move || serve(down, upstream, fate, extra));
+                let d = Arc::clone(&d);
+                std::thread::spawn(move || serve(conn, upstream, fate, extra, &d));
             }
         });
-        FaultProxy { url: format!("http://{addr}"), calm, stop, counts, addr }
+        FaultProxy { url: format!("http://{addr}"), stop, counts, down, addr }
     }
 
-    /// Turns the faults off (`true`) or on again.
-    pub fn calm(&self, calm: bool) {
-        self.calm.store(calm, Ordering::Relaxed);
+    /// How many connections found the relay down (and were reset), whatever their fate.
+    pub fn relay_down(&self) -> u64 {
+        self.down.load(Ordering::Relaxed)
     }
 
     /// How many connections met each fate so far.
@@ -129,8 +136,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<u64>) {
     }
 }
 
-fn serve(down: TcpStream, upstream: SocketAddr, fate: Fate, extra: u64) {
+fn serve(down: TcpStream, upstream: SocketAddr, fate: Fate, extra: u64, relay_down: &AtomicU64) {
     let _ = down.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = down.set_write_timeout(Some(Duration::from_secs(30)));
     match fate {
         Fate::Drop => {
             let _ = down.shutdown(Shutdown::Both);
@@ -140,10 +148,12 @@ fn serve(down: TcpStream, upstream: SocketAddr, fate: Fate, extra: u64) {
         _ => {}
     }
     let Ok(up) = TcpStream::connect(upstream) else {
+        relay_down.fetch_add(1, Ordering::Relaxed);
         reset(down); // the relay is down: the device sees a reset, as it would
         return;
     };
     let _ = up.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = up.set_write_timeout(Some(Duration::from_secs(30)));
     let (Ok(down2), Ok(up2)) = (down.try_clone(), up.try_clone()) else { return };
     match fate {
         Fate::Reset => {
