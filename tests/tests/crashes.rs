@@ -224,7 +224,8 @@ fn view(v: &Vault, shared: &[RecordId], acked: &Acked) -> Vec<String> {
         });
     }
     for c in &acked.erased {
-        out.push(format!("{c} erased: {}", matches!(v.client(*c), Err(Error::Erased(_)))));
+        // Erased, or never seen (erased before the device that made it synced): never readable.
+        out.push(format!("{c} readable: {}", v.client(*c).is_ok()));
     }
     out
 }

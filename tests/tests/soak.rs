@@ -196,7 +196,9 @@ impl Fleet {
         let exited = d.child.try_wait().unwrap();
         let _ = d.child.kill();
         d.child.wait().unwrap();
-        d.reader.take().map(|r| r.join().unwrap());
+        if let Some(r) = d.reader.take() {
+            r.join().unwrap();
+        }
         assert!(
             exited.is_none(),
             "a device exited by itself: {}",
