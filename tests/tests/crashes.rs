@@ -332,7 +332,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
                 (Some("step"), Some(step)) => op = label(step, true),
                 (Some("ack"), Some(what)) => {
                     // Typing goes on after a keystroke's ack (the burst's next one, or `begin`).
-                    op = if what == "type" { "type" } else { "between" };
+                    op = if what == "type" { "typing" } else { "between" };
                     let rest: Vec<&str> = w.collect();
                     let id = |i: usize| rest[i].parse::<RecordId>().unwrap();
                     match what {
