@@ -16,22 +16,6 @@ use std::path::Path;
 use mend_core::*;
 use mend_testkit::*;
 
-/// A small deterministic generator (SplitMix64), so a failing copy can be rebuilt from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Rec {
     Client(RecordId),
@@ -155,7 +139,7 @@ fn campaign(
     t: &mut Tally,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     for copy in 0..copies {
         let mut b = bytes.to_vec();
         let flips = 1 + rng.below(8);

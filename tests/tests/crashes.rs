@@ -29,32 +29,8 @@ use mend_core::sync::SyncOptions;
 use mend_core::*;
 use mend_testkit::*;
 
-/// SplitMix64: a copy of a round is rebuilt from the campaign seed and the round number.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
-}
-
-fn body(v: &Vault, note: RecordId) -> String {
-    v.note(note).unwrap().section("body").unwrap_or_default().to_owned()
-}
-
-fn append(v: &Vault, note: RecordId, text: &str) {
-    let len = body(v, note).encode_utf16().count();
-    v.splice_note_section(note, "body", len, 0, text).unwrap();
 }
 
 /// The worker: opens the vault and does random clinical work until it is killed.
@@ -74,7 +50,8 @@ fn crash_worker() {
     let round: u64 = round.parse().unwrap();
     let typing: RecordId = typing.parse().unwrap();
     let client: RecordId = client.parse().unwrap();
-    let mut rng = Rng(seed.parse::<u64>().unwrap() ^ round.wrapping_mul(0xA24B_AED4_963E_E407));
+    let mut rng =
+        SplitMix(seed.parse::<u64>().unwrap() ^ round.wrapping_mul(0xA24B_AED4_963E_E407));
     let v =
         Vault::open(Path::new(&p), VaultSecret::key(KEY), opts_with(Durability::Normal)).unwrap();
     let t = HttpTransport::new(&url);
@@ -101,7 +78,7 @@ fn crash_worker() {
                 for _ in 0..1 + rng.below(20) {
                     let token = format!("<{round}.{key}>");
                     key += 1;
-                    append(&v, typing, &token);
+                    type_at_end(&v, typing, &token);
                     say(format!("ack type {token}"));
                 }
             }
@@ -113,7 +90,7 @@ fn crash_worker() {
                 let s = v.create_session(&bare_session(client, n as i64 * 60_000)).unwrap();
                 let note = v.create_note(&free_note(s)).unwrap();
                 let text = format!("signed {round}.{n}");
-                append(&v, note, &text);
+                type_at_end(&v, note, &text);
                 say(format!("ack note {note} {text}"));
                 say("step sign".into());
                 v.sign_note(note, &author_sign(n as i64 * 60_000 + 1, false)).unwrap();
@@ -128,7 +105,7 @@ fn crash_worker() {
                 let s = v.create_session(&bare_session(c, 0)).unwrap();
                 let note = v.create_note(&free_note(s)).unwrap();
                 let text = format!("to erase {round}.{n}");
-                append(&v, note, &text);
+                type_at_end(&v, note, &text);
                 say(format!("ack client {c} {note} {text}"));
                 say("step erase".into());
                 v.erase_client(c).unwrap();
@@ -171,7 +148,7 @@ fn check(
     round: u64,
     only: Option<&BTreeSet<RecordId>>,
 ) {
-    let text = body(v, typing);
+    let text = free_text(v, typing);
     let found = tokens(&text);
     let mut sorted = found.clone();
     sorted.sort_unstable();
@@ -216,7 +193,7 @@ fn view(v: &Vault, shared: &[RecordId], acked: &Acked) -> Vec<String> {
         .into_iter()
         .filter_map(|c| c.info.ok().map(|(alias, status)| format!("{} {alias} {status:?}", c.id)))
         .collect();
-    out.extend(shared.iter().map(|n| body(v, *n)));
+    out.extend(shared.iter().map(|n| free_text(v, *n)));
     for id in acked.notes.keys() {
         out.push(match v.note(*id) {
             Ok(n) => format!("{id} {:?} {:?}", n.sections, n.signatures),
@@ -256,7 +233,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
     };
 
     let exe = std::env::current_exe().unwrap();
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let mut acked = Acked::default();
     let mut in_flight: BTreeMap<&'static str, u64> = BTreeMap::new();
     let (mut syncs_acked, mut b_markers) = (0u64, Vec::new());
@@ -264,7 +241,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
     for round in 0..rounds {
         // The other device sends work first, so the worker's sync has something to apply.
         let marker = format!("[b{round}]");
-        append(&b, theirs, &marker);
+        type_at_end(&b, theirs, &marker);
         if round % 7 == 0 {
             b.create_client(&bare_client(&format!("B-{round}"), "US")).unwrap();
         }
@@ -372,7 +349,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
         check(&a, &acked, typing, round, if full { None } else { Some(&round_ids) });
         if synced {
             syncs_acked += 1;
-            assert!(body(&a, theirs).contains(&marker), "round {round}: an applied sync lost");
+            assert!(free_text(&a, theirs).contains(&marker), "round {round}: an applied sync lost");
         }
         sync_ok(&a, &ta, round, "the killed device");
         sync_ok(&b, &tb, round, "the other device");
@@ -386,7 +363,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
                 vb.len()
             );
         }
-        let t = body(&a, theirs);
+        let t = free_text(&a, theirs);
         for m in &b_markers {
             assert_eq!(t.matches(m.as_str()).count(), 1, "round {round}: {m} once");
         }

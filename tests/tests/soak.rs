@@ -27,36 +27,12 @@ use mend_testkit::*;
 
 const DEVICES: usize = 5;
 
-/// SplitMix64.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 fn key_of(device: usize) -> [u8; 32] {
     [40 + device as u8; 32]
-}
-
-fn body(v: &Vault, note: RecordId) -> String {
-    v.note(note).unwrap().section("body").unwrap_or_default().to_owned()
-}
-
-fn append(v: &Vault, note: RecordId, text: &str) {
-    let len = body(v, note).encode_utf16().count();
-    v.splice_note_section(note, "body", len, 0, text).unwrap();
 }
 
 /// One device: random clinical work, syncing through the proxy, until it is killed.
@@ -75,7 +51,7 @@ fn soak_device() {
     };
     let (dev, gen): (usize, u64) = (dev.parse().unwrap(), gen.parse().unwrap());
     let (shared, client): (RecordId, RecordId) = (note.parse().unwrap(), client.parse().unwrap());
-    let mut rng = Rng((dev as u64) << 32 ^ gen);
+    let mut rng = SplitMix((dev as u64) << 32 ^ gen);
     let v =
         Vault::open(Path::new(&p), VaultSecret::key(key_of(dev)), opts_with(Durability::Normal))
             .unwrap();
@@ -100,13 +76,13 @@ fn soak_device() {
             0..=34 => {
                 for _ in 0..1 + rng.below(6) {
                     let tok = token();
-                    append(&v, shared, &tok);
+                    type_at_end(&v, shared, &tok);
                     say(format!("ack type {tok}"));
                 }
             }
             35..=49 => {
                 let tok = token();
-                append(&v, mine, &tok);
+                type_at_end(&v, mine, &tok);
                 say(format!("ack mine {mine} {tok}"));
             }
             50..=56 => {
@@ -217,12 +193,12 @@ fn view(v: &Vault, f: &Fleet, mine: &BTreeSet<RecordId>, ruptures: &BTreeSet<Rec
         .into_iter()
         .filter_map(|c| c.info.ok().map(|(alias, status)| (c.id, alias, status)))
         .collect();
-    let notes: Vec<_> = mine.iter().map(|n| (n, body(v, *n))).collect();
+    let notes: Vec<_> = mine.iter().map(|n| (n, free_text(v, *n))).collect();
     let rs: Vec<_> = ruptures.iter().map(|r| v.rupture(*r).map(|r| r.narrative).ok()).collect();
     format!(
         "{clients:?}\n{:?}\n{}\n{notes:?}\n{rs:?}",
         v.timeline(f.client).unwrap(),
-        body(v, f.note)
+        free_text(v, f.note)
     )
 }
 
@@ -265,7 +241,7 @@ fn soak(storage: &str, label: &str) {
         kills: 0,
     };
 
-    let mut rng = Rng(0x5EED);
+    let mut rng = SplitMix(0x5EED);
     let mut devices: Vec<Option<Device>> = (0..DEVICES).map(|d| Some(fleet.spawn(d))).collect();
     let started = Instant::now();
     // The relay restarts every twelfth of the run (at least 5 s apart).
@@ -365,7 +341,7 @@ fn soak(storage: &str, label: &str) {
 
     // Everything acknowledged is there, once, in order.
     let v = &vaults[0];
-    let shared = body(v, fleet.note);
+    let shared = free_text(v, fleet.note);
     let found: Vec<&str> = shared.split_inclusive('>').collect();
     let set: BTreeSet<&str> = found.iter().copied().collect();
     assert_eq!(set.len(), found.len(), "{label}: a keystroke duplicated");
@@ -382,7 +358,7 @@ fn soak(storage: &str, label: &str) {
         assert!(seq.windows(2).all(|w| w[0] < w[1]), "{label}: device {dev}'s typing reordered");
     }
     for (n, toks) in &mine {
-        let b = body(v, *n);
+        let b = free_text(v, *n);
         let at: Vec<_> = toks.iter().map(|t| b.find(t.as_str())).collect();
         assert!(at.iter().all(Option::is_some), "{label}: a keystroke of note {n} lost");
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{label}: note {n} reordered");

@@ -2,7 +2,9 @@
 //! suite, the cross-crate scenarios in `tests/` and the benches share.
 //!
 //! - vaults with a fast KDF and the keys the tests use ([`opts`], [`new_vault`], [`reopen`]);
-//! - the records the tests and benches write ([`new_client`], [`bare_session`], [`soap`], ...);
+//! - the records the tests and benches write ([`new_client`], [`bare_session`], [`soap`], ...),
+//!   and typing into a free-text note ([`free_text`], [`type_at_end`]);
+//! - a seeded generator for the campaigns ([`SplitMix`]);
 //! - devices paired by invite over any transport ([`sync`], [`invite`], [`pair`], [`join`],
 //!   [`note_pair`]);
 //! - what a vault left on disk ([`raw_bytes`], [`contains`]), and what its keys open of the
@@ -21,6 +23,7 @@ mod bytes;
 mod devices;
 #[cfg(feature = "relay")]
 mod proxy;
+mod random;
 mod records;
 #[cfg(feature = "relay")]
 mod relay;
@@ -31,6 +34,7 @@ pub use bytes::*;
 pub use devices::*;
 #[cfg(feature = "relay")]
 pub use proxy::*;
+pub use random::*;
 pub use records::*;
 #[cfg(feature = "relay")]
 pub use relay::*;

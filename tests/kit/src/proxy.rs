@@ -59,7 +59,7 @@ impl FaultProxy {
         let stop = Arc::new(AtomicBool::new(false));
         let counts: Arc<[AtomicU64; 6]> = Arc::new(Default::default());
         let down = Arc::new(AtomicU64::new(0));
-        let rng = Arc::new(Mutex::new(seed));
+        let rng = Arc::new(Mutex::new(crate::SplitMix(seed)));
         let (s, n, d) = (Arc::clone(&stop), Arc::clone(&counts), Arc::clone(&down));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -72,7 +72,7 @@ impl FaultProxy {
                 };
                 let (roll, extra) = {
                     let mut r = rng.lock().unwrap_or_else(|e| e.into_inner());
-                    (next(&mut r), next(&mut r))
+                    (r.next(), r.next())
                 };
                 let fate = if roll % 100 >= fault_percent {
                     Fate::Pass
@@ -103,14 +103,6 @@ impl Drop for FaultProxy {
         self.stop.store(true, Ordering::Relaxed);
         let _ = TcpStream::connect(self.addr); // wake the accept loop
     }
-}
-
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// Copies `from` to `to` until EOF or `limit` bytes, then shuts `to`'s writing side.

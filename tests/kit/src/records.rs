@@ -115,3 +115,14 @@ pub fn author_sign(at: Timestamp, needs_cosign: bool) -> SignRequest {
 pub fn wai_items(score: i64) -> Vec<(u8, i64)> {
     (1..=12).map(|i| (i, score)).collect()
 }
+
+/// The `body` section of a free-text note (empty if it has none yet).
+pub fn free_text(v: &Vault, note: RecordId) -> String {
+    v.note(note).expect("read the note").section("body").unwrap_or_default().to_owned()
+}
+
+/// Types `text` at the end of a free-text note's `body` (positions in UTF-16 code units).
+pub fn type_at_end(v: &Vault, note: RecordId, text: &str) {
+    let len = free_text(v, note).encode_utf16().count();
+    v.splice_note_section(note, "body", len, 0, text).expect("type into the note");
+}
