@@ -69,7 +69,8 @@ fn show(v: &ScalarValue) -> String {
     }
 }
 
-/// The open conflicts of one record of `client`.
+/// The open conflicts of one record, each named with the client its document says it belongs
+/// to.
 pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
     let r = Reader::new(doc, id);
     let mut out = Vec::new();
