@@ -17,7 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,12 +55,7 @@ fn crash_worker() {
     let v =
         Vault::open(Path::new(&p), VaultSecret::key(KEY), opts_with(Durability::Normal)).unwrap();
     let t = HttpTransport::new(&url);
-    let out = std::io::stdout();
-    let say = |line: String| {
-        let mut o = out.lock();
-        writeln!(o, "{line}").unwrap();
-        o.flush().unwrap();
-    };
+    let say = |line: String| report(&line);
     say("ready".into());
     let mut key = 0u64;
     for n in 1u64.. {
@@ -232,7 +227,6 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
         (client, typing, theirs, b)
     };
 
-    let exe = std::env::current_exe().unwrap();
     let mut rng = SplitMix(seed);
     let mut acked = Acked::default();
     let mut in_flight: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -251,8 +245,7 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
         let stop_at = 1 + rng.below(8);
         let delay = Duration::from_micros(1 << rng.below(16));
         let stderr = dir.path().join(format!("worker-{round}.err"));
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_worker", "--ignored", "--nocapture", "--test-threads=1"])
+        let mut child = rerun_ignored("crash_worker")
             .env("MEND_CRASH_VAULT", &a_path)
             .env("MEND_CRASH_RELAY", &relay.url)
             .env("MEND_CRASH_ROUND", round.to_string())

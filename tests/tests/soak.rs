@@ -14,9 +14,9 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,12 +56,7 @@ fn soak_device() {
         Vault::open(Path::new(&p), VaultSecret::key(key_of(dev)), opts_with(Durability::Normal))
             .unwrap();
     let t = HttpTransport::new(&url);
-    let out = std::io::stdout();
-    let say = |line: String| {
-        let mut o = out.lock();
-        writeln!(o, "{line}").unwrap();
-        o.flush().unwrap();
-    };
+    let say = |line: String| report(&line);
     say(String::new()); // ends the test harness's "test soak_device ... " line
     let session = v.create_session(&bare_session(client, gen as i64)).unwrap();
     let mine = v.create_note(&free_note(session)).unwrap();
@@ -125,7 +120,6 @@ impl Drop for Device {
 }
 
 struct Fleet {
-    exe: PathBuf,
     dir: PathBuf,
     url: String,
     note: RecordId,
@@ -144,8 +138,7 @@ impl Fleet {
         let gen = self.gens[dev];
         self.gens[dev] += 1;
         let stderr = self.dir.join(format!("d{dev}-{gen}.err"));
-        let mut child = Command::new(&self.exe)
-            .args(["--exact", "soak_device", "--ignored", "--nocapture", "--test-threads=1"])
+        let mut child = rerun_ignored("soak_device")
             .env("MEND_SOAK_VAULT", self.vault(dev))
             .env("MEND_SOAK_URL", &self.url)
             .env("MEND_SOAK_DEVICE", dev.to_string())
@@ -231,7 +224,6 @@ fn soak(storage: &str, label: &str) {
         (client, note)
     };
     let mut fleet = Fleet {
-        exe: std::env::current_exe().unwrap(),
         dir: dir.path().to_path_buf(),
         url: proxy.url.clone(),
         note,

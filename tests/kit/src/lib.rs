@@ -4,7 +4,8 @@
 //! - vaults with a fast KDF and the keys the tests use ([`opts`], [`new_vault`], [`reopen`]);
 //! - the records the tests and benches write ([`new_client`], [`bare_session`], [`soap`], ...),
 //!   and typing into a free-text note ([`free_text`], [`type_at_end`]);
-//! - a seeded generator for the campaigns ([`SplitMix`]);
+//! - a seeded generator for the campaigns ([`SplitMix`]), and their child processes
+//!   ([`rerun_ignored`], [`report`]);
 //! - devices paired by invite over any transport ([`sync`], [`invite`], [`pair`], [`join`],
 //!   [`note_pair`]);
 //! - what a vault left on disk ([`raw_bytes`], [`contains`]), and what its keys open of the
@@ -20,6 +21,7 @@
 // `mend_core::*`, whose modules (`records`, `sync`, ...) these names must not shadow.
 mod adversary;
 mod bytes;
+mod child;
 mod devices;
 #[cfg(feature = "relay")]
 mod proxy;
@@ -31,6 +33,7 @@ mod vault;
 
 pub use adversary::*;
 pub use bytes::*;
+pub use child::*;
 pub use devices::*;
 #[cfg(feature = "relay")]
 pub use proxy::*;
