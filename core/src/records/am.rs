@@ -16,6 +16,7 @@ use automerge::{
 
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, RecordId};
+use crate::records::chunks;
 
 /// Who wrote a register value, and when: kept with every clinically meaningful scalar so that
 /// concurrent values can be shown side by side with their authors.
@@ -280,11 +281,16 @@ pub fn new_doc() -> AutoCommit {
 }
 
 /// A record document loaded from saved bytes, its text positions counting UTF-16 code units.
-/// Reads the same bytes as `AutoCommit::load` (the encoding is not stored). Like
-/// [`load_incremental_safely`], a panic inside Automerge on hostile or damaged bytes is caught
-/// and reported as a failure (`None`): every load of stored or received bytes goes through one
-/// of the two.
+/// Reads the same bytes as `AutoCommit::load` (the encoding is not stored), except those the
+/// fence refuses ([`chunks::admissible`]: chunk kinds Mend never writes, or more than
+/// [`chunks::MAX_INFLATED`] bytes inflated), which Automerge would load into unbounded memory.
+/// Like [`load_incremental_safely`], a panic inside Automerge on hostile or damaged bytes is
+/// caught and reported as a failure (`None`): every load of stored or received bytes goes
+/// through one of the two.
 pub fn load_doc(bytes: &[u8]) -> Option<AutoCommit> {
+    if !chunks::admissible(bytes) {
+        return None;
+    }
     let opts = LoadOptions::new().text_encoding(TEXT_ENCODING);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         AutoCommit::load_with_options(bytes, opts)
@@ -293,10 +299,15 @@ pub fn load_doc(bytes: &[u8]) -> Option<AutoCommit> {
     .ok()
 }
 
-/// Applies saved Automerge bytes (changes or a whole document) to `doc`. Automerge can panic on
-/// some inputs; the panic is caught and reported as a failure, after which the caller must drop
-/// `doc` (its state is unknown). Nothing ever unwinds past this point toward the FFI boundary.
+/// Applies saved Automerge bytes (changes or a whole document) to `doc`. Bytes the fence
+/// refuses ([`chunks::admissible`]) fail without reaching Automerge, `doc` untouched. Automerge
+/// can panic on some inputs; the panic is caught and reported as a failure, after which the
+/// caller must drop `doc` (its state is unknown). Nothing ever unwinds past this point toward
+/// the FFI boundary.
 pub fn load_incremental_safely(doc: &mut AutoCommit, bytes: &[u8]) -> bool {
+    if !chunks::admissible(bytes) {
+        return false;
+    }
     matches!(
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes))),
         Ok(Ok(_))
@@ -485,6 +496,30 @@ mod tests {
         0xff, 0xff, 0xff, 0xff, 0xff, 0x83, 0x54, 0x7c, 0xc4, 0xf7, 0x00, 0xe3, 0x0b, 0x62, 0x2d,
         0x66, 0x39, 0x39, 0x31, 0x33, 0x65, 0x66, 0x39, 0x39, 0x31, 0x33, 0x65,
     ];
+
+    /// Found by the `registry` fuzz target (RELIABILITY.md): a 127-byte Automerge bundle chunk
+    /// whose run-length-encoded column Automerge 0.12 expands into gigabytes before any check.
+    /// The fence refuses it before Automerge sees it; without the fence this test dies of
+    /// memory exhaustion.
+    const ALLOCATES_GIGABYTES: &[u8] = &[
+        0x85, 0x6f, 0x4a, 0x83, 0x9e, 0x0f, 0x04, 0x43, 0x03, 0x56, 0x02, 0x0a, 0x01, 0x04, 0x02,
+        0x08, 0x15, 0xd2, 0x01, 0x20, 0x0f, 0x85, 0xff, 0x6f, 0x4a, 0x83, 0x33, 0x9e, 0x87, 0x03,
+        0xe0, 0xe0, 0x02, 0x6f, 0x76, 0x6b, 0x65, 0x72, 0x65, 0x64, 0x00, 0x02, 0x60, 0x7f, 0x7f,
+        0x7f, 0xc9, 0xc9, 0x2f, 0x36, 0xc9, 0xc9, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,
+        0x03, 0x03, 0x03, 0x83, 0x03, 0xa1, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0x0a, 0x00,
+        0x00, 0x00, 0x03, 0x03, 0x03, 0x23, 0x07, 0xd1, 0x2c, 0x00, 0x23, 0x23, 0x61, 0xba, 0xc5,
+        0xce, 0xf5, 0x12, 0xc4, 0x31, 0x4c, 0x23, 0x14, 0xa6, 0x2d, 0xda, 0x57, 0xf6, 0x8e, 0x58,
+        0xfc, 0x6c, 0x34, 0x03, 0x03, 0x03, 0x83, 0x03, 0xa1, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
+        0xaa, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn a_small_bundle_that_would_exhaust_memory_is_refused() {
+        assert!(load_doc(ALLOCATES_GIGABYTES).is_none());
+        let mut doc = new_doc();
+        assert!(!load_incremental_safely(&mut doc, ALLOCATES_GIGABYTES));
+        assert!(doc.get_heads().is_empty(), "the document is untouched");
+    }
 
     #[test]
     fn load_doc_refuses_bytes_automerge_panics_on() {

@@ -5,6 +5,7 @@
 //! changes nothing. It never builds SQL and never sees keys: the vault hands it documents.
 
 pub mod am;
+pub mod chunks;
 pub mod client;
 pub mod conflict;
 pub mod enums;
