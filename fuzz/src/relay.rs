@@ -56,6 +56,8 @@ fn fresh(generation: u32) -> State {
     let limits = Limits {
         rate_burst: 1e15,
         rate_per_sec: 1e15,
+        address_burst: 1e15,
+        address_per_sec: 1e15,
         max_skew: Duration::from_secs(300),
         ..Limits::default()
     };

@@ -48,7 +48,13 @@ struct Outcome {
 }
 
 fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
-    let limits = Limits { rate_burst: 1e9, rate_per_sec: 1e9, ..Limits::default() };
+    let limits = Limits {
+        rate_burst: 1e9,
+        rate_per_sec: 1e9,
+        address_burst: 1e9,
+        address_per_sec: 1e9,
+        ..Limits::default()
+    };
     let relay = serve(store, limits);
     let url = relay.url.clone();
     let dir = tempfile::tempdir().unwrap();

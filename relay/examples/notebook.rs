@@ -565,14 +565,13 @@ fn start_relay(db: &std::path::Path) -> Result<(String, RelayHandle), Box<dyn St
     })?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = mend_relay::router(mend_relay::Relay::new(store, mend_relay::Limits::default()));
+    let relay = mend_relay::Relay::new(store, mend_relay::Limits::default());
     let thread = std::thread::spawn(move || {
         rt.block_on(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let _ = mend_relay::serve(listener, relay, async {
+                let _ = stopped.await;
+            })
+            .await;
         });
     });
     Ok((format!("http://{addr}"), RelayHandle { stop: Some(stop), thread: Some(thread) }))

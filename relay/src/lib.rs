@@ -10,14 +10,17 @@
 //! size-limited, pushes are capped in bundles, and each device is rate-limited. Bad input gets a
 //! 4xx with a JSON error body and can never panic the server.
 
+mod serve;
 pub mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +32,7 @@ use mend_core::sync::transport::{Page, PageItem};
 use mend_core::sync::wire;
 use serde::Deserialize;
 
+pub use serve::serve;
 use store::{Id, NewBundle, Store, StoreError};
 
 /// Limits on what a request may ask of the relay.
@@ -42,12 +46,27 @@ pub struct Limits {
     pub max_page: u32,
     /// Most bundle bytes in one pulled page (the first bundle always comes).
     pub max_page_bytes: usize,
-    /// Requests a device may burst.
+    /// Requests a device may burst. A device's bucket is charged only for requests whose
+    /// signature it made, so forged requests in its name cannot exhaust it.
     pub rate_burst: f64,
     /// Requests per second a device may sustain.
     pub rate_per_sec: f64,
+    /// Requests one network address may burst, signed or not: the coarse bucket in front of
+    /// everything else (a clinic's devices behind one NAT share it, so it is generous).
+    pub address_burst: f64,
+    /// Requests per second one network address may sustain (infinite: no per-address limit).
+    pub address_per_sec: f64,
+    /// Most rate-limit buckets kept per kind (devices, addresses); the least recently used
+    /// is evicted when a new one is needed.
+    pub max_buckets: usize,
     /// How far a request's time may be from the relay's clock.
     pub max_skew: Duration,
+    /// Most client connections served at once ([`serve`]).
+    pub connection_limit: usize,
+    /// How long a connection may take to send a request head ([`serve`]).
+    pub header_timeout: Duration,
+    /// How long a request body may take to arrive in full.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -59,43 +78,56 @@ impl Default for Limits {
             max_page_bytes: wire::MAX_PAGE_BYTES,
             rate_burst: 300.0,
             rate_per_sec: 100.0,
+            address_burst: 3000.0,
+            address_per_sec: 1000.0,
+            max_buckets: 100_000,
             max_skew: Duration::from_secs(300),
+            connection_limit: 1024,
+            header_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(120),
         }
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
-/// Shared state of a relay instance. Instances are stateless apart from their rate-limit
-/// buckets, so several can run behind a load balancer on one database.
-pub struct Relay {
-    store: Arc<dyn Store>,
-    limits: Limits,
-    buckets: Mutex<HashMap<(Id, Id), Bucket>>,
+/// Token buckets by key, at most `cap` of them, the least recently used evicted first.
+struct Buckets<K> {
+    map: HashMap<K, (Bucket, u64)>,
+    order: BTreeMap<u64, K>,
+    tick: u64,
+    cap: usize,
 }
 
-impl Relay {
-    /// A relay over a store.
-    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Arc<Self> {
-        Arc::new(Relay { store, limits, buckets: Mutex::new(HashMap::new()) })
+impl<K: Hash + Eq + Clone> Buckets<K> {
+    fn new(cap: usize) -> Self {
+        Buckets { map: HashMap::new(), order: BTreeMap::new(), tick: 0, cap: cap.max(1) }
     }
 
-    fn allow(&self, vault: Id, device: Id) -> bool {
-        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if b.len() > 100_000 {
-            b.clear();
+    /// Takes one token from `key`'s bucket (a new bucket starts full at `burst`); whether
+    /// there was one.
+    fn take(&mut self, key: K, burst: f64, per_sec: f64, now: Instant) -> bool {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((_, used)) = self.map.get(&key) {
+            self.order.remove(used);
+        } else if self.map.len() >= self.cap {
+            if let Some((_, oldest)) = self.order.pop_first() {
+                self.map.remove(&oldest);
+            }
         }
-        let now = Instant::now();
-        let e =
-            b.entry((vault, device)).or_insert(Bucket { tokens: self.limits.rate_burst, at: now });
-        let refill = now.duration_since(e.at).as_secs_f64() * self.limits.rate_per_sec;
-        e.tokens = (e.tokens + refill).min(self.limits.rate_burst);
-        e.at = now;
-        if e.tokens >= 1.0 {
-            e.tokens -= 1.0;
+        self.order.insert(tick, key.clone());
+        let (b, used) = self.map.entry(key).or_insert((Bucket { tokens: burst, at: now }, tick));
+        *used = tick;
+        let refill = now.saturating_duration_since(b.at).as_secs_f64() * per_sec;
+        b.tokens = (b.tokens + refill).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
             true
         } else {
             false
@@ -103,9 +135,45 @@ impl Relay {
     }
 }
 
-/// The HTTP API.
+/// Shared state of a relay instance. Instances are stateless apart from their rate-limit
+/// buckets, so several can run behind a load balancer on one database.
+pub struct Relay {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    devices: Mutex<Buckets<(Id, Id)>>,
+    addresses: Mutex<Buckets<IpAddr>>,
+}
+
+impl Relay {
+    /// A relay over a store.
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Arc<Self> {
+        Arc::new(Relay {
+            store,
+            limits,
+            devices: Mutex::new(Buckets::new(limits.max_buckets)),
+            addresses: Mutex::new(Buckets::new(limits.max_buckets)),
+        })
+    }
+
+    fn allow_device(&self, vault: Id, device: Id) -> bool {
+        let mut b = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        b.take((vault, device), self.limits.rate_burst, self.limits.rate_per_sec, Instant::now())
+    }
+
+    fn allow_address(&self, ip: IpAddr) -> bool {
+        if self.limits.address_per_sec.is_infinite() {
+            return true; // turned off (`--address-rate 0`)
+        }
+        let mut b = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        b.take(ip, self.limits.address_burst, self.limits.address_per_sec, Instant::now())
+    }
+}
+
+/// The HTTP API. Every refusal, whatever refuses it (a handler, a route that does not exist, a
+/// method a route lacks, a limit), answers with the one JSON error shape
+/// `{"error": CODE, "message": TEXT}`.
 pub fn router(relay: Arc<Relay>) -> Router {
-    let max_body = relay.limits.max_body;
+    let limits = relay.limits;
     Router::new()
         .route("/health", get(health))
         .route("/v1/vaults/{vault}/devices", post(enroll))
@@ -114,9 +182,113 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .route("/v1/vaults/{vault}/snapshots/{doc}", put(snapshot))
         .route("/v1/vaults/{vault}/drops", post(drops))
         .route("/v1/vaults/{vault}/invites/{invite}/claim", post(claim))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(max_body, refuse_oversized))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(middleware::from_fn_with_state(limits, read_body))
+        .layer(middleware::from_fn_with_state(limits.max_body, refuse_oversized))
+        .layer(middleware::from_fn_with_state(Arc::clone(&relay), limit_address))
+        .layer(middleware::from_fn(json_errors))
         .with_state(relay)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into())
+}
+
+/// Charges the request's network address before anything else runs. Requests that come
+/// without a peer address (the router called in-process) share one bucket.
+async fn limit_address(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if !relay.allow_address(ip) {
+        return ApiError(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down".into())
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// Gives every error answer that is not already in the JSON error shape (axum's own
+/// rejections: an unknown method, a malformed path) that shape, keyed by its status.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return res;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        s if s.is_server_error() => "server_error",
+        _ => "refused",
+    };
+    let message = status.canonical_reason().unwrap_or("refused");
+    let mut answer = ApiError(status, code, message.into()).into_response();
+    if let Some(allow) = res.headers().get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
+}
+
+/// Reads the request body in full before any handler runs: within [`Limits::body_timeout`]
+/// (else 408 and the connection closes) and up to [`Limits::max_body`] bytes however it is
+/// framed (a chunked body over the limit gets the same JSON 413 as a declared one; the rest of
+/// it is read and discarded first, as [`refuse_oversized`] does).
+async fn read_body(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, mut body) = req.into_parts();
+    let mut bytes = Vec::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return Err(false) };
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > limits.max_body {
+                    return Err(true);
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(limits.body_timeout, read).await {
+        Ok(Ok(())) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(Err(true)) => {
+            let drain = limits.max_body.saturating_mul(DRAIN_FACTOR as usize);
+            let _ = tokio::time::timeout(DRAIN_TIME, discard_up_to(body, drain)).await;
+            too_large(limits.max_body)
+        }
+        Ok(Err(false)) => ApiError::bad("the request body could not be read").into_response(),
+        Err(_) => {
+            let mut r = ApiError(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!("the body did not arrive within {} s", limits.body_timeout.as_secs()),
+            )
+            .into_response();
+            r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            r
+        }
+    }
+}
+
+fn too_large(max_body: usize) -> Response {
+    ApiError(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("body over {max_body} bytes"))
+        .into_response()
 }
 
 /// How many times the body limit the relay reads and discards to answer an oversized request
@@ -140,16 +312,21 @@ async fn refuse_oversized(State(max_body): State<usize>, req: Request, next: Nex
         return next.run(req).await;
     };
     if len <= (max_body as u64).saturating_mul(DRAIN_FACTOR) {
-        let _ = tokio::time::timeout(DRAIN_TIME, discard(req.into_body())).await;
+        let _ = tokio::time::timeout(DRAIN_TIME, discard_up_to(req.into_body(), usize::MAX)).await;
     }
-    ApiError(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("body over {max_body} bytes"))
-        .into_response()
+    too_large(max_body)
 }
 
-/// Reads a body to its end (or its first error), keeping nothing.
-async fn discard(mut body: Body) {
+/// Reads a body to its end (or its first error, or past `limit` bytes), keeping nothing.
+async fn discard_up_to(mut body: Body, limit: usize) {
     use http_body_util::BodyExt;
-    while let Some(Ok(_)) = body.frame().await {}
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen = seen.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+        if seen > limit {
+            break;
+        }
+    }
 }
 
 /// An API error: a status and a short message with no stored content.
@@ -202,8 +379,16 @@ struct Authed {
     device: Id,
 }
 
-/// Checks the request signature, freshness, replay and rate limit. `self_enroll` lets a device
-/// register a vault the relay does not know by enrolling itself.
+/// The answer to a request naming a vault or device the relay does not know: the same for an
+/// unknown vault and for an unknown device of a known vault, so a caller without a device
+/// learns nothing about which vaults exist.
+fn unknown() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "unknown", "unknown vault or device".into())
+}
+
+/// Checks the request signature, freshness, replay and rate limit, in that order of cost to
+/// an attacker: nothing is charged to a device's rate limit until its signature verifies.
+/// `self_enroll` lets a device register a vault the relay does not know by enrolling itself.
 async fn authenticate(
     relay: &Relay,
     method: &Method,
@@ -226,27 +411,16 @@ async fn authenticate(
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| ApiError::unauthorized("malformed signature"))?;
     let now = now_ms();
-    if (now - time).unsigned_abs() > relay.limits.max_skew.as_millis() as u64 {
+    // In i128: any two i64 times differ by less than 2^64, so this cannot overflow.
+    let skew = (i128::from(now) - i128::from(time)).unsigned_abs();
+    if skew > relay.limits.max_skew.as_millis() {
         return Err(ApiError::unauthorized("stale request; check the device clock"));
     }
-    if !relay.allow(vault, device) {
-        return Err(ApiError(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down".into()));
-    }
-    let public = match relay.store.device(vault, device).await? {
-        Some(d) if d.revoked => {
-            return Err(ApiError(StatusCode::FORBIDDEN, "revoked", "device revoked".into()))
-        }
-        Some(d) => d.public,
+    let (public, revoked) = match relay.store.device(vault, device).await? {
+        Some(d) => (d.public, d.revoked),
         None => match self_enroll {
-            Some((d, p)) if d == device && !relay.store.vault_exists(vault).await? => p,
-            _ => {
-                let msg = if relay.store.vault_exists(vault).await? {
-                    "unknown device"
-                } else {
-                    "unknown vault"
-                };
-                return Err(ApiError(StatusCode::NOT_FOUND, "unknown", msg.into()));
-            }
+            Some((d, p)) if d == device && !relay.store.vault_exists(vault).await? => (p, false),
+            _ => return Err(unknown()),
         },
     };
     let path = uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -260,7 +434,15 @@ async fn authenticate(
     );
     mend_core::crypto::signing::verify(&public, &msg, &sig)
         .map_err(|_| ApiError::unauthorized("bad signature"))?;
-    let forget = now - 2 * relay.limits.max_skew.as_millis() as i64;
+    if revoked {
+        return Err(ApiError(StatusCode::FORBIDDEN, "revoked", "device revoked".into()));
+    }
+    if !relay.allow_device(vault, device) {
+        return Err(ApiError(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down".into()));
+    }
+    let forget = now.saturating_sub(
+        i64::try_from(relay.limits.max_skew.as_millis()).unwrap_or(i64::MAX).saturating_mul(2),
+    );
     if !relay.store.remember_request(vault, device, sig, time, forget).await? {
         return Err(ApiError(StatusCode::CONFLICT, "replayed", "replayed request".into()));
     }
@@ -447,5 +629,45 @@ async fn claim(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError(StatusCode::GONE, "invite_used", "invite already claimed".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_evict_the_least_recently_used_not_everything() {
+        let t = Instant::now();
+        let mut b = Buckets::new(2);
+        // "a" spends its only token; "b" arrives; "a" is used again (refused, but touched).
+        assert!(b.take("a", 1.0, 0.0, t));
+        assert!(b.take("b", 1.0, 0.0, t));
+        assert!(!b.take("a", 1.0, 0.0, t));
+        // A third key evicts "b", the least recently used, not "a": "a" stays exhausted
+        // (an attacker cannot reset a bucket by filling the table with new keys).
+        assert!(b.take("c", 1.0, 0.0, t));
+        assert!(!b.take("a", 1.0, 0.0, t));
+        assert_eq!(b.map.len(), 2);
+        assert_eq!(b.order.len(), 2);
+        assert!(!b.map.contains_key("b"));
+        // "b" comes back as new, with a full bucket.
+        assert!(b.take("b", 1.0, 0.0, t));
+        assert!(!b.map.contains_key("c"));
+    }
+
+    #[test]
+    fn a_bucket_refills_at_its_rate_up_to_its_burst() {
+        let t = Instant::now();
+        let mut b = Buckets::new(8);
+        assert!(b.take(1, 2.0, 10.0, t));
+        assert!(b.take(1, 2.0, 10.0, t));
+        assert!(!b.take(1, 2.0, 10.0, t));
+        assert!(b.take(1, 2.0, 10.0, t + Duration::from_millis(150)));
+        assert!(!b.take(1, 2.0, 10.0, t + Duration::from_millis(150)));
+        // A long pause refills to the burst, not beyond.
+        let later = t + Duration::from_secs(3600);
+        assert!(b.take(1, 2.0, 10.0, later) && b.take(1, 2.0, 10.0, later));
+        assert!(!b.take(1, 2.0, 10.0, later));
     }
 }

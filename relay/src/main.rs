@@ -2,22 +2,41 @@
 //!
 //! ```text
 //! mend-relay [--listen ADDR] [--storage sqlite://PATH | postgres://...] [--max-connections N]
+//!            [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS]
+//!            [--address-rate N]
 //! ```
 //! Flags override the environment (`MEND_RELAY_LISTEN`, `MEND_RELAY_STORAGE`,
-//! `MEND_RELAY_MAX_CONNECTIONS`); logs go to stderr, filtered by `MEND_RELAY_LOG` (default
-//! `info`). Prints `listening on ADDR` once ready; stops gracefully on SIGTERM or Ctrl-C.
+//! `MEND_RELAY_MAX_CONNECTIONS` — the PostgreSQL pool —, `MEND_RELAY_CONNECTION_LIMIT` — client
+//! connections served at once, default 1024 —, `MEND_RELAY_HEADER_TIMEOUT`, default 15 s,
+//! `MEND_RELAY_BODY_TIMEOUT`, default 120 s, `MEND_RELAY_ADDRESS_RATE`, requests per second per
+//! network address, default 1000, 0 for none); logs go to stderr, filtered by `MEND_RELAY_LOG`
+//! (default `info`). Prints `listening on ADDR` once ready; stops gracefully on SIGTERM or
+//! Ctrl-C.
 
 use std::sync::Arc;
 
 use mend_relay::store::postgres::PostgresStore;
 use mend_relay::store::sqlite::SqliteStore;
 use mend_relay::store::Store;
-use mend_relay::{router, Limits, Relay};
+use mend_relay::{serve, Limits, Relay};
 
 struct Config {
     listen: String,
     storage: String,
     max_connections: usize,
+    limits: Limits,
+}
+
+/// Requests per second one network address may sustain, with a burst of three seconds' worth;
+/// 0 turns the per-address bucket off (behind a load balancer that is every request's address).
+fn set_address_rate(limits: &mut Limits, per_sec: f64) {
+    let per_sec = if per_sec > 0.0 { per_sec } else { f64::INFINITY };
+    limits.address_per_sec = per_sec;
+    limits.address_burst = per_sec * 3.0;
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 fn config() -> Result<Config, String> {
@@ -29,7 +48,20 @@ fn config() -> Result<Config, String> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(16),
+        limits: Limits::default(),
     };
+    if let Some(n) = env_number("MEND_RELAY_CONNECTION_LIMIT") {
+        c.limits.connection_limit = n;
+    }
+    if let Some(s) = env_number("MEND_RELAY_HEADER_TIMEOUT") {
+        c.limits.header_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = env_number("MEND_RELAY_BODY_TIMEOUT") {
+        c.limits.body_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(r) = env_number("MEND_RELAY_ADDRESS_RATE") {
+        set_address_rate(&mut c.limits, r);
+    }
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -39,8 +71,26 @@ fn config() -> Result<Config, String> {
             "--max-connections" => {
                 c.max_connections = value()?.parse().map_err(|_| "--max-connections takes a number")?
             }
+            "--connection-limit" => {
+                c.limits.connection_limit =
+                    value()?.parse().map_err(|_| "--connection-limit takes a number")?
+            }
+            "--header-timeout" => {
+                c.limits.header_timeout = std::time::Duration::from_secs(
+                    value()?.parse().map_err(|_| "--header-timeout takes seconds")?,
+                )
+            }
+            "--body-timeout" => {
+                c.limits.body_timeout = std::time::Duration::from_secs(
+                    value()?.parse().map_err(|_| "--body-timeout takes seconds")?,
+                )
+            }
+            "--address-rate" => set_address_rate(
+                &mut c.limits,
+                value()?.parse().map_err(|_| "--address-rate takes requests per second")?,
+            ),
             "--help" | "-h" => {
-                return Err("usage: mend-relay [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N]".into())
+                return Err("usage: mend-relay [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N]".into())
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -98,8 +148,5 @@ async fn run() -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, storage = if c.storage.starts_with("sqlite") { "sqlite" } else { "postgres" }, "relay ready");
     println!("listening on {addr}");
-    axum::serve(listener, router(Relay::new(store, Limits::default())))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    serve(listener, Relay::new(store, c.limits), shutdown_signal()).await.map_err(|e| e.to_string())
 }

@@ -166,7 +166,7 @@ fn bad_requests_get_clear_4xx_errors() {
         Some((&device, &key, &vault, now())),
     );
     assert_eq!(status, 404);
-    assert!(msg.contains("unknown vault"), "{msg}");
+    assert!(msg.contains("unknown vault or device"), "{msg}");
     let stranger = DeviceId::random();
     assert_eq!(raw(u, "GET", &pull, b"", Some((&stranger, &other, &vault, now()))).0, 404);
     // Malformed bodies and ids.
@@ -279,7 +279,13 @@ fn the_transport_maps_relay_answers_to_typed_errors() {
 fn random_bodies_never_break_the_relay() {
     use proptest::prelude::*;
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits { rate_burst: 1e9, rate_per_sec: 1e9, ..Limits::default() };
+    let limits = Limits {
+        rate_burst: 1e9,
+        rate_per_sec: 1e9,
+        address_burst: 1e9,
+        address_per_sec: 1e9,
+        ..Limits::default()
+    };
     let relay = serve(sqlite(&dir), limits);
     let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
     let u = relay.url.clone();
@@ -323,4 +329,222 @@ fn random_bodies_never_break_the_relay() {
         )
         .unwrap();
     assert_eq!(raw(&u, "GET", "/health", b"", None).0, 200);
+}
+
+/// A vault with one enrolled device on `relay`.
+fn enrolled(u: &str) -> (VaultId, DeviceId, DeviceKey) {
+    let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
+    let body = wire::encode_device(&device, &key.public());
+    let enroll = format!("/v1/vaults/{vault}/devices");
+    assert_eq!(raw(u, "POST", &enroll, &body, Some((&device, &key, &vault, now()))).0, 204);
+    (vault, device, key)
+}
+
+/// The attacker knows a device's id (it is in every bundle header the relay stores) and floods
+/// the relay with requests in its name that it cannot sign. The device's own rate limit is
+/// charged only for requests its key signed, so the flood costs the device nothing.
+#[test]
+fn forged_requests_in_a_devices_name_do_not_use_up_its_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { rate_burst: 6.0, rate_per_sec: 0.001, ..Limits::default() };
+    let relay = serve(sqlite(&dir), limits);
+    let u = &relay.url;
+    let (vault, device, key) = enrolled(u);
+    let pull = format!("/v1/vaults/{vault}/bundles?since=0&limit=10");
+    let forger = DeviceKey::generate();
+    for _ in 0..50 {
+        let (status, msg) = raw(u, "GET", &pull, b"", Some((&device, &forger, &vault, now())));
+        assert_eq!(status, 401, "{msg}");
+    }
+    // The device's own requests still pass: 5 tokens were left after enrolling.
+    for i in 0..5 {
+        let (status, msg) = raw(u, "GET", &pull, b"", Some((&device, &key, &vault, now())));
+        assert_eq!(status, 200, "honest request {i}: {msg}");
+    }
+    // And its limit still applies to what it signs.
+    let (status, msg) = raw(u, "GET", &pull, b"", Some((&device, &key, &vault, now())));
+    assert_eq!(status, 429, "{msg}");
+    assert!(msg.contains("\"error\":\"rate_limited\""), "{msg}");
+}
+
+/// One address is limited before anything else runs, signed or not.
+#[test]
+fn one_address_is_rate_limited_in_front_of_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { address_burst: 12.0, address_per_sec: 0.001, ..Limits::default() };
+    let relay = serve(sqlite(&dir), limits);
+    let u = &relay.url;
+    let (vault, device, key) = enrolled(u); // one request
+    let pull = format!("/v1/vaults/{vault}/bundles?since=0");
+    let mut answers = vec![];
+    for _ in 0..11 {
+        answers.push(raw(u, "GET", &pull, b"", None).0);
+    }
+    assert!(answers.iter().all(|&s| s == 401), "{answers:?}");
+    let (status, msg) = raw(u, "GET", &pull, b"", Some((&device, &key, &vault, now())));
+    assert_eq!(status, 429, "{msg}");
+    assert!(msg.contains("\"error\":\"rate_limited\""), "{msg}");
+    assert_eq!(raw(u, "GET", "/health", b"", None).0, 429);
+}
+
+/// Writes `head` to a fresh connection, then drips `drip` one byte every 50 ms, and reports
+/// how long the relay let the connection live (until it closed it) and what it answered. Gives
+/// up after `give_up`.
+fn drip(
+    addr: &str,
+    head: &[u8],
+    drip: &[u8],
+    give_up: std::time::Duration,
+) -> (std::time::Duration, String) {
+    use std::io::{Read, Write};
+    let start = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(50))).unwrap();
+    let _ = s.write_all(head);
+    let mut answer = vec![];
+    let mut buf = [0u8; 4096];
+    for &b in drip.iter().cycle() {
+        if start.elapsed() > give_up {
+            break;
+        }
+        if s.write_all(&[b]).is_err() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    (start.elapsed(), String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Slow-drip connections (a request head or body sent a byte at a time, never finished) are
+/// cut off after the header or body timeout, and all of them together hold at most the
+/// connection limit: while they hold it a real request waits, and it is served once they are
+/// cut off — where before they stayed open for as long as they liked.
+#[test]
+fn slow_drip_connections_are_cut_off_and_hold_at_most_the_connection_limit() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        header_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+        connection_limit: 4,
+        ..Limits::default()
+    };
+    let relay = serve(sqlite(&dir), limits);
+    let addr = relay.url.trim_start_matches("http://").to_string();
+    let give_up = Duration::from_secs(20);
+    let drippers: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                drip(&addr, b"GET /health HTTP/1.1\r\nHost: relay\r\n", b"X-Slow: y\r\n", give_up)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // The four hold every slot: a real request waits until the relay cuts them off.
+    let asked = Instant::now();
+    let (status, _) = raw(&relay.url, "GET", "/health", b"", None);
+    let waited = asked.elapsed();
+    assert_eq!(status, 200);
+    for d in drippers {
+        let (lived, _) = d.join().unwrap();
+        assert!(lived < Duration::from_secs(8), "a slow head kept its connection for {lived:?}");
+    }
+    assert!(waited >= Duration::from_millis(300), "served at once ({waited:?}): no limit held");
+
+    // A body dripped after a complete head gets a JSON 408 and the connection closes.
+    let vault = VaultId::random();
+    let head = format!(
+        "POST /v1/vaults/{vault}/bundles HTTP/1.1\r\nHost: relay\r\nContent-Length: 100000\r\n\r\n"
+    );
+    let (lived, answer) = drip(&addr, head.as_bytes(), b"x", give_up);
+    assert!(lived < Duration::from_secs(8), "a slow body kept its connection for {lived:?}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"timeout\""), "{answer}");
+    // The relay is still there for everyone else.
+    assert_eq!(raw(&relay.url, "GET", "/health", b"", None).0, 200);
+}
+
+/// Sends a raw HTTP/1.1 request (`Connection: close`) and returns the whole answer.
+fn raw_http(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut answer = vec![];
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Every refusal, whoever makes it (a handler, a route that does not exist, a method a route
+/// lacks, a chunked body over the limit, an extreme time), is the one JSON error shape; an
+/// unknown vault and an unknown device of a known vault answer exactly alike.
+#[test]
+fn every_refusal_has_the_one_json_error_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { max_body: 4096, ..Limits::default() };
+    let relay = serve(sqlite(&dir), limits);
+    let u = &relay.url;
+    let addr = u.trim_start_matches("http://");
+    let (vault, device, key) = enrolled(u);
+    let json = |status: u16, code: &str, (got, body): (u16, String)| {
+        assert_eq!(got, status, "{body}");
+        assert!(body.starts_with('{') && body.contains(&format!("\"error\":\"{code}\"")), "{body}");
+        assert!(body.contains("\"message\":"), "{body}");
+    };
+    json(404, "not_found", raw(u, "GET", "/nowhere", b"", None));
+    json(
+        405,
+        "method_not_allowed",
+        raw(u, "PATCH", &format!("/v1/vaults/{vault}/bundles"), b"", None),
+    );
+    json(400, "bad_request", raw(u, "POST", "/v1/vaults/not-a-uuid/bundles", b"", None));
+    json(401, "unauthorized", raw(u, "GET", &format!("/v1/vaults/{vault}/bundles"), b"", None));
+    // A chunked body over the limit: no declared length to refuse early.
+    let mut chunked = format!(
+        "POST /v1/vaults/{vault}/bundles HTTP/1.1\r\nHost: relay\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for _ in 0..4 {
+        chunked.extend(b"800\r\n");
+        chunked.extend([b'x'; 0x800]);
+        chunked.extend(b"\r\n");
+    }
+    chunked.extend(b"0\r\n\r\n");
+    let answer = raw_http(addr, &chunked);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"error\":\"too_large\""), "{answer}");
+    // Times at the ends of i64 (a debug build once panicked on the first) are stale, not fatal.
+    let pull = format!("/v1/vaults/{vault}/bundles?since=0");
+    for time in [i64::MIN, i64::MIN + 1, i64::MAX] {
+        let msg = wire::request_message("GET", &pull, b"", time, &device, &vault);
+        let headers = [
+            (wire::HEADER_DEVICE, device.to_string()),
+            (wire::HEADER_TIME, time.to_string()),
+            (wire::HEADER_SIGNATURE, hex::encode(key.sign(&msg))),
+        ];
+        let (status, body) =
+            UreqClient::default().send("GET", &format!("{u}{pull}"), &headers, b"").unwrap();
+        json(401, "unauthorized", (status, String::from_utf8_lossy(&body).into_owned()));
+    }
+    // Unknown vault and unknown device of a known vault: the same answer, byte for byte.
+    let stranger = (DeviceId::random(), DeviceKey::generate());
+    let other_vault = VaultId::random();
+    let unknown_vault = raw(
+        u,
+        "GET",
+        &format!("/v1/vaults/{other_vault}/bundles?since=0"),
+        b"",
+        Some((&stranger.0, &stranger.1, &other_vault, now())),
+    );
+    let unknown_device = raw(u, "GET", &pull, b"", Some((&stranger.0, &stranger.1, &vault, now())));
+    assert_eq!(unknown_vault, unknown_device);
+    json(404, "unknown", unknown_vault);
+    assert_eq!(raw(u, "GET", "/health", b"", None).0, 200);
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use mend_relay::store::postgres::PostgresStore;
 use mend_relay::store::sqlite::SqliteStore;
 use mend_relay::store::Store;
-use mend_relay::{router, Limits, Relay};
+use mend_relay::{Limits, Relay};
 
 /// A relay running on a background runtime; stops when dropped.
 pub struct Running {
@@ -49,12 +49,11 @@ pub fn serve(store: Arc<dyn Store>, limits: Limits) -> Running {
             s.migrate().await.expect("migrate the store");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addr_tx.send(listener.local_addr().expect("local address")).expect("report address");
-            axum::serve(listener, router(Relay::new(s, limits)))
-                .with_graceful_shutdown(async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("serve");
+            mend_relay::serve(listener, Relay::new(s, limits), async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .expect("serve");
         });
     });
     let addr = addr_rx.recv().expect("the relay started");

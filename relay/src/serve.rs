@@ -1,0 +1,87 @@
+//! Serving the relay's router over TCP with the limits a public endpoint needs.
+//!
+//! - **Connection limit**: at most [`Limits::connection_limit`] connections are served at once;
+//!   the next is accepted only when one closes (the rest wait in the kernel's backlog).
+//! - **Header read timeout**: a connection that has not sent a whole request head within
+//!   [`Limits::header_timeout`] — a new connection, or an idle keep-alive one — is closed
+//!   (hyper's HTTP/1 `header_read_timeout`).
+//! - **Body read timeout**: a request body that has not fully arrived within
+//!   [`Limits::body_timeout`] gets a 408 and the connection is closed (the router's body reader,
+//!   so it holds however the router is served).
+//!
+//! Together they bound what slow-drip connections can hold: each is cut off after a timeout,
+//! and all of them together take at most the connection limit. Each connection's peer address
+//! is attached to its requests for the per-address rate limit.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+#[cfg(doc)]
+use crate::Limits;
+use crate::{router, Relay};
+
+/// How long a graceful shutdown waits for open connections to finish their requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves `relay` on `listener` until `shutdown` completes, then lets open requests finish
+/// (up to 10 s). HTTP/1.1.
+pub async fn serve<F>(listener: TcpListener, relay: Arc<Relay>, shutdown: F) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
+    let limits = relay.limits;
+    let app = router(relay);
+    let permits = Arc::new(Semaphore::new(limits.connection_limit.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+    Ok(())
+}
