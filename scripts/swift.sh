@@ -72,7 +72,7 @@ chroot "$root" /bin/sh -c "cd $inside/bindings/swift && LD_LIBRARY_PATH=$inside/
 # need Xcode and are not built here). Same chroot, its own build folder; each run prints its own
 # XCTest summary. A real mend-relay on loopback (throwaway SQLite store, a free port) serves the
 # sample's URLSession sync test; the chroot shares the host's network.
-target/debug/mend-relay --listen 127.0.0.1:0 --storage "sqlite://$relay_dir/relay.db" >"$relay_dir/log" 2>&1 &
+target/debug/mend-relay --listen 127.0.0.1:0 --storage "sqlite://$relay_dir/relay.db" --open-registration >"$relay_dir/log" 2>&1 &
 relay_pid=$!
 relay_addr=
 for _ in $(seq 100); do

@@ -679,6 +679,19 @@ impl Vault {
         self.run_sync(&http_transport(&url, sender), listener)
     }
 
+    /// Registers this vault at the `mend-relay` at `url` with the registration token its
+    /// operator issued, before the first sync (a relay in open registration needs none: the
+    /// first sync registers the vault). Idempotent once it succeeded.
+    pub fn register_http(
+        &self,
+        url: String,
+        registration_token: String,
+        sender: Option<Arc<dyn HttpSender>>,
+    ) -> R<()> {
+        let t = http_transport(&url, sender).with_registration_token(&registration_token);
+        Ok(self.inner.register_at_relay(&t)?)
+    }
+
     /// Syncs through a transport the app implements.
     pub fn sync_with(
         &self,

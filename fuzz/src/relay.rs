@@ -49,7 +49,7 @@ fn fresh(generation: u32) -> State {
     runtime().block_on(async {
         store.migrate().await.expect("migrate");
         store
-            .register_vault(*VAULT.as_bytes(), *SIGNER.as_bytes(), device_key().public())
+            .register_vault(*VAULT.as_bytes(), *SIGNER.as_bytes(), device_key().public(), None)
             .await
             .expect("register");
     });

@@ -53,6 +53,7 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
         rate_per_sec: 1e9,
         address_burst: 1e9,
         address_per_sec: 1e9,
+        open_registration: true,
         ..Limits::default()
     };
     let relay = serve(store, limits);

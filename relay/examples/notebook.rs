@@ -311,12 +311,16 @@ fn two_devices(
     use mend_core::sync::{invite, SyncOptions};
     let relay_db = dir.join("relay.db");
     let _ = std::fs::remove_file(&relay_db);
-    let (url, _relay) = start_relay(&relay_db)?;
+    let (url, token, _relay) = start_relay(&relay_db)?;
     println!(
         "\n=== Two devices ===\nmend-relay listening on {url} (SQLite store {})",
         relay_db.display()
     );
-    let phone_link = HttpTransport::new(&url);
+    // The relay's operator issued a registration token for this practice; the phone registers
+    // the vault with it, and no one without a token can register vaults there.
+    let phone_link = HttpTransport::new(&url).with_registration_token(&token);
+    phone.register_at_relay(&phone_link)?;
+    println!("The phone registered the vault with the operator's one-time registration token.");
     let tablet_link = HttpTransport::new(&url);
     let code = invite::generate_code();
     let invite = phone.export_invite(&code, i64::MAX)?;
@@ -553,14 +557,17 @@ impl Drop for RelayHandle {
     }
 }
 
-/// Starts `mend-relay` on 127.0.0.1 (a free port) over an SQLite store at `db`.
-fn start_relay(db: &std::path::Path) -> Result<(String, RelayHandle), Box<dyn StdError>> {
+/// Starts `mend-relay` on 127.0.0.1 (a free port) over an SQLite store at `db`, and issues one
+/// registration token there (what `mend-relay issue-token` does).
+fn start_relay(db: &std::path::Path) -> Result<(String, String, RelayHandle), Box<dyn StdError>> {
     use std::sync::Arc;
     let store: Arc<dyn mend_relay::store::Store> =
         Arc::new(mend_relay::store::sqlite::SqliteStore::open(db)?);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let token = mend_relay::new_token();
     let listener = rt.block_on(async {
         store.migrate().await?;
+        store.issue_token(mend_relay::token_hash(&token), 0).await?;
         Ok::<_, Box<dyn StdError>>(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
     })?;
     let addr = listener.local_addr()?;
@@ -574,5 +581,5 @@ fn start_relay(db: &std::path::Path) -> Result<(String, RelayHandle), Box<dyn St
             .await;
         });
     });
-    Ok((format!("http://{addr}"), RelayHandle { stop: Some(stop), thread: Some(thread) }))
+    Ok((format!("http://{addr}"), token, RelayHandle { stop: Some(stop), thread: Some(thread) }))
 }

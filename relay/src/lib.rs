@@ -67,6 +67,16 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// How long a request body may take to arrive in full.
     pub body_timeout: Duration,
+    /// Whether anyone may register a vault (a solo therapist's own relay). Otherwise a new
+    /// vault's first device must present a registration token the operator issued
+    /// (`mend-relay issue-token`), each good for one vault.
+    pub open_registration: bool,
+    /// Most bytes of bundles and snapshots one vault may hold. Checked before each push against
+    /// what the vault holds plus the request, so concurrent pushes may overshoot it by at most
+    /// their bodies.
+    pub vault_quota: u64,
+    /// Most devices one vault may enroll (revoked ones keep their place).
+    pub max_devices: u64,
 }
 
 impl Default for Limits {
@@ -85,6 +95,9 @@ impl Default for Limits {
             connection_limit: 1024,
             header_timeout: Duration::from_secs(15),
             body_timeout: Duration::from_secs(120),
+            open_registration: false,
+            vault_quota: 4 << 30,
+            max_devices: 100,
         }
     }
 }
@@ -352,6 +365,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => ApiError(StatusCode::CONFLICT, "conflict", m.into()),
+            StoreError::BadToken => registration_refused(),
             StoreError::Backend(m) => {
                 tracing::error!(error = %m, "storage failed");
                 ApiError(StatusCode::SERVICE_UNAVAILABLE, "storage", "storage unavailable".into())
@@ -449,6 +463,29 @@ async fn authenticate(
     Ok(Authed { device })
 }
 
+/// A new vault without a valid registration token.
+fn registration_refused() -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        "registration_required",
+        "registering a vault needs a registration token from the relay's operator".into(),
+    )
+}
+
+/// The SHA-256 of a registration token, as the store keeps it.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.trim().as_bytes()).into()
+}
+
+/// A new registration token: 32 random bytes, hex. The operator hands it to one practice.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    format!("mrt_{}", hex::encode(bytes))
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -467,9 +504,24 @@ async fn enroll(
     let auth =
         authenticate(&relay, &method, &uri, &headers, &body, vault, Some((device, public))).await?;
     if auth.device == device && !relay.store.vault_exists(vault).await? {
-        relay.store.register_vault(vault, device, public).await?;
+        let token = if relay.limits.open_registration {
+            None
+        } else {
+            let t = headers.get(wire::HEADER_REGISTRATION).and_then(|v| v.to_str().ok());
+            Some(token_hash(t.ok_or_else(registration_refused)?))
+        };
+        relay.store.register_vault(vault, device, public, token).await?;
         tracing::info!(vault = %hex::encode(vault), "vault registered");
     } else {
+        if relay.store.device(vault, device).await?.is_none()
+            && relay.store.usage(vault).await?.devices >= relay.limits.max_devices
+        {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "device_limit",
+                format!("the vault has its most devices ({})", relay.limits.max_devices),
+            ));
+        }
         relay.store.enroll_device(vault, device, public).await?;
         tracing::info!(vault = %hex::encode(vault), "device enrolled");
     }
@@ -490,6 +542,19 @@ async fn revoke(
     relay.store.revoke_device(vault, device).await?;
     tracing::info!(vault = %hex::encode(vault), "device revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses a request that would take the vault over its storage quota.
+async fn check_quota(relay: &Relay, vault: Id, incoming: usize) -> ApiResult<()> {
+    let held = relay.store.usage(vault).await?.bytes;
+    if held.saturating_add(incoming as u64) > relay.limits.vault_quota {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "quota_exceeded",
+            format!("the vault holds {held} bytes of its {} byte quota", relay.limits.vault_quota),
+        ));
+    }
+    Ok(())
 }
 
 fn check_bundle(bytes: &[u8], vault: Id, device: Id) -> ApiResult<Bundle> {
@@ -533,6 +598,7 @@ async fn push(
         }
         bundles.push(stored(&b, bytes));
     }
+    check_quota(&relay, vault, bundles.iter().map(|b| b.bytes.len()).sum()).await?;
     let n = bundles.len();
     let new = relay.store.push(vault, bundles).await?;
     tracing::debug!(vault = %hex::encode(vault), bundles = n, new, "push");
@@ -594,6 +660,7 @@ async fn snapshot(
     if b.kind != BundleKind::Snapshot || *b.doc.as_bytes() != doc {
         return Err(ApiError::bad("not a snapshot of this record"));
     }
+    check_quota(&relay, vault, body.len()).await?;
     relay.store.put_snapshot(vault, q.covers, stored(&b, body.to_vec())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,8 +3,16 @@
 //! ```text
 //! mend-relay [--listen ADDR] [--storage sqlite://PATH | postgres://...] [--max-connections N]
 //!            [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS]
-//!            [--address-rate N]
+//!            [--address-rate N] [--open-registration] [--vault-quota BYTES] [--max-devices N]
+//! mend-relay issue-token [--storage ...]
 //! ```
+//! `issue-token` records a new registration token in the store and prints it: the operator gives
+//! it to one practice, whose first device presents it to register the vault. Without
+//! `--open-registration` (`MEND_RELAY_OPEN_REGISTRATION=1`, for a solo therapist's own relay)
+//! no vault registers without one. `--vault-quota` (`MEND_RELAY_VAULT_QUOTA`, default 4 GiB)
+//! bounds the bytes one vault stores; `--max-devices` (`MEND_RELAY_MAX_DEVICES`, default 100)
+//! the devices it enrolls.
+//!
 //! Flags override the environment (`MEND_RELAY_LISTEN`, `MEND_RELAY_STORAGE`,
 //! `MEND_RELAY_MAX_CONNECTIONS` — the PostgreSQL pool —, `MEND_RELAY_CONNECTION_LIMIT` — client
 //! connections served at once, default 1024 —, `MEND_RELAY_HEADER_TIMEOUT`, default 15 s,
@@ -21,6 +29,7 @@ use mend_relay::store::Store;
 use mend_relay::{serve, Limits, Relay};
 
 struct Config {
+    issue_token: bool,
     listen: String,
     storage: String,
     max_connections: usize,
@@ -41,6 +50,7 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 
 fn config() -> Result<Config, String> {
     let mut c = Config {
+        issue_token: false,
         listen: std::env::var("MEND_RELAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into()),
         storage: std::env::var("MEND_RELAY_STORAGE")
             .unwrap_or_else(|_| "sqlite://mend-relay.db".into()),
@@ -62,7 +72,20 @@ fn config() -> Result<Config, String> {
     if let Some(r) = env_number("MEND_RELAY_ADDRESS_RATE") {
         set_address_rate(&mut c.limits, r);
     }
-    let mut args = std::env::args().skip(1);
+    if let Some(n) = env_number::<u8>("MEND_RELAY_OPEN_REGISTRATION") {
+        c.limits.open_registration = n != 0;
+    }
+    if let Some(n) = env_number("MEND_RELAY_VAULT_QUOTA") {
+        c.limits.vault_quota = n;
+    }
+    if let Some(n) = env_number("MEND_RELAY_MAX_DEVICES") {
+        c.limits.max_devices = n;
+    }
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("issue-token") {
+        args.next();
+        c.issue_token = true;
+    }
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -89,8 +112,16 @@ fn config() -> Result<Config, String> {
                 &mut c.limits,
                 value()?.parse().map_err(|_| "--address-rate takes requests per second")?,
             ),
+            "--open-registration" => c.limits.open_registration = true,
+            "--vault-quota" => {
+                c.limits.vault_quota = value()?.parse().map_err(|_| "--vault-quota takes bytes")?
+            }
+            "--max-devices" => {
+                c.limits.max_devices =
+                    value()?.parse().map_err(|_| "--max-devices takes a number")?
+            }
             "--help" | "-h" => {
-                return Err("usage: mend-relay [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N]".into())
+                return Err("usage: mend-relay [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N] [--open-registration] [--vault-quota BYTES] [--max-devices N]\n       mend-relay issue-token [--storage sqlite://PATH|postgres://URL]".into())
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -142,6 +173,17 @@ async fn run() -> Result<(), String> {
         return Err("--storage must start with sqlite:// or postgres://".into());
     };
     store.migrate().await.map_err(|e| e.to_string())?;
+    if c.issue_token {
+        let token = mend_relay::new_token();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        store.issue_token(mend_relay::token_hash(&token), now).await.map_err(|e| e.to_string())?;
+        tracing::info!("registration token issued");
+        println!("{token}");
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(&c.listen)
         .await
         .map_err(|e| format!("bind {}: {e}", c.listen))?;

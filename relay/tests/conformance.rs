@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mend_relay::store::{NewBundle, Store, StoreError};
+use mend_relay::store::{NewBundle, Store, StoreError, Usage, SCHEMA_VERSION};
 
 const ALL: usize = usize::MAX;
 
@@ -21,17 +21,24 @@ fn bundle(doc: u8, key: u8, device: u8, seq: i64) -> NewBundle {
     }
 }
 
+/// What the store counts for the vault's quota equals the bytes it holds.
+async fn counted_right(s: &Arc<dyn Store>, v: [u8; 16], devices: u64) {
+    let held: usize = s.dump(v).await.unwrap().iter().map(Vec::len).sum();
+    assert_eq!(s.usage(v).await.unwrap(), Usage { bytes: held as u64, devices });
+}
+
 async fn suite(s: Arc<dyn Store>) {
     s.migrate().await.unwrap();
     s.migrate().await.unwrap(); // idempotent
+    assert_eq!(s.schema_version().await.unwrap(), SCHEMA_VERSION);
     let (v, w) = (id(1), id(2));
 
     // Registration and enrollment.
     assert!(!s.vault_exists(v).await.unwrap());
-    s.register_vault(v, id(10), [10; 32]).await.unwrap();
-    s.register_vault(v, id(10), [10; 32]).await.unwrap();
+    s.register_vault(v, id(10), [10; 32], None).await.unwrap();
+    s.register_vault(v, id(10), [10; 32], None).await.unwrap();
     assert_eq!(
-        s.register_vault(v, id(11), [11; 32]).await,
+        s.register_vault(v, id(11), [11; 32], None).await,
         Err(StoreError::Conflict("vault already registered"))
     );
     s.enroll_device(v, id(11), [11; 32]).await.unwrap();
@@ -76,6 +83,7 @@ async fn suite(s: Arc<dyn Store>) {
     let bodies: Vec<Vec<u8>> = all.iter().map(|i| i.1.clone()).collect();
     assert_eq!(bodies, vec![vec![2, 1, 10, 2], vec![3, 1, 10, 4], b"snapshot".to_vec()]);
     assert!(all.last().unwrap().0 > covers);
+    counted_right(&s, v, 2).await;
 
     // A page holds at most `max_bytes` of bundles, but never less than one.
     let (page, remaining, _) = s.pull(v, 0, 100, 8).await.unwrap();
@@ -98,6 +106,28 @@ async fn suite(s: Arc<dyn Store>) {
     assert_eq!(s.drop_keys(v, vec![[0; 16]]).await.unwrap(), 0);
     assert_eq!(s.push(v, vec![bundle(6, 0, 11, 4)]).await.unwrap(), 1);
     assert_eq!(s.dump(v).await.unwrap().len(), 5);
+    counted_right(&s, v, 2).await;
+    assert_eq!(s.usage(id(99)).await.unwrap(), Usage::default(), "an unknown vault holds nothing");
+
+    // Registration tokens: each registers one vault, and only the SHA-256 is kept.
+    let (t1, t2, x) = ([0xA1; 32], [0xA2; 32], id(60));
+    s.issue_token(t1, 1).await.unwrap();
+    s.issue_token(t2, 2).await.unwrap();
+    assert!(matches!(s.issue_token(t1, 3).await, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        s.register_vault(x, id(61), [61; 32], Some([0xEE; 32])).await,
+        Err(StoreError::BadToken)
+    );
+    assert!(!s.vault_exists(x).await.unwrap(), "a refused registration leaves nothing");
+    s.register_vault(x, id(61), [61; 32], Some(t1)).await.unwrap();
+    s.register_vault(x, id(61), [61; 32], Some(t1)).await.unwrap(); // a retry is not a second use
+    assert_eq!(
+        s.register_vault(id(62), id(63), [63; 32], Some(t1)).await,
+        Err(StoreError::BadToken),
+        "a used token registers no second vault"
+    );
+    s.register_vault(id(62), id(63), [63; 32], Some(t2)).await.unwrap();
+    assert_eq!(s.usage(x).await.unwrap(), Usage { bytes: 0, devices: 1 });
 
     // Invites and replay memory.
     assert!(s.claim_invite(v, id(40)).await.unwrap());
@@ -110,7 +140,7 @@ async fn suite(s: Arc<dyn Store>) {
     );
 
     // Concurrent pushers: every bundle stored once, sequence numbers unique and increasing.
-    s.register_vault(w, id(20), [20; 32]).await.unwrap();
+    s.register_vault(w, id(20), [20; 32], None).await.unwrap();
     let mut tasks = Vec::new();
     for d in 0..8u8 {
         let s = Arc::clone(&s);
@@ -126,6 +156,7 @@ async fn suite(s: Arc<dyn Store>) {
     let (all, _, _) = s.pull(w, 0, 1000, ALL).await.unwrap();
     assert_eq!(all.len(), 160);
     assert!(all.windows(2).all(|p| p[0].0 < p[1].0));
+    counted_right(&s, w, 1).await;
 }
 
 #[test]
@@ -152,7 +183,7 @@ fn a_drop_leaves_no_copy_in_the_sqlite_files() {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
         s.migrate().await.unwrap();
         let v = id(1);
-        s.register_vault(v, id(10), [10; 32]).await.unwrap();
+        s.register_vault(v, id(10), [10; 32], None).await.unwrap();
         let mut gone = bundle(2, 3, 10, 1);
         gone.bytes = marker.clone();
         let mut stays = bundle(4, 5, 10, 2);

@@ -212,7 +212,8 @@ fn killed_devices_lose_nothing_and_sync_resumes() {
     let rounds: u64 = env("MEND_CRASH_ROUNDS").map_or(30, |r| r.parse().unwrap());
     let seed: u64 = env("MEND_CRASH_SEED").map_or(0x6D65_6E64, |s| s.parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let relay = serve(sqlite(&dir), Default::default());
+    let relay =
+        serve(sqlite(&dir), mend_relay::Limits { open_registration: true, ..Default::default() });
     let (ta, tb) = (HttpTransport::new(&relay.url), HttpTransport::new(&relay.url));
     let a_path = dir.path().join("a.mend");
     let (client, typing, theirs, b) = {

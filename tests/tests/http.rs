@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use mend_core::crypto::signing::DeviceKey;
 use mend_core::sync::http::{HttpClient, HttpTransport, UreqClient};
+use mend_core::sync::TransportError;
 use mend_core::sync::{wire, SyncOptions, Transport};
 use mend_core::*;
 use mend_relay::Limits;
@@ -12,7 +13,7 @@ use mend_testkit::*;
 
 fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let relay = serve(store, Limits::default());
+    let relay = serve(store, open());
     let t = HttpTransport::new(&relay.url);
     let phone =
         Vault::create(&dir.path().join("phone"), VaultSecret::key(PHONE_KEY), opts()).unwrap();
@@ -131,7 +132,7 @@ fn bad_requests_get_clear_4xx_errors() {
         max_bundles: 5,
         rate_burst: 40.0,
         rate_per_sec: 1.0,
-        ..Limits::default()
+        ..open()
     };
     let relay = serve(sqlite(&dir), limits);
     let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
@@ -256,7 +257,7 @@ fn bad_requests_get_clear_4xx_errors() {
 #[test]
 fn the_transport_maps_relay_answers_to_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = serve(sqlite(&dir), Limits::default());
+    let relay = serve(sqlite(&dir), open());
     let t = HttpTransport::new(&relay.url);
     let vault = VaultId::random();
     // No identity bound yet.
@@ -284,7 +285,7 @@ fn random_bodies_never_break_the_relay() {
         rate_per_sec: 1e9,
         address_burst: 1e9,
         address_per_sec: 1e9,
-        ..Limits::default()
+        ..open()
     };
     let relay = serve(sqlite(&dir), limits);
     let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
@@ -331,6 +332,11 @@ fn random_bodies_never_break_the_relay() {
     assert_eq!(raw(&u, "GET", "/health", b"", None).0, 200);
 }
 
+/// The default limits with open registration (vaults register without an operator's token).
+fn open() -> Limits {
+    Limits { open_registration: true, ..Limits::default() }
+}
+
 /// A vault with one enrolled device on `relay`.
 fn enrolled(u: &str) -> (VaultId, DeviceId, DeviceKey) {
     let (vault, device, key) = (VaultId::random(), DeviceId::random(), DeviceKey::generate());
@@ -346,7 +352,7 @@ fn enrolled(u: &str) -> (VaultId, DeviceId, DeviceKey) {
 #[test]
 fn forged_requests_in_a_devices_name_do_not_use_up_its_rate_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits { rate_burst: 6.0, rate_per_sec: 0.001, ..Limits::default() };
+    let limits = Limits { rate_burst: 6.0, rate_per_sec: 0.001, ..open() };
     let relay = serve(sqlite(&dir), limits);
     let u = &relay.url;
     let (vault, device, key) = enrolled(u);
@@ -371,7 +377,7 @@ fn forged_requests_in_a_devices_name_do_not_use_up_its_rate_limit() {
 #[test]
 fn one_address_is_rate_limited_in_front_of_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits { address_burst: 12.0, address_per_sec: 0.001, ..Limits::default() };
+    let limits = Limits { address_burst: 12.0, address_per_sec: 0.001, ..open() };
     let relay = serve(sqlite(&dir), limits);
     let u = &relay.url;
     let (vault, device, key) = enrolled(u); // one request
@@ -433,7 +439,7 @@ fn slow_drip_connections_are_cut_off_and_hold_at_most_the_connection_limit() {
         header_timeout: Duration::from_secs(1),
         body_timeout: Duration::from_secs(1),
         connection_limit: 4,
-        ..Limits::default()
+        ..open()
     };
     let relay = serve(sqlite(&dir), limits);
     let addr = relay.url.trim_start_matches("http://").to_string();
@@ -488,7 +494,7 @@ fn raw_http(addr: &str, request: &[u8]) -> String {
 #[test]
 fn every_refusal_has_the_one_json_error_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits { max_body: 4096, ..Limits::default() };
+    let limits = Limits { max_body: 4096, ..open() };
     let relay = serve(sqlite(&dir), limits);
     let u = &relay.url;
     let addr = u.trim_start_matches("http://");
@@ -547,4 +553,109 @@ fn every_refusal_has_the_one_json_error_shape() {
     assert_eq!(unknown_vault, unknown_device);
     json(404, "unknown", unknown_vault);
     assert_eq!(raw(u, "GET", "/health", b"", None).0, 200);
+}
+
+/// An attacker who finds a relay that is not in open registration cannot make it store for
+/// them: no vault registers without a token its operator issued, a made-up token is refused, and
+/// each issued token registers one vault (retrying that registration is not a second use).
+#[test]
+fn registering_a_vault_needs_a_token_the_operator_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = serve(sqlite(&dir), Limits::default());
+    let register = |vault: &VaultId, token: Option<&str>| {
+        let (device, key) = (DeviceId::random(), DeviceKey::generate());
+        let t = HttpTransport::new(&relay.url);
+        let t = match token {
+            Some(tok) => t.with_registration_token(tok),
+            None => t,
+        };
+        t.bind_identity(device, &key);
+        t.enroll(vault, &device, &key.public()).map(|()| (t, device, key))
+    };
+    let refused = |r: Result<_, TransportError>| match r {
+        Err(TransportError::Refused(m)) => assert!(m.contains("registration token"), "{m}"),
+        Err(e) => panic!("not a refusal: {e}"),
+        Ok(_) => panic!("a vault registered without a valid token"),
+    };
+    let (v1, v2) = (VaultId::random(), VaultId::random());
+    refused(register(&v1, None));
+    refused(register(&v1, Some("mrt_made_up")));
+    assert!(!block_on(relay.store.vault_exists(*v1.as_bytes())).unwrap());
+
+    let token = mend_relay::new_token();
+    block_on(relay.store.issue_token(mend_relay::token_hash(&token), 0)).unwrap();
+    let (t, device, key) = register(&v1, Some(&token)).unwrap();
+    t.enroll(&v1, &device, &key.public()).unwrap(); // a retry after a lost answer
+    refused(register(&v2, Some(&token)));
+    assert!(!block_on(relay.store.vault_exists(*v2.as_bytes())).unwrap());
+
+    // A whole vault: registered with a token before its first sync, then it syncs as usual.
+    let token = mend_relay::new_token();
+    block_on(relay.store.issue_token(mend_relay::token_hash(&token), 0)).unwrap();
+    let phone =
+        Vault::create(&dir.path().join("phone"), VaultSecret::key(PHONE_KEY), opts()).unwrap();
+    phone.create_client(&bare_client("C-2100", "US-CA")).unwrap();
+    let plain = HttpTransport::new(&relay.url);
+    assert!(phone.sync(&plain, &SyncOptions::default()).is_err(), "no token: not registered");
+    phone
+        .register_at_relay(&HttpTransport::new(&relay.url).with_registration_token(&token))
+        .unwrap();
+    let report = phone.sync(&plain, &SyncOptions::default()).unwrap();
+    assert!(report.pushed > 0);
+}
+
+/// One vault cannot fill the relay's disk or enroll devices without end: past its quota a push
+/// is refused with `quota_exceeded` (and the relay holds no more than the quota), past its
+/// device cap an enrollment with `device_limit`; a revoked device keeps its place.
+#[test]
+fn a_vault_has_a_storage_quota_and_a_device_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let quota = 6_000;
+    let limits = Limits { vault_quota: quota, max_devices: 2, ..open() };
+    let relay = serve(sqlite(&dir), limits);
+    let u = &relay.url;
+
+    let phone =
+        Vault::create(&dir.path().join("phone"), VaultSecret::key(PHONE_KEY), opts()).unwrap();
+    let c = phone.create_client(&bare_client("C-2200", "US-CA")).unwrap();
+    let t = HttpTransport::new(u);
+    let mut refused = None;
+    for i in 0..40 {
+        let s = phone.create_session(&bare_session(c, i)).unwrap();
+        phone
+            .create_note(&NewNote {
+                session_id: s,
+                author_id: "t".into(),
+                format: NoteFormat::Soap,
+                sections: vec![("subjective".into(), "words ".repeat(100))],
+                created_at: i,
+            })
+            .unwrap();
+        if let Err(e) = phone.sync(&t, &SyncOptions::default()) {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    let refused = refused.expect("forty notes fit in a 6 kB quota");
+    assert!(refused.contains("quota"), "{refused}");
+    let vault = *phone.id().as_bytes();
+    let held = mend_testkit::block_on(relay.store.usage(vault)).unwrap().bytes;
+    assert!(held > 0 && held <= quota, "the relay holds {held} bytes of a {quota} byte quota");
+
+    // The device cap: a vault's first device is one; one more enrolls, a third does not.
+    let (vault, me, key) = enrolled(u);
+    let enroll = format!("/v1/vaults/{vault}/devices");
+    let (b, c) = ((DeviceId::random(), [0xB; 32]), (DeviceId::random(), [0xC; 32]));
+    let ask = |d: &(DeviceId, [u8; 32])| {
+        let body = wire::encode_device(&d.0, &d.1);
+        raw(u, "POST", &enroll, &body, Some((&me, &key, &vault, now())))
+    };
+    assert_eq!(ask(&b).0, 204);
+    let (status, msg) = ask(&c);
+    assert_eq!(status, 403, "{msg}");
+    assert!(msg.contains("\"error\":\"device_limit\""), "{msg}");
+    assert_eq!(ask(&b).0, 204, "enrolling a device again takes no new place");
+    let revoke = format!("/v1/vaults/{vault}/devices/{}", b.0);
+    assert_eq!(raw(u, "DELETE", &revoke, b"", Some((&me, &key, &vault, now()))).0, 204);
+    assert_eq!(ask(&c).0, 403, "a revoked device keeps its place");
 }

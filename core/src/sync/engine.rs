@@ -61,6 +61,26 @@ fn sign_push(g: &Inner, items: Vec<Outgoing>) -> Vec<Vec<u8>> {
 }
 
 impl Vault {
+    /// Makes sure the relay knows this device: the vault's first device registers the vault
+    /// (at a relay that asks for one, over a transport carrying the operator's registration
+    /// token, [`super::http::HttpTransport::with_registration_token`]), a joined device enrolls
+    /// itself. Done once; [`Vault::sync`] does it first, so an app calls this only to register
+    /// with a token before its first sync.
+    pub fn register_at_relay(&self, transport: &dyn Transport) -> Result<()> {
+        let vault = self.id();
+        let (me, public, enrolled) = {
+            let g = self.lock();
+            transport.bind_identity(g.device_id, &g.device_key);
+            let enrolled = db::meta_get(&g.conn, Meta::RelayEnrolled)?.is_some();
+            (g.device_id, g.device_key.public(), enrolled)
+        };
+        if !enrolled {
+            transport.enroll(&vault, &me, &public)?;
+            db::meta_put(&self.lock().conn, Meta::RelayEnrolled, &[1])?;
+        }
+        Ok(())
+    }
+
     /// Pushes local changes, then pulls and applies what other devices pushed. Safe to call
     /// from any thread while the vault is in use: the vault is locked per batch, never across a
     /// network call.
@@ -70,16 +90,8 @@ impl Vault {
 
         // 0. Make sure the relay knows this device, then the devices it invited or revoked.
         let vault = self.id();
-        let (me, public, enrolled, queue) = {
-            let g = self.lock();
-            transport.bind_identity(g.device_id, &g.device_key);
-            let enrolled = db::meta_get(&g.conn, Meta::RelayEnrolled)?.is_some();
-            (g.device_id, g.device_key.public(), enrolled, db::relay_queue_all(&g.conn)?)
-        };
-        if !enrolled {
-            transport.enroll(&vault, &me, &public)?;
-            db::meta_put(&self.lock().conn, Meta::RelayEnrolled, &[1])?;
-        }
+        self.register_at_relay(transport)?;
+        let queue = db::relay_queue_all(&self.lock().conn)?;
         for (op, device, key) in queue {
             match op {
                 RelayOp::Enroll => transport.enroll(&vault, &device, &key)?,

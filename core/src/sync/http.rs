@@ -92,6 +92,7 @@ pub struct HttpTransport {
     base: String,
     client: Box<dyn HttpClient>,
     identity: Mutex<Option<(DeviceId, DeviceKey)>>,
+    registration: Option<String>,
 }
 
 impl HttpTransport {
@@ -106,7 +107,16 @@ impl HttpTransport {
             base: base_url.trim_end_matches('/').to_owned(),
             client,
             identity: Mutex::new(None),
+            registration: None,
         }
+    }
+
+    /// The registration token the relay's operator issued, sent when this device registers a
+    /// new vault (its first sync). A relay in open registration (a solo therapist's own) needs
+    /// none; any other refuses a new vault without one (`registration_required`).
+    pub fn with_registration_token(mut self, token: &str) -> Self {
+        self.registration = Some(token.trim().to_owned());
+        self
     }
 
     fn call(
@@ -115,6 +125,17 @@ impl HttpTransport {
         vault: &VaultId,
         path: String,
         body: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        self.call_with(method, vault, path, body, None)
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        vault: &VaultId,
+        path: String,
+        body: &[u8],
+        registration: Option<&str>,
     ) -> Result<Vec<u8>, TransportError> {
         let (device, sig, time) = {
             let id = self.identity.lock().unwrap_or_else(|p| p.into_inner());
@@ -125,12 +146,15 @@ impl HttpTransport {
             let msg = wire::request_message(method, &path, body, time, device, vault);
             (*device, key.sign(&msg), time)
         };
-        let headers = [
+        let mut headers = vec![
             (wire::HEADER_DEVICE, device.to_string()),
             (wire::HEADER_TIME, time.to_string()),
             (wire::HEADER_SIGNATURE, hex::encode(sig)),
             ("content-type", "application/octet-stream".to_string()),
         ];
+        if let Some(token) = registration {
+            headers.push((wire::HEADER_REGISTRATION, token.to_owned()));
+        }
         let url = format!("{}{}", self.base, path);
         let (status, resp) =
             self.client.send(method, &url, &headers, body).map_err(TransportError::Unavailable)?;
@@ -220,11 +244,12 @@ impl Transport for HttpTransport {
         device: &DeviceId,
         public: &[u8; 32],
     ) -> Result<(), TransportError> {
-        self.call(
+        self.call_with(
             "POST",
             vault,
             format!("/v1/vaults/{vault}/devices"),
             &wire::encode_device(device, public),
+            self.registration.as_deref(),
         )?;
         Ok(())
     }

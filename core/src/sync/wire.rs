@@ -177,6 +177,10 @@ pub const HEADER_DEVICE: &str = "x-mend-device";
 pub const HEADER_TIME: &str = "x-mend-time";
 /// See [`HEADER_DEVICE`].
 pub const HEADER_SIGNATURE: &str = "x-mend-signature";
+/// The operator-issued registration token a device sends when it registers a new vault at a
+/// relay that does not allow open registration. Not part of the signed message: it is used
+/// once, and the signature of the request it travels with cannot be replayed.
+pub const HEADER_REGISTRATION: &str = "x-mend-registration";
 
 /// What a device signs to authenticate a request: method, path with query, SHA-256 of the body,
 /// time, device and vault, under a domain tag.

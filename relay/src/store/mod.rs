@@ -48,6 +48,18 @@ pub enum StoreError {
     /// registered by another device).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A new vault's registration token is unknown or was already used.
+    #[error("registration token unknown or already used")]
+    BadToken,
+}
+
+/// What one vault holds at the relay, for its quota and device cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of the bundles and snapshots stored.
+    pub bytes: u64,
+    /// Devices enrolled, revoked ones included (a revoked device keeps its place).
+    pub devices: u64,
 }
 
 /// A pulled page: `(seq, bytes)` items, how many remain, the vault's highest sequence number.
@@ -56,17 +68,43 @@ pub type Pulled = (Vec<(i64, Vec<u8>)>, u64, i64);
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The schema version this relay writes. Versions: 1, the first schema (before versioned
+/// migrations, a store without a version is at 1 once its tables exist); 2, per-vault byte
+/// counts (`vaults.bytes`, filled from the bundles already stored) and registration tokens.
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// The key id of bundles no erasure drops (key shares carrying many clients' keys).
 pub const NO_LABEL: Id = [0; 16];
 
 /// What the relay stores.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates the tables if needed.
+    /// Brings the schema to [`SCHEMA_VERSION`], applying each missing migration in order in one
+    /// transaction per step (a store of a newer version than this relay is refused). Safe to
+    /// run from several instances at once.
     async fn migrate(&self) -> StoreResult<()>;
 
-    /// Registers a vault with its first device. Idempotent for the same device and key.
-    async fn register_vault(&self, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()>;
+    /// The schema version the store is at (0: empty or from before versioned migrations).
+    async fn schema_version(&self) -> StoreResult<u32>;
+
+    /// Registers a vault with its first device. Idempotent for the same device and key. With a
+    /// token (the SHA-256 of an operator-issued registration token), the token is used up by
+    /// this vault in the same transaction; an unknown or used token is [`StoreError::BadToken`]
+    /// (the same vault registering again is not a second use).
+    async fn register_vault(
+        &self,
+        vault: Id,
+        device: Id,
+        public: [u8; 32],
+        token: Option<[u8; 32]>,
+    ) -> StoreResult<()>;
+
+    /// Records a registration token an operator issued (its SHA-256; the token itself is never
+    /// stored), valid for one vault.
+    async fn issue_token(&self, hash: [u8; 32], issued_at: i64) -> StoreResult<()>;
+
+    /// What a vault holds (zero for an unknown vault).
+    async fn usage(&self, vault: Id) -> StoreResult<Usage>;
 
     /// Whether the vault is registered.
     async fn vault_exists(&self, vault: Id) -> StoreResult<bool>;

@@ -7,7 +7,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::NO_LABEL;
-use super::{DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult};
+use super::{
+    DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult, Usage, SCHEMA_VERSION,
+};
 
 /// PostgreSQL-backed relay storage.
 #[derive(Clone)]
@@ -20,7 +22,9 @@ fn backend<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Backend(e.to_string().chars().take(200).collect())
 }
 
-const SCHEMA: &str = "
+/// Version 1, the first schema, as relays before versioned migrations created it (a store
+/// from then has these tables and no `schema_version` table).
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS vaults (
     vault BYTEA PRIMARY KEY, next_seq BIGINT NOT NULL, first_device BYTEA NOT NULL
 );
@@ -48,6 +52,38 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 ";
 
+/// Version 2: each vault's stored bytes (for its quota), counted once from what is stored, and
+/// operator-issued registration tokens (SHA-256 of the token; the vault that used it). The
+/// token table is the one table not keyed by vault (a reference table when distributed).
+const V2: &str = "
+ALTER TABLE vaults ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;
+UPDATE vaults SET bytes = (SELECT coalesce(sum(octet_length(data)), 0) FROM bundles
+                           WHERE bundles.vault = vaults.vault);
+CREATE TABLE registration_tokens (
+    hash BYTEA PRIMARY KEY, issued_at BIGINT NOT NULL, vault BYTEA
+);
+";
+
+/// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
+
+/// Bytes of the bundles a `WHERE` clause over `bundles` selects.
+async fn bytes_where(
+    tx: &deadpool_postgres::Transaction<'_>,
+    clause: &str,
+    p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<i64> {
+    let row = tx
+        .query_one(
+            &format!(
+                "SELECT coalesce(sum(octet_length(data)), 0)::bigint FROM bundles WHERE {clause}"
+            ),
+            p,
+        )
+        .await
+        .map_err(backend)?;
+    Ok(row.get(0))
+}
 impl PostgresStore {
     /// Connects a pool to `url` (`postgres://user:pass@host:port/db`).
     pub fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
@@ -116,18 +152,121 @@ async fn lock_next_seq(tx: &deadpool_postgres::Transaction<'_>, vault: Id) -> St
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
-        let c = self.client().await?;
-        // Serialise concurrent instances creating the schema.
-        c.batch_execute(&format!(
-            "SELECT pg_advisory_lock(4242); {SCHEMA} SELECT pg_advisory_unlock(4242);"
-        ))
-        .await
-        .map_err(backend)
+        let mut c = self.client().await?;
+        loop {
+            let tx = c.transaction().await.map_err(backend)?;
+            // Serialise concurrent instances migrating (released at commit).
+            tx.batch_execute(
+                "SELECT pg_advisory_xact_lock(4242);
+                 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+            )
+            .await
+            .map_err(backend)?;
+            let at = tx
+                .query_opt("SELECT version FROM schema_version", &[])
+                .await
+                .map_err(backend)?
+                .map(|r| r.get::<_, i32>(0).max(0) as u32)
+                .unwrap_or(0);
+            if at > SCHEMA_VERSION {
+                return Err(StoreError::Backend(format!(
+                    "store schema version {at} is newer than this relay's ({SCHEMA_VERSION})"
+                )));
+            }
+            if at == SCHEMA_VERSION {
+                return Ok(());
+            }
+            tx.batch_execute(MIGRATIONS[at as usize]).await.map_err(backend)?;
+            tx.batch_execute(&format!(
+                "DELETE FROM schema_version; INSERT INTO schema_version VALUES ({});",
+                at + 1
+            ))
+            .await
+            .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            tracing::info!(version = at + 1, "relay store migrated");
+        }
     }
 
-    async fn register_vault(&self, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
+    async fn schema_version(&self) -> StoreResult<u32> {
+        let c = self.client().await?;
+        let exists: bool = c
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        Ok(c.query_opt("SELECT version FROM schema_version", &[])
+            .await
+            .map_err(backend)?
+            .map(|r| r.get::<_, i32>(0).max(0) as u32)
+            .unwrap_or(0))
+    }
+
+    async fn issue_token(&self, hash: [u8; 32], issued_at: i64) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO registration_tokens(hash, issued_at) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&&hash[..], &issued_at],
+            )
+            .await
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::Conflict("token already issued"));
+        }
+        Ok(())
+    }
+
+    async fn usage(&self, vault: Id) -> StoreResult<Usage> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT bytes, (SELECT count(*) FROM devices WHERE vault = $1)
+                 FROM vaults WHERE vault = $1",
+                &[&&vault[..]],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(row
+            .map(|r| Usage {
+                bytes: r.get::<_, i64>(0).max(0) as u64,
+                devices: r.get::<_, i64>(1).max(0) as u64,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn register_vault(
+        &self,
+        vault: Id,
+        device: Id,
+        public: [u8; 32],
+        token: Option<[u8; 32]>,
+    ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
+        let first = tx
+            .query_opt("SELECT first_device FROM vaults WHERE vault = $1", &[&&vault[..]])
+            .await
+            .map_err(backend)?;
+        if first.is_none() {
+            if let Some(hash) = token {
+                let used = tx
+                    .execute(
+                        "UPDATE registration_tokens SET vault = $2
+                         WHERE hash = $1 AND (vault IS NULL OR vault = $2)",
+                        &[&&hash[..], &&vault[..]],
+                    )
+                    .await
+                    .map_err(backend)?;
+                if used == 0 {
+                    return Err(StoreError::BadToken);
+                }
+            }
+        }
         tx.execute(
             "INSERT INTO vaults(vault, next_seq, first_device) VALUES ($1, 1, $2) ON CONFLICT DO NOTHING",
             &[&&vault[..], &&device[..]],
@@ -187,6 +326,7 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(backend)?;
         let mut seq = lock_next_seq(&tx, vault).await?;
         let mut new = 0;
+        let mut added = 0i64;
         for b in bundles {
             let inserted = tx
                 .execute(
@@ -209,11 +349,15 @@ impl Store for PostgresStore {
             if inserted == 1 {
                 seq += 1;
                 new += 1;
+                added += b.bytes.len() as i64;
             }
         }
-        tx.execute("UPDATE vaults SET next_seq = $2 WHERE vault = $1", &[&&vault[..], &seq])
-            .await
-            .map_err(backend)?;
+        tx.execute(
+            "UPDATE vaults SET next_seq = $2, bytes = bytes + $3 WHERE vault = $1",
+            &[&&vault[..], &seq, &added],
+        )
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(new)
     }
@@ -266,12 +410,15 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
         let seq = lock_next_seq(&tx, vault).await?;
+        let clause = "vault = $1 AND doc = $2 AND seq <= $3";
+        let freed = bytes_where(&tx, clause, &[&&vault[..], &&s.doc[..], &covers]).await?;
         tx.execute(
-            "DELETE FROM bundles WHERE vault = $1 AND doc = $2 AND seq <= $3",
+            &format!("DELETE FROM bundles WHERE {clause}"),
             &[&&vault[..], &&s.doc[..], &covers],
         )
         .await
         .map_err(backend)?;
+        let size = s.bytes.len() as i64;
         let inserted = tx
             .execute(
                 "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
@@ -291,8 +438,8 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         tx.execute(
-            "UPDATE vaults SET next_seq = $2 WHERE vault = $1",
-            &[&&vault[..], &(seq + inserted as i64)],
+            "UPDATE vaults SET next_seq = $2, bytes = greatest(0, bytes + $3) WHERE vault = $1",
+            &[&&vault[..], &(seq + inserted as i64), &(size * inserted as i64 - freed)],
         )
         .await
         .map_err(backend)?;
@@ -303,7 +450,10 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
         let mut n = 0;
+        let mut freed = 0i64;
         for k in keys.iter().filter(|k| **k != NO_LABEL) {
+            freed +=
+                bytes_where(&tx, "vault = $1 AND key_id = $2", &[&&vault[..], &&k[..]]).await?;
             n += tx
                 .execute(
                     "DELETE FROM bundles WHERE vault = $1 AND key_id = $2",
@@ -318,6 +468,12 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         }
+        tx.execute(
+            "UPDATE vaults SET bytes = greatest(0, bytes - $2) WHERE vault = $1",
+            &[&&vault[..], &freed],
+        )
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(n)
     }

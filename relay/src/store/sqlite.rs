@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::NO_LABEL;
-use super::{DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult};
+use super::{
+    DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult, Usage, SCHEMA_VERSION,
+};
 
 /// SQLite-backed relay storage.
 #[derive(Clone)]
@@ -23,7 +25,9 @@ fn backend(e: rusqlite::Error) -> StoreError {
     })
 }
 
-const SCHEMA: &str = "
+/// Version 1, the first schema, as relays before versioned migrations created it (a store
+/// from then has these tables and `user_version` 0).
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS vaults (
     vault BLOB PRIMARY KEY, next_seq INTEGER NOT NULL, first_device BLOB NOT NULL
 ) WITHOUT ROWID;
@@ -50,6 +54,42 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (vault, device, signature)
 ) WITHOUT ROWID;
 ";
+
+/// Version 2: each vault's stored bytes (for its quota), counted once from what is stored, and
+/// operator-issued registration tokens (SHA-256 of the token; the vault that used it).
+const V2: &str = "
+ALTER TABLE vaults ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE vaults SET bytes = (SELECT coalesce(sum(length(data)), 0) FROM bundles
+                           WHERE bundles.vault = vaults.vault);
+CREATE TABLE registration_tokens (
+    hash BLOB PRIMARY KEY, issued_at INTEGER NOT NULL, vault BLOB
+) WITHOUT ROWID;
+";
+
+/// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
+
+/// Adds `delta` bytes to what `vault` holds.
+fn add_bytes(c: &Connection, vault: Id, delta: i64) -> StoreResult<()> {
+    if delta != 0 {
+        c.execute(
+            "UPDATE vaults SET bytes = max(0, bytes + ?2) WHERE vault = ?1",
+            params![&vault[..], delta],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Bytes of the bundles a `WHERE` clause over `bundles` selects (its parameters bound).
+fn bytes_where(c: &Connection, clause: &str, p: impl rusqlite::Params) -> StoreResult<i64> {
+    c.query_row(
+        &format!("SELECT coalesce(sum(length(data)), 0) FROM bundles WHERE {clause}"),
+        p,
+        |r| r.get(0),
+    )
+    .map_err(backend)
+}
 
 /// Whether bundles under `key_id` were dropped (an erased client's): later ones are refused.
 fn tombstoned(tx: &rusqlite::Transaction<'_>, vault: Id, key_id: &Id) -> StoreResult<bool> {
@@ -97,10 +137,72 @@ fn arr32(v: Vec<u8>) -> StoreResult<[u8; 32]> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        self.run(|c| c.execute_batch(SCHEMA).map_err(backend)).await
+        self.run(|c| loop {
+            // IMMEDIATE: a second process on the same file waits, then sees the new version.
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let at: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)?;
+            if at > SCHEMA_VERSION {
+                return Err(StoreError::Backend(format!(
+                    "store schema version {at} is newer than this relay's ({SCHEMA_VERSION})"
+                )));
+            }
+            if at == SCHEMA_VERSION {
+                return Ok(());
+            }
+            tx.execute_batch(MIGRATIONS[at as usize]).map_err(backend)?;
+            tx.pragma_update(None, "user_version", at + 1).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            tracing::info!(version = at + 1, "relay store migrated");
+        })
+        .await
     }
 
-    async fn register_vault(&self, vault: Id, device: Id, public: [u8; 32]) -> StoreResult<()> {
+    async fn schema_version(&self) -> StoreResult<u32> {
+        self.run(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)).await
+    }
+
+    async fn issue_token(&self, hash: [u8; 32], issued_at: i64) -> StoreResult<()> {
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO registration_tokens(hash, issued_at) VALUES (?1, ?2)",
+                    params![&hash[..], issued_at],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict("token already issued"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn usage(&self, vault: Id) -> StoreResult<Usage> {
+        self.run(move |c| {
+            let u = c
+                .query_row(
+                    "SELECT bytes, (SELECT count(*) FROM devices WHERE vault = ?1)
+                     FROM vaults WHERE vault = ?1",
+                    [&vault[..]],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            Ok(u.map(|(b, d)| Usage { bytes: b.max(0) as u64, devices: d.max(0) as u64 })
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn register_vault(
+        &self,
+        vault: Id,
+        device: Id,
+        public: [u8; 32],
+        token: Option<[u8; 32]>,
+    ) -> StoreResult<()> {
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let first: Option<Vec<u8>> = tx
@@ -115,6 +217,18 @@ impl Store for SqliteStore {
                 }
                 Some(_) => {}
                 None => {
+                    if let Some(hash) = token {
+                        let used = tx
+                            .execute(
+                                "UPDATE registration_tokens SET vault = ?2
+                                 WHERE hash = ?1 AND (vault IS NULL OR vault = ?2)",
+                                params![&hash[..], &vault[..]],
+                            )
+                            .map_err(backend)?;
+                        if used == 0 {
+                            return Err(StoreError::BadToken);
+                        }
+                    }
                     tx.execute(
                         "INSERT INTO vaults(vault, next_seq, first_device) VALUES (?1, 1, ?2)",
                         params![&vault[..], &device[..]],
@@ -173,6 +287,7 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let mut new = 0;
+            let mut added = 0i64;
             for b in bundles {
                 let exists = tx
                     .query_row(
@@ -194,7 +309,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
                 new += 1;
+                added += b.bytes.len() as i64;
             }
+            add_bytes(&tx, vault, added)?;
             tx.commit().map_err(backend)?;
             Ok(new)
         })
@@ -252,13 +369,16 @@ impl Store for SqliteStore {
             if tombstoned(&tx, vault, &s.key_id)? {
                 return Ok(());
             }
+            let clause = "vault = ?1 AND doc = ?2 AND seq <= ?3";
+            let freed = bytes_where(&tx, clause, params![&vault[..], &s.doc[..], covers])?;
             tx.execute(
-                "DELETE FROM bundles WHERE vault = ?1 AND doc = ?2 AND seq <= ?3",
+                &format!("DELETE FROM bundles WHERE {clause}"),
                 params![&vault[..], &s.doc[..], covers],
             )
             .map_err(backend)?;
             let seq = next_seq(&tx, vault)?;
-            tx.execute(
+            let size = s.bytes.len() as i64;
+            let inserted = tx.execute(
                 "INSERT OR IGNORE INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -272,6 +392,7 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(backend)?;
+            add_bytes(&tx, vault, size * inserted as i64 - freed)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -282,6 +403,9 @@ impl Store for SqliteStore {
             let tx = c.transaction().map_err(backend)?;
             let mut n = 0;
             for k in keys.iter().filter(|k| **k != NO_LABEL) {
+                let freed =
+                    bytes_where(&tx, "vault = ?1 AND key_id = ?2", params![&vault[..], &k[..]])?;
+                add_bytes(&tx, vault, -freed)?;
                 n += tx
                     .execute(
                         "DELETE FROM bundles WHERE vault = ?1 AND key_id = ?2",

@@ -229,6 +229,8 @@ impl RelayProcess {
     pub fn restart(&mut self) {
         let mut child = Command::new(relay_bin())
             .args(["--listen", &format!("127.0.0.1:{}", self.port), "--storage", &self.storage])
+            // A solo therapist's relay: vaults register without an operator's token.
+            .arg("--open-registration")
             .env("MEND_RELAY_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
