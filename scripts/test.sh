@@ -40,6 +40,9 @@ bash scripts/kotlin.sh 2>&1 | tee -a "$log"
 echo "== Swift bindings and the iOS sample's view models (XCTest in a Debian trixie chroot)"
 bash scripts/swift.sh 2>&1 | tee -a "$log"
 
+echo "== deployment examples (deploy/: systemd unit, compose file, Dockerfile)"
+bash scripts/deploy-check.sh
+
 echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core --bench vault)"
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench sync --locked >/dev/null

@@ -716,6 +716,14 @@ pub fn is_immediate_repair(attempt: core::RepairAttempt) -> bool {
     attempt.is_immediate()
 }
 
+/// Allows plain `http://` relays at `host` for this process (e.g. `10.0.2.2`, the Android
+/// emulator's alias of the computer's loopback). Otherwise `http://` is refused off loopback
+/// with `MendError.Validation(field: "relay_url")`; production relays use `https://`.
+#[uniffi::export]
+pub fn allow_cleartext_relay_host(host: String) {
+    mend_core::sync::http::allow_cleartext_host(&host);
+}
+
 /// A fresh one-time invite code (12 characters, 60 bits).
 #[uniffi::export]
 pub fn generate_invite_code() -> String {

@@ -10,8 +10,12 @@
 //! size-limited, pushes are capped in bundles, and each device is rate-limited. Bad input gets a
 //! 4xx with a JSON error body and can never panic the server.
 
+pub mod config;
+pub mod erasure_log;
+pub mod metrics;
 mod serve;
 pub mod store;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -20,7 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, MatchedPath, OriginalUri, Path, Query, Request, State,
+};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,8 +38,10 @@ use mend_core::sync::transport::{Page, PageItem};
 use mend_core::sync::wire;
 use serde::Deserialize;
 
-pub use serve::serve;
-use store::{Id, NewBundle, Store, StoreError};
+use erasure_log::ErasureLog;
+use metrics::{Metered, Metrics};
+pub use serve::{serve, serve_tls};
+use store::{Id, NewBundle, Store, StoreError, SCHEMA_VERSION};
 
 /// Limits on what a request may ask of the relay.
 #[derive(Debug, Clone, Copy)]
@@ -155,17 +163,37 @@ pub struct Relay {
     limits: Limits,
     devices: Mutex<Buckets<(Id, Id)>>,
     addresses: Mutex<Buckets<IpAddr>>,
+    metrics: Arc<Metrics>,
+    erasure_log: Option<Arc<ErasureLog>>,
 }
 
 impl Relay {
     /// A relay over a store.
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Arc<Self> {
+        Self::with_erasure_log(store, limits, None)
+    }
+
+    /// A relay over a store that writes every drop to `erasure_log` before the store deletes
+    /// anything ([`erasure_log`]).
+    pub fn with_erasure_log(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        erasure_log: Option<ErasureLog>,
+    ) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::new());
         Arc::new(Relay {
-            store,
+            store: Arc::new(Metered { inner: store, metrics: Arc::clone(&metrics) }),
             limits,
             devices: Mutex::new(Buckets::new(limits.max_buckets)),
             addresses: Mutex::new(Buckets::new(limits.max_buckets)),
+            metrics,
+            erasure_log: erasure_log.map(Arc::new),
         })
+    }
+
+    /// What the relay has counted, in the Prometheus text format ([`metrics`]).
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode(self.store.pool())
     }
 
     fn allow_device(&self, vault: Id, device: Id) -> bool {
@@ -189,6 +217,7 @@ pub fn router(relay: Arc<Relay>) -> Router {
     let limits = relay.limits;
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/v1/vaults/{vault}/devices", post(enroll))
         .route("/v1/vaults/{vault}/devices/{device}", delete(revoke))
         .route("/v1/vaults/{vault}/bundles", post(push).get(pull))
@@ -197,12 +226,53 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .route("/v1/vaults/{vault}/invites/{invite}/claim", post(claim))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.max_body))
-        .layer(middleware::from_fn_with_state(limits, read_body))
+        .layer(middleware::from_fn_with_state(Arc::clone(&relay), read_body))
         .layer(middleware::from_fn_with_state(limits.max_body, refuse_oversized))
         .layer(middleware::from_fn_with_state(Arc::clone(&relay), limit_address))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(Arc::clone(&relay), observe))
         .with_state(relay)
 }
+
+/// The Prometheus endpoint, `GET /metrics`, for a listener of its own (`--metrics-listen`):
+/// what it tells (request rates, refusals, storage latency) is for the operator, not for
+/// whoever can reach the API.
+pub fn metrics_router(relay: Arc<Relay>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(relay): State<Arc<Relay>>| async move {
+                ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], relay.metrics_text())
+            }),
+        )
+        .with_state(relay)
+}
+
+/// Counts every answer: by route template, method and status, its time, its body's bytes,
+/// and for a refusal its error code.
+async fn observe(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    let m = &relay.metrics;
+    m.request(&route, method.as_str(), res.status().as_u16(), start.elapsed().as_secs_f64());
+    if let Some(Refusal(code)) = res.extensions().get::<Refusal>() {
+        m.refusal(code);
+    }
+    if let Some(n) = axum::body::HttpBody::size_hint(res.body()).exact() {
+        m.sent(n);
+    }
+    res
+}
+
+/// The error code of a refusal, attached to its response for [`observe`].
+#[derive(Debug, Clone, Copy)]
+struct Refusal(&'static str);
 
 async fn not_found() -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into())
@@ -262,8 +332,9 @@ async fn json_errors(req: Request, next: Next) -> Response {
 /// (else 408 and the connection closes) and up to [`Limits::max_body`] bytes however it is
 /// framed (a chunked body over the limit gets the same JSON 413 as a declared one; the rest of
 /// it is read and discarded first, as [`refuse_oversized`] does).
-async fn read_body(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+async fn read_body(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> Response {
     use http_body_util::BodyExt;
+    let limits = relay.limits;
     let (parts, mut body) = req.into_parts();
     let mut bytes = Vec::new();
     let read = async {
@@ -279,7 +350,10 @@ async fn read_body(State(limits): State<Limits>, req: Request, next: Next) -> Re
         Ok(())
     };
     match tokio::time::timeout(limits.body_timeout, read).await {
-        Ok(Ok(())) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(Ok(())) => {
+            relay.metrics.received(bytes.len());
+            next.run(Request::from_parts(parts, Body::from(bytes))).await
+        }
         Ok(Err(true)) => {
             let drain = limits.max_body.saturating_mul(DRAIN_FACTOR as usize);
             let _ = tokio::time::timeout(DRAIN_TIME, discard_up_to(body, drain)).await;
@@ -357,7 +431,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1, "message": self.2 }))).into_response()
+        let mut r = (self.0, Json(serde_json::json!({ "error": self.1, "message": self.2 })))
+            .into_response();
+        r.extensions_mut().insert(Refusal(self.1));
+        r
     }
 }
 
@@ -490,6 +567,27 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// Ready when the store answers and is at this relay's schema version (a readiness probe:
+/// the load balancer sends requests only to instances that are).
+async fn ready(State(relay): State<Arc<Relay>>) -> Response {
+    match relay.store.schema_version().await {
+        Ok(v) if v == SCHEMA_VERSION => {
+            Json(serde_json::json!({ "status": "ready", "schema": v })).into_response()
+        }
+        Ok(v) => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the store is at schema {v}, this relay needs {SCHEMA_VERSION}"),
+        )
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "storage unavailable".into())
+                .into_response()
+        }
+    }
+}
+
 async fn enroll(
     State(relay): State<Arc<Relay>>,
     Path(vault): Path<String>,
@@ -601,6 +699,7 @@ async fn push(
     check_quota(&relay, vault, bundles.iter().map(|b| b.bytes.len()).sum()).await?;
     let n = bundles.len();
     let new = relay.store.push(vault, bundles).await?;
+    relay.metrics.stored(new);
     tracing::debug!(vault = %hex::encode(vault), bundles = n, new, "push");
     Ok(Json(serde_json::json!({ "stored": new })))
 }
@@ -627,6 +726,7 @@ async fn pull(
     let limit = q.limit.unwrap_or(200).clamp(1, relay.limits.max_page);
     let (items, remaining, head) =
         relay.store.pull(vault, since, limit, relay.limits.max_page_bytes).await?;
+    relay.metrics.served(items.len() as u64);
     let page = Page {
         items: items
             .into_iter()
@@ -676,7 +776,15 @@ async fn drops(
     let vault = parse_id(&vault, "vault")?;
     authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
     let keys = wire::decode_key_ids(&body, 10_000).map_err(|e| ApiError::bad(e.to_string()))?;
-    let n = relay.store.drop_keys(vault, keys.iter().map(|k| *k.as_bytes()).collect()).await?;
+    let keys: Vec<Id> = keys.iter().map(|k| *k.as_bytes()).collect();
+    if let Some(log) = &relay.erasure_log {
+        // Written ahead: a store restored from an older backup gets this drop again.
+        log.record(vault, &keys).await.map_err(|e| {
+            tracing::error!(error = %e, "erasure log write failed");
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, "storage", "storage unavailable".into())
+        })?;
+    }
+    let n = relay.store.drop_keys(vault, keys).await?;
     tracing::info!(vault = %hex::encode(vault), dropped = n, "erased keys dropped");
     Ok(Json(serde_json::json!({ "dropped": n })))
 }

@@ -1,133 +1,39 @@
 //! `mend-relay`: run the relay.
 //!
 //! ```text
-//! mend-relay [--listen ADDR] [--storage sqlite://PATH | postgres://...] [--max-connections N]
-//!            [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS]
-//!            [--address-rate N] [--open-registration] [--vault-quota BYTES] [--max-devices N]
+//! mend-relay [serve] [--config FILE] [--listen ADDR] [--storage sqlite://PATH | postgres://...]
+//!            [--max-connections N] [--connection-limit N] [--header-timeout SECS]
+//!            [--body-timeout SECS] [--address-rate N] [--open-registration]
+//!            [--vault-quota BYTES] [--max-devices N] [--metrics-listen ADDR] [--log FILTER]
+//!            [--log-format text|json] [--erasure-log PATH] [--tls-cert PEM --tls-key PEM]
 //! mend-relay issue-token [--storage ...]
+//! mend-relay backup --to FILE [--storage sqlite://PATH]
+//! mend-relay restored [--storage ...] [--erasure-log PATH]
 //! ```
-//! `issue-token` records a new registration token in the store and prints it: the operator gives
-//! it to one practice, whose first device presents it to register the vault. Without
-//! `--open-registration` (`MEND_RELAY_OPEN_REGISTRATION=1`, for a solo therapist's own relay)
-//! no vault registers without one. `--vault-quota` (`MEND_RELAY_VAULT_QUOTA`, default 4 GiB)
-//! bounds the bytes one vault stores; `--max-devices` (`MEND_RELAY_MAX_DEVICES`, default 100)
-//! the devices it enrolls.
+//! Every setting can also come from a TOML file (`--config`, `MEND_RELAY_CONFIG`) or a
+//! `MEND_RELAY_*` variable; flags override the environment, which overrides the file
+//! (`mend_relay::config`; relay/README.md lists them all).
 //!
-//! Flags override the environment (`MEND_RELAY_LISTEN`, `MEND_RELAY_STORAGE`,
-//! `MEND_RELAY_MAX_CONNECTIONS` — the PostgreSQL pool —, `MEND_RELAY_CONNECTION_LIMIT` — client
-//! connections served at once, default 1024 —, `MEND_RELAY_HEADER_TIMEOUT`, default 15 s,
-//! `MEND_RELAY_BODY_TIMEOUT`, default 120 s, `MEND_RELAY_ADDRESS_RATE`, requests per second per
-//! network address, default 1000, 0 for none); logs go to stderr, filtered by `MEND_RELAY_LOG`
-//! (default `info`). Prints `listening on ADDR` once ready; stops gracefully on SIGTERM or
-//! Ctrl-C.
+//! `issue-token` records a new registration token in the store and prints it: the operator gives
+//! it to one practice, whose first device presents it to register the vault. `backup` writes a
+//! consistent copy of a SQLite store while the relay runs (PostgreSQL: `pg_dump`); `restored`,
+//! run once on a store restored from a backup, moves every vault's sequence numbers past any a
+//! device may have pulled. With an erasure log, every start (and `restored`) re-applies it to the
+//! store first, so a restored backup loses the data erased after it was taken. Logs go to stderr; prints `listening on ADDR` once ready
+//! (and `metrics on ADDR` for the Prometheus listener); stops gracefully on SIGTERM or Ctrl-C.
 
 use std::sync::Arc;
 
+use mend_relay::config::{self, Command, Config, LogFormat};
+use mend_relay::erasure_log::ErasureLog;
 use mend_relay::store::postgres::PostgresStore;
 use mend_relay::store::sqlite::SqliteStore;
 use mend_relay::store::Store;
-use mend_relay::{serve, Limits, Relay};
+use mend_relay::{metrics_router, serve, serve_tls, Relay};
 
-struct Config {
-    issue_token: bool,
-    listen: String,
-    storage: String,
-    max_connections: usize,
-    limits: Limits,
-}
-
-/// Requests per second one network address may sustain, with a burst of three seconds' worth;
-/// 0 turns the per-address bucket off (behind a load balancer that is every request's address).
-fn set_address_rate(limits: &mut Limits, per_sec: f64) {
-    let per_sec = if per_sec > 0.0 { per_sec } else { f64::INFINITY };
-    limits.address_per_sec = per_sec;
-    limits.address_burst = per_sec * 3.0;
-}
-
-fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
-fn config() -> Result<Config, String> {
-    let mut c = Config {
-        issue_token: false,
-        listen: std::env::var("MEND_RELAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into()),
-        storage: std::env::var("MEND_RELAY_STORAGE")
-            .unwrap_or_else(|_| "sqlite://mend-relay.db".into()),
-        max_connections: std::env::var("MEND_RELAY_MAX_CONNECTIONS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(16),
-        limits: Limits::default(),
-    };
-    if let Some(n) = env_number("MEND_RELAY_CONNECTION_LIMIT") {
-        c.limits.connection_limit = n;
-    }
-    if let Some(s) = env_number("MEND_RELAY_HEADER_TIMEOUT") {
-        c.limits.header_timeout = std::time::Duration::from_secs(s);
-    }
-    if let Some(s) = env_number("MEND_RELAY_BODY_TIMEOUT") {
-        c.limits.body_timeout = std::time::Duration::from_secs(s);
-    }
-    if let Some(r) = env_number("MEND_RELAY_ADDRESS_RATE") {
-        set_address_rate(&mut c.limits, r);
-    }
-    if let Some(n) = env_number::<u8>("MEND_RELAY_OPEN_REGISTRATION") {
-        c.limits.open_registration = n != 0;
-    }
-    if let Some(n) = env_number("MEND_RELAY_VAULT_QUOTA") {
-        c.limits.vault_quota = n;
-    }
-    if let Some(n) = env_number("MEND_RELAY_MAX_DEVICES") {
-        c.limits.max_devices = n;
-    }
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().map(String::as_str) == Some("issue-token") {
-        args.next();
-        c.issue_token = true;
-    }
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--listen" => c.listen = value()?,
-            "--storage" => c.storage = value()?,
-            "--max-connections" => {
-                c.max_connections = value()?.parse().map_err(|_| "--max-connections takes a number")?
-            }
-            "--connection-limit" => {
-                c.limits.connection_limit =
-                    value()?.parse().map_err(|_| "--connection-limit takes a number")?
-            }
-            "--header-timeout" => {
-                c.limits.header_timeout = std::time::Duration::from_secs(
-                    value()?.parse().map_err(|_| "--header-timeout takes seconds")?,
-                )
-            }
-            "--body-timeout" => {
-                c.limits.body_timeout = std::time::Duration::from_secs(
-                    value()?.parse().map_err(|_| "--body-timeout takes seconds")?,
-                )
-            }
-            "--address-rate" => set_address_rate(
-                &mut c.limits,
-                value()?.parse().map_err(|_| "--address-rate takes requests per second")?,
-            ),
-            "--open-registration" => c.limits.open_registration = true,
-            "--vault-quota" => {
-                c.limits.vault_quota = value()?.parse().map_err(|_| "--vault-quota takes bytes")?
-            }
-            "--max-devices" => {
-                c.limits.max_devices =
-                    value()?.parse().map_err(|_| "--max-devices takes a number")?
-            }
-            "--help" | "-h" => {
-                return Err("usage: mend-relay [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N] [--open-registration] [--vault-quota BYTES] [--max-devices N]\n       mend-relay issue-token [--storage sqlite://PATH|postgres://URL]".into())
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(c)
-}
+/// How far `restored` moves each vault's sequence: more than any vault pushes between a backup
+/// and its restore (four billion bundles), and 2^31 restores before an `i64` runs out.
+const RESTORE_GAP: i64 = 1 << 32;
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -148,32 +54,64 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+fn init_logs(c: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&c.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match c.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MEND_RELAY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run().await {
+    let c = match config::resolve(
+        std::env::args().skip(1),
+        |k| std::env::var(k).ok(),
+        |p| std::fs::read_to_string(p),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mend-relay: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logs(&c);
+    if let Err(e) = run(c).await {
+        tracing::error!(error = %e, "mend-relay stopped");
         eprintln!("mend-relay: {e}");
         std::process::exit(2);
     }
 }
 
-async fn run() -> Result<(), String> {
-    let c = config()?;
-    let store: Arc<dyn Store> = if let Some(path) = c.storage.strip_prefix("sqlite://") {
-        Arc::new(SqliteStore::open(std::path::Path::new(path)).map_err(|e| e.to_string())?)
-    } else if c.storage.starts_with("postgres://") || c.storage.starts_with("postgresql://") {
-        Arc::new(PostgresStore::connect(&c.storage, c.max_connections).map_err(|e| e.to_string())?)
-    } else {
-        return Err("--storage must start with sqlite:// or postgres://".into());
+async fn run(c: Config) -> Result<(), String> {
+    let sqlite = c
+        .storage
+        .strip_prefix("sqlite://")
+        .map(|p| SqliteStore::open(std::path::Path::new(p)).map_err(|e| e.to_string()));
+    let store: Arc<dyn Store> = match sqlite {
+        Some(s) => {
+            let s = s?;
+            if let Command::Backup { to } = &c.command {
+                s.backup_to(to).await.map_err(|e| format!("backup: {e}"))?;
+                tracing::info!(to = %to.display(), "backup written");
+                return Ok(());
+            }
+            Arc::new(s)
+        }
+        None if c.storage.starts_with("postgres://") || c.storage.starts_with("postgresql://") => {
+            if matches!(c.command, Command::Backup { .. }) {
+                return Err("back up a PostgreSQL store with pg_dump (relay/README.md)".into());
+            }
+            Arc::new(
+                PostgresStore::connect(&c.storage, c.max_connections).map_err(|e| e.to_string())?,
+            )
+        }
+        None => return Err("--storage must start with sqlite:// or postgres://".into()),
     };
     store.migrate().await.map_err(|e| e.to_string())?;
-    if c.issue_token {
+    if c.command == Command::IssueToken {
         let token = mend_relay::new_token();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -184,11 +122,56 @@ async fn run() -> Result<(), String> {
         println!("{token}");
         return Ok(());
     }
+    let erasure_log = match &c.erasure_log {
+        Some(path) => {
+            let (keys, dropped) =
+                ErasureLog::reapply(path, store.as_ref()).await.map_err(|e| e.to_string())?;
+            tracing::info!(keys, dropped, "erasure log re-applied");
+            Some(ErasureLog::open(path).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    if c.command == Command::Restored {
+        let vaults = store.advance_sequences(RESTORE_GAP).await.map_err(|e| e.to_string())?;
+        tracing::info!(vaults, "sequence numbers moved on after a restore");
+        return Ok(());
+    }
+    let tls = match &c.tls {
+        Some((cert, key)) => Some(mend_relay::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let relay = Relay::with_erasure_log(store, c.limits, erasure_log);
     let listener = tokio::net::TcpListener::bind(&c.listen)
         .await
         .map_err(|e| format!("bind {}: {e}", c.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(%addr, storage = if c.storage.starts_with("sqlite") { "sqlite" } else { "postgres" }, "relay ready");
-    println!("listening on {addr}");
-    serve(listener, Relay::new(store, c.limits), shutdown_signal()).await.map_err(|e| e.to_string())
+    let metrics = match &c.metrics_listen {
+        Some(m) => {
+            Some(tokio::net::TcpListener::bind(m).await.map_err(|e| format!("bind {m}: {e}"))?)
+        }
+        None => None,
+    };
+    let storage = if c.storage.starts_with("sqlite") { "sqlite" } else { "postgres" };
+    tracing::info!(%addr, storage, tls = tls.is_some(), "relay ready");
+    // Whoever started the relay may have stopped reading its output: not a reason to stop.
+    let say = |line: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    say(format!("listening on {addr}"));
+    if let Some(listener) = metrics {
+        say(format!("metrics on {}", listener.local_addr().map_err(|e| e.to_string())?));
+        let app = metrics_router(Arc::clone(&relay));
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
+    match tls {
+        Some(tls) => serve_tls(listener, relay, tls, shutdown_signal()).await,
+        None => serve(listener, relay, shutdown_signal()).await,
+    }
+    .map_err(|e| e.to_string())
 }

@@ -9,6 +9,9 @@
 //!   [`Limits::body_timeout`] gets a 408 and the connection is closed (the router's body reader,
 //!   so it holds however the router is served).
 //!
+//! - **TLS** ([`serve_tls`]): rustls, TLS 1.3 and 1.2, the handshake within the header read
+//!   timeout (a connection that stalls in it is dropped).
+//!
 //! Together they bound what slow-drip connections can hold: each is cut off after a timeout,
 //! and all of them together take at most the connection limit. Each connection's peer address
 //! is attached to its requests for the per-address rate limit.
@@ -38,7 +41,33 @@ pub async fn serve<F>(listener: TcpListener, relay: Arc<Relay>, shutdown: F) -> 
 where
     F: Future<Output = ()> + Send,
 {
+    serve_with(listener, relay, None, shutdown).await
+}
+
+/// Like [`serve`], over TLS with `tls` ([`crate::tls::server_config`]).
+pub async fn serve_tls<F>(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
+    serve_with(listener, relay, Some(tokio_rustls::TlsAcceptor::from(tls)), shutdown).await
+}
+
+async fn serve_with<F>(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
     let limits = relay.limits;
+    let metrics = Arc::clone(&relay.metrics);
     let app = router(relay);
     let permits = Arc::new(Semaphore::new(limits.connection_limit.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -70,12 +99,34 @@ where
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
         });
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
+        let service = TowerToHyperService::new(service);
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
+        let metrics = Arc::clone(&metrics);
+        metrics.connection_opened();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served = match tls {
+                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                Some(tls) => {
+                    match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let conn = http.serve_connection(TokioIo::new(stream), service);
+                            watcher.watch(conn).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            metrics.connection_closed();
             drop(permit);
         });
     }

@@ -129,6 +129,18 @@ async fn suite(s: Arc<dyn Store>) {
     s.register_vault(id(62), id(63), [63; 32], Some(t2)).await.unwrap();
     assert_eq!(s.usage(x).await.unwrap(), Usage { bytes: 0, devices: 1 });
 
+    // After a restore every vault's sequence moves on: the next push sorts after the old head
+    // plus the gap, and pages before it are unchanged.
+    let head = s.pull(v, 0, 1, ALL).await.unwrap().2;
+    let before = s.pull(v, 0, 1000, ALL).await.unwrap().0;
+    assert!(s.advance_sequences(1 << 32).await.unwrap() >= 3);
+    assert_eq!(s.pull(v, 0, 1000, ALL).await.unwrap().0, before);
+    assert_eq!(s.push(v, vec![bundle(9, 9, 10, 900)]).await.unwrap(), 1);
+    let (items, _, new_head) = s.pull(v, head, 10, ALL).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].0, head + (1 << 32) + 1);
+    assert_eq!(new_head, items[0].0);
+
     // Invites and replay memory.
     assert!(s.claim_invite(v, id(40)).await.unwrap());
     assert!(!s.claim_invite(v, id(40)).await.unwrap());

@@ -23,6 +23,10 @@ impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         match e {
             TransportError::InviteAlreadyClaimed => Error::InviteUsed,
+            TransportError::Insecure => Error::invalid(
+                "relay_url",
+                "must use https:// (plain http:// only to this device's loopback or a host the app allowed)",
+            ),
             other => Error::Transport(other.to_string()),
         }
     }
@@ -275,6 +279,8 @@ impl Vault {
     pub fn upload_snapshots(&self, transport: &dyn Transport) -> Result<u64> {
         let (vault, cursor, ids) = {
             let g = self.lock();
+            // Signed as this device even if the transport last carried another one's requests.
+            transport.bind_identity(g.device_id, &g.device_key);
             if Outbox::len(&g.conn)? > 0 || db::pending_size(&g.conn)?.0 > 0 {
                 return Err(Error::InvalidState("sync first: local changes are not pushed".into()));
             }

@@ -4,6 +4,13 @@
 //! ([`Transport::bind_identity`]); the bytes are carried by an [`HttpClient`] — `ureq` by default,
 //! or the platform's own stack (URLSession, OkHttp) through the bindings, which then never see a
 //! key. Status codes map to [`TransportError`]s; response bodies are decoded with bounds.
+//!
+//! Plain `http://` is refused ([`TransportError::Insecure`], a validation error for the app)
+//! unless the relay is on this device's loopback (`127.0.0.0/8`, `[::1]`, `localhost`) or the
+//! app allowed it for this transport ([`HttpTransport::allow_insecure_http`]) or for the host
+//! ([`allow_cleartext_host`], as Android's network security config does per domain): request
+//! signatures authenticate a device, but only TLS hides what a clinic's traffic looks like and
+//! keeps a network attacker from withholding or reordering it unseen.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,10 +39,33 @@ pub struct UreqClient(ureq::Agent);
 
 impl Default for UreqClient {
     fn default() -> Self {
+        Self::with_roots(ureq::tls::RootCerts::WebPki)
+    }
+}
+
+impl UreqClient {
+    /// A client that trusts only the certificates in `pem` as roots: a relay with a private
+    /// certificate authority, or a self-signed certificate the app pins. Errors if `pem` holds
+    /// no certificate.
+    pub fn with_root_certificates(pem: &[u8]) -> Result<Self, String> {
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err("no PEM certificate given".into());
+        }
+        Ok(Self::with_roots(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))))
+    }
+
+    fn with_roots(roots: ureq::tls::RootCerts) -> Self {
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(provider)
+            .root_certs(roots)
             .build();
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
@@ -54,6 +84,12 @@ fn failure(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(_) => "timed out".into(),
         ureq::Error::HostNotFound => "host not found".into(),
+        // rustls reports a certificate it does not trust inside an I/O error.
+        ureq::Error::Io(io)
+            if io.get_ref().is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some()) =>
+        {
+            "TLS failure".into()
+        }
         ureq::Error::Io(io) => io.kind().to_string(),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => "TLS failure".into(),
         ureq::Error::ConnectionFailed => "connection failed".into(),
@@ -93,6 +129,50 @@ pub struct HttpTransport {
     client: Box<dyn HttpClient>,
     identity: Mutex<Option<(DeviceId, DeviceKey)>>,
     registration: Option<String>,
+    insecure_allowed: bool,
+}
+
+/// Hosts the app allowed plain `http://` to, process-wide ([`allow_cleartext_host`]).
+static CLEARTEXT_HOSTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Allows plain `http://` relays at `host` (a name or an address, no port) for every transport
+/// in this process: a test network, or the Android emulator's alias of the computer's loopback
+/// (`10.0.2.2`). Call it only for a host the app's own configuration names; production relays
+/// are `https://`.
+pub fn allow_cleartext_host(host: &str) {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let mut hosts = CLEARTEXT_HOSTS.lock().unwrap_or_else(|p| p.into_inner());
+    if !hosts.contains(&host) {
+        hosts.push(host);
+    }
+}
+
+/// The host of an `http://` URL (lowercase, IPv6 without brackets), or `None` if it is not one.
+fn cleartext_host(url: &str) -> Option<String> {
+    let rest = url.get(..7).filter(|s| s.eq_ignore_ascii_case("http://")).map(|_| &url[7..])?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// Whether a request to `url` may go out: `https://`, or `http://` to loopback or to a host the
+/// app allowed.
+fn allowed_url(url: &str, allowed_here: bool) -> bool {
+    let Some(host) = cleartext_host(url) else {
+        return url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    };
+    if allowed_here || host == "localhost" {
+        return true;
+    }
+    if host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    CLEARTEXT_HOSTS.lock().unwrap_or_else(|p| p.into_inner()).contains(&host)
 }
 
 impl HttpTransport {
@@ -108,7 +188,15 @@ impl HttpTransport {
             client,
             identity: Mutex::new(None),
             registration: None,
+            insecure_allowed: false,
         }
+    }
+
+    /// Allows plain `http://` to a relay off this device's loopback, for this transport (a
+    /// test network). Without it such a relay is refused with [`TransportError::Insecure`].
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.insecure_allowed = true;
+        self
     }
 
     /// The registration token the relay's operator issued, sent when this device registers a
@@ -137,6 +225,9 @@ impl HttpTransport {
         body: &[u8],
         registration: Option<&str>,
     ) -> Result<Vec<u8>, TransportError> {
+        if !allowed_url(&self.base, self.insecure_allowed) {
+            return Err(TransportError::Insecure);
+        }
         let (device, sig, time) = {
             let id = self.identity.lock().unwrap_or_else(|p| p.into_inner());
             let Some((device, key)) = id.as_ref() else {
@@ -257,5 +348,80 @@ impl Transport for HttpTransport {
     fn revoke(&self, vault: &VaultId, device: &DeviceId) -> Result<(), TransportError> {
         self.call("DELETE", vault, format!("/v1/vaults/{vault}/devices/{device}"), &[])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Counts the requests that go out.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl HttpClient for Counting {
+        fn send(
+            &self,
+            _: &str,
+            _: &str,
+            _: &[(&str, String)],
+            _: &[u8],
+        ) -> Result<(u16, Vec<u8>), String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok((204, Vec::new()))
+        }
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_loopback_or_where_the_app_allowed_it() {
+        for ok in [
+            "https://relay.example",
+            "HTTPS://relay.example:8443/base",
+            "http://127.0.0.1:8787",
+            "http://127.3.4.5",
+            "http://[::1]:8787/",
+            "http://localhost:8787",
+            "http://LOCALHOST",
+        ] {
+            assert!(allowed_url(ok, false), "{ok}");
+        }
+        for refused in [
+            "http://relay.example",
+            "http://10.0.0.7:8787",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1@relay.example",
+            "http://[::2]:8787",
+            "ftp://127.0.0.1",
+            "relay.example",
+        ] {
+            assert!(!allowed_url(refused, false), "{refused}");
+        }
+        assert!(allowed_url("http://relay.example", true));
+        allow_cleartext_host("[fd00::7]");
+        assert!(allowed_url("http://[fd00::7]:8787", false));
+        assert!(!allowed_url("http://[fd00::8]:8787", false));
+    }
+
+    #[test]
+    fn an_insecure_relay_gets_no_request_and_a_validation_error() {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let key = DeviceKey::generate();
+        let (vault, device) = (VaultId::random(), DeviceId::random());
+        let t =
+            HttpTransport::with_client("http://relay.example", Box::new(Counting(sent.clone())));
+        t.bind_identity(device, &key);
+        assert_eq!(t.pull(&vault, 0, 10).unwrap_err(), TransportError::Insecure);
+        let err: crate::Error = TransportError::Insecure.into();
+        assert!(matches!(err, crate::Error::Validation { ref field, .. } if field == "relay_url"));
+        assert_eq!(sent.load(Ordering::SeqCst), 0, "a request went out in clear text");
+        let t =
+            HttpTransport::with_client("http://relay.example", Box::new(Counting(sent.clone())))
+                .allow_insecure_http();
+        t.bind_identity(device, &key);
+        let _ = t.pull(&vault, 0, 10);
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
     }
 }

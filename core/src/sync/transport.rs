@@ -38,6 +38,10 @@ pub enum TransportError {
     /// The relay refused the request (bad input, unknown vault, revoked device).
     #[error("relay refused the request: {0}")]
     Refused(String),
+    /// The relay's address is plain `http://` off this device, which the app did not allow:
+    /// nothing was sent. Not worth a retry; the address needs `https://`.
+    #[error("the relay address must use https:// (plain http:// only to this device's loopback)")]
+    Insecure,
 }
 
 /// Moves bundles between a device and the relay.

@@ -62,6 +62,19 @@ pub struct Usage {
     pub devices: u64,
 }
 
+/// A database connection pool's state, for the relay's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Most connections the pool opens.
+    pub max: usize,
+    /// Connections open.
+    pub open: usize,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
 /// A pulled page: `(seq, bytes)` items, how many remain, the vault's highest sequence number.
 pub type Pulled = (Vec<(i64, Vec<u8>)>, u64, i64);
 
@@ -143,6 +156,12 @@ pub trait Store: Send + Sync + 'static {
     /// many were dropped.
     async fn drop_keys(&self, vault: Id, keys: Vec<Id>) -> StoreResult<u64>;
 
+    /// Moves every vault's next relay sequence number `by` further on; returns how many vaults
+    /// there are. Run once after restoring a backup (`mend-relay restored`): devices have pulled
+    /// up to sequence numbers the backup never saw, and what is pushed from then on must sort
+    /// after all of them, or those devices would never pull it.
+    async fn advance_sequences(&self, by: i64) -> StoreResult<u64>;
+
     /// Marks an invite used; `false` if it already was.
     async fn claim_invite(&self, vault: Id, invite: Id) -> StoreResult<bool>;
 
@@ -159,4 +178,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored byte string of a vault, for tests that prove the relay holds only ciphertext.
     async fn dump(&self, vault: Id) -> StoreResult<Vec<Vec<u8>>>;
+
+    /// The connection pool's state, if the store has a pool.
+    fn pool(&self) -> Option<PoolStatus> {
+        None
+    }
 }

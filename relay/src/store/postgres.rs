@@ -8,7 +8,8 @@ use tokio_postgres::NoTls;
 
 use super::NO_LABEL;
 use super::{
-    DeviceRow, Id, NewBundle, Pulled, Store, StoreError, StoreResult, Usage, SCHEMA_VERSION,
+    DeviceRow, Id, NewBundle, PoolStatus, Pulled, Store, StoreError, StoreResult, Usage,
+    SCHEMA_VERSION,
 };
 
 /// PostgreSQL-backed relay storage.
@@ -478,6 +479,14 @@ impl Store for PostgresStore {
         Ok(n)
     }
 
+    async fn advance_sequences(&self, by: i64) -> StoreResult<u64> {
+        let c = self.client().await?;
+        // The one statement that spans vaults (a multi-shard update on a distributed database).
+        c.execute("UPDATE vaults SET next_seq = next_seq + $1", &[&by.max(0)])
+            .await
+            .map_err(backend)
+    }
+
     async fn claim_invite(&self, vault: Id, invite: Id) -> StoreResult<bool> {
         let c = self.client().await?;
         Ok(c.execute(
@@ -521,5 +530,10 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        let s = self.pool.status();
+        Some(PoolStatus { max: s.max_size, open: s.size, idle: s.available, waiting: s.waiting })
     }
 }

@@ -116,6 +116,18 @@ impl SqliteStore {
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
+    /// Writes a consistent copy of the store to `to` (which must not exist) while the relay
+    /// keeps serving: `VACUUM INTO`, which reads one snapshot of the database and writes only
+    /// live rows, so pages of dropped bundles are not carried into the copy.
+    pub async fn backup_to(&self, to: &Path) -> StoreResult<()> {
+        if to.exists() {
+            return Err(StoreError::Backend("the backup file already exists".into()));
+        }
+        let to = to.to_str().ok_or(StoreError::Backend("the backup path is not UTF-8".into()))?;
+        let to = to.to_string();
+        self.run(move |c| c.execute("VACUUM INTO ?1", [to]).map(|_| ()).map_err(backend)).await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -428,6 +440,15 @@ impl Store for SqliteStore {
                 tracing::warn!("write-ahead log busy after a drop; checkpoint deferred");
             }
             Ok(n)
+        })
+        .await
+    }
+
+    async fn advance_sequences(&self, by: i64) -> StoreResult<u64> {
+        self.run(move |c| {
+            c.execute("UPDATE vaults SET next_seq = next_seq + ?1", [by.max(0)])
+                .map(|n| n as u64)
+                .map_err(backend)
         })
         .await
     }

@@ -19,6 +19,8 @@ pub struct Running {
     pub url: String,
     /// The store it serves.
     pub store: Arc<dyn Store>,
+    /// The relay itself (its metrics).
+    pub relay: Arc<Relay>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,6 +41,8 @@ pub fn serve(store: Arc<dyn Store>, limits: Limits) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let s = Arc::clone(&store);
+    let relay = Relay::new(Arc::clone(&store), limits);
+    let r = Arc::clone(&relay);
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -49,7 +53,7 @@ pub fn serve(store: Arc<dyn Store>, limits: Limits) -> Running {
             s.migrate().await.expect("migrate the store");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addr_tx.send(listener.local_addr().expect("local address")).expect("report address");
-            mend_relay::serve(listener, Relay::new(s, limits), async {
+            mend_relay::serve(listener, r, async {
                 let _ = stop_rx.await;
             })
             .await
@@ -57,7 +61,13 @@ pub fn serve(store: Arc<dyn Store>, limits: Limits) -> Running {
         });
     });
     let addr = addr_rx.recv().expect("the relay started");
-    Running { url: format!("http://{addr}"), store, stop: Some(stop_tx), thread: Some(thread) }
+    Running {
+        url: format!("http://{addr}"),
+        store,
+        relay,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
 }
 
 /// A SQLite store in `dir` (`relay.db`).
@@ -190,6 +200,7 @@ pub struct RelayProcess {
     pub url: String,
     storage: String,
     port: u16,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -202,10 +213,16 @@ impl RelayProcess {
 
     /// Starts the binary on `storage` (`sqlite://PATH` or `postgres://URL`) and `port`.
     pub fn start_storage(storage: &str, port: u16) -> RelayProcess {
+        RelayProcess::start_with(storage, port, &[])
+    }
+
+    /// Starts the binary on `storage` and `port` with more flags (kept for restarts).
+    pub fn start_with(storage: &str, port: u16, args: &[&str]) -> RelayProcess {
         let mut p = RelayProcess {
             url: format!("http://127.0.0.1:{port}"),
             storage: storage.to_owned(),
             port,
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         p.restart();
@@ -231,6 +248,7 @@ impl RelayProcess {
             .args(["--listen", &format!("127.0.0.1:{}", self.port), "--storage", &self.storage])
             // A solo therapist's relay: vaults register without an operator's token.
             .arg("--open-registration")
+            .args(&self.args)
             .env("MEND_RELAY_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -11,6 +11,7 @@ import org.mend.core.MendException
 import org.mend.core.SyncListener
 import org.mend.core.SyncReport
 import org.mend.core.Vault
+import org.mend.core.allowCleartextRelayHost
 
 /** How a notebook reaches its relay: the two calls that need one. The app uses [HttpRelay];
  *  tests and demos use [InMemoryRelayConnection]. Both calls block; call them off the main thread. */
@@ -33,6 +34,12 @@ class InMemoryRelayConnection(private val relay: InMemoryRelay) : RelayConnectio
 /** A `mend-relay` at [address], reached through [sender] (the app's HTTP stack). Mend builds and
  *  signs every request; the sender only carries bytes. */
 class HttpRelay(val address: RelayAddress, private val sender: HttpSender = UrlConnectionHttpSender()) : RelayConnection {
+    init {
+        // RelayAddress lets plain http through for the emulator's alias of the computer's
+        // loopback; Mend refuses http:// off loopback unless the app allows the host.
+        if (address.url.startsWith("http://10.0.2.2")) allowCleartextRelayHost("10.0.2.2")
+    }
+
     override fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncHttp(address.url, sender, listener)
 
     override fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
