@@ -2,7 +2,7 @@
 # Checks the deployment examples in deploy/ as far as this machine can: the systemd unit with
 # systemd-analyze (against the built binary), the compose file's structure (PyYAML), and that the
 # Dockerfile builds what the workspace builds. No container runtime runs here, so the image and
-# the compose stack are not built or started (relay/README.md, Deploy). deploy/relay.toml is
+# the compose stack are not built or started (deploy/README.md). deploy/relay.toml is
 # parsed by the relay's own config reader in its unit tests. Usage: bash scripts/deploy-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

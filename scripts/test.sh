@@ -24,6 +24,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+echo "== the fuzz workspace's lock file is current (it shares the relay's dependencies)"
+cargo tree --manifest-path fuzz/Cargo.toml --locked --target x86_64-unknown-linux-gnu -q >/dev/null
+
 echo "== one copy of each crypto crate in the mobile library (DEPENDENCIES.md)"
 bash scripts/deps-check.sh
 

@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use mend_core::sync::http::{HttpClient, HttpTransport, UreqClient};
 use mend_core::sync::SyncOptions;
 use mend_core::*;
+use mend_relay::store::postgres::PostgresStore;
 use mend_relay::store::Store;
 use mend_relay::Limits;
-use mend_testkit::{note_pair_in, opts_with, postgres_store, serve, sqlite, Cluster};
+use mend_testkit::{
+    note_pair_in, opts_with, postgres_database, postgres_store, serve, sqlite, Cluster,
+};
 
 /// Records the latency of every request it carries.
 struct Timed {
@@ -47,7 +50,11 @@ struct Outcome {
     p99: Duration,
 }
 
-fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
+/// One relay per store handle (each with its own runtime, rate-limit buckets and connection
+/// pool, as separate processes on one database would have); device `j` talks to relay
+/// `j % stores.len()`.
+fn run(stores: Vec<Arc<dyn Store>>, vaults: usize, rounds: usize) -> Outcome {
+    let instances = stores.len();
     let limits = Limits {
         rate_burst: 1e9,
         rate_per_sec: 1e9,
@@ -56,19 +63,18 @@ fn run(store: Arc<dyn Store>, vaults: usize, rounds: usize) -> Outcome {
         open_registration: true,
         ..Limits::default()
     };
-    let relay = serve(store, limits);
-    let url = relay.url.clone();
+    let relays: Vec<_> = stores.into_iter().map(|s| serve(s, limits)).collect();
     let dir = tempfile::tempdir().unwrap();
     let samples = Arc::new(Mutex::new(Vec::new()));
-    let link = || {
+    let link = |j: usize| {
         HttpTransport::with_client(
-            &url,
+            &relays[j % instances].url,
             Box::new(Timed { inner: UreqClient::default(), samples: Arc::clone(&samples) }),
         )
     };
     let mut devices = Vec::new();
     for i in 0..vaults {
-        let (pt, tt) = (link(), link());
+        let (pt, tt) = (link(2 * i), link(2 * i + 1));
         let p = note_pair_in(dir.path(), i, opts_with(Durability::Normal), &pt, &tt);
         let (phone, tablet, n) = (p.phone, p.tablet, p.note);
         devices.push((phone, pt, n, format!("p{i}")));
@@ -135,7 +141,7 @@ fn main() {
     println!("| store | HTTP requests | requests/s | bundles pushed/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().unwrap();
-    report("SQLite", &run(sqlite(&dir), vaults, rounds));
+    report("SQLite", &run(vec![sqlite(&dir)], vaults, rounds));
 
     // The server of MEND_TEST_POSTGRES_URL, or a throwaway cluster (stopped when dropped).
     let mut cluster = None;
@@ -150,6 +156,10 @@ fn main() {
         },
     };
     // A fresh database of its own, so nothing else on the server is touched.
-    report("PostgreSQL", &run(postgres_store(&url, "mend_bench", 16), vaults, rounds));
+    report("PostgreSQL", &run(vec![postgres_store(&url, "mend_bench", 16)], vaults, rounds));
+    // Scale-out: two relay instances on one database, each with its own pool of 8.
+    let db = postgres_database(&url, "mend_bench");
+    let pool = || -> Arc<dyn Store> { Arc::new(PostgresStore::connect(&db, 8).unwrap()) };
+    report("PostgreSQL, 2 instances", &run(vec![pool(), pool()], vaults, rounds));
     drop(cluster);
 }

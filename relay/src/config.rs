@@ -51,6 +51,11 @@ pub struct Settings {
     pub body_timeout: Option<u64>,
     /// Requests per second per network address (default 1000; 0: no per-address limit).
     pub address_rate: Option<f64>,
+    /// Requests per second per device (default 100, burst three seconds' worth).
+    pub device_rate: Option<f64>,
+    /// How many relay instances share the load (default 1): each enforces its share of the
+    /// device and address rates, so a device spread over all of them gets no more in total.
+    pub instances: Option<u32>,
     /// Anyone may register a vault, without a registration token (default false).
     pub open_registration: Option<bool>,
     /// Bytes one vault may store (default 4 GiB).
@@ -82,6 +87,8 @@ impl Settings {
             header_timeout: self.header_timeout.or(lower.header_timeout),
             body_timeout: self.body_timeout.or(lower.body_timeout),
             address_rate: self.address_rate.or(lower.address_rate),
+            device_rate: self.device_rate.or(lower.device_rate),
+            instances: self.instances.or(lower.instances),
             open_registration: self.open_registration.or(lower.open_registration),
             vault_quota: self.vault_quota.or(lower.vault_quota),
             max_devices: self.max_devices.or(lower.max_devices),
@@ -107,6 +114,8 @@ impl Settings {
             "header_timeout" => self.header_timeout = num(name, value)?,
             "body_timeout" => self.body_timeout = num(name, value)?,
             "address_rate" => self.address_rate = num(name, value)?,
+            "device_rate" => self.device_rate = num(name, value)?,
+            "instances" => self.instances = num(name, value)?,
             "open_registration" => {
                 self.open_registration = Some(match value.trim() {
                     "1" | "true" | "yes" | "on" => true,
@@ -163,8 +172,31 @@ impl Settings {
     }
 }
 
+/// Refuses values that would quietly turn a protection off or stop every request.
+fn check(s: &Settings) -> Result<(), String> {
+    let positive = |v: Option<f64>| v.is_none_or(|v| v >= 0.0 && v.is_finite());
+    if !positive(s.address_rate) {
+        return Err("address_rate must be 0 (none) or a positive number".into());
+    }
+    if !positive(s.device_rate) || s.device_rate == Some(0.0) {
+        return Err("device_rate must be a positive number".into());
+    }
+    for (name, v) in [("header_timeout", s.header_timeout), ("body_timeout", s.body_timeout)] {
+        if v == Some(0) {
+            return Err(format!("{name} must be at least 1 second"));
+        }
+    }
+    let counts = [("max_connections", s.max_connections), ("connection_limit", s.connection_limit)];
+    for (name, v) in counts {
+        if v == Some(0) {
+            return Err(format!("{name} must be at least 1"));
+        }
+    }
+    Ok(())
+}
+
 /// Every setting's name, as the file spells it.
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 18] = [
     "listen",
     "storage",
     "max_connections",
@@ -172,6 +204,8 @@ const NAMES: [&str; 16] = [
     "header_timeout",
     "body_timeout",
     "address_rate",
+    "device_rate",
+    "instances",
     "open_registration",
     "vault_quota",
     "max_devices",
@@ -226,7 +260,7 @@ pub struct Config {
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: mend-relay [serve] [--config FILE] [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N] [--open-registration] [--vault-quota BYTES] [--max-devices N] [--metrics-listen ADDR] [--log FILTER] [--log-format text|json] [--erasure-log PATH] [--tls-cert PEM --tls-key PEM]
+pub const USAGE: &str = "usage: mend-relay [serve] [--config FILE] [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N] [--device-rate N] [--instances N] [--open-registration] [--vault-quota BYTES] [--max-devices N] [--metrics-listen ADDR] [--log FILTER] [--log-format text|json] [--erasure-log PATH] [--tls-cert PEM --tls-key PEM]
        mend-relay issue-token [--config FILE] [--storage ...]
        mend-relay backup --to FILE [--config FILE] [--storage sqlite://PATH]
        mend-relay restored [--config FILE] [--storage ...] [--erasure-log PATH]";
@@ -246,7 +280,8 @@ pub fn resolve(
             "issue-token" => Command::IssueToken,
             "backup" => Command::Backup { to: PathBuf::new() },
             "restored" => Command::Restored,
-            other => return Err(format!("unknown command {other}\n{USAGE}")),
+            // Not echoed: a misplaced value may be a secret.
+            _ => return Err(format!("unknown command\n{USAGE}")),
         };
     }
     let mut flags = Settings::default();
@@ -255,15 +290,24 @@ pub fn resolve(
         if a == "--help" || a == "-h" {
             return Err(USAGE.into());
         }
-        let Some(name) = a.strip_prefix("--") else {
-            return Err(format!("unknown argument {a}"));
+        // Errors name the flag, never a value (`--storage=postgres://user:password@…`).
+        let Some(flag) = a.strip_prefix("--") else {
+            return Err("unexpected argument (not a --flag)".into());
         };
-        let name = name.replace('-', "_");
-        if name == "open_registration" {
+        let (flag, inline) = match flag.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let a = format!("--{flag}");
+        let name = flag.replace('-', "_");
+        if name == "open_registration" && inline.is_none() {
             flags.open_registration = Some(true);
             continue;
         }
-        let value = args.next().ok_or(format!("{a} needs a value"))?;
+        let value = match inline {
+            Some(v) => v,
+            None => args.next().ok_or(format!("{a} needs a value"))?,
+        };
         match (&mut command, name.as_str()) {
             (_, "config") => config_file = Some(PathBuf::from(value)),
             (Command::Backup { to }, "to") => *to = PathBuf::from(value),
@@ -278,7 +322,8 @@ pub fn resolve(
         return Err("backup needs --to FILE".into());
     }
     let env = Settings::from_env(&get)?;
-    let file = match config_file.or_else(|| get("MEND_RELAY_CONFIG").map(PathBuf::from)) {
+    let from_env = get("MEND_RELAY_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let file = match config_file.or(from_env) {
         Some(path) => {
             let text = read(&path).map_err(|e| format!("config {}: {e}", path.display()))?;
             Settings::from_toml(&text).map_err(|e| format!("config {}: {e}", path.display()))?
@@ -286,6 +331,7 @@ pub fn resolve(
         None => Settings::default(),
     };
     let s = flags.or(env).or(file);
+    check(&s)?;
     let mut limits = Limits::default();
     if let Some(n) = s.connection_limit {
         limits.connection_limit = n;
@@ -302,6 +348,15 @@ pub fn resolve(
         let per_sec = if r > 0.0 { r } else { f64::INFINITY };
         limits.address_per_sec = per_sec;
         limits.address_burst = per_sec * 3.0;
+    }
+    if let Some(r) = s.device_rate.filter(|r| *r > 0.0) {
+        limits.rate_per_sec = r;
+        limits.rate_burst = r * 3.0;
+    }
+    match s.instances {
+        Some(0) => return Err("instances must be at least 1".into()),
+        Some(n) => limits = limits.shared_by(n),
+        None => {}
     }
     if let Some(b) = s.open_registration {
         limits.open_registration = b;
@@ -383,6 +438,20 @@ mod tests {
         let e = resolve(args(&[]), env, no_file).unwrap_err();
         assert!(e.contains("MEND_RELAY_MAX_DEVICES") && !e.contains("secret-ish"), "{e}");
         assert!(resolve(args(&["--bogus", "1"]), none, no_file).is_err());
+        let e = resolve(args(&["--storag=postgres://u:hunter2@db/m"]), none, no_file).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = resolve(args(&["postgres://u:hunter2@db/m"]), none, no_file).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        for bad in [
+            &["--address-rate", "-1"][..],
+            &["--address-rate", "NaN"],
+            &["--device-rate", "0"],
+            &["--header-timeout", "0"],
+            &["--max-connections", "0"],
+            &["--instances", "0"],
+        ] {
+            assert!(resolve(args(bad), none, no_file).is_err(), "{bad:?}");
+        }
         assert!(resolve(args(&["backup"]), none, no_file).is_err());
     }
 
@@ -406,5 +475,13 @@ mod tests {
         let c =
             resolve(args(&["--open-registration", "--address-rate", "0"]), none, no_file).unwrap();
         assert!(c.limits.open_registration && c.limits.address_per_sec.is_infinite());
+        // `--flag=value`, and a flag turning off what the file turned on.
+        let on = |_: &std::path::Path| Ok("open_registration = true\n".to_string());
+        let c = resolve(args(&["--config=x.toml", "--open-registration=false"]), none, on).unwrap();
+        assert!(!c.limits.open_registration);
+        // Two instances each enforce half of every rate.
+        let c = resolve(args(&["--device-rate", "10", "--instances", "2"]), none, no_file).unwrap();
+        assert_eq!((c.limits.rate_per_sec, c.limits.rate_burst), (5.0, 15.0));
+        assert_eq!(c.limits.address_per_sec, Limits::default().address_per_sec / 2.0);
     }
 }

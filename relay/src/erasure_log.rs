@@ -1,30 +1,87 @@
-//! The erasure log: every key id a drop erased, kept in a file outside the store, so a store
-//! restored from a backup taken before an erasure gets it again.
+//! The erasure log: what must survive a restore of the store from a backup, kept in a file
+//! outside it — every key id a drop erased, every device revoked, every invite claimed.
 //!
-//! A drop is written here (and flushed to disk) before the store deletes anything, and the relay
-//! re-applies the whole log every time it starts: bundles under an erased key that a restored
-//! backup brought back are deleted, and the tombstone that refuses them again is put back. The
-//! log holds only random ids (vault and key id, hex), never anything a device wrote.
+//! Each is written here (and flushed to disk) before the store changes, and the relay
+//! re-applies the whole log every time it starts (and in `mend-relay restored`): bundles under an
+//! erased key that a restored backup brought back are deleted and the tombstone that refuses
+//! them again is put back; a device revoked after the backup is revoked again; an invite claimed
+//! after it stays claimed. The log holds only random ids (hex), never anything a device wrote.
 //!
-//! Format: one line per key, `drop VAULT KEY\n` (32 hex digits each). A last line cut short by
-//! a crash (no newline) is ignored: its drop was never answered, so the device sends it again.
-//! Any other malformed line stops the relay from starting, rather than skipping an erasure.
+//! Format: one line per id, `drop VAULT KEY`, `revoke VAULT DEVICE` or `claim VAULT INVITE`
+//! (32 hex digits each). A last line cut short by a crash (no newline) is cut off when the log
+//! is opened: its request was never answered, so the device sends it again. A write that fails
+//! part way is cut off too, and the log then refuses further writes (the requests that need it
+//! get 503) rather than leave a torn line inside it. Any other malformed line stops the relay
+//! from starting, rather than skipping an erasure or a revocation.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::store::{Id, Store, NO_LABEL};
+
+/// One entry of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Bundles under a key id were dropped (an erased client).
+    Drop {
+        /// The vault.
+        vault: Id,
+        /// The key id.
+        key: Id,
+    },
+    /// A device was revoked.
+    Revoke {
+        /// The vault.
+        vault: Id,
+        /// The device.
+        device: Id,
+    },
+    /// An invite was claimed.
+    Claim {
+        /// The vault.
+        vault: Id,
+        /// The invite.
+        invite: Id,
+    },
+}
+
+impl Entry {
+    fn line(&self) -> String {
+        let (word, vault, id) = match self {
+            Entry::Drop { vault, key } => ("drop", vault, key),
+            Entry::Revoke { vault, device } => ("revoke", vault, device),
+            Entry::Claim { vault, invite } => ("claim", vault, invite),
+        };
+        format!("{word} {} {}\n", hex::encode(vault), hex::encode(id))
+    }
+
+    fn parse(line: &[u8]) -> Option<Entry> {
+        let mut w = std::str::from_utf8(line).ok()?.split(' ');
+        let (word, vault, id) = (w.next()?, id_from_hex(w.next()?)?, id_from_hex(w.next()?)?);
+        if w.next().is_some() {
+            return None;
+        }
+        match word {
+            "drop" => Some(Entry::Drop { vault, key: id }),
+            "revoke" => Some(Entry::Revoke { vault, device: id }),
+            "claim" => Some(Entry::Claim { vault, invite: id }),
+            _ => None,
+        }
+    }
+}
 
 /// An erasure log open for appending.
 pub struct ErasureLog {
     path: PathBuf,
     file: Mutex<File>,
+    broken: AtomicBool,
 }
 
-/// Why the erasure log could not be read or re-applied. Names a line number, never its bytes.
+/// Why the erasure log could not be read, written or re-applied. Names a line number, never
+/// its bytes.
 #[derive(Debug, thiserror::Error)]
 pub enum ErasureLogError {
     /// The file could not be opened, read or written.
@@ -35,7 +92,7 @@ pub enum ErasureLogError {
         /// What failed.
         error: std::io::Error,
     },
-    /// A complete line is not `drop VAULT KEY`.
+    /// A complete line is not an entry.
     #[error("erasure log {path}: line {line} is malformed")]
     Malformed {
         /// The log's path.
@@ -43,7 +100,13 @@ pub enum ErasureLogError {
         /// 1-based line number.
         line: usize,
     },
-    /// The store refused a drop.
+    /// An earlier write failed; the log takes no more until the relay restarts.
+    #[error("erasure log {path}: an earlier write failed; restart the relay")]
+    Broken {
+        /// The log's path.
+        path: String,
+    },
+    /// The store refused an entry.
     #[error("re-applying the erasure log: {0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -52,15 +115,31 @@ fn id_from_hex(s: &str) -> Option<Id> {
     hex::decode(s).ok()?.try_into().ok()
 }
 
+/// The length of `bytes` up to and including its last newline.
+fn complete_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
+}
+
 impl ErasureLog {
-    /// Opens (creating it if needed) the log at `path` for appending.
+    /// Opens (creating it if needed) the log at `path` for appending; a torn last line is cut
+    /// off first, so the next entry starts on a line of its own.
     pub fn open(path: &Path) -> Result<Self, ErasureLogError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|error| ErasureLogError::Io { path: path.display().to_string(), error })?;
-        Ok(ErasureLog { path: path.to_path_buf(), file: Mutex::new(file) })
+        let io = |error| ErasureLogError::Io { path: path.display().to_string(), error };
+        let existed = path.exists();
+        let file =
+            OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
+        let bytes = std::fs::read(path).map_err(io)?;
+        let keep = complete_len(&bytes);
+        if keep != bytes.len() {
+            file.set_len(keep as u64).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        if !existed {
+            // The new file's name is durable only once its directory is.
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Ok(ErasureLog { path: path.to_path_buf(), file: Mutex::new(file), broken: false.into() })
     }
 
     /// The log's path.
@@ -68,78 +147,87 @@ impl ErasureLog {
         &self.path
     }
 
-    /// Appends the drop of `keys` in `vault` in one write and flushes it to disk. The all-zero
-    /// key id, which no drop erases, is left out.
-    pub async fn record(self: &Arc<Self>, vault: Id, keys: &[Id]) -> Result<(), ErasureLogError> {
-        let mut lines = String::new();
-        for k in keys.iter().filter(|k| **k != NO_LABEL) {
-            lines.push_str(&format!("drop {} {}\n", hex::encode(vault), hex::encode(k)));
-        }
+    /// Appends `entries` in one write and flushes them to disk. Drops of the all-zero key id,
+    /// which no drop erases, are left out.
+    pub async fn record(self: &Arc<Self>, entries: Vec<Entry>) -> Result<(), ErasureLogError> {
+        let lines: String = entries
+            .iter()
+            .filter(|e| !matches!(e, Entry::Drop { key, .. } if *key == NO_LABEL))
+            .map(Entry::line)
+            .collect();
         if lines.is_empty() {
             return Ok(());
+        }
+        let path = || self.path.display().to_string();
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(ErasureLogError::Broken { path: path() });
         }
         let log = Arc::clone(self);
         let io = move || {
             let mut f = log.file.lock().unwrap_or_else(|p| p.into_inner());
-            f.write_all(lines.as_bytes())?;
-            f.sync_data()
+            let before = f.metadata()?.len();
+            let written = f.write_all(lines.as_bytes()).and_then(|()| f.sync_data());
+            if written.is_err() {
+                // Cut off whatever part of the lines made it, or stop taking writes.
+                if f.set_len(before).and_then(|()| f.sync_data()).is_err() {
+                    log.broken.store(true, Ordering::SeqCst);
+                }
+            }
+            written
         };
-        let path = || self.path.display().to_string();
         match tokio::task::spawn_blocking(io).await {
             Ok(r) => r.map_err(|error| ErasureLogError::Io { path: path(), error }),
-            Err(_) => Err(ErasureLogError::Io {
-                path: path(),
-                error: std::io::Error::other("the write was interrupted"),
-            }),
+            Err(_) => {
+                self.broken.store(true, Ordering::SeqCst);
+                Err(ErasureLogError::Broken { path: path() })
+            }
         }
     }
 
-    /// Every drop in the log at `path`, by vault (an absent file is an empty log).
-    pub fn read(path: &Path) -> Result<BTreeMap<Id, Vec<Id>>, ErasureLogError> {
+    /// Every entry in the log at `path`, in order (an absent file is an empty log).
+    pub fn read(path: &Path) -> Result<Vec<Entry>, ErasureLogError> {
         let p = || path.display().to_string();
         let text = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(error) => return Err(ErasureLogError::Io { path: p(), error }),
         };
-        let mut drops: BTreeMap<Id, Vec<Id>> = BTreeMap::new();
-        let complete = match text.iter().rposition(|b| *b == b'\n') {
-            Some(end) => &text[..=end],
-            None => &[][..],
-        };
+        let complete = &text[..complete_len(&text)];
+        let mut entries = Vec::new();
         for (i, line) in complete.split(|b| *b == b'\n').enumerate() {
             if line.is_empty() {
                 continue;
             }
-            let parsed = std::str::from_utf8(line).ok().and_then(|l| {
-                let mut w = l.split(' ');
-                match (w.next(), w.next(), w.next(), w.next()) {
-                    (Some("drop"), Some(v), Some(k), None) => {
-                        Some((id_from_hex(v)?, id_from_hex(k)?))
-                    }
-                    _ => None,
-                }
-            });
-            let Some((vault, key)) = parsed else {
-                return Err(ErasureLogError::Malformed { path: p(), line: i + 1 });
-            };
-            drops.entry(vault).or_default().push(key);
+            let entry = Entry::parse(line)
+                .ok_or_else(|| ErasureLogError::Malformed { path: p(), line: i + 1 })?;
+            entries.push(entry);
         }
-        Ok(drops)
+        Ok(entries)
     }
 
-    /// Re-applies every drop in the log at `path` to `store` (idempotent: a key already dropped
-    /// drops nothing). Returns how many keys the log names and how many bundles it dropped.
+    /// Re-applies every entry in the log at `path` to `store` (idempotent: a key already
+    /// dropped drops nothing, a device already revoked stays so). Returns how many entries the
+    /// log holds and how many bundles it dropped. A device revoked after the backup but enrolled
+    /// after it too is not in the restored store at all, so the relay does not know it (404).
     pub async fn reapply(path: &Path, store: &dyn Store) -> Result<(u64, u64), ErasureLogError> {
-        let drops = Self::read(path)?;
-        let (mut keys, mut dropped) = (0u64, 0u64);
-        for (vault, ks) in drops {
-            for chunk in ks.chunks(1000) {
-                keys += chunk.len() as u64;
+        let entries = Self::read(path)?;
+        let mut drops: std::collections::BTreeMap<Id, Vec<Id>> = Default::default();
+        for e in &entries {
+            match *e {
+                Entry::Drop { vault, key } => drops.entry(vault).or_default().push(key),
+                Entry::Revoke { vault, device } => store.revoke_device(vault, device).await?,
+                Entry::Claim { vault, invite } => {
+                    store.claim_invite(vault, invite).await?;
+                }
+            }
+        }
+        let mut dropped = 0u64;
+        for (vault, keys) in drops {
+            for chunk in keys.chunks(1000) {
                 dropped += store.drop_keys(vault, chunk.to_vec()).await?;
             }
         }
-        Ok((keys, dropped))
+        Ok((entries.len() as u64, dropped))
     }
 }
 
@@ -148,16 +236,22 @@ impl ErasureLog {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_torn_last_line_is_ignored_and_any_other_bad_line_refused() {
+    #[tokio::test]
+    async fn a_torn_last_line_is_cut_off_and_any_other_bad_line_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("erasures.log");
-        let (v, k) = ([1u8; 16], [2u8; 16]);
-        let good = format!("drop {} {}\n", hex::encode(v), hex::encode(k));
-        std::fs::write(&path, format!("{good}{good}drop 0102")).unwrap();
-        let read = ErasureLog::read(&path).unwrap();
-        assert_eq!(read.get(&v), Some(&vec![k, k]));
-        std::fs::write(&path, format!("{good}drop 01 02\n{good}")).unwrap();
+        let (v, k, d) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+        let drop = Entry::Drop { vault: v, key: k };
+        let revoke = Entry::Revoke { vault: v, device: d };
+        std::fs::write(&path, format!("{}{}drop 0102", drop.line(), revoke.line())).unwrap();
+        assert_eq!(ErasureLog::read(&path).unwrap(), vec![drop, revoke]);
+        // Opening cuts the torn line, so the next entry is a line of its own.
+        let log = Arc::new(ErasureLog::open(&path).unwrap());
+        log.record(vec![Entry::Claim { vault: v, invite: k }]).await.unwrap();
+        let all = ErasureLog::read(&path).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2], Entry::Claim { vault: v, invite: k });
+        std::fs::write(&path, format!("{}drop 01 02\n{}", drop.line(), drop.line())).unwrap();
         let err = ErasureLog::read(&path).unwrap_err();
         assert!(matches!(err, ErasureLogError::Malformed { line: 2, .. }), "{err}");
         assert!(ErasureLog::read(&dir.path().join("absent")).unwrap().is_empty());

@@ -38,9 +38,9 @@ use mend_core::sync::transport::{Page, PageItem};
 use mend_core::sync::wire;
 use serde::Deserialize;
 
-use erasure_log::ErasureLog;
+use erasure_log::{Entry, ErasureLog};
 use metrics::{Metered, Metrics};
-pub use serve::{serve, serve_tls};
+pub use serve::{serve, serve_metrics, serve_tls};
 use store::{Id, NewBundle, Store, StoreError, SCHEMA_VERSION};
 
 /// Limits on what a request may ask of the relay.
@@ -85,6 +85,22 @@ pub struct Limits {
     pub vault_quota: u64,
     /// Most devices one vault may enroll (revoked ones keep their place).
     pub max_devices: u64,
+}
+
+impl Limits {
+    /// The limits of one of `instances` relay instances behind one load balancer: each enforces
+    /// its share of every rate (devices and addresses, burst and refill), so a device whose
+    /// requests are spread over all of them gets no more in total than one relay would give it.
+    /// (One that reaches only some of them gets less: the limits hold as upper bounds.)
+    pub fn shared_by(mut self, instances: u32) -> Limits {
+        let n = f64::from(instances.max(1));
+        // A bucket holds at least one request, or nothing would ever pass.
+        self.rate_burst = (self.rate_burst / n).max(1.0);
+        self.rate_per_sec /= n;
+        self.address_burst = (self.address_burst / n).max(1.0);
+        self.address_per_sec /= n;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -637,9 +653,20 @@ async fn revoke(
     let vault = parse_id(&vault, "vault")?;
     let device = parse_id(&device, "device")?;
     authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
+    journal(&relay, vec![Entry::Revoke { vault, device }]).await?;
     relay.store.revoke_device(vault, device).await?;
     tracing::info!(vault = %hex::encode(vault), "device revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Writes `entries` to the erasure log, if the relay keeps one, before the store changes: a
+/// store restored from an older backup gets them again ([`erasure_log`]).
+async fn journal(relay: &Relay, entries: Vec<Entry>) -> ApiResult<()> {
+    let Some(log) = &relay.erasure_log else { return Ok(()) };
+    log.record(entries).await.map_err(|e| {
+        tracing::error!(error = %e, "erasure log write failed");
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "storage", "storage unavailable".into())
+    })
 }
 
 /// Refuses a request that would take the vault over its storage quota.
@@ -777,13 +804,7 @@ async fn drops(
     authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
     let keys = wire::decode_key_ids(&body, 10_000).map_err(|e| ApiError::bad(e.to_string()))?;
     let keys: Vec<Id> = keys.iter().map(|k| *k.as_bytes()).collect();
-    if let Some(log) = &relay.erasure_log {
-        // Written ahead: a store restored from an older backup gets this drop again.
-        log.record(vault, &keys).await.map_err(|e| {
-            tracing::error!(error = %e, "erasure log write failed");
-            ApiError(StatusCode::SERVICE_UNAVAILABLE, "storage", "storage unavailable".into())
-        })?;
-    }
+    journal(&relay, keys.iter().map(|&key| Entry::Drop { vault, key }).collect()).await?;
     let n = relay.store.drop_keys(vault, keys).await?;
     tracing::info!(vault = %hex::encode(vault), dropped = n, "erased keys dropped");
     Ok(Json(serde_json::json!({ "dropped": n })))
@@ -800,6 +821,7 @@ async fn claim(
     let vault = parse_id(&vault, "vault")?;
     let invite = parse_id(&invite, "invite")?;
     authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
+    journal(&relay, vec![Entry::Claim { vault, invite }]).await?;
     if relay.store.claim_invite(vault, invite).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -29,7 +29,7 @@ use mend_relay::erasure_log::ErasureLog;
 use mend_relay::store::postgres::PostgresStore;
 use mend_relay::store::sqlite::SqliteStore;
 use mend_relay::store::Store;
-use mend_relay::{metrics_router, serve, serve_tls, Relay};
+use mend_relay::{serve, serve_metrics, serve_tls, Relay};
 
 /// How far `restored` moves each vault's sequence: more than any vault pushes between a backup
 /// and its restore (four billion bundles), and 2^31 restores before an `i64` runs out.
@@ -54,8 +54,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Crates whose debug logs would carry stored bytes or ids (tokio-postgres logs each
+/// statement's parameters): kept at `info` unless the filter names them itself.
+const QUIET: [&str; 2] = ["tokio_postgres", "deadpool"];
+
 fn init_logs(c: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&c.log)
+    let mut directives = c.log.clone();
+    for krate in QUIET.iter().filter(|k| !c.log.contains(*k)) {
+        directives.push_str(&format!(",{krate}=info"));
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match c.log_format {
@@ -86,19 +94,20 @@ async fn main() {
 }
 
 async fn run(c: Config) -> Result<(), String> {
-    let sqlite = c
-        .storage
-        .strip_prefix("sqlite://")
-        .map(|p| SqliteStore::open(std::path::Path::new(p)).map_err(|e| e.to_string()));
+    let sqlite = c.storage.strip_prefix("sqlite://").map(std::path::Path::new);
     let store: Arc<dyn Store> = match sqlite {
-        Some(s) => {
-            let s = s?;
+        Some(path) => {
             if let Command::Backup { to } = &c.command {
+                // Of a store that exists: a mistyped path is an error, not an empty backup.
+                let s = SqliteStore::open_existing(path).map_err(|e| format!("backup: {e}"))?;
+                if s.schema_version().await.map_err(|e| format!("backup: {e}"))? == 0 {
+                    return Err("backup: the file is not a relay store".into());
+                }
                 s.backup_to(to).await.map_err(|e| format!("backup: {e}"))?;
-                tracing::info!(to = %to.display(), "backup written");
+                tracing::info!("backup written");
                 return Ok(());
             }
-            Arc::new(s)
+            Arc::new(SqliteStore::open(path).map_err(|e| e.to_string())?)
         }
         None if c.storage.starts_with("postgres://") || c.storage.starts_with("postgresql://") => {
             if matches!(c.command, Command::Backup { .. }) {
@@ -124,10 +133,19 @@ async fn run(c: Config) -> Result<(), String> {
     }
     let erasure_log = match &c.erasure_log {
         Some(path) => {
-            let (keys, dropped) =
+            let log = ErasureLog::open(path).map_err(|e| e.to_string())?;
+            let (entries, dropped) =
                 ErasureLog::reapply(path, store.as_ref()).await.map_err(|e| e.to_string())?;
-            tracing::info!(keys, dropped, "erasure log re-applied");
-            Some(ErasureLog::open(path).map_err(|e| e.to_string())?)
+            tracing::info!(entries, dropped, "erasure log re-applied");
+            if dropped > 0 && c.command != Command::Restored {
+                // Bundles under keys the log had dropped: the store is older than the log.
+                tracing::warn!(
+                    dropped,
+                    "the store held erased bundles again: if it was restored from a backup, stop \
+                     the relay and run `mend-relay restored` once"
+                );
+            }
+            Some(log)
         }
         None => None,
     };
@@ -162,9 +180,10 @@ async fn run(c: Config) -> Result<(), String> {
     say(format!("listening on {addr}"));
     if let Some(listener) = metrics {
         say(format!("metrics on {}", listener.local_addr().map_err(|e| e.to_string())?));
-        let app = metrics_router(Arc::clone(&relay));
+        let relay = Arc::clone(&relay);
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            // Ends with the process: the API's graceful shutdown is what matters.
+            if let Err(e) = serve_metrics(listener, relay, std::future::pending()).await {
                 tracing::error!(error = %e, "metrics listener stopped");
             }
         });

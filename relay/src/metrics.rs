@@ -30,8 +30,15 @@ use crate::store::{DeviceRow, Id, NewBundle, PoolStatus, Pulled, Store, StoreRes
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
-    method: String,
+    method: &'static str,
     status: u16,
+}
+
+/// A method as a label: the standard ones by name, any other (an extension method, which anyone
+/// can make up) as `other`, so requests cannot create series without bound.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -124,7 +131,7 @@ impl Metrics {
         let route = route.to_string();
         self.request_seconds.get_or_create(&RouteLabels { route: route.clone() }).observe(seconds);
         self.requests
-            .get_or_create(&RequestLabels { route, method: method.to_string(), status })
+            .get_or_create(&RequestLabels { route, method: method_label(method), status })
             .inc();
     }
 
@@ -148,12 +155,10 @@ impl Metrics {
         self.served.inc_by(bundles);
     }
 
-    pub(crate) fn connection_opened(&self) {
+    /// Counts a connection open until the guard is dropped (however its task ends).
+    pub(crate) fn connection(self: &Arc<Self>) -> ConnectionGuard {
         self.connections.inc();
-    }
-
-    pub(crate) fn connection_closed(&self) {
-        self.connections.dec();
+        ConnectionGuard(Arc::clone(self))
     }
 
     /// The exposition: the pool gauges read now, everything else as counted.
@@ -171,6 +176,15 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// One open connection, counted in [`Metrics`] while it lives.
+pub(crate) struct ConnectionGuard(Arc<Metrics>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections.dec();
     }
 }
 
@@ -193,7 +207,8 @@ impl Metered {
         let r = call.await;
         let labels = OpLabels { op };
         self.metrics.store_seconds.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
-        if r.is_err() {
+        // Failures of the database, not answers like a conflict or an unknown token.
+        if matches!(r, Err(crate::store::StoreError::Backend(_))) {
             self.metrics.store_errors.get_or_create(&labels).inc();
         }
         r

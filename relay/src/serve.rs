@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::metrics::Metrics;
 #[cfg(doc)]
 use crate::Limits;
 use crate::{router, Relay};
@@ -41,8 +42,27 @@ pub async fn serve<F>(listener: TcpListener, relay: Arc<Relay>, shutdown: F) -> 
 where
     F: Future<Output = ()> + Send,
 {
-    serve_with(listener, relay, None, shutdown).await
+    let (limits, metrics) = (relay.limits, Some(Arc::clone(&relay.metrics)));
+    serve_with(listener, router(relay), limits, metrics, None, shutdown).await
 }
+
+/// Serves the Prometheus endpoint ([`crate::metrics_router`]) on a listener of its own, with the
+/// API's header and body timeouts and at most [`METRICS_CONNECTIONS`] connections, so whoever
+/// reaches it cannot hold the process's file descriptors.
+pub async fn serve_metrics<F>(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
+    let limits = crate::Limits { connection_limit: METRICS_CONNECTIONS, ..relay.limits };
+    serve_with(listener, crate::metrics_router(relay), limits, None, None, shutdown).await
+}
+
+/// Most connections the metrics listener serves at once (a scraper needs one).
+pub const METRICS_CONNECTIONS: usize = 8;
 
 /// Like [`serve`], over TLS with `tls` ([`crate::tls::server_config`]).
 pub async fn serve_tls<F>(
@@ -54,21 +74,22 @@ pub async fn serve_tls<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    serve_with(listener, relay, Some(tokio_rustls::TlsAcceptor::from(tls)), shutdown).await
+    let (limits, metrics) = (relay.limits, Some(Arc::clone(&relay.metrics)));
+    let tls = Some(tokio_rustls::TlsAcceptor::from(tls));
+    serve_with(listener, router(relay), limits, metrics, tls, shutdown).await
 }
 
 async fn serve_with<F>(
     listener: TcpListener,
-    relay: Arc<Relay>,
+    app: axum::Router,
+    limits: crate::Limits,
+    metrics: Option<Arc<Metrics>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: F,
 ) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send,
 {
-    let limits = relay.limits;
-    let metrics = Arc::clone(&relay.metrics);
-    let app = router(relay);
     let permits = Arc::new(Semaphore::new(limits.connection_limit.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -101,8 +122,7 @@ where
         });
         let service = TowerToHyperService::new(service);
         let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
-        let metrics = Arc::clone(&metrics);
-        metrics.connection_opened();
+        let counted = metrics.as_ref().map(|m| m.connection());
         tokio::spawn(async move {
             let served = match tls {
                 None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
@@ -126,7 +146,7 @@ where
             if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            metrics.connection_closed();
+            drop(counted);
             drop(permit);
         });
     }

@@ -44,9 +44,11 @@ impl Default for UreqClient {
 }
 
 impl UreqClient {
-    /// A client that trusts only the certificates in `pem` as roots: a relay with a private
-    /// certificate authority, or a self-signed certificate the app pins. Errors if `pem` holds
-    /// no certificate.
+    /// A client that trusts only the certificates in `pem` as trust anchors: a relay with a
+    /// private certificate authority, or a self-signed certificate the app ships. Anything that
+    /// chains to them is trusted (this is not pinning one leaf), and a self-signed leaf must not
+    /// be marked as a CA (`basicConstraints CA:FALSE`; webpki refuses a CA as end entity).
+    /// Errors if `pem` holds no certificate.
     pub fn with_root_certificates(pem: &[u8]) -> Result<Self, String> {
         let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
             .filter_map(|item| match item {
@@ -71,8 +73,10 @@ impl UreqClient {
             .timeout_global(Some(Duration::from_secs(30)))
             // Mend maps every status itself; a 4xx is an answer, not a transport failure.
             .http_status_as_error(false)
-            // The relay address is the app's to choose: no proxy from the environment.
+            // The relay address is the app's to choose: no proxy from the environment, and no
+            // redirect (which could lead a signed request to plain http:// elsewhere).
             .proxy(None)
+            .max_redirects(0)
             .tls_config(tls)
             .build();
         UreqClient(ureq::Agent::new_with_config(config))
@@ -148,10 +152,19 @@ pub fn allow_cleartext_host(host: &str) {
 }
 
 /// The host of an `http://` URL (lowercase, IPv6 without brackets), or `None` if it is not one.
+/// A URL whose host different parsers could read differently (a backslash, which WHATWG parsers
+/// take for `/`; whitespace or control characters; user info or percent-escapes in the
+/// authority) has the empty host, which is never allowed.
 fn cleartext_host(url: &str) -> Option<String> {
     let rest = url.get(..7).filter(|s| s.eq_ignore_ascii_case("http://")).map(|_| &url[7..])?;
+    if rest.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return Some(String::new());
+    }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
+    if authority.contains(['@', '%']) {
+        return Some(String::new());
+    }
+    let host_port = authority;
     let host = if let Some(v6) = host_port.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
     } else {
@@ -166,6 +179,9 @@ fn allowed_url(url: &str, allowed_here: bool) -> bool {
     let Some(host) = cleartext_host(url) else {
         return url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
     };
+    if host.is_empty() {
+        return false;
+    }
     if allowed_here || host == "localhost" {
         return true;
     }
@@ -393,6 +409,12 @@ mod tests {
             "http://127.0.0.1.evil.example",
             "http://localhost.evil.example",
             "http://127.0.0.1@relay.example",
+            "http://evil.example\\@127.0.0.1:8787",
+            "http://127.0.0.1\\.evil.example/",
+            "http://user@127.0.0.1:8787",
+            "http://127.0.0.1%2eevil.example",
+            "http://127.0.0.1 .evil.example",
+            "http://\t127.0.0.1",
             "http://[::2]:8787",
             "ftp://127.0.0.1",
             "relay.example",

@@ -1,7 +1,8 @@
 //! Relay storage: one trait, two implementations (SQLite, PostgreSQL) that pass the same
 //! conformance suite (`tests/conformance.rs`).
 //!
-//! Every table is keyed by vault id first and no query spans vaults, so the PostgreSQL schema can
+//! Every table is keyed by vault id first and no query spans vaults (but
+//! [`Store::advance_sequences`], run once after a restore), so the PostgreSQL schema can
 //! be distributed by vault id (Citus or any compatible distributed SQL). The store holds opaque
 //! bundle bytes plus the plaintext header fields the relay needs (record id, key id, device and
 //! its sequence number) — never content, client identity or record kinds.
@@ -159,7 +160,8 @@ pub trait Store: Send + Sync + 'static {
     /// Moves every vault's next relay sequence number `by` further on; returns how many vaults
     /// there are. Run once after restoring a backup (`mend-relay restored`): devices have pulled
     /// up to sequence numbers the backup never saw, and what is pushed from then on must sort
-    /// after all of them, or those devices would never pull it.
+    /// after all of them (otherwise devices find the gaps in each other's numbering and pull
+    /// the whole vault again). The one call that spans vaults.
     async fn advance_sequences(&self, by: i64) -> StoreResult<u64>;
 
     /// Marks an invite used; `false` if it already was.

@@ -107,7 +107,19 @@ fn tombstoned(tx: &rusqlite::Transaction<'_>, vault: Id, key_id: &Id) -> StoreRe
 impl SqliteStore {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path).map_err(backend)?;
+        Self::configure(Connection::open(path).map_err(backend)?)
+    }
+
+    /// Opens a store file that exists (an error if there is none).
+    pub fn open_existing(path: &Path) -> StoreResult<Self> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        Self::configure(Connection::open_with_flags(path, flags).map_err(backend)?)
+    }
+
+    fn configure(conn: Connection) -> StoreResult<Self> {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
         // Dropped bundles (an erased client's) are overwritten on disk, not only unlinked.
@@ -119,13 +131,32 @@ impl SqliteStore {
     /// Writes a consistent copy of the store to `to` (which must not exist) while the relay
     /// keeps serving: `VACUUM INTO`, which reads one snapshot of the database and writes only
     /// live rows, so pages of dropped bundles are not carried into the copy.
+    /// The copy is created readable by its owner only.
     pub async fn backup_to(&self, to: &Path) -> StoreResult<()> {
-        if to.exists() {
-            return Err(StoreError::Backend("the backup file already exists".into()));
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+        // VACUUM INTO writes into an empty file; creating it first claims the name atomically.
+        create.open(to).map_err(|e| {
+            StoreError::Backend(match e.kind() {
+                std::io::ErrorKind::AlreadyExists => "the backup file already exists".into(),
+                k => format!("the backup file cannot be created: {k}"),
+            })
+        })?;
+        let path = to.to_path_buf();
+        let to = to.to_str().map(str::to_string);
+        let r = match to {
+            Some(to) => {
+                self.run(move |c| c.execute("VACUUM INTO ?1", [to]).map(|_| ()).map_err(backend))
+                    .await
+            }
+            None => Err(StoreError::Backend("the backup path is not UTF-8".into())),
+        };
+        if r.is_err() {
+            let _ = std::fs::remove_file(&path);
         }
-        let to = to.to_str().ok_or(StoreError::Backend("the backup path is not UTF-8".into()))?;
-        let to = to.to_string();
-        self.run(move |c| c.execute("VACUUM INTO ?1", [to]).map(|_| ()).map_err(backend)).await
+        r
     }
 
     async fn run<T: Send + 'static>(
@@ -433,10 +464,12 @@ impl Store for SqliteStore {
             tx.commit().map_err(backend)?;
             // secure_delete overwrote the pages; the log still holds their earlier versions
             // until a checkpoint copies it back and truncates it.
-            let busy: i64 = c
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
-                .map_err(backend)?;
-            if busy != 0 {
+            // A reader holding a snapshot (a backup's VACUUM INTO) blocks the checkpoint: wait
+            // briefly, not the full busy timeout with the store's one connection held.
+            c.busy_timeout(std::time::Duration::from_millis(250)).map_err(backend)?;
+            let busy = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+            c.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+            if busy.map_err(backend)? != 0 {
                 tracing::warn!("write-ahead log busy after a drop; checkpoint deferred");
             }
             Ok(n)
