@@ -181,6 +181,19 @@ pub struct Relay {
     addresses: Mutex<Buckets<IpAddr>>,
     metrics: Arc<Metrics>,
     erasure_log: Option<Arc<ErasureLog>>,
+    /// The last readiness check and when it was made ([`READY_CACHE`]).
+    readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+}
+
+/// How long one readiness check answers `/ready`: probes (and anyone else who can reach the
+/// port) cost the store at most one schema query per interval, however often they ask.
+pub const READY_CACHE: Duration = Duration::from_millis(500);
+
+/// What a readiness check found.
+#[derive(Clone, Copy)]
+enum Readiness {
+    Schema(u32),
+    Unavailable,
 }
 
 impl Relay {
@@ -204,6 +217,7 @@ impl Relay {
             addresses: Mutex::new(Buckets::new(limits.max_buckets)),
             metrics,
             erasure_log: erasure_log.map(Arc::new),
+            readiness: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -584,20 +598,37 @@ async fn health() -> &'static str {
 }
 
 /// Ready when the store answers and is at this relay's schema version (a readiness probe:
-/// the load balancer sends requests only to instances that are).
+/// the load balancer sends requests only to instances that are). One check answers for
+/// [`READY_CACHE`]; callers arriving while it runs wait for it instead of querying too.
 async fn ready(State(relay): State<Arc<Relay>>) -> Response {
-    match relay.store.schema_version().await {
-        Ok(v) if v == SCHEMA_VERSION => {
+    let found = {
+        let mut last = relay.readiness.lock().await;
+        match *last {
+            Some((at, found)) if at.elapsed() < READY_CACHE => found,
+            _ => {
+                let found = match relay.store.schema_version().await {
+                    Ok(v) => Readiness::Schema(v),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "readiness check failed");
+                        Readiness::Unavailable
+                    }
+                };
+                *last = Some((Instant::now(), found));
+                found
+            }
+        }
+    };
+    match found {
+        Readiness::Schema(v) if v == SCHEMA_VERSION => {
             Json(serde_json::json!({ "status": "ready", "schema": v })).into_response()
         }
-        Ok(v) => ApiError(
+        Readiness::Schema(v) => ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             format!("the store is at schema {v}, this relay needs {SCHEMA_VERSION}"),
         )
         .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
+        Readiness::Unavailable => {
             ApiError(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "storage unavailable".into())
                 .into_response()
         }

@@ -12,6 +12,7 @@
 //! | `mend_relay_store_seconds` | histogram | `op` (the store call) |
 //! | `mend_relay_store_errors_total` | counter | `op` |
 //! | `mend_relay_connections` | gauge | client connections open now |
+//! | `mend_relay_tls_handshake_failures_total` | counter | `reason` (`error`: not TLS, no shared version or cipher, a client that refused the certificate; `timeout`: no handshake within the header timeout) |
 //! | `mend_relay_pool_connections` | gauge | `state` (`max`, `open`, `idle`, `waiting`; PostgreSQL) |
 
 use std::sync::Arc;
@@ -81,6 +82,7 @@ pub struct Metrics {
     store_seconds: Histograms<OpLabels>,
     store_errors: Family<OpLabels, Counter>,
     connections: Gauge,
+    tls_failures: Family<ReasonLabels, Counter>,
     pool: Family<StateLabels, Gauge>,
 }
 
@@ -105,6 +107,7 @@ impl Metrics {
             store_seconds: Family::new_with_constructor(latency_buckets),
             store_errors: Family::default(),
             connections: Gauge::default(),
+            tls_failures: Family::default(),
             pool: Family::default(),
         };
         let r = &mut m.registry;
@@ -122,6 +125,11 @@ impl Metrics {
         r.register("store_seconds", "Time of each store call", m.store_seconds.clone());
         r.register("store_errors", "Store calls that failed", m.store_errors.clone());
         r.register("connections", "Client connections open", m.connections.clone());
+        r.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            m.tls_failures.clone(),
+        );
         r.register("pool_connections", "Database pool connections, by state", m.pool.clone());
         m
     }
@@ -153,6 +161,11 @@ impl Metrics {
 
     pub(crate) fn served(&self, bundles: u64) {
         self.served.inc_by(bundles);
+    }
+
+    /// A TLS handshake that failed (`error`) or did not finish in time (`timeout`).
+    pub(crate) fn tls_failure(&self, reason: &'static str) {
+        self.tls_failures.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     /// Counts a connection open until the guard is dropped (however its task ends).

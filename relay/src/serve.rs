@@ -123,6 +123,7 @@ where
         let service = TowerToHyperService::new(service);
         let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         let counted = metrics.as_ref().map(|m| m.connection());
+        let handshakes = metrics.clone();
         tokio::spawn(async move {
             let served = match tls {
                 None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
@@ -134,10 +135,16 @@ where
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "TLS handshake failed");
+                            if let Some(m) = &handshakes {
+                                m.tls_failure("error");
+                            }
                             Ok(())
                         }
                         Err(_) => {
                             tracing::debug!("TLS handshake timed out");
+                            if let Some(m) = &handshakes {
+                                m.tls_failure("timeout");
+                            }
                             Ok(())
                         }
                     }

@@ -334,6 +334,7 @@ fn the_relay_serves_tls_itself_and_devices_verify_its_certificate() {
     std::fs::write(&cert_path, &cert).unwrap();
     std::fs::write(&key_path, &key).unwrap();
     let db = dir.path().join("relay.db");
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
     let relay = RelayProcess::start_with(
         &format!("sqlite://{}", db.display()),
         free_port(),
@@ -344,6 +345,8 @@ fn the_relay_serves_tls_itself_and_devices_verify_its_certificate() {
             key_path.to_str().unwrap(),
             "--header-timeout",
             "1",
+            "--metrics-listen",
+            &metrics_addr,
         ],
     );
     let url = format!("https://localhost:{}", relay.addr().port());
@@ -384,6 +387,20 @@ fn the_relay_serves_tls_itself_and_devices_verify_its_certificate() {
         started.elapsed() < std::time::Duration::from_secs(8),
         "the stalled handshake was kept"
     );
+    // The operator sees both in the metrics: the two refused devices and the plain request
+    // as failed handshakes, the stalled connection as a timeout.
+    let (status, body) = UreqClient::default()
+        .send("GET", &format!("http://{metrics_addr}/metrics"), &[], b"")
+        .unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    let count = |reason: &str| -> u64 {
+        let series = format!("mend_relay_tls_handshake_failures_total{{reason=\"{reason}\"}} ");
+        let line = text.lines().find(|l| l.starts_with(&series));
+        line.map_or(0, |l| l[series.len()..].trim().parse().unwrap())
+    };
+    assert!(count("error") >= 3, "{text}");
+    assert_eq!(count("timeout"), 1, "{text}");
 }
 
 #[test]
