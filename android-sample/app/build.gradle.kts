@@ -42,6 +42,8 @@ android {
 
     buildFeatures {
         compose = true
+        // BuildConfig.DEBUG: plain http to the emulator's host (10.0.2.2) in debug builds only.
+        buildConfig = true
     }
 
     packaging {

@@ -35,9 +35,10 @@ class InMemoryRelayConnection(private val relay: InMemoryRelay) : RelayConnectio
  *  signs every request; the sender only carries bytes. */
 class HttpRelay(val address: RelayAddress, private val sender: HttpSender = UrlConnectionHttpSender()) : RelayConnection {
     init {
-        // RelayAddress lets plain http through for the emulator's alias of the computer's
-        // loopback; Mend refuses http:// off loopback unless the app allows the host.
-        if (address.url.startsWith("http://10.0.2.2")) allowCleartextRelayHost("10.0.2.2")
+        // RelayAddress lets plain http to the emulator's alias of the computer's loopback
+        // through only when asked (debug builds); Mend itself refuses http:// off loopback
+        // unless the app allows the host.
+        if (address.url.startsWith("http://${RelayAddress.EMULATOR_HOST}")) allowCleartextRelayHost(RelayAddress.EMULATOR_HOST)
     }
 
     override fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncHttp(address.url, sender, listener)

@@ -49,7 +49,12 @@ data class SettingsState(
  * (revoke a lost one), invites for a new device, and erasing a client everywhere
  * (crypto-shredding: its keys are destroyed here and, at their next sync, on every device).
  */
-class SettingsViewModel(notebook: Notebook, private val sync: SyncService) : NotebookViewModel(notebook) {
+class SettingsViewModel(
+    notebook: Notebook,
+    private val sync: SyncService,
+    /** Whether plain `http://10.0.2.2` (the emulator's host) is accepted: debug builds only. */
+    private val emulatorHost: Boolean = false,
+) : NotebookViewModel(notebook) {
     private val _state = MutableStateFlow(
         SettingsState(
             relayText = notebook.settings.relayAddress?.url ?: "",
@@ -91,7 +96,7 @@ class SettingsViewModel(notebook: Notebook, private val sync: SyncService) : Not
 
     /** Checks and saves the relay address; on failure the field shows why. */
     fun saveRelayAddress(text: String): Result<RelayAddress> {
-        val parsed = RelayAddress.parse(text)
+        val parsed = RelayAddress.parse(text, emulatorHost)
         parsed.fold(
             onSuccess = { address ->
                 notebook.settings.relayAddress = address

@@ -26,7 +26,11 @@ class SettingsAndRelayTest {
         assertEquals("https://relay.example.org", RelayAddress.parse(" https://Relay.Example.org/ ").getOrThrow().url)
         assertEquals("https://relay.example.org:8443/mend", RelayAddress.parse("https://relay.example.org:8443/mend/").getOrThrow().url)
         assertEquals("http://127.0.0.1:8080", RelayAddress.parse("http://127.0.0.1:8080").getOrThrow().url)
-        assertEquals("http://10.0.2.2:8080", RelayAddress.parse("http://10.0.2.2:8080").getOrThrow().url)
+        // The emulator's host only when the app allows it (a debug build); in a release build
+        // it is an address on the phone's network like any other, so it needs TLS.
+        assertEquals(RelayAddressProblem.INSECURE.message, problem("http://10.0.2.2:8080"))
+        assertEquals("http://10.0.2.2:8080", RelayAddress.parse("http://10.0.2.2:8080", emulatorHost = true).getOrThrow().url)
+        assertEquals("https://10.0.2.2:8443", RelayAddress.parse("https://10.0.2.2:8443").getOrThrow().url)
 
         assertEquals(RelayAddressProblem.BLANK.message, problem("   "))
         assertEquals(RelayAddressProblem.NOT_A_URL.message, problem("relay example org"))
@@ -50,6 +54,13 @@ class SettingsAndRelayTest {
         failureOf<NotebookError.Validation>(settings.saveRelayAddress("http://relay.example.org"))
         assertEquals(RelayAddressProblem.INSECURE.message, settings.state.value.relayError)
         assertEquals("https://relay.example.org", device.settings.relayAddress?.url, "a bad address does not replace a good one")
+        // A release build's settings refuse the emulator's host over plain http; a debug
+        // build's accept it.
+        failureOf<NotebookError.Validation>(settings.saveRelayAddress("http://10.0.2.2:8787"))
+        assertEquals(RelayAddressProblem.INSECURE.message, settings.state.value.relayError)
+        assertEquals("https://relay.example.org", device.settings.relayAddress?.url)
+        SettingsViewModel(nb, SyncService(nb) { null }, emulatorHost = true).saveRelayAddress("http://10.0.2.2:8787").getOrThrow()
+        assertEquals("http://10.0.2.2:8787", device.settings.relayAddress?.url)
         settings.clearRelayAddress()
         assertNull(device.settings.relayAddress)
 

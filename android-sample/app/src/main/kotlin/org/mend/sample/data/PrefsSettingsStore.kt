@@ -3,6 +3,7 @@ package org.mend.sample.data
 import android.content.Context
 import java.util.UUID
 import org.mend.notebook.RelayAddress
+import org.mend.sample.BuildConfig
 import org.mend.notebook.SettingsStore
 
 /** [SettingsStore] in SharedPreferences. Holds no clinical content: a URL, a name, an id. */
@@ -10,7 +11,7 @@ class PrefsSettingsStore(context: Context) : SettingsStore {
     private val prefs = context.getSharedPreferences("mend-settings", Context.MODE_PRIVATE)
 
     override var relayAddress: RelayAddress?
-        get() = prefs.getString(RELAY, null)?.let { RelayAddress.parse(it).getOrNull() }
+        get() = prefs.getString(RELAY, null)?.let { RelayAddress.parse(it, emulatorHost = BuildConfig.DEBUG).getOrNull() }
         set(value) {
             prefs.edit().putString(RELAY, value?.url).apply()
         }

@@ -31,13 +31,14 @@ import org.mend.notebook.ClientRow
 import org.mend.notebook.Notebook
 import org.mend.notebook.SettingsViewModel
 import org.mend.notebook.SyncService
+import org.mend.sample.BuildConfig
 import org.mend.sample.MendApp
 
 /** Settings: relay address, signing name, this device's name, devices in join order (named,
  *  with join dates; revoke a lost one), invites, and erasing a client. */
 @Composable
 fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
-    val model = screenModel(notebook) { SettingsViewModel(notebook, app.syncService() ?: SyncService(notebook, app::relay)) }
+    val model = screenModel(notebook) { SettingsViewModel(notebook, app.syncService() ?: SyncService(notebook, app::relay), emulatorHost = BuildConfig.DEBUG) }
     val clients = screenModel(notebook, "settings") { ClientListViewModel(notebook) }
     val state by model.core.state.collectAsStateWithLifecycle()
     val clientList by clients.core.state.collectAsStateWithLifecycle()

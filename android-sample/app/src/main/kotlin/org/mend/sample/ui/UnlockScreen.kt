@@ -36,6 +36,7 @@ import org.mend.notebook.HttpRelay
 import org.mend.notebook.LockState
 import org.mend.notebook.NotebookError
 import org.mend.notebook.RelayAddress
+import org.mend.sample.BuildConfig
 import org.mend.sample.MendApp
 
 /** Which authenticators unlock the Keystore key: strong biometrics or the device passcode. */
@@ -116,7 +117,7 @@ fun UnlockScreen(app: MendApp, activity: FragmentActivity, state: LockState) {
             OutlinedButton(
                 enabled = canAuthenticate && invite.isNotBlank() && code.isNotBlank() && state !is LockState.Working,
                 onClick = {
-                    RelayAddress.parse(relayText).fold(
+                    RelayAddress.parse(relayText, emulatorHost = BuildConfig.DEBUG).fold(
                         onSuccess = { address ->
                             app.settings.relayAddress = address
                             afterAuth { gate.join(invite, code, HttpRelay(address)) }
