@@ -1,5 +1,6 @@
 //! The erasure log: what must survive a restore of the store from a backup, kept in a file
-//! outside it — every key id a drop erased, every device revoked, every invite claimed.
+//! outside it — every key id a drop erased, every device revoked, every invite claimed, every
+//! registration token spent.
 //!
 //! Each is written here (and flushed to disk) before the store changes, and the relay
 //! re-applies the whole log every time it starts (and in `mend-relay restored`): bundles under an
@@ -7,8 +8,14 @@
 //! them again is put back; a device revoked after the backup is revoked again; an invite claimed
 //! after it stays claimed. The log holds only random ids (hex), never anything a device wrote.
 //!
+//! A registration token is logged once its vault registered (after the store spent it, since
+//! only a token the store accepted may be logged: a made-up one must not become spendable), and
+//! re-applying marks it spent by that vault, so a backup from before cannot register a second
+//! vault with it; the vault itself can register again with its own token. (A token issued after
+//! the backup is not in the restored store at all: the operator issues the practice a new one.)
+//!
 //! Format: one line per id, `drop VAULT KEY`, `revoke VAULT DEVICE` or `claim VAULT INVITE`
-//! (32 hex digits each). A last line cut short by a crash (no newline) is cut off when the log
+//! (32 hex digits each), or `spend VAULT TOKEN_HASH` (the token's SHA-256, 64 hex digits). A last line cut short by a crash (no newline) is cut off when the log
 //! is opened: its request was never answered, so the device sends it again. A write that fails
 //! part way is cut off too, and the log then refuses further writes (the requests that need it
 //! get 503) rather than leave a torn line inside it. Any other malformed line stops the relay
@@ -46,28 +53,37 @@ pub enum Entry {
         /// The invite.
         invite: Id,
     },
+    /// A registration token registered a vault.
+    Spend {
+        /// The vault it registered.
+        vault: Id,
+        /// The token's SHA-256 ([`crate::token_hash`]).
+        token: [u8; 32],
+    },
 }
 
 impl Entry {
     fn line(&self) -> String {
         let (word, vault, id) = match self {
-            Entry::Drop { vault, key } => ("drop", vault, key),
-            Entry::Revoke { vault, device } => ("revoke", vault, device),
-            Entry::Claim { vault, invite } => ("claim", vault, invite),
+            Entry::Drop { vault, key } => ("drop", vault, &key[..]),
+            Entry::Revoke { vault, device } => ("revoke", vault, &device[..]),
+            Entry::Claim { vault, invite } => ("claim", vault, &invite[..]),
+            Entry::Spend { vault, token } => ("spend", vault, &token[..]),
         };
         format!("{word} {} {}\n", hex::encode(vault), hex::encode(id))
     }
 
     fn parse(line: &[u8]) -> Option<Entry> {
         let mut w = std::str::from_utf8(line).ok()?.split(' ');
-        let (word, vault, id) = (w.next()?, id_from_hex(w.next()?)?, id_from_hex(w.next()?)?);
+        let (word, vault, id) = (w.next()?, from_hex(w.next()?)?, w.next()?);
         if w.next().is_some() {
             return None;
         }
         match word {
-            "drop" => Some(Entry::Drop { vault, key: id }),
-            "revoke" => Some(Entry::Revoke { vault, device: id }),
-            "claim" => Some(Entry::Claim { vault, invite: id }),
+            "drop" => Some(Entry::Drop { vault, key: from_hex(id)? }),
+            "revoke" => Some(Entry::Revoke { vault, device: from_hex(id)? }),
+            "claim" => Some(Entry::Claim { vault, invite: from_hex(id)? }),
+            "spend" => Some(Entry::Spend { vault, token: from_hex(id)? }),
             _ => None,
         }
     }
@@ -111,7 +127,7 @@ pub enum ErasureLogError {
     Store(#[from] crate::store::StoreError),
 }
 
-fn id_from_hex(s: &str) -> Option<Id> {
+fn from_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     hex::decode(s).ok()?.try_into().ok()
 }
 
@@ -219,6 +235,7 @@ impl ErasureLog {
                 Entry::Claim { vault, invite } => {
                     store.claim_invite(vault, invite).await?;
                 }
+                Entry::Spend { vault, token } => store.spend_token(token, vault).await?,
             }
         }
         let mut dropped = 0u64;
@@ -247,10 +264,19 @@ mod tests {
         assert_eq!(ErasureLog::read(&path).unwrap(), vec![drop, revoke]);
         // Opening cuts the torn line, so the next entry is a line of its own.
         let log = Arc::new(ErasureLog::open(&path).unwrap());
-        log.record(vec![Entry::Claim { vault: v, invite: k }]).await.unwrap();
+        let spend = Entry::Spend { vault: v, token: [4u8; 32] };
+        log.record(vec![Entry::Claim { vault: v, invite: k }, spend]).await.unwrap();
         let all = ErasureLog::read(&path).unwrap();
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 4);
         assert_eq!(all[2], Entry::Claim { vault: v, invite: k });
+        assert_eq!(all[3], spend);
+        // A token hash is 32 bytes, an id 16: neither passes for the other.
+        let short = format!("spend {} {}\n", hex::encode(v), hex::encode(k));
+        let long = format!("claim {} {}\n", hex::encode(v), hex::encode([4u8; 32]));
+        for bad in [short, long] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(matches!(ErasureLog::read(&path), Err(ErasureLogError::Malformed { .. })));
+        }
         std::fs::write(&path, format!("{}drop 01 02\n{}", drop.line(), drop.line())).unwrap();
         let err = ErasureLog::read(&path).unwrap_err();
         assert!(matches!(err, ErasureLogError::Malformed { line: 2, .. }), "{err}");

@@ -657,6 +657,10 @@ async fn enroll(
         };
         relay.store.register_vault(vault, device, public, token).await?;
         tracing::info!(vault = %hex::encode(vault), "vault registered");
+        // Only now, with the token accepted ([`erasure_log`]).
+        if let Some(token) = token {
+            journal(&relay, vec![Entry::Spend { vault, token }]).await?;
+        }
     } else {
         if relay.store.device(vault, device).await?.is_none()
             && relay.store.usage(vault).await?.devices >= relay.limits.max_devices

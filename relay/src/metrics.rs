@@ -302,6 +302,10 @@ impl Store for Metered {
         self.time("claim_invite", self.inner.claim_invite(vault, invite)).await
     }
 
+    async fn spend_token(&self, hash: [u8; 32], vault: Id) -> StoreResult<()> {
+        self.time("spend_token", self.inner.spend_token(hash, vault)).await
+    }
+
     async fn remember_request(
         &self,
         vault: Id,

@@ -128,6 +128,23 @@ async fn suite(s: Arc<dyn Store>) {
     );
     s.register_vault(id(62), id(63), [63; 32], Some(t2)).await.unwrap();
     assert_eq!(s.usage(x).await.unwrap(), Usage { bytes: 0, devices: 1 });
+    // Re-applying a logged spend (after a restore): the token is spent by its vault, which may
+    // register with it again; no other vault may; a spent or unknown token is left as it is.
+    let (t3, y) = ([0xA3; 32], id(64));
+    s.issue_token(t3, 4).await.unwrap();
+    s.spend_token(t3, y).await.unwrap();
+    s.spend_token(t3, id(65)).await.unwrap();
+    s.spend_token([0xEF; 32], y).await.unwrap();
+    assert_eq!(
+        s.register_vault(id(65), id(66), [66; 32], Some(t3)).await,
+        Err(StoreError::BadToken)
+    );
+    assert_eq!(
+        s.register_vault(id(67), id(68), [68; 32], Some([0xEF; 32])).await,
+        Err(StoreError::BadToken),
+        "a spend of a token the store never held does not make it one"
+    );
+    s.register_vault(y, id(69), [69; 32], Some(t3)).await.unwrap();
 
     // After a restore every vault's sequence moves on: the next push sorts after the old head
     // plus the gap, and pages before it are unchanged.

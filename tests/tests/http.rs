@@ -8,7 +8,9 @@ use mend_core::sync::http::{HttpClient, HttpTransport, UreqClient};
 use mend_core::sync::TransportError;
 use mend_core::sync::{wire, SyncOptions, Transport};
 use mend_core::*;
-use mend_relay::Limits;
+use mend_relay::store::sqlite::SqliteStore;
+use mend_relay::store::Store;
+use mend_relay::{Limits, Relay};
 use mend_testkit::*;
 
 fn two_devices_over(store: Arc<dyn mend_relay::store::Store>) {
@@ -602,6 +604,57 @@ fn registering_a_vault_needs_a_token_the_operator_issued() {
         .unwrap();
     let report = phone.sync(&plain, &SyncOptions::default()).unwrap();
     assert!(report.pushed > 0);
+}
+
+/// An operator restores last night's backup, from before a practice spent its registration
+/// token. Without the erasure log the token is unspent again and whoever holds it (the token
+/// leaked with a screenshot of the setup email) registers a vault of their own; with the log
+/// re-applied it is refused, while the practice's own vault registers again with it.
+#[test]
+fn a_restored_backup_does_not_make_a_spent_registration_token_usable_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = (dir.path().join("relay.db"), dir.path().join("erasures.log"));
+    let open_store = || -> Arc<dyn Store> { Arc::new(SqliteStore::open(&db).unwrap()) };
+    let start = |store: Arc<dyn Store>| {
+        let log = mend_relay::erasure_log::ErasureLog::open(&log).unwrap();
+        let relay = Relay::with_erasure_log(Arc::clone(&store), Limits::default(), Some(log));
+        serve_relay(relay, store)
+    };
+    let register = |url: &str, vault: &VaultId, token: &str| {
+        let (device, key) = (DeviceId::random(), DeviceKey::generate());
+        let t = HttpTransport::new(url).with_registration_token(token);
+        t.bind_identity(device, &key);
+        t.enroll(vault, &device, &key.public())
+    };
+    let store = open_store();
+    let relay = start(Arc::clone(&store));
+    let token = mend_relay::new_token();
+    block_on(store.issue_token(mend_relay::token_hash(&token), 0)).unwrap();
+    let backup = dir.path().join("backup.db");
+    block_on(SqliteStore::open(&db).unwrap().backup_to(&backup)).unwrap();
+
+    let (practice, thief) = (VaultId::random(), VaultId::random());
+    register(&relay.url, &practice, &token).unwrap();
+    drop(relay);
+    drop(store);
+    let line = std::fs::read_to_string(&log).unwrap();
+    let spend = format!("spend {} ", hex::encode(practice.as_bytes()));
+    assert!(line.starts_with(&spend) && !line.contains(&token[4..]), "{line}");
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::copy(&backup, &db).unwrap();
+    let store = open_store();
+    block_on(mend_relay::erasure_log::ErasureLog::reapply(&log, store.as_ref())).unwrap();
+    let relay = start(Arc::clone(&store));
+    match register(&relay.url, &thief, &token) {
+        Err(TransportError::Refused(m)) => assert!(m.contains("registration token"), "{m}"),
+        other => panic!("the spent token registered another vault: {other:?}"),
+    }
+    assert!(!block_on(store.vault_exists(*thief.as_bytes())).unwrap());
+    register(&relay.url, &practice, &token).unwrap();
+    assert!(block_on(store.vault_exists(*practice.as_bytes())).unwrap());
 }
 
 /// One vault cannot fill the relay's disk or enroll devices without end: past its quota a push

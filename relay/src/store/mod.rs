@@ -167,6 +167,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks an invite used; `false` if it already was.
     async fn claim_invite(&self, vault: Id, invite: Id) -> StoreResult<bool>;
 
+    /// Marks the registration token with SHA-256 `hash` spent by `vault`, if the store holds it
+    /// unspent (re-applying the erasure log after a restore); a token it does not hold stays
+    /// unknown.
+    async fn spend_token(&self, hash: [u8; 32], vault: Id) -> StoreResult<()>;
+
     /// Remembers a request signature for replay protection; `false` if it was seen before.
     /// Entries older than `forget_before` (ms) may be discarded.
     async fn remember_request(

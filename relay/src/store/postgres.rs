@@ -498,6 +498,17 @@ impl Store for PostgresStore {
             == 1)
     }
 
+    async fn spend_token(&self, hash: [u8; 32], vault: Id) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE registration_tokens SET vault = $2 WHERE hash = $1 AND vault IS NULL",
+            &[&&hash[..], &&vault[..]],
+        )
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
     async fn remember_request(
         &self,
         vault: Id,

@@ -498,6 +498,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn spend_token(&self, hash: [u8; 32], vault: Id) -> StoreResult<()> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE registration_tokens SET vault = ?2 WHERE hash = ?1 AND vault IS NULL",
+                params![&hash[..], &vault[..]],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn remember_request(
         &self,
         vault: Id,

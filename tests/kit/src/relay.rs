@@ -38,10 +38,14 @@ impl Drop for Running {
 
 /// Serves `store` (migrated first) on a free loopback port, on a two-worker runtime of its own.
 pub fn serve(store: Arc<dyn Store>, limits: Limits) -> Running {
+    serve_relay(Relay::new(Arc::clone(&store), limits), store)
+}
+
+/// Serves `relay` (made over `store`, as with [`Relay::with_erasure_log`]) like [`serve`].
+pub fn serve_relay(relay: Arc<Relay>, store: Arc<dyn Store>) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let s = Arc::clone(&store);
-    let relay = Relay::new(Arc::clone(&store), limits);
     let r = Arc::clone(&relay);
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
