@@ -50,6 +50,10 @@ echo "== benchmark smoke run (tiny sizes; real numbers: cargo bench -p mend-core
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench vault --locked >/dev/null
 MEND_BENCH_QUICK=1 cargo bench -p mend-core --bench sync --locked >/dev/null
 MEND_BENCH_QUICK=1 cargo bench -p mend-relay --bench load --locked >/dev/null
+# The push bench's real runs start a durable cluster of their own; the smoke run only checks
+# that it runs and that every bundle arrives once, so the tests' cluster does.
+MEND_BENCH_QUICK=1 MEND_BENCH_POSTGRES_URL="$MEND_TEST_POSTGRES_URL" \
+  cargo bench -p mend-relay --bench push --locked >/dev/null
 echo "bench smoke runs: ok"
 
 echo "== fuzzing: every corpus and regression input replayed, each target fuzzed 5 s (RELIABILITY.md)"

@@ -16,9 +16,8 @@ use mend_core::sync::SyncOptions;
 use mend_core::*;
 use mend_relay::store::postgres::PostgresStore;
 use mend_relay::store::Store;
-use mend_relay::Limits;
 use mend_testkit::{
-    note_pair_in, opts_with, postgres_database, postgres_store, serve, sqlite, Cluster,
+    note_pair_in, opts_with, postgres_database, postgres_store, serve, sqlite, unthrottled, Cluster,
 };
 
 /// Records the latency of every request it carries.
@@ -55,14 +54,7 @@ struct Outcome {
 /// `j % stores.len()`.
 fn run(stores: Vec<Arc<dyn Store>>, vaults: usize, rounds: usize) -> Outcome {
     let instances = stores.len();
-    let limits = Limits {
-        rate_burst: 1e9,
-        rate_per_sec: 1e9,
-        address_burst: 1e9,
-        address_per_sec: 1e9,
-        open_registration: true,
-        ..Limits::default()
-    };
+    let limits = unthrottled();
     let relays: Vec<_> = stores.into_iter().map(|s| serve(s, limits)).collect();
     let dir = tempfile::tempdir().unwrap();
     let samples = Arc::new(Mutex::new(Vec::new()));

@@ -186,6 +186,20 @@ async fn suite(s: Arc<dyn Store>) {
     assert_eq!(all.len(), 160);
     assert!(all.windows(2).all(|p| p[0].0 < p[1].0));
     counted_right(&s, w, 1).await;
+    // The same bundle twice in one push is stored once, and the stored ones take sequence
+    // numbers with no gap, in the order they came.
+    let head = s.pull(w, 0, 1, ALL).await.unwrap().2;
+    assert_eq!(
+        s.push(w, vec![bundle(3, 1, 10, 9), bundle(2, 1, 10, 8), bundle(3, 1, 10, 9)])
+            .await
+            .unwrap(),
+        2
+    );
+    let (two, _, new_head) = s.pull(w, head, 10, ALL).await.unwrap();
+    assert_eq!(new_head, head + 2);
+    assert_eq!(two.iter().map(|i| i.0).collect::<Vec<_>>(), vec![head + 1, head + 2]);
+    assert_eq!((two[0].1.clone(), two[1].1.clone()), (vec![3, 1, 10, 9], vec![2, 1, 10, 8]));
+    counted_right(&s, w, 1).await;
 }
 
 #[test]

@@ -694,6 +694,13 @@ fn a_vault_has_a_storage_quota_and_a_device_cap() {
     let vault = *phone.id().as_bytes();
     let held = mend_testkit::block_on(relay.store.usage(vault)).unwrap().bytes;
     assert!(held > 0 && held <= quota, "the relay holds {held} bytes of a {quota} byte quota");
+    // A vault at its quota can still erase: the drop reaches the relay before the push that
+    // the quota refuses, frees the client's bytes, and the sync then goes through.
+    phone.erase_client(c).unwrap();
+    let r = phone.sync(&t, &SyncOptions::default()).expect("an erasure syncs at the quota");
+    assert!(r.dropped_keys >= 1);
+    let after = mend_testkit::block_on(relay.store.usage(vault)).unwrap().bytes;
+    assert!(after < held / 2, "the erased client's {held} bytes went down only to {after}");
 
     // The device cap: a vault's first device is one; one more enrolls, a third does not.
     let (vault, me, key) = enrolled(u);

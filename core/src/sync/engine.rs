@@ -104,17 +104,19 @@ impl Vault {
             db::relay_queue_delete(&self.lock().conn, op, &device)?;
         }
 
-        // 1. Push the outbox, a batch at a time, each within the relay's limits.
-        if !self.push_outbox(transport, opts, &mut report, &mut progress)? {
-            return Ok(report);
-        }
-
-        // 2. Tell the relay to drop what it holds for erased clients.
+        // 1. Tell the relay to drop what it holds for erased clients, before anything is
+        // pushed: an erasure reaches the relay first, even when the vault is at its storage
+        // quota and the push would be refused (the drop frees the space).
         let drops = db::relay_drops_all(&self.lock().conn)?;
         if !drops.is_empty() {
             transport.drop_key_ids(&vault, &drops)?;
             db::relay_drops_clear(&self.lock().conn)?;
             report.dropped_keys = drops.len() as u64;
+        }
+
+        // 2. Push the outbox, a batch at a time, each within the relay's limits.
+        if !self.push_outbox(transport, opts, &mut report, &mut progress)? {
+            return Ok(report);
         }
 
         // 3. Pull pages after the cursor and apply each in one transaction.

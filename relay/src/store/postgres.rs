@@ -23,6 +23,29 @@ fn backend<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Backend(e.to_string().chars().take(200).collect())
 }
 
+/// One push in one statement: the bundles arrive as arrays; those the vault holds already (by
+/// device and device sequence number, also twice in the same push) or whose key is tombstoned
+/// are left out, and the rest take relay sequence numbers from `$2` on in the order they came.
+/// Answers how many were stored and their bytes.
+const PUSH: &str = "
+WITH input AS (
+    SELECT * FROM unnest($3::bytea[], $4::bytea[], $5::bytea[], $6::bigint[], $7::bytea[])
+        WITH ORDINALITY AS i(doc, key_id, device, device_seq, data, ord)
+), fresh AS (
+    SELECT DISTINCT ON (device, device_seq) * FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.vault = $1 AND t.key_id = i.key_id)
+      AND NOT EXISTS (SELECT 1 FROM bundles b
+                      WHERE b.vault = $1 AND b.device = i.device AND b.device_seq = i.device_seq)
+    ORDER BY device, device_seq, ord
+), stored AS (
+    INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
+    SELECT $1, $2::bigint + row_number() OVER (ORDER BY ord) - 1,
+           doc, key_id, device, device_seq, data
+    FROM fresh
+    RETURNING octet_length(data) AS size
+)
+SELECT count(*), coalesce(sum(size), 0)::bigint FROM stored";
+
 /// Version 1, the first schema, as relays before versioned migrations created it (a store
 /// from then has these tables and no `schema_version` table).
 const V1: &str = "
@@ -142,8 +165,12 @@ async fn enroll(
 }
 
 async fn lock_next_seq(tx: &deadpool_postgres::Transaction<'_>, vault: Id) -> StoreResult<i64> {
+    let st = tx
+        .prepare_cached("SELECT next_seq FROM vaults WHERE vault = $1 FOR UPDATE")
+        .await
+        .map_err(backend)?;
     let row = tx
-        .query_opt("SELECT next_seq FROM vaults WHERE vault = $1 FOR UPDATE", &[&&vault[..]])
+        .query_opt(&st, &[&&vault[..]])
         .await
         .map_err(backend)?
         .ok_or(StoreError::Conflict("unknown vault"))?;
@@ -224,14 +251,14 @@ impl Store for PostgresStore {
 
     async fn usage(&self, vault: Id) -> StoreResult<Usage> {
         let c = self.client().await?;
-        let row = c
-            .query_opt(
+        let st = c
+            .prepare_cached(
                 "SELECT bytes, (SELECT count(*) FROM devices WHERE vault = $1)
                  FROM vaults WHERE vault = $1",
-                &[&&vault[..]],
             )
             .await
             .map_err(backend)?;
+        let row = c.query_opt(&st, &[&&vault[..]]).await.map_err(backend)?;
         Ok(row
             .map(|r| Usage {
                 bytes: r.get::<_, i64>(0).max(0) as u64,
@@ -296,13 +323,11 @@ impl Store for PostgresStore {
 
     async fn device(&self, vault: Id, device: Id) -> StoreResult<Option<DeviceRow>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt(
-                "SELECT public, revoked FROM devices WHERE vault = $1 AND device = $2",
-                &[&&vault[..], &&device[..]],
-            )
+        let st = c
+            .prepare_cached("SELECT public, revoked FROM devices WHERE vault = $1 AND device = $2")
             .await
             .map_err(backend)?;
+        let row = c.query_opt(&st, &[&&vault[..], &&device[..]]).await.map_err(backend)?;
         row.map(|r| Ok(DeviceRow { public: arr32(r.get(0))?, revoked: r.get(1) })).transpose()
     }
 
@@ -325,42 +350,34 @@ impl Store for PostgresStore {
     async fn push(&self, vault: Id, bundles: Vec<NewBundle>) -> StoreResult<u64> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let mut seq = lock_next_seq(&tx, vault).await?;
-        let mut new = 0;
-        let mut added = 0i64;
-        for b in bundles {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO bundles(vault, seq, doc, key_id, device, device_seq, data)
-                     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS
-                        (SELECT 1 FROM tombstones WHERE vault = $1 AND key_id = $4)
-                     ON CONFLICT DO NOTHING",
-                    &[
-                        &&vault[..],
-                        &seq,
-                        &&b.doc[..],
-                        &&b.key_id[..],
-                        &&b.device[..],
-                        &b.device_seq,
-                        &b.bytes,
-                    ],
-                )
-                .await
-                .map_err(backend)?;
-            if inserted == 1 {
-                seq += 1;
-                new += 1;
-                added += b.bytes.len() as i64;
-            }
-        }
-        tx.execute(
-            "UPDATE vaults SET next_seq = $2, bytes = bytes + $3 WHERE vault = $1",
-            &[&&vault[..], &seq, &added],
-        )
-        .await
-        .map_err(backend)?;
+        // Under the vault's row lock, so this statement's snapshot sees every push before it.
+        let seq = lock_next_seq(&tx, vault).await?;
+        let insert = tx.prepare_cached(PUSH).await.map_err(backend)?;
+        let column = |f: fn(&NewBundle) -> &[u8]| bundles.iter().map(f).collect::<Vec<_>>();
+        let device_seqs: Vec<i64> = bundles.iter().map(|b| b.device_seq).collect();
+        let row = tx
+            .query_one(
+                &insert,
+                &[
+                    &&vault[..],
+                    &seq,
+                    &column(|b| &b.doc[..]),
+                    &column(|b| &b.key_id[..]),
+                    &column(|b| &b.device[..]),
+                    &device_seqs,
+                    &column(|b| &b.bytes[..]),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        let (new, added): (i64, i64) = (row.get(0), row.get(1));
+        let update = tx
+            .prepare_cached("UPDATE vaults SET next_seq = $2, bytes = bytes + $3 WHERE vault = $1")
+            .await
+            .map_err(backend)?;
+        tx.execute(&update, &[&&vault[..], &(seq + new), &added]).await.map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(new)
+        Ok(new.max(0) as u64)
     }
 
     async fn pull(
@@ -373,8 +390,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         // `before` is the size of the bundles ahead of a row in this page: a row comes while
         // that is under the bound, so the first always comes.
-        let rows = c
-            .query(
+        let page = c
+            .prepare_cached(
                 "SELECT seq, data FROM (
                     SELECT seq, data,
                         coalesce(sum(octet_length(data)) OVER (ORDER BY seq
@@ -384,22 +401,30 @@ impl Store for PostgresStore {
                 ) AS sized
                 WHERE before + octet_length(data) <= $4::bigint OR before = 0
                 ORDER BY seq",
+            )
+            .await
+            .map_err(backend)?;
+        let rows = c
+            .query(
+                &page,
                 &[&&vault[..], &since, &(limit as i64), &(max_bytes.min(i64::MAX as usize) as i64)],
             )
             .await
             .map_err(backend)?;
         let items: Vec<(i64, Vec<u8>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         let last = items.last().map(|i| i.0).unwrap_or(since);
-        let remaining: i64 = c
-            .query_one(
-                "SELECT count(*) FROM bundles WHERE vault = $1 AND seq > $2",
-                &[&&vault[..], &last],
-            )
+        let count = c
+            .prepare_cached("SELECT count(*) FROM bundles WHERE vault = $1 AND seq > $2")
             .await
-            .map_err(backend)?
-            .get(0);
+            .map_err(backend)?;
+        let remaining: i64 =
+            c.query_one(&count, &[&&vault[..], &last]).await.map_err(backend)?.get(0);
+        let head = c
+            .prepare_cached("SELECT next_seq - 1 FROM vaults WHERE vault = $1")
+            .await
+            .map_err(backend)?;
         let head: i64 = c
-            .query_opt("SELECT next_seq - 1 FROM vaults WHERE vault = $1", &[&&vault[..]])
+            .query_opt(&head, &[&&vault[..]])
             .await
             .map_err(backend)?
             .map(|r| r.get(0))
@@ -518,19 +543,21 @@ impl Store for PostgresStore {
         forget_before: i64,
     ) -> StoreResult<bool> {
         let c = self.client().await?;
-        c.execute(
-            "DELETE FROM requests WHERE vault = $1 AND device = $2 AND at < $3",
-            &[&&vault[..], &&device[..], &forget_before],
-        )
-        .await
-        .map_err(backend)?;
-        Ok(c.execute(
-            "INSERT INTO requests(vault, device, signature, at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-            &[&&vault[..], &&device[..], &&signature[..], &at],
-        )
-        .await
-        .map_err(backend)?
+        let forget = c
+            .prepare_cached("DELETE FROM requests WHERE vault = $1 AND device = $2 AND at < $3")
+            .await
+            .map_err(backend)?;
+        c.execute(&forget, &[&&vault[..], &&device[..], &forget_before]).await.map_err(backend)?;
+        let remember = c
+            .prepare_cached(
+                "INSERT INTO requests(vault, device, signature, at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(backend)?;
+        Ok(c.execute(&remember, &[&&vault[..], &&device[..], &&signature[..], &at])
+            .await
+            .map_err(backend)?
             == 1)
     }
 

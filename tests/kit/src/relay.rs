@@ -74,6 +74,19 @@ pub fn serve_relay(relay: Arc<Relay>, store: Arc<dyn Store>) -> Running {
     }
 }
 
+/// The default limits with every rate limit out of the way and open registration: for load
+/// benches, where the devices are the load and not an attack.
+pub fn unthrottled() -> Limits {
+    Limits {
+        rate_burst: 1e9,
+        rate_per_sec: 1e9,
+        address_burst: 1e9,
+        address_per_sec: 1e9,
+        open_registration: true,
+        ..Limits::default()
+    }
+}
+
 /// A SQLite store in `dir` (`relay.db`).
 pub fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(&dir.path().join("relay.db")).expect("open the SQLite store"))
@@ -124,7 +137,22 @@ pub struct Cluster {
 impl Cluster {
     /// Starts one, or `None` if none could be started here.
     pub fn start() -> Option<Cluster> {
-        let out = Command::new("bash").arg(postgres_script()).arg("start").output().ok()?;
+        Self::start_with("off")
+    }
+
+    /// Starts one that syncs every commit to disk (`fsync` on, as a production server runs),
+    /// for benchmarks that compare it with the SQLite store, which syncs every commit too.
+    pub fn start_durable() -> Option<Cluster> {
+        Self::start_with("on")
+    }
+
+    fn start_with(fsync: &str) -> Option<Cluster> {
+        let out = Command::new("bash")
+            .arg(postgres_script())
+            .arg("start")
+            .env("MEND_PG_FSYNC", fsync)
+            .output()
+            .ok()?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let get = |k: &str| {
             text.lines().find_map(|l| {
