@@ -54,6 +54,33 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Reads the TLS certificate and key again at every `SIGHUP` (after a renewal), for new
+/// handshakes; a failed reload keeps the certificate in use.
+fn reload_on_hangup(cert: Arc<mend_relay::tls::Certificate>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        match cert.reload() {
+                            Ok(()) => tracing::info!("TLS certificate reloaded"),
+                            Err(e) => tracing::error!(
+                                error = %e,
+                                "TLS certificate reload failed; the one in use stays"
+                            ),
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "no SIGHUP handler: TLS reload needs a restart"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = cert;
+}
+
 /// Crates whose debug logs would carry stored bytes or ids (tokio-postgres logs each
 /// statement's parameters): kept at `info` unless the filter names them itself.
 const QUIET: [&str; 2] = ["tokio_postgres", "deadpool"];
@@ -155,7 +182,12 @@ async fn run(c: Config) -> Result<(), String> {
         return Ok(());
     }
     let tls = match &c.tls {
-        Some((cert, key)) => Some(mend_relay::tls::server_config(cert, key)?),
+        Some((cert, key)) => {
+            let cert = mend_relay::tls::Certificate::load(cert, key)?;
+            let config = mend_relay::tls::server_config(&cert)?;
+            reload_on_hangup(cert);
+            Some(config)
+        }
         None => None,
     };
     let relay = Relay::with_erasure_log(store, c.limits, erasure_log);

@@ -64,7 +64,8 @@ where
 /// Most connections the metrics listener serves at once (a scraper needs one).
 pub const METRICS_CONNECTIONS: usize = 8;
 
-/// Like [`serve`], over TLS with `tls` ([`crate::tls::server_config`]).
+/// Like [`serve`], over TLS with `tls` ([`crate::tls::server_config`], whose certificate
+/// [`crate::tls::Certificate::reload`] replaces for new handshakes).
 pub async fn serve_tls<F>(
     listener: TcpListener,
     relay: Arc<Relay>,

@@ -335,7 +335,7 @@ fn the_relay_serves_tls_itself_and_devices_verify_its_certificate() {
     std::fs::write(&key_path, &key).unwrap();
     let db = dir.path().join("relay.db");
     let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let relay = RelayProcess::start_with(
+    let mut relay = RelayProcess::start_with(
         &format!("sqlite://{}", db.display()),
         free_port(),
         &[
@@ -401,6 +401,41 @@ fn the_relay_serves_tls_itself_and_devices_verify_its_certificate() {
     };
     assert!(count("error") >= 3, "{text}");
     assert_eq!(count("timeout"), 1, "{text}");
+
+    // A renewed certificate is taken up at SIGHUP, without a restart: new handshakes present
+    // it, and a device that trusts only the old one is refused.
+    let (renewed, renewed_key) = self_signed();
+    std::fs::write(&cert_path, &renewed).unwrap();
+    std::fs::write(&key_path, &renewed_key).unwrap();
+    let health = format!("{url}/health");
+    let answers = |trusted: &str| {
+        UreqClient::with_root_certificates(trusted.as_bytes())
+            .unwrap()
+            .send("GET", &health, &[], b"")
+            .map(|r| r.0)
+    };
+    assert_eq!(answers(&cert), Ok(200), "before the signal the old certificate is in use");
+    assert!(answers(&renewed).is_err());
+    relay.hang_up();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while answers(&renewed) != Ok(200) {
+        assert!(std::time::Instant::now() < deadline, "the renewed certificate was not taken up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(answers(&cert).is_err(), "a device pinned to the old certificate is refused");
+    // A reload that fails (a half-written chain, a key of another certificate) keeps the
+    // certificate in use, and the relay keeps serving.
+    let (_, stranger_key) = self_signed();
+    for (c, k) in
+        [("-----BEGIN CERTIFICATE-----\nMIIB", renewed_key.as_str()), (&renewed, &stranger_key)]
+    {
+        std::fs::write(&cert_path, c).unwrap();
+        std::fs::write(&key_path, k).unwrap();
+        relay.hang_up();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(relay.is_running());
+        assert_eq!(answers(&renewed), Ok(200));
+    }
 }
 
 #[test]

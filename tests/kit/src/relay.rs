@@ -266,6 +266,22 @@ impl RelayProcess {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// Sends the process `SIGHUP` (the relay reads its TLS certificate again).
+    pub fn hang_up(&self) {
+        let child = self.child.as_ref().expect("the relay is running");
+        let ok = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -HUP failed");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Kills the process (SIGKILL) and waits for it to end.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
