@@ -62,6 +62,8 @@ pub struct Settings {
     pub vault_quota: Option<u64>,
     /// Devices one vault may enroll (default 100).
     pub max_devices: Option<u64>,
+    /// Erased keys one vault may have dropped (default 100,000).
+    pub max_tombstones: Option<u64>,
     /// Address of the Prometheus listener (`GET /metrics`); none by default.
     pub metrics_listen: Option<String>,
     /// Log filter, `tracing` syntax (default `info`).
@@ -92,6 +94,7 @@ impl Settings {
             open_registration: self.open_registration.or(lower.open_registration),
             vault_quota: self.vault_quota.or(lower.vault_quota),
             max_devices: self.max_devices.or(lower.max_devices),
+            max_tombstones: self.max_tombstones.or(lower.max_tombstones),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
@@ -125,6 +128,7 @@ impl Settings {
             }
             "vault_quota" => self.vault_quota = num(name, value)?,
             "max_devices" => self.max_devices = num(name, value)?,
+            "max_tombstones" => self.max_tombstones = num(name, value)?,
             "metrics_listen" => self.metrics_listen = Some(value.into()),
             "log" => self.log = Some(value.into()),
             "log_format" => {
@@ -196,7 +200,7 @@ fn check(s: &Settings) -> Result<(), String> {
 }
 
 /// Every setting's name, as the file spells it.
-const NAMES: [&str; 18] = [
+const NAMES: [&str; 19] = [
     "listen",
     "storage",
     "max_connections",
@@ -209,6 +213,7 @@ const NAMES: [&str; 18] = [
     "open_registration",
     "vault_quota",
     "max_devices",
+    "max_tombstones",
     "metrics_listen",
     "log",
     "log_format",
@@ -260,7 +265,7 @@ pub struct Config {
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: mend-relay [serve] [--config FILE] [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N] [--device-rate N] [--instances N] [--open-registration] [--vault-quota BYTES] [--max-devices N] [--metrics-listen ADDR] [--log FILTER] [--log-format text|json] [--erasure-log PATH] [--tls-cert PEM --tls-key PEM]
+pub const USAGE: &str = "usage: mend-relay [serve] [--config FILE] [--listen ADDR] [--storage sqlite://PATH|postgres://URL] [--max-connections N] [--connection-limit N] [--header-timeout SECS] [--body-timeout SECS] [--address-rate N] [--device-rate N] [--instances N] [--open-registration] [--vault-quota BYTES] [--max-devices N] [--max-tombstones N] [--metrics-listen ADDR] [--log FILTER] [--log-format text|json] [--erasure-log PATH] [--tls-cert PEM --tls-key PEM]
        mend-relay issue-token [--config FILE] [--storage ...]
        mend-relay backup --to FILE [--config FILE] [--storage sqlite://PATH]
        mend-relay restored [--config FILE] [--storage ...] [--erasure-log PATH]";
@@ -366,6 +371,9 @@ pub fn resolve(
     }
     if let Some(n) = s.max_devices {
         limits.max_devices = n;
+    }
+    if let Some(n) = s.max_tombstones {
+        limits.max_tombstones = n;
     }
     let tls = match (s.tls_cert, s.tls_key) {
         (Some(c), Some(k)) => Some((c, k)),

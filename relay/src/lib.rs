@@ -41,7 +41,7 @@ use serde::Deserialize;
 use erasure_log::{Entry, ErasureLog};
 use metrics::{Metered, Metrics};
 pub use serve::{serve, serve_metrics, serve_tls};
-use store::{Id, NewBundle, Store, StoreError, SCHEMA_VERSION};
+use store::{Id, NewBundle, Store, StoreError, NO_LABEL, SCHEMA_VERSION};
 
 /// Limits on what a request may ask of the relay.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +85,10 @@ pub struct Limits {
     pub vault_quota: u64,
     /// Most devices one vault may enroll (revoked ones keep their place).
     pub max_devices: u64,
+    /// Most erased keys one vault may have dropped. Each drop is a tombstone in the store and a
+    /// line in the erasure log, which no storage quota counts: this bounds what a device can
+    /// make them grow by dropping made-up keys.
+    pub max_tombstones: u64,
 }
 
 impl Limits {
@@ -122,6 +126,7 @@ impl Default for Limits {
             open_registration: false,
             vault_quota: 4 << 30,
             max_devices: 100,
+            max_tombstones: 100_000,
         }
     }
 }
@@ -838,9 +843,25 @@ async fn drops(
     let vault = parse_id(&vault, "vault")?;
     authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
     let keys = wire::decode_key_ids(&body, 10_000).map_err(|e| ApiError::bad(e.to_string()))?;
-    let keys: Vec<Id> = keys.iter().map(|k| *k.as_bytes()).collect();
-    journal(&relay, keys.iter().map(|&key| Entry::Drop { vault, key }).collect()).await?;
-    let n = relay.store.drop_keys(vault, keys).await?;
+    let mut keys: Vec<Id> = keys.iter().map(|k| *k.as_bytes()).filter(|k| *k != NO_LABEL).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // Keys dropped before (a device sending its drops again) are neither logged nor counted
+    // again; new ones must fit under the vault's tombstone cap.
+    let (held, count) = relay.store.tombstoned(vault, keys.clone()).await?;
+    let fresh: Vec<Id> = keys.into_iter().filter(|k| !held.contains(k)).collect();
+    if count.saturating_add(fresh.len() as u64) > relay.limits.max_tombstones {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "tombstone_limit",
+            format!("the vault has dropped its most keys ({})", relay.limits.max_tombstones),
+        ));
+    }
+    if fresh.is_empty() {
+        return Ok(Json(serde_json::json!({ "dropped": 0 })));
+    }
+    journal(&relay, fresh.iter().map(|&key| Entry::Drop { vault, key }).collect()).await?;
+    let n = relay.store.drop_keys(vault, fresh).await?;
     tracing::info!(vault = %hex::encode(vault), dropped = n, "erased keys dropped");
     Ok(Json(serde_json::json!({ "dropped": n })))
 }

@@ -294,6 +294,10 @@ impl Store for Metered {
         self.time("drop_keys", self.inner.drop_keys(vault, keys)).await
     }
 
+    async fn tombstoned(&self, vault: Id, keys: Vec<Id>) -> StoreResult<(Vec<Id>, u64)> {
+        self.time("tombstoned", self.inner.tombstoned(vault, keys)).await
+    }
+
     async fn advance_sequences(&self, by: i64) -> StoreResult<u64> {
         self.time("advance_sequences", self.inner.advance_sequences(by)).await
     }

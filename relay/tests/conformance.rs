@@ -96,6 +96,8 @@ async fn suite(s: Arc<dyn Store>) {
     // Drop by key id.
     s.push(v, vec![bundle(4, 7, 10, 6), bundle(5, 7, 10, 7)]).await.unwrap();
     assert_eq!(s.drop_keys(v, vec![id(7)]).await.unwrap(), 2);
+    assert_eq!(s.tombstoned(v, vec![id(8), id(7)]).await.unwrap(), (vec![id(7)], 1));
+    assert_eq!(s.tombstoned(w, vec![id(7)]).await.unwrap(), (vec![], 0), "per vault");
     assert_eq!(s.dump(v).await.unwrap().len(), 3);
     // A tombstone stays: a device that has not heard of the erasure pushes under the key again.
     assert_eq!(s.push(v, vec![bundle(4, 7, 11, 1)]).await.unwrap(), 0);

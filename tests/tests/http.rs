@@ -657,6 +657,50 @@ fn a_restored_backup_does_not_make_a_spent_registration_token_usable_again() {
     assert!(block_on(store.vault_exists(*practice.as_bytes())).unwrap());
 }
 
+/// A member device that drops made-up keys, or sends the same drops again and again, cannot
+/// grow the erasure log or the store's tombstones without end: drops already made are not
+/// logged again, and past the vault's tombstone cap new ones are refused (403
+/// `tombstone_limit`) with nothing logged. The same keys dropped again are still answered.
+#[test]
+fn drops_of_made_up_or_repeated_keys_cannot_grow_the_erasure_log_without_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("erasures.log");
+    let store = sqlite(&dir);
+    let limits = Limits { max_tombstones: 50, ..open() };
+    let erasures = mend_relay::erasure_log::ErasureLog::open(&log).unwrap();
+    let relay =
+        serve_relay(Relay::with_erasure_log(Arc::clone(&store), limits, Some(erasures)), store);
+    let u = &relay.url;
+    let (vault, device, key) = enrolled(u);
+    let path = format!("/v1/vaults/{vault}/drops");
+    let drop = |keys: &[KeyId]| {
+        raw(u, "POST", &path, &wire::encode_key_ids(keys), Some((&device, &key, &vault, now())))
+    };
+    let lines = || std::fs::read_to_string(&log).unwrap().lines().count();
+    let forty: Vec<KeyId> = (0..40).map(|_| KeyId::random()).collect();
+    assert_eq!(drop(&forty).0, 200);
+    assert_eq!(lines(), 40);
+    // The same forty again, and again with a duplicate inside one request: nothing logged.
+    for _ in 0..5 {
+        assert_eq!(drop(&forty).0, 200);
+    }
+    let doubled = [forty[0], forty[0], forty[1]];
+    assert_eq!(drop(&doubled).0, 200);
+    assert_eq!(lines(), 40, "repeated drops were logged again");
+    // Made-up keys past the cap of 50: refused whole, nothing logged.
+    let twenty: Vec<KeyId> = (0..20).map(|_| KeyId::random()).collect();
+    let (status, msg) = drop(&twenty);
+    assert_eq!(status, 403, "{msg}");
+    assert!(msg.contains("\"error\":\"tombstone_limit\""), "{msg}");
+    assert_eq!(lines(), 40);
+    // Up to the cap they are taken; the keys dropped before still answer.
+    assert_eq!(drop(&twenty[..10]).0, 200);
+    assert_eq!(lines(), 50);
+    assert_eq!(drop(&twenty[10..11]).0, 403);
+    assert_eq!(drop(&forty).0, 200);
+    assert_eq!(lines(), 50);
+}
+
 /// One vault cannot fill the relay's disk or enroll devices without end: past its quota a push
 /// is refused with `quota_exceeded` (and the relay holds no more than the quota), past its
 /// device cap an enrollment with `device_limit`; a revoked device keeps its place.

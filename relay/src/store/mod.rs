@@ -157,6 +157,10 @@ pub trait Store: Send + Sync + 'static {
     /// many were dropped.
     async fn drop_keys(&self, vault: Id, keys: Vec<Id>) -> StoreResult<u64>;
 
+    /// Which of `keys` the vault already holds a tombstone of, and how many tombstones it holds
+    /// in all (a drop request is logged and counted only for keys not dropped before).
+    async fn tombstoned(&self, vault: Id, keys: Vec<Id>) -> StoreResult<(Vec<Id>, u64)>;
+
     /// Moves every vault's next relay sequence number `by` further on; returns how many vaults
     /// there are. Run once after restoring a backup (`mend-relay restored`): devices have pulled
     /// up to sequence numbers the backup never saw, and what is pushed from then on must sort

@@ -523,6 +523,26 @@ impl Store for PostgresStore {
             == 1)
     }
 
+    async fn tombstoned(&self, vault: Id, keys: Vec<Id>) -> StoreResult<(Vec<Id>, u64)> {
+        let c = self.client().await?;
+        let wanted: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+        let rows = c
+            .query(
+                "SELECT key_id FROM tombstones WHERE vault = $1 AND key_id = ANY($2::bytea[])",
+                &[&&vault[..], &wanted],
+            )
+            .await
+            .map_err(backend)?;
+        let held: Vec<Vec<u8>> = rows.iter().map(|r| r.get(0)).collect();
+        let held = keys.into_iter().filter(|k| held.iter().any(|h| h[..] == k[..])).collect();
+        let all: i64 = c
+            .query_one("SELECT count(*) FROM tombstones WHERE vault = $1", &[&&vault[..]])
+            .await
+            .map_err(backend)?
+            .get(0);
+        Ok((held, all.max(0) as u64))
+    }
+
     async fn spend_token(&self, hash: [u8; 32], vault: Id) -> StoreResult<()> {
         let c = self.client().await?;
         c.execute(

@@ -498,6 +498,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn tombstoned(&self, vault: Id, keys: Vec<Id>) -> StoreResult<(Vec<Id>, u64)> {
+        self.run(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT 1 FROM tombstones WHERE vault = ?1 AND key_id = ?2")
+                .map_err(backend)?;
+            let mut held = Vec::new();
+            for k in keys {
+                if st.exists(params![&vault[..], &k[..]]).map_err(backend)? {
+                    held.push(k);
+                }
+            }
+            let all: i64 = c
+                .query_row("SELECT count(*) FROM tombstones WHERE vault = ?1", [&vault[..]], |r| {
+                    r.get(0)
+                })
+                .map_err(backend)?;
+            Ok((held, all.max(0) as u64))
+        })
+        .await
+    }
+
     async fn spend_token(&self, hash: [u8; 32], vault: Id) -> StoreResult<()> {
         self.run(move |c| {
             c.execute(
