@@ -11,7 +11,8 @@ if ! command -v mvn >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >&2
 fi
 
-cargo build -p mend-ffi --locked
+# The relay binary too: the sample's registration test runs it.
+cargo build -p mend-ffi -p mend-relay --locked
 out=bindings/kotlin/src/generated/kotlin
 rm -rf "$out"
 cargo run -q -p mend-ffi --bin uniffi-bindgen --locked -- generate --no-format \

@@ -46,11 +46,11 @@ inside="/mnt/mend-$key"
 mnt="$root$inside"
 mkdir -p "$mnt"
 relay_dir=$(mktemp -d)
-relay_pid=
+relay_pids=
 cleanup() {
   umount "$mnt" 2>/dev/null || true
   if ! grep -q " $root/mnt/mend" /proc/mounts; then umount "$root/proc" 2>/dev/null || true; fi
-  if [ -n "$relay_pid" ]; then kill "$relay_pid" 2>/dev/null || true; fi
+  for pid in $relay_pids; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$relay_dir"
 }
 trap cleanup EXIT
@@ -72,17 +72,28 @@ chroot "$root" /bin/sh -c "cd $inside/bindings/swift && LD_LIBRARY_PATH=$inside/
 # need Xcode and are not built here). Same chroot, its own build folder; each run prints its own
 # XCTest summary. A real mend-relay on loopback (throwaway SQLite store, a free port) serves the
 # sample's URLSession sync test; the chroot shares the host's network.
-target/debug/mend-relay --listen 127.0.0.1:0 --storage "sqlite://$relay_dir/relay.db" --open-registration >"$relay_dir/log" 2>&1 &
-relay_pid=$!
-relay_addr=
-for _ in $(seq 100); do
-  relay_addr=$(sed -n 's/^listening on //p' "$relay_dir/log")
-  [ -n "$relay_addr" ] && break
-  sleep 0.1
-done
-if [ -z "$relay_addr" ]; then
-  echo "mend-relay did not start:" >&2
-  cat "$relay_dir/log" >&2
-  exit 1
-fi
-chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$relay_addr LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"
+# Two relays: one in open registration (a solo therapist's), one that registers a vault only
+# with a token its operator issued (a clinic's), with the token for the sample's test.
+start_relay() { # NAME FLAGS...: starts it, sets relay_addr
+  local name=$1
+  shift
+  target/debug/mend-relay --listen 127.0.0.1:0 --storage "sqlite://$relay_dir/$name.db" "$@" >"$relay_dir/$name.log" 2>&1 &
+  relay_pids="$relay_pids $!"
+  relay_addr=
+  for _ in $(seq 100); do
+    relay_addr=$(sed -n 's/^listening on //p' "$relay_dir/$name.log")
+    [ -n "$relay_addr" ] && break
+    sleep 0.1
+  done
+  if [ -z "$relay_addr" ]; then
+    echo "mend-relay did not start:" >&2
+    cat "$relay_dir/$name.log" >&2
+    exit 1
+  fi
+}
+start_relay open --open-registration
+open_addr=$relay_addr
+start_relay clinic
+clinic_addr=$relay_addr
+clinic_token=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
+chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$open_addr MEND_TEST_CLINIC_RELAY_URL=http://$clinic_addr MEND_TEST_CLINIC_TOKEN=$clinic_token LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"

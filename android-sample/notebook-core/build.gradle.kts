@@ -23,4 +23,5 @@ dependencies {
 tasks.test {
     useJUnitPlatform()
     systemProperty("jna.library.path", rootProject.file("../target/debug").absolutePath)
+    systemProperty("mend.relay.bin", rootProject.file("../target/debug/mend-relay").absolutePath)
 }

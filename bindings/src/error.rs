@@ -2,7 +2,48 @@
 
 #![allow(missing_docs)] // Record fields are named after the clinical model; the types carry the docs.
 
+use mend_core::sync::Refusal;
 use mend_core::Error as CoreError;
+
+/// Why the relay turned a request down, for the refusals an app acts on instead of retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RelayRefusal {
+    /// The relay registers new vaults only with its operator's registration token: call
+    /// `registerHttp` with the token the practice was given, then sync.
+    RegistrationRequired,
+    /// The vault holds as much as the relay allows; erasures still go through.
+    QuotaExceeded,
+    /// The vault has as many devices as the relay allows.
+    DeviceLimit,
+    /// The vault has dropped as many erased keys as the relay allows.
+    TombstoneLimit,
+    /// This device was revoked: it can no longer sync.
+    Revoked,
+}
+
+impl From<Refusal> for RelayRefusal {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::RegistrationRequired => RelayRefusal::RegistrationRequired,
+            Refusal::QuotaExceeded => RelayRefusal::QuotaExceeded,
+            Refusal::DeviceLimit => RelayRefusal::DeviceLimit,
+            Refusal::TombstoneLimit => RelayRefusal::TombstoneLimit,
+            Refusal::Revoked => RelayRefusal::Revoked,
+        }
+    }
+}
+
+impl From<RelayRefusal> for Refusal {
+    fn from(r: RelayRefusal) -> Self {
+        match r {
+            RelayRefusal::RegistrationRequired => Refusal::RegistrationRequired,
+            RelayRefusal::QuotaExceeded => Refusal::QuotaExceeded,
+            RelayRefusal::DeviceLimit => Refusal::DeviceLimit,
+            RelayRefusal::TombstoneLimit => Refusal::TombstoneLimit,
+            RelayRefusal::Revoked => Refusal::Revoked,
+        }
+    }
+}
 
 /// An error from Mend. Messages never contain clinical text or key material.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -55,6 +96,9 @@ pub enum MendError {
     /// The relay could not be reached or refused; retry later.
     #[error("sync transport failed: {reason}")]
     Transport { reason: String },
+    /// The relay refused for a reason to act on, not to retry (see [`RelayRefusal`]).
+    #[error("the relay refused: {refusal:?}")]
+    RelayRefused { refusal: RelayRefusal },
     /// An argument from the app is malformed (an id that is not a UUID, a key of the wrong size).
     #[error("invalid argument: {reason}")]
     InvalidArgument { reason: String },
@@ -93,6 +137,7 @@ impl From<CoreError> for MendError {
             CoreError::InviteExpired => MendError::InviteExpired,
             CoreError::InviteUsed => MendError::InviteUsed,
             CoreError::Transport(reason) => MendError::Transport { reason },
+            CoreError::RelayRefused(r) => MendError::RelayRefused { refusal: r.into() },
             CoreError::AlreadyOpen => MendError::AlreadyOpen,
             CoreError::OpenInAnotherProcess => MendError::OpenInAnotherProcess,
             CoreError::Internal(reason) => MendError::Internal { reason },

@@ -17,7 +17,7 @@ use mend_core as core;
 use mend_core::sync::http::{HttpClient, HttpTransport};
 use mend_core::sync::{MemoryRelay, Page, PageItem, SyncOptions, Transport, TransportError};
 
-pub use error::MendError;
+pub use error::{MendError, RelayRefusal};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -93,6 +93,7 @@ fn transport_error(e: MendError) -> TransportError {
     match e {
         MendError::InviteUsed => TransportError::InviteAlreadyClaimed,
         MendError::Transport { reason } => TransportError::Unavailable(reason),
+        MendError::RelayRefused { refusal } => TransportError::Denied(refusal.into()),
         other => TransportError::Refused(other.to_string()),
     }
 }

@@ -98,6 +98,11 @@ pub enum Error {
     #[error("sync transport failed: {0}")]
     Transport(String),
 
+    /// The relay refused the request for a reason the app should act on, not retry: a
+    /// registration token needed, the vault's quota or device cap reached, this device revoked.
+    #[error("the relay refused: {0}")]
+    RelayRefused(crate::sync::Refusal),
+
     /// This vault is already open in this process. Share that handle (it is `Send + Sync`)
     /// instead of opening a second one: two handles would overwrite each other's writes.
     #[error("this vault is already open in this process; share that handle")]

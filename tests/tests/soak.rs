@@ -96,6 +96,7 @@ fn soak_device() {
                 Err(Error::Transport(m)) if m.starts_with("relay refused") => {
                     say(format!("refused sync {}", m.replace(' ', "_")))
                 }
+                Err(Error::RelayRefused(r)) => say(format!("refused sync {r}")),
                 Err(Error::Transport(_)) => say("fault sync".into()),
                 Err(e) => panic!("device {dev}: sync failed with a non-transport error: {e:?}"),
             },

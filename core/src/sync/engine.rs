@@ -23,6 +23,7 @@ impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         match e {
             TransportError::InviteAlreadyClaimed => Error::InviteUsed,
+            TransportError::Denied(r) => Error::RelayRefused(r),
             TransportError::Insecure => Error::invalid(
                 "relay_url",
                 "must use https:// (plain http:// only to this device's loopback or a host the app allowed)",

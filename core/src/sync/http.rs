@@ -15,7 +15,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::transport::{Page, Transport, TransportError};
+use super::transport::{Page, Refusal, Transport, TransportError};
 use super::wire;
 use crate::crypto::signing::DeviceKey;
 use crate::ids::{DeviceId, KeyId, RecordId, VaultId};
@@ -269,12 +269,25 @@ impl HttpTransport {
             200..=299 => Ok(resp),
             410 => Err(TransportError::InviteAlreadyClaimed),
             429 | 500..=599 => Err(TransportError::Unavailable(format!("relay answered {status}"))),
-            _ => Err(TransportError::Refused(format!(
-                "relay answered {status}: {}",
-                error_message(&resp)
-            ))),
+            _ => match error_code(&resp).and_then(|c| Refusal::from_code(&c)) {
+                Some(r) if status == 403 => Err(TransportError::Denied(r)),
+                _ => Err(TransportError::Refused(format!(
+                    "relay answered {status}: {}",
+                    error_message(&resp)
+                ))),
+            },
         }
     }
+}
+
+/// The `error` code of a relay error body, bounded.
+fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("error")?
+        .as_str()
+        .filter(|c| c.len() <= 40)
+        .map(str::to_owned)
 }
 
 /// The `message` of a relay error body (short, content-free by construction), bounded.

@@ -35,4 +35,4 @@ pub mod wire;
 
 pub use memory::MemoryRelay;
 pub use report::{RejectReason, Rejection, SyncOptions, SyncProgress, SyncReport};
-pub use transport::{Page, PageItem, Transport, TransportError};
+pub use transport::{Page, PageItem, Refusal, Transport, TransportError};

@@ -26,6 +26,56 @@ pub struct Page {
     pub head: u64,
 }
 
+/// Why the relay turned a device's request down, for the refusals an app must act on (tell the
+/// user, ask the practice's operator): not worth retrying as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The relay registers new vaults only with a registration token from its operator
+    /// (`registration_required`): register with the token the practice was given.
+    RegistrationRequired,
+    /// The vault holds as much as the relay allows it (`quota_exceeded`). Erasures still go
+    /// through; pushes wait until the operator raises the quota or the vault holds less.
+    QuotaExceeded,
+    /// The vault has as many devices as the relay allows (`device_limit`); revoked devices keep
+    /// their place.
+    DeviceLimit,
+    /// The vault has dropped as many erased keys as the relay allows (`tombstone_limit`).
+    TombstoneLimit,
+    /// This device was revoked (`revoked`).
+    Revoked,
+}
+
+impl Refusal {
+    /// The refusal named by a relay error code, if it is one of these.
+    pub fn from_code(code: &str) -> Option<Refusal> {
+        Some(match code {
+            "registration_required" => Refusal::RegistrationRequired,
+            "quota_exceeded" => Refusal::QuotaExceeded,
+            "device_limit" => Refusal::DeviceLimit,
+            "tombstone_limit" => Refusal::TombstoneLimit,
+            "revoked" => Refusal::Revoked,
+            _ => return None,
+        })
+    }
+
+    /// The relay's error code for it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::RegistrationRequired => "registration_required",
+            Refusal::QuotaExceeded => "quota_exceeded",
+            Refusal::DeviceLimit => "device_limit",
+            Refusal::TombstoneLimit => "tombstone_limit",
+            Refusal::Revoked => "revoked",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// A transport failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -35,9 +85,12 @@ pub enum TransportError {
     /// The invite was already used by another device.
     #[error("invite already claimed")]
     InviteAlreadyClaimed,
-    /// The relay refused the request (bad input, unknown vault, revoked device).
+    /// The relay refused the request (bad input, unknown vault).
     #[error("relay refused the request: {0}")]
     Refused(String),
+    /// The relay refused the request for a reason the app acts on ([`Refusal`]).
+    #[error("relay refused the request: {0}")]
+    Denied(Refusal),
     /// The relay's address is plain `http://` off this device, which the app did not allow:
     /// nothing was sent. Not worth a retry; the address needs `https://`.
     #[error("the relay address must use https:// (plain http:// only to this device's loopback)")]

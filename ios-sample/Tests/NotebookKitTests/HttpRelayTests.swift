@@ -1,6 +1,7 @@
 // The app's real sync path: Mend builds and signs relay requests, URLSessionHttpSender carries them
 // (FoundationNetworking on Linux, URLSession on iOS) to a real mend-relay on loopback, which
-// scripts/swift.sh starts and names in MEND_TEST_RELAY_URL.
+// scripts/swift.sh starts and names in MEND_TEST_RELAY_URL (open registration) and
+// MEND_TEST_CLINIC_RELAY_URL (registration only with the token in MEND_TEST_CLINIC_TOKEN).
 import Foundation
 import XCTest
 import Mend
@@ -62,5 +63,31 @@ final class HttpRelayTests: NotebookTestCase {
         XCTAssertEqual(s.sync.errorMessage, UserMessage.describe(VaultError.transport("")))
         XCTAssertEqual(s.sync.pendingChanges, pending, "nothing was lost or marked pushed")
         XCTAssertNil(s.sync.lastReport)
+    }
+    func testAClinicRelayRegistersAVaultOnlyWithItsOperatorsToken() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = env["MEND_TEST_CLINIC_RELAY_URL"].flatMap(URL.init(string:)),
+              let token = env["MEND_TEST_CLINIC_TOKEN"], token.hasPrefix("mrt_") else {
+            return XCTFail("MEND_TEST_CLINIC_RELAY_URL and MEND_TEST_CLINIC_TOKEN are not set: run bash scripts/swift.sh")
+        }
+        let key = Data(repeating: 7, count: 32)
+        let phone = try Vault.create(path: folder.appendingPathComponent("phone.mend").path, key: key, passphrase: nil)
+        _ = try phone.createClient(client: NewClient(aliasCode: "C-0900", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
+        let sender = URLSessionHttpSender()
+        let refusal = { (endpoint: RelayEndpoint, vault: Vault) -> VaultError? in
+            do { _ = try endpoint.sync(vault, listener: nil); return nil } catch { return error as? VaultError }
+        }
+        // No token, or a made-up one: a typed refusal the app can explain, not a retry.
+        XCTAssertEqual(refusal(.http(url, sender: sender), phone), .relayRefused(.registrationRequired))
+        let madeUp = "mrt_" + String(repeating: "0", count: 64)
+        XCTAssertEqual(refusal(.http(url, sender: sender, registrationToken: madeUp), phone), .relayRefused(.registrationRequired))
+        XCTAssertTrue(UserMessage.describe(.relayRefused(.registrationRequired)).contains("registration token"))
+        // The operator's token registers the vault; later syncs need nothing more.
+        let report = try RelayEndpoint.http(url, sender: sender, registrationToken: " \(token) ").sync(phone, listener: nil)
+        XCTAssertGreaterThan(report.pushed, 0)
+        XCTAssertNil(refusal(.http(url, sender: sender), phone))
+        // The token is spent: another practice's vault cannot register with it.
+        let other = try Vault.create(path: folder.appendingPathComponent("other.mend").path, key: key, passphrase: nil)
+        XCTAssertEqual(refusal(.http(url, sender: sender, registrationToken: token), other), .relayRefused(.registrationRequired))
     }
 }

@@ -14,6 +14,9 @@ public enum VaultError: Error, Equatable {
     case invalidState(String)
     case invite(String)
     case transport(String)
+    /// The relay refused for a reason retrying will not fix: a registration token needed
+    /// (`registerHttp`), the vault at its quota or device cap, this device revoked.
+    case relayRefused(RelayRefusal)
     /// The vault is already open in this process: share that `Vault` instead of a second one.
     case alreadyOpen
     /// Another process (an app extension, a widget) has the vault open; try again later.
@@ -36,6 +39,7 @@ public enum VaultError: Error, Equatable {
         case .InviteExpired: self = .invite("expired")
         case .InviteUsed: self = .invite("used")
         case let .Transport(reason): self = .transport(reason)
+        case let .RelayRefused(refusal): self = .relayRefused(refusal)
         case .AlreadyOpen: self = .alreadyOpen
         case .OpenInAnotherProcess: self = .openInAnotherProcess
         default: self = .other("\(e)")

@@ -10,7 +10,11 @@ public enum RelayEndpoint: @unchecked Sendable {
     /// The bindings' in-process relay (tests, demos).
     case inMemory(InMemoryRelay)
     /// A `mend-relay` at a base URL; `sender` carries the requests (nil: Mend's built-in client).
-    case http(URL, sender: HttpSender?)
+    /// A clinic's relay registers a new vault only with a `registrationToken` its operator
+    /// issued (one per practice): the first sync registers with it, later ones send nothing
+    /// more for it. Without one, such a relay answers `VaultError.relayRefused(.registrationRequired)`.
+    /// A relay in open registration, and a device that joined with an invite, need none.
+    case http(URL, sender: HttpSender?, registrationToken: String? = nil)
     /// A whole relay protocol implemented by the app.
     case custom(SyncTransport)
 
@@ -18,9 +22,14 @@ public enum RelayEndpoint: @unchecked Sendable {
     public func sync(_ vault: Vault, listener: SyncListener?) throws -> SyncReport {
         try mend {
             switch self {
-            case let .inMemory(relay): try vault.syncInMemory(relay: relay, listener: listener)
-            case let .http(url, sender): try vault.syncHttp(url: url.absoluteString, sender: sender, listener: listener)
-            case let .custom(transport): try vault.syncWith(transport: transport, listener: listener)
+            case let .inMemory(relay): return try vault.syncInMemory(relay: relay, listener: listener)
+            case let .http(url, sender, token):
+                // Registers once; after it succeeded the vault remembers and this sends nothing.
+                if let token = token?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
+                    try vault.registerHttp(url: url.absoluteString, registrationToken: token, sender: sender)
+                }
+                return try vault.syncHttp(url: url.absoluteString, sender: sender, listener: listener)
+            case let .custom(transport): return try vault.syncWith(transport: transport, listener: listener)
             }
         }
     }
@@ -31,7 +40,7 @@ public enum RelayEndpoint: @unchecked Sendable {
             switch self {
             case let .inMemory(relay):
                 try Vault.joinInMemory(path: path, key: key, invite: invite, code: code, relay: relay)
-            case let .http(url, sender):
+            case let .http(url, sender, _):
                 try Vault.joinHttp(path: path, key: key, invite: invite, code: code, url: url.absoluteString, sender: sender)
             case let .custom(transport):
                 try Vault.joinWith(path: path, key: key, invite: invite, code: code, transport: transport)

@@ -67,6 +67,14 @@ public enum UserMessage {
         case let .invalidState(reason): "Not allowed: \(reason)."
         case let .invite(what): "The invite could not be used (\(what))."
         case .transport: "The relay could not be reached. Your changes are safe on this device; try again later."
+        case let .relayRefused(refusal):
+            switch refusal {
+            case .registrationRequired: "This relay needs a registration token. Ask your practice's administrator and enter it in Settings."
+            case .quotaExceeded: "The relay's storage for this notebook is full. Ask your practice's administrator."
+            case .deviceLimit: "This notebook has as many devices as the relay allows."
+            case .tombstoneLimit: "The relay cannot record more erasures for this notebook. Ask your practice's administrator."
+            case .revoked: "This device was removed from the notebook and can no longer sync."
+            }
         case .alreadyOpen: "This notebook is already open in the app."
         case .openInAnotherProcess: "This notebook is open in another part of the app (a widget or an extension). Try again in a moment."
         case .other: "Mend reported an internal error."

@@ -1,6 +1,7 @@
 package org.mend.notebook
 
 import org.mend.core.MendException
+import org.mend.core.RelayRefusal
 
 /** What went wrong, in terms a screen can act on. Messages never contain clinical text or keys:
  *  they come from Mend's typed errors (which are free of plaintext) or are written here. */
@@ -34,6 +35,19 @@ sealed class NotebookError(message: String, cause: Throwable? = null) : Exceptio
 
     /** The relay could not be reached or refused the request; try again later. */
     class Transport(reason: String) : NotebookError("Sync failed: $reason")
+
+    /** The relay refused for a reason retrying will not fix: a registration token is needed, the
+     *  notebook is at its storage or device limit, or this device was removed. */
+    class RelayRefused(val refusal: RelayRefusal) : NotebookError(
+        when (refusal) {
+            RelayRefusal.REGISTRATION_REQUIRED ->
+                "This relay needs a registration token. Ask your practice's administrator and enter it in Settings."
+            RelayRefusal.QUOTA_EXCEEDED -> "The relay's storage for this notebook is full. Ask your practice's administrator."
+            RelayRefusal.DEVICE_LIMIT -> "This notebook has as many devices as the relay allows."
+            RelayRefusal.TOMBSTONE_LIMIT -> "The relay cannot record more erasures for this notebook. Ask your practice's administrator."
+            RelayRefusal.REVOKED -> "This device was removed from the notebook and can no longer sync."
+        },
+    )
 
     /** The vault is already open: in this process (share that notebook instead of a second
      *  one) or in another (a `:sync` process or a widget); nothing was read or written. */
@@ -76,6 +90,7 @@ fun Throwable.toNotebookError(): NotebookError = when (this) {
     is MendException.Corrupt -> NotebookError.Corrupt(id)
     is MendException.InvalidState -> NotebookError.InvalidState(reason)
     is MendException.Transport -> NotebookError.Transport(reason)
+    is MendException.RelayRefused -> NotebookError.RelayRefused(refusal)
     is MendException.InvalidInvite -> NotebookError.Invite(InviteProblem.MALFORMED)
     is MendException.InviteCode -> NotebookError.Invite(InviteProblem.WRONG_CODE)
     is MendException.InviteExpired -> NotebookError.Invite(InviteProblem.EXPIRED)

@@ -32,8 +32,18 @@ class InMemoryRelayConnection(private val relay: InMemoryRelay) : RelayConnectio
 }
 
 /** A `mend-relay` at [address], reached through [sender] (the app's HTTP stack). Mend builds and
- *  signs every request; the sender only carries bytes. */
-class HttpRelay(val address: RelayAddress, private val sender: HttpSender = UrlConnectionHttpSender()) : RelayConnection {
+ *  signs every request; the sender only carries bytes.
+ *
+ *  A clinic's relay registers a new notebook only with a [registrationToken] from its operator
+ *  (one per practice, good for one notebook): the first sync registers with it, later syncs send
+ *  nothing more for it. Without one, such a relay answers [NotebookError.RelayRefused] with
+ *  `REGISTRATION_REQUIRED`. A solo therapist's relay in open registration needs none, and a
+ *  device that joined with an invite never does (its notebook is registered already). */
+class HttpRelay(
+    val address: RelayAddress,
+    private val sender: HttpSender = UrlConnectionHttpSender(),
+    private val registrationToken: String? = null,
+) : RelayConnection {
     init {
         // RelayAddress lets plain http to the emulator's alias of the computer's loopback
         // through only when asked (debug builds); Mend itself refuses http:// off loopback
@@ -41,7 +51,11 @@ class HttpRelay(val address: RelayAddress, private val sender: HttpSender = UrlC
         if (address.url.startsWith("http://${RelayAddress.EMULATOR_HOST}")) allowCleartextRelayHost(RelayAddress.EMULATOR_HOST)
     }
 
-    override fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncHttp(address.url, sender, listener)
+    override fun sync(vault: Vault, listener: SyncListener?): SyncReport {
+        // Registers once; after it succeeded the vault remembers and this sends nothing.
+        registrationToken?.takeIf { it.isNotBlank() }?.let { vault.registerHttp(address.url, it.trim(), sender) }
+        return vault.syncHttp(address.url, sender, listener)
+    }
 
     override fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
         Vault.joinHttp(path, key, invite, code, address.url, sender)
