@@ -64,7 +64,7 @@ final class HttpRelayTests: NotebookTestCase {
         XCTAssertEqual(s.sync.pendingChanges, pending, "nothing was lost or marked pushed")
         XCTAssertNil(s.sync.lastReport)
     }
-    func testAClinicRelayRegistersAVaultOnlyWithItsOperatorsToken() throws {
+    func testAClinicRelayRegistersAVaultOnlyWithItsOperatorsToken() async throws {
         let env = ProcessInfo.processInfo.environment
         guard let url = env["MEND_TEST_CLINIC_RELAY_URL"].flatMap(URL.init(string:)),
               let token = env["MEND_TEST_CLINIC_TOKEN"], token.hasPrefix("mrt_") else {
