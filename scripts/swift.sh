@@ -96,4 +96,5 @@ open_addr=$relay_addr
 start_relay clinic
 clinic_addr=$relay_addr
 clinic_token=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
-chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$open_addr MEND_TEST_CLINIC_RELAY_URL=http://$clinic_addr MEND_TEST_CLINIC_TOKEN=$clinic_token LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"
+clinic_token_2=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
+chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$open_addr MEND_TEST_CLINIC_RELAY_URL=http://$clinic_addr MEND_TEST_CLINIC_TOKEN=$clinic_token MEND_TEST_CLINIC_TOKEN_2=$clinic_token_2 LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"

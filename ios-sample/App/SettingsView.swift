@@ -21,6 +21,13 @@ struct SettingsView: View {
                         .onSubmit { settings.saveRelay() }
                     FieldErrorText(text: settings.relayError?.description)
                     Button("Save relay address") { settings.saveRelay() }
+                    // A clinic's relay registers a new notebook only with its administrator's token.
+                    SecureField(settings.hasRegistrationToken ? "Registration token (saved)" : "Registration token (if your relay asks)",
+                                text: $settings.registrationTokenText)
+                        .textInputAutocapitalization(.never).autocorrectionDisabled()
+                        .onSubmit { settings.saveRegistrationToken() }
+                    FieldErrorText(text: settings.registrationTokenError)
+                    Button("Save registration token") { settings.saveRegistrationToken() }
                 } header: {
                     Text("Relay")
                 } footer: {

@@ -90,4 +90,30 @@ final class HttpRelayTests: NotebookTestCase {
         let other = try Vault.create(path: folder.appendingPathComponent("other.mend").path, key: key, passphrase: nil)
         XCTAssertEqual(refusal(.http(url, sender: sender, registrationToken: token), other), .relayRefused(.registrationRequired))
     }
+    func testTheSettingsTokenRegistersTheNotebookAtAClinicRelay() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = env["MEND_TEST_CLINIC_RELAY_URL"], let token = env["MEND_TEST_CLINIC_TOKEN"] else {
+            return XCTFail("MEND_TEST_CLINIC_RELAY_URL and MEND_TEST_CLINIC_TOKEN are not set: run bash scripts/swift.sh")
+        }
+        // A token the test's other case has not spent: the relay issued it for this one.
+        guard let second = env["MEND_TEST_CLINIC_TOKEN_2"] else { return XCTFail("MEND_TEST_CLINIC_TOKEN_2 is not set") }
+        XCTAssertNotEqual(token, second)
+        let d = Device(folder: folder, name: "clinic-phone", relayURL: url)
+        let s = try await d.create()
+        _ = try s.clients.addClient(NewClientForm(alias: "C-0901", jurisdiction: "US"))
+        await s.sync.sync()
+        XCTAssertEqual(s.sync.phase, .failed)
+        XCTAssertEqual(s.sync.errorMessage, UserMessage.describe(.relayRefused(.registrationRequired)))
+        // Settings refuse what is not a token and keep the real one; the next sync registers.
+        s.settings.registrationTokenText = "two words"
+        XCTAssertFalse(s.settings.saveRegistrationToken())
+        XCTAssertNotNil(s.settings.registrationTokenError)
+        s.settings.registrationTokenText = " \(second)\n"
+        XCTAssertTrue(s.settings.saveRegistrationToken())
+        XCTAssertTrue(s.settings.hasRegistrationToken)
+        XCTAssertEqual(d.app.environment.settings.load().registrationToken, second)
+        await s.sync.sync()
+        XCTAssertEqual(s.sync.phase, .succeeded, s.sync.errorMessage ?? "")
+        XCTAssertEqual(s.sync.pendingChanges, 0)
+    }
 }

@@ -61,6 +61,12 @@ public final class SettingsModel: RecordsObserving {
     public private(set) var relayError: RelayAddressError?
     /// The saved relay address.
     public private(set) var relayURL: URL?
+    /// The registration token being typed (a clinic's relay asks for one; it is not shown again).
+    public var registrationTokenText = ""
+    /// Whether a registration token is saved.
+    public private(set) var hasRegistrationToken: Bool
+    /// Why the typed registration token was refused, after `saveRegistrationToken`.
+    public private(set) var registrationTokenError: String?
     /// The name on signatures.
     public var signerName: String { didSet { save { $0.signerName = signerName } } }
     /// Seconds of inactivity before the notebook locks.
@@ -81,6 +87,7 @@ public final class SettingsModel: RecordsObserving {
         let s = context.environment.settings.load()
         relayText = s.relayURL ?? ""
         relayURL = s.relayURL.flatMap { try? RelayAddress.validate($0).get() }
+        hasRegistrationToken = s.registrationToken != nil
         signerName = s.signerName
         inactivityTimeout = s.inactivityTimeout
         reloadDevices()
@@ -94,6 +101,29 @@ public final class SettingsModel: RecordsObserving {
     }
 
     // MARK: - Relay
+
+    /// Saves the registration token a clinic's relay asks for (the sync error says so): one word
+    /// of printable characters, trimmed, as the relay's operator handed it out. The next sync
+    /// registers the notebook with it. Returns whether it was saved.
+    @discardableResult
+    public func saveRegistrationToken() -> Bool {
+        let t = registrationTokenText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let problem: String? =
+            if t.isEmpty { "Enter the registration token from your practice's administrator." }
+            else if t.count > 200 { "A registration token is at most 200 characters." }
+            else if !t.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) }) {
+                "A registration token is one word of letters, digits and punctuation."
+            } else { nil }
+        if let problem {
+            registrationTokenError = problem
+            return false
+        }
+        save { $0.registrationToken = t }
+        registrationTokenError = nil
+        registrationTokenText = ""
+        hasRegistrationToken = true
+        return true
+    }
 
     /// Validates and saves the relay address; returns whether it was saved. An empty field turns
     /// sync off.

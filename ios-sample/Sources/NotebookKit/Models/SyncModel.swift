@@ -80,7 +80,7 @@ public final class SyncModel: RecordsObserving {
     /// The relay the settings name, or nil.
     var endpoint: RelayEndpoint? {
         let url = context.environment.settings.load().relayURL.flatMap { try? RelayAddress.validate($0).get() }
-        return context.environment.relay(url)
+        return context.environment.relay(url)?.registering(with: context.environment.settings.load().registrationToken)
     }
 
     /// Re-reads the pending count and whether a relay is set.

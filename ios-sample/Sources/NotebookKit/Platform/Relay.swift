@@ -34,6 +34,12 @@ public enum RelayEndpoint: @unchecked Sendable {
         }
     }
 
+    /// This endpoint registering a new vault with `token` (an HTTP relay's only; nil keeps it).
+    public func registering(with token: String?) -> RelayEndpoint {
+        guard let token, case let .http(url, sender, nil) = self else { return self }
+        return .http(url, sender: sender, registrationToken: token)
+    }
+
     /// Joins the vault an invite belongs to, creating the file at `path` under `key`. Blocks.
     public func join(path: String, key: Data, invite: Data, code: String) throws -> Vault {
         try mend {

@@ -12,6 +12,9 @@ public struct NotebookSettings: Codable, Equatable, Sendable {
     public var signerId: String
     /// Seconds without interaction after which the notebook locks.
     public var inactivityTimeout: TimeInterval
+    /// The registration token a clinic's relay needs to register this notebook (from the
+    /// practice's administrator), or nil. Good for one notebook: spent by the first sync.
+    public var registrationToken: String?
 
     /// The timeouts the settings screen offers.
     public static let timeoutChoices: [TimeInterval] = [60, 120, 300, 600, 900]

@@ -49,7 +49,7 @@ class MendApp : Application() {
     }
 
     /** The relay from Settings, or null when sync is off. */
-    fun relay(): RelayConnection? = settings.relayAddress?.let { HttpRelay(it) }
+    fun relay(): RelayConnection? = settings.relayAddress?.let { HttpRelay(it, registrationToken = settings.registrationToken) }
 
     /** The sync service of the unlocked notebook, or null while locked. */
     @Synchronized

@@ -8,6 +8,11 @@ interface SettingsStore {
     /** The checked relay address, or null when none is set (sync is then off). */
     var relayAddress: RelayAddress?
 
+    /** The registration token a clinic's relay needs to register this notebook (from the
+     *  practice's administrator), or null. Good for one notebook: spent by the first sync, after
+     *  which the relay knows the notebook and the token opens nothing. */
+    var registrationToken: String?
+
     /** The clinician's name as printed on signatures. */
     var clinicianName: String
 
@@ -18,6 +23,7 @@ interface SettingsStore {
 /** [SettingsStore] in memory. */
 class InMemorySettingsStore(
     override var relayAddress: RelayAddress? = null,
+    override var registrationToken: String? = null,
     override var clinicianName: String = "",
     override val clinicianId: String = UUID.randomUUID().toString(),
 ) : SettingsStore

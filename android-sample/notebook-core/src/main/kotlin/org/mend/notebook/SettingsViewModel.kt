@@ -32,6 +32,10 @@ data class SettingsState(
     val relayText: String = "",
     /** Why the typed address is refused, if it is. */
     val relayError: String? = null,
+    /** Whether a registration token is saved (the token itself is not shown again). */
+    val hasRegistrationToken: Boolean = false,
+    /** Why the typed registration token is refused, if it is. */
+    val registrationTokenError: String? = null,
     val clinicianName: String = "",
     /** This device's name as the vault has it ("" when not named yet). */
     val deviceName: String = "",
@@ -58,6 +62,7 @@ class SettingsViewModel(
     private val _state = MutableStateFlow(
         SettingsState(
             relayText = notebook.settings.relayAddress?.url ?: "",
+            hasRegistrationToken = notebook.settings.registrationToken != null,
             clinicianName = notebook.settings.clinicianName,
         ),
     )
@@ -105,6 +110,28 @@ class SettingsViewModel(
             onFailure = { e -> _state.update { it.copy(relayText = text, relayError = (e as NotebookError.Validation).reason) } },
         )
         return parsed
+    }
+
+    /**
+     * Saves the registration token a clinic's relay asks for (the sync error says so): one word
+     * of printable characters, trimmed, as the relay's operator handed it out. The next sync
+     * registers the notebook with it.
+     */
+    fun saveRegistrationToken(text: String): Result<Unit> {
+        val t = text.trim()
+        val problem = when {
+            t.isEmpty() -> "Enter the registration token from your practice's administrator."
+            t.length > MAX_REGISTRATION_TOKEN -> "A registration token is at most $MAX_REGISTRATION_TOKEN characters."
+            t.any { it.code !in 0x21..0x7e } -> "A registration token is one word of letters, digits and punctuation."
+            else -> null
+        }
+        if (problem != null) {
+            _state.update { it.copy(registrationTokenError = problem) }
+            return reject(NotebookError.Validation("registrationToken", problem))
+        }
+        notebook.settings.registrationToken = t
+        _state.update { it.copy(hasRegistrationToken = true, registrationTokenError = null) }
+        return Result.success(Unit)
     }
 
     /** Turns sync off by forgetting the relay address. */
@@ -170,5 +197,8 @@ class SettingsViewModel(
     companion object {
         /** The longest device name Mend accepts, in characters (code points). */
         const val MAX_DEVICE_NAME = 64
+
+        /** Longest registration token accepted (the relay's own are 68 characters). */
+        const val MAX_REGISTRATION_TOKEN = 200
     }
 }

@@ -76,6 +76,15 @@ class RegistrationTokenTest {
             assertTrue(sync.sync().getOrThrow().pushed > 0u)
             SyncService(phone) { HttpRelay(address) }.sync().getOrThrow()
 
+            // Settings keep a token only when it looks like one; the app's relay uses it.
+            val settings = SettingsViewModel(phone, SyncService(phone) { null })
+            failureOf<NotebookError.Validation>(settings.saveRegistrationToken("  "))
+            failureOf<NotebookError.Validation>(settings.saveRegistrationToken("two words"))
+            assertTrue(settings.state.value.registrationTokenError != null)
+            settings.saveRegistrationToken(" $token\n").getOrThrow()
+            assertEquals(token, phone.settings.registrationToken)
+            assertTrue(settings.state.value.hasRegistrationToken)
+
             // The token is spent: another practice's notebook cannot register with it.
             val other = Device(dir, "other").unlock()
             assertEquals(

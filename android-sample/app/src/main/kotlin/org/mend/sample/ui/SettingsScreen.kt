@@ -43,6 +43,7 @@ fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
     val state by model.core.state.collectAsStateWithLifecycle()
     val clientList by clients.core.state.collectAsStateWithLifecycle()
     var relay by remember(state.relayText) { mutableStateOf(state.relayText) }
+    var token by remember { mutableStateOf("") }
     var name by remember(state.clinicianName) { mutableStateOf(state.clinicianName) }
     var deviceName by remember(state.deviceName) { mutableStateOf(state.deviceName) }
     var erasing by remember { mutableStateOf<ClientRow?>(null) }
@@ -59,6 +60,14 @@ fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
                 Button(onClick = { model.core.saveRelayAddress(relay) }) { Text("Save") }
                 OutlinedButton(onClick = { model.core.clearRelayAddress() }) { Text("Turn sync off") }
             }
+            // A clinic's relay registers a new notebook only with its administrator's token.
+            OutlinedTextField(
+                token, { token = it }, singleLine = true,
+                label = { Text(if (state.hasRegistrationToken) "Registration token (saved)" else "Registration token (if your relay asks)") },
+                isError = state.registrationTokenError != null, supportingText = { state.registrationTokenError?.let { Text(it) } },
+                modifier = Modifier.fillMaxWidth(),
+            )
+            Button(onClick = { if (model.core.saveRegistrationToken(token).isSuccess) token = "" }) { Text("Save token") }
             HorizontalDivider()
 
             Text("Signature", style = MaterialTheme.typography.titleMedium)
