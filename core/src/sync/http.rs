@@ -459,4 +459,49 @@ mod tests {
         let _ = t.pull(&vault, 0, 10);
         assert_eq!(sent.load(Ordering::SeqCst), 1);
     }
+
+    /// Answers every request with one status and body.
+    struct Answers(u16, String);
+
+    impl HttpClient for Answers {
+        fn send(
+            &self,
+            _: &str,
+            _: &str,
+            _: &[(&str, String)],
+            _: &[u8],
+        ) -> Result<(u16, Vec<u8>), String> {
+            Ok((self.0, self.1.as_bytes().to_vec()))
+        }
+    }
+
+    #[test]
+    fn refusals_an_app_acts_on_are_typed_and_others_are_not() {
+        use crate::Error;
+        let answer = |status, body: &str| {
+            let client = Answers(status, body.to_owned());
+            let t = HttpTransport::with_client("http://127.0.0.1:1", Box::new(client));
+            t.bind_identity(DeviceId::random(), &DeviceKey::generate());
+            t.pull(&VaultId::random(), 0, 10).unwrap_err()
+        };
+        for (code, refusal) in [
+            ("registration_required", Refusal::RegistrationRequired),
+            ("quota_exceeded", Refusal::QuotaExceeded),
+            ("device_limit", Refusal::DeviceLimit),
+            ("tombstone_limit", Refusal::TombstoneLimit),
+            ("revoked", Refusal::Revoked),
+        ] {
+            let body = format!("{{\"error\":\"{code}\",\"message\":\"m\"}}");
+            let body = body.as_str();
+            assert_eq!(answer(403, body), TransportError::Denied(refusal));
+            assert_eq!(refusal.code(), code);
+            assert_eq!(Error::from(TransportError::Denied(refusal)), Error::RelayRefused(refusal));
+            // The same code under another status is not trusted as one.
+            assert!(matches!(answer(400, body), TransportError::Refused(_)));
+        }
+        let other = r#"{"error":"bad_request","message":"m"}"#;
+        assert!(matches!(answer(403, other), TransportError::Refused(_)));
+        assert!(matches!(answer(403, "not json"), TransportError::Refused(_)));
+        assert!(matches!(answer(503, other), TransportError::Unavailable(_)));
+    }
 }
