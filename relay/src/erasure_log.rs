@@ -223,15 +223,23 @@ impl ErasureLog {
 
     /// Re-applies every entry in the log at `path` to `store` (idempotent: a key already
     /// dropped drops nothing, a device already revoked stays so). Returns how many entries the
-    /// log holds and how many bundles it dropped. A device revoked after the backup but enrolled
-    /// after it too is not in the restored store at all, so the relay does not know it (404).
+    /// log holds and how many bundles it dropped. A device enrolled after the backup and revoked
+    /// after it too is not in the restored store: it is put back as revoked, with no key
+    /// ([`NO_KEY`]), so that no member device can enroll it again.
     pub async fn reapply(path: &Path, store: &dyn Store) -> Result<(u64, u64), ErasureLogError> {
         let entries = Self::read(path)?;
         let mut drops: std::collections::BTreeMap<Id, Vec<Id>> = Default::default();
         for e in &entries {
             match *e {
                 Entry::Drop { vault, key } => drops.entry(vault).or_default().push(key),
-                Entry::Revoke { vault, device } => store.revoke_device(vault, device).await?,
+                Entry::Revoke { vault, device } => {
+                    if store.device(vault, device).await?.is_none()
+                        && store.vault_exists(vault).await?
+                    {
+                        store.enroll_device(vault, device, NO_KEY).await?;
+                    }
+                    store.revoke_device(vault, device).await?
+                }
                 Entry::Claim { vault, invite } => {
                     store.claim_invite(vault, invite).await?;
                 }
@@ -247,6 +255,11 @@ impl ErasureLog {
         Ok((entries.len() as u64, dropped))
     }
 }
+
+/// The public key of a device put back only to stay revoked: its enrollment came after the
+/// backup and is not in the restored store. Not a key anyone holds the private half of; the
+/// device is refused as revoked whatever it signs.
+pub const NO_KEY: [u8; 32] = [0xFF; 32];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]

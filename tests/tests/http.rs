@@ -657,6 +657,51 @@ fn a_restored_backup_does_not_make_a_spent_registration_token_usable_again() {
     assert!(block_on(store.vault_exists(*practice.as_bytes())).unwrap());
 }
 
+/// A device enrolled and revoked after the backup the relay was restored from is put back as
+/// revoked: neither it nor a member device enrolling it again gets it back in.
+#[test]
+fn a_restored_backup_does_not_let_a_device_revoked_after_it_back_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = (dir.path().join("relay.db"), dir.path().join("erasures.log"));
+    let open_store = || -> Arc<dyn Store> { Arc::new(SqliteStore::open(&db).unwrap()) };
+    let start = |store: Arc<dyn Store>| {
+        let log = mend_relay::erasure_log::ErasureLog::open(&log).unwrap();
+        serve_relay(Relay::with_erasure_log(Arc::clone(&store), open(), Some(log)), store)
+    };
+    let store = open_store();
+    let relay = start(Arc::clone(&store));
+    let (vault, phone, phone_key) = enrolled(&relay.url);
+    let backup = dir.path().join("backup.db");
+    block_on(SqliteStore::open(&db).unwrap().backup_to(&backup)).unwrap();
+    // After the backup: the phone enrolls a tablet, which is then lost and revoked.
+    let (tablet, tablet_key) = (DeviceId::random(), DeviceKey::generate());
+    let enroll = format!("/v1/vaults/{vault}/devices");
+    let body = wire::encode_device(&tablet, &tablet_key.public());
+    let as_phone = || Some((&phone, &phone_key, &vault, now()));
+    assert_eq!(raw(&relay.url, "POST", &enroll, &body, as_phone()).0, 204);
+    let revoke = format!("/v1/vaults/{vault}/devices/{tablet}");
+    assert_eq!(raw(&relay.url, "DELETE", &revoke, b"", as_phone()).0, 204);
+    drop(relay);
+    drop(store);
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::copy(&backup, &db).unwrap();
+    let store = open_store();
+    block_on(mend_relay::erasure_log::ErasureLog::reapply(&log, store.as_ref())).unwrap();
+    let relay = start(Arc::clone(&store));
+    let pull = format!("/v1/vaults/{vault}/bundles?since=0");
+    let (status, msg) = raw(&relay.url, "POST", &enroll, &body, as_phone());
+    assert_ne!(status, 204, "a member device enrolled the revoked tablet again: {msg}");
+    let as_tablet = Some((&tablet, &tablet_key, &vault, now()));
+    assert_ne!(raw(&relay.url, "GET", &pull, b"", as_tablet).0, 200, "the revoked tablet pulls");
+    let row = block_on(store.device(*vault.as_bytes(), *tablet.as_bytes())).unwrap().unwrap();
+    assert!(row.revoked);
+    // The phone itself syncs as before.
+    assert_eq!(raw(&relay.url, "GET", &pull, b"", as_phone()).0, 200);
+}
+
 /// A member device that drops made-up keys, or sends the same drops again and again, cannot
 /// grow the erasure log or the store's tombstones without end: drops already made are not
 /// logged again, and past the vault's tombstone cap new ones are refused (403
