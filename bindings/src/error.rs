@@ -19,6 +19,9 @@ pub enum RelayRefusal {
     TombstoneLimit,
     /// This device was revoked: it can no longer sync.
     Revoked,
+    /// The relay knows neither this vault nor this device (another relay, or one restored from
+    /// a backup older than the vault).
+    Unknown,
 }
 
 impl From<Refusal> for RelayRefusal {
@@ -29,6 +32,7 @@ impl From<Refusal> for RelayRefusal {
             Refusal::DeviceLimit => RelayRefusal::DeviceLimit,
             Refusal::TombstoneLimit => RelayRefusal::TombstoneLimit,
             Refusal::Revoked => RelayRefusal::Revoked,
+            Refusal::Unknown => RelayRefusal::Unknown,
         }
     }
 }
@@ -41,6 +45,7 @@ impl From<RelayRefusal> for Refusal {
             RelayRefusal::DeviceLimit => Refusal::DeviceLimit,
             RelayRefusal::TombstoneLimit => Refusal::TombstoneLimit,
             RelayRefusal::Revoked => Refusal::Revoked,
+            RelayRefusal::Unknown => Refusal::Unknown,
         }
     }
 }

@@ -270,7 +270,7 @@ impl HttpTransport {
             410 => Err(TransportError::InviteAlreadyClaimed),
             429 | 500..=599 => Err(TransportError::Unavailable(format!("relay answered {status}"))),
             _ => match error_code(&resp).and_then(|c| Refusal::from_code(&c)) {
-                Some(r) if status == 403 => Err(TransportError::Denied(r)),
+                Some(r) if status == r.status() => Err(TransportError::Denied(r)),
                 _ => Err(TransportError::Refused(format!(
                     "relay answered {status}: {}",
                     error_message(&resp)
@@ -490,10 +490,11 @@ mod tests {
             ("device_limit", Refusal::DeviceLimit),
             ("tombstone_limit", Refusal::TombstoneLimit),
             ("revoked", Refusal::Revoked),
+            ("unknown", Refusal::Unknown),
         ] {
             let body = format!("{{\"error\":\"{code}\",\"message\":\"m\"}}");
             let body = body.as_str();
-            assert_eq!(answer(403, body), TransportError::Denied(refusal));
+            assert_eq!(answer(refusal.status(), body), TransportError::Denied(refusal));
             assert_eq!(refusal.code(), code);
             assert_eq!(Error::from(TransportError::Denied(refusal)), Error::RelayRefused(refusal));
             // The same code under another status is not trusted as one.

@@ -43,6 +43,9 @@ pub enum Refusal {
     TombstoneLimit,
     /// This device was revoked (`revoked`).
     Revoked,
+    /// The relay knows neither this vault nor this device (`unknown`, 404): another relay, or
+    /// one restored from a backup older than the vault.
+    Unknown,
 }
 
 impl Refusal {
@@ -54,6 +57,7 @@ impl Refusal {
             "device_limit" => Refusal::DeviceLimit,
             "tombstone_limit" => Refusal::TombstoneLimit,
             "revoked" => Refusal::Revoked,
+            "unknown" => Refusal::Unknown,
             _ => return None,
         })
     }
@@ -66,6 +70,15 @@ impl Refusal {
             Refusal::DeviceLimit => "device_limit",
             Refusal::TombstoneLimit => "tombstone_limit",
             Refusal::Revoked => "revoked",
+            Refusal::Unknown => "unknown",
+        }
+    }
+
+    /// The HTTP status the relay answers it with.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::Unknown => 404,
+            _ => 403,
         }
     }
 }

@@ -74,6 +74,7 @@ public enum UserMessage {
             case .deviceLimit: "This notebook has as many devices as the relay allows."
             case .tombstoneLimit: "The relay cannot record more erasures for this notebook. Ask your practice's administrator."
             case .revoked: "This device was removed from the notebook and can no longer sync."
+            case .unknown: "The relay does not know this notebook. Check the relay address in Settings."
             }
         case .alreadyOpen: "This notebook is already open in the app."
         case .openInAnotherProcess: "This notebook is open in another part of the app (a widget or an extension). Try again in a moment."

@@ -46,6 +46,7 @@ sealed class NotebookError(message: String, cause: Throwable? = null) : Exceptio
             RelayRefusal.DEVICE_LIMIT -> "This notebook has as many devices as the relay allows."
             RelayRefusal.TOMBSTONE_LIMIT -> "The relay cannot record more erasures for this notebook. Ask your practice's administrator."
             RelayRefusal.REVOKED -> "This device was removed from the notebook and can no longer sync."
+            RelayRefusal.UNKNOWN -> "The relay does not know this notebook. Check the relay address in Settings."
         },
     )
 
