@@ -13,7 +13,7 @@
 //!   came back; this is the most the relay stores, and its p99 is queueing at that load.
 //!
 //! Afterwards every vault holds exactly what its two devices pushed (nothing lost or stored
-//! twice), and every answer said so.
+//! twice, relay sequence numbers 1..N with none skipped), and every answer said so.
 //!
 //! Both stores commit durably: the SQLite store syncs every commit (`synchronous = FULL`), and
 //! the PostgreSQL rows run on a cluster with `fsync` on, `MEND_BENCH_POSTGRES_URL` or else a
@@ -214,7 +214,8 @@ fn run(stores: Vec<Arc<dyn Store>>, load: Load, rounds: usize, batch: usize) -> 
     let elapsed = start.elapsed();
     // Nothing lost or stored twice: each vault holds both devices' bundles, once each.
     for pair in devices.chunks(2) {
-        let held = block_on(first.dump(*pair[0].vault.as_bytes())).unwrap();
+        let vault = *pair[0].vault.as_bytes();
+        let held = block_on(first.dump(vault)).unwrap();
         assert_eq!(held.len(), 2 * rounds * batch);
         let mut keys: Vec<(DeviceId, u64)> = held
             .iter()
@@ -226,6 +227,15 @@ fn run(stores: Vec<Arc<dyn Store>>, load: Load, rounds: usize, batch: usize) -> 
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), 2 * rounds * batch);
+        // Relay sequence numbers 1..=N, none skipped or given twice.
+        let (mut since, mut seqs) = (0, Vec::new());
+        loop {
+            let (page, _, _) = block_on(first.pull(vault, since, 1000, usize::MAX)).unwrap();
+            let Some(last) = page.last() else { break };
+            since = last.0;
+            seqs.extend(page.iter().map(|i| i.0));
+        }
+        assert_eq!(seqs, (1..=(2 * rounds * batch) as i64).collect::<Vec<_>>());
     }
     drop(relays);
     let mut s = samples.into_inner().unwrap();

@@ -543,6 +543,11 @@ async fn authenticate(
         return Err(ApiError::unauthorized("stale request; check the device clock"));
     }
     let (public, revoked) = match relay.store.device(vault, device).await? {
+        // A device put back only to stay revoked (enrolled after the backup the store was
+        // restored from) has no key to check a signature with; it is told it is revoked.
+        Some(d) if d.revoked && d.public == erasure_log::NO_KEY => {
+            return Err(ApiError(StatusCode::FORBIDDEN, "revoked", "device revoked".into()));
+        }
         Some(d) => (d.public, d.revoked),
         None => match self_enroll {
             Some((d, p)) if d == device && !relay.store.vault_exists(vault).await? => (p, false),
@@ -693,6 +698,13 @@ async fn revoke(
     let vault = parse_id(&vault, "vault")?;
     let device = parse_id(&device, "device")?;
     authenticate(&relay, &method, &uri, &headers, &body, vault, None).await?;
+    // Only a device the vault enrolled is logged and revoked: made-up ids would grow the
+    // erasure log (and, after a restore, fill the vault's device places with revoked rows). An
+    // id the vault does not have is answered as done, so a device's queued revocation of one
+    // clears (nothing is there to revoke).
+    if relay.store.device(vault, device).await?.is_none() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
     journal(&relay, vec![Entry::Revoke { vault, device }]).await?;
     relay.store.revoke_device(vault, device).await?;
     tracing::info!(vault = %hex::encode(vault), "device revoked");
@@ -849,7 +861,13 @@ async fn drops(
     // Keys dropped before (a device sending its drops again) are neither logged nor counted
     // again; new ones must fit under the vault's tombstone cap.
     let (held, count) = relay.store.tombstoned(vault, keys.clone()).await?;
-    let fresh: Vec<Id> = keys.into_iter().filter(|k| !held.contains(k)).collect();
+    let fresh: Vec<Id> = keys.iter().copied().filter(|k| !held.contains(k)).collect();
+    if fresh.is_empty() {
+        // Nothing new: nothing logged or counted. Dropped again all the same, which costs
+        // nothing when nothing is left under these keys.
+        let n = relay.store.drop_keys(vault, keys).await?;
+        return Ok(Json(serde_json::json!({ "dropped": n })));
+    }
     if count.saturating_add(fresh.len() as u64) > relay.limits.max_tombstones {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
@@ -857,11 +875,8 @@ async fn drops(
             format!("the vault has dropped its most keys ({})", relay.limits.max_tombstones),
         ));
     }
-    if fresh.is_empty() {
-        return Ok(Json(serde_json::json!({ "dropped": 0 })));
-    }
     journal(&relay, fresh.iter().map(|&key| Entry::Drop { vault, key }).collect()).await?;
-    let n = relay.store.drop_keys(vault, fresh).await?;
+    let n = relay.store.drop_keys(vault, keys).await?;
     tracing::info!(vault = %hex::encode(vault), dropped = n, "erased keys dropped");
     Ok(Json(serde_json::json!({ "dropped": n })))
 }

@@ -56,8 +56,9 @@ async fn shutdown_signal() {
 }
 
 /// Reads the TLS certificate and key again at every `SIGHUP` (after a renewal), for new
-/// handshakes; a failed reload keeps the certificate in use.
-fn reload_on_hangup(cert: Arc<mend_relay::tls::Certificate>) {
+/// handshakes; a failed reload keeps the certificate in use. Without TLS (or before the
+/// certificate is read) a `SIGHUP` is logged and changes nothing.
+fn reload_on_hangup(cert: Arc<std::sync::OnceLock<Arc<mend_relay::tls::Certificate>>>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -65,6 +66,10 @@ fn reload_on_hangup(cert: Arc<mend_relay::tls::Certificate>) {
             Ok(mut hangups) => {
                 tokio::spawn(async move {
                     while hangups.recv().await.is_some() {
+                        let Some(cert) = cert.get() else {
+                            tracing::info!("SIGHUP: no TLS certificate to reload");
+                            continue;
+                        };
                         match cert.reload() {
                             Ok(()) => tracing::info!("TLS certificate reloaded"),
                             Err(e) => tracing::error!(
@@ -122,6 +127,10 @@ async fn main() {
 }
 
 async fn run(c: Config) -> Result<(), String> {
+    // First of all, so that a SIGHUP (`systemctl reload`) never ends the process: its default
+    // action would, at any point of the start and on a relay without TLS.
+    let certificate = Arc::new(std::sync::OnceLock::new());
+    reload_on_hangup(Arc::clone(&certificate));
     let sqlite = c.storage.strip_prefix("sqlite://").map(std::path::Path::new);
     let store: Arc<dyn Store> = match sqlite {
         Some(path) => {
@@ -186,7 +195,7 @@ async fn run(c: Config) -> Result<(), String> {
         Some((cert, key)) => {
             let cert = mend_relay::tls::Certificate::load(cert, key)?;
             let config = mend_relay::tls::server_config(&cert)?;
-            reload_on_hangup(cert);
+            let _ = certificate.set(cert);
             Some(config)
         }
         None => None,

@@ -691,9 +691,11 @@ fn a_restored_backup_does_not_let_a_device_revoked_after_it_back_in() {
     let relay = start(Arc::clone(&store));
     let pull = format!("/v1/vaults/{vault}/bundles?since=0");
     let (status, msg) = raw(&relay.url, "POST", &enroll, &body, as_phone());
-    assert_ne!(status, 204, "a member device enrolled the revoked tablet again: {msg}");
+    assert_eq!(status, 409, "a member device enrolled the revoked tablet again: {msg}");
     let as_tablet = Some((&tablet, &tablet_key, &vault, now()));
-    assert_ne!(raw(&relay.url, "GET", &pull, b"", as_tablet).0, 200, "the revoked tablet pulls");
+    let (status, msg) = raw(&relay.url, "GET", &pull, b"", as_tablet);
+    assert_eq!(status, 403, "the revoked tablet is told so: {msg}");
+    assert!(msg.contains("\"error\":\"revoked\""), "{msg}");
     let row = block_on(store.device(*vault.as_bytes(), *tablet.as_bytes())).unwrap().unwrap();
     assert!(row.revoked);
     // The phone itself syncs as before.
@@ -740,8 +742,48 @@ fn drops_of_made_up_or_repeated_keys_cannot_grow_the_erasure_log_without_end() {
     assert_eq!(drop(&twenty[..10]).0, 200);
     assert_eq!(lines(), 50);
     assert_eq!(drop(&twenty[10..11]).0, 403);
-    assert_eq!(drop(&forty).0, 200);
+    assert_eq!(drop(&forty).0, 200, "drops made before still answer at the cap");
     assert_eq!(lines(), 50);
+    // Nor with revocations of made-up devices: answered as done, neither logged nor stored.
+    let stranger = DeviceId::random();
+    let made_up = format!("/v1/vaults/{vault}/devices/{stranger}");
+    assert_eq!(raw(u, "DELETE", &made_up, b"", Some((&device, &key, &vault, now()))).0, 204);
+    assert!(block_on(relay.store.device(*vault.as_bytes(), *stranger.as_bytes()))
+        .unwrap()
+        .is_none());
+    assert_eq!(lines(), 50);
+}
+
+/// A vault whose relay takes no more erasures (its tombstone cap) still syncs everything else:
+/// the drop stays queued, the sync pushes and pulls and then fails with the typed refusal, and
+/// once the operator raises the cap the next sync sends the drop.
+#[test]
+fn a_vault_at_its_tombstone_cap_still_syncs_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir);
+    let capped = serve(Arc::clone(&store), Limits { max_tombstones: 0, ..open() });
+    let t = HttpTransport::new(&capped.url);
+    let phone =
+        Vault::create(&dir.path().join("phone"), VaultSecret::key(PHONE_KEY), opts()).unwrap();
+    let gone = phone.create_client(&bare_client("C-2300", "US-CA")).unwrap();
+    let kept = phone.create_client(&bare_client("C-2301", "US-CA")).unwrap();
+    phone.sync(&t, &SyncOptions::default()).unwrap();
+    let tablet = join(&phone, &t, &dir, "tablet");
+    phone.erase_client(gone).unwrap();
+    let session = phone.create_session(&bare_session(kept, 1)).unwrap();
+    assert_eq!(
+        phone.sync(&t, &SyncOptions::default()),
+        Err(Error::RelayRefused(Refusal::TombstoneLimit))
+    );
+    tablet.sync(&t, &SyncOptions::default()).unwrap();
+    assert_eq!(tablet.session(session).unwrap().client_id, kept, "the session still synced");
+    assert_eq!(tablet.client(gone).unwrap_err(), Error::Erased(gone), "so did the erasure");
+    // The operator raises the cap: the queued drop goes through at the next sync.
+    drop(capped);
+    let relay = serve(store, open());
+    let t = HttpTransport::new(&relay.url);
+    let r = phone.sync(&t, &SyncOptions::default()).unwrap();
+    assert!(r.dropped_keys >= 1, "{r:?}");
 }
 
 /// One vault cannot fill the relay's disk or enroll devices without end: past its quota a push

@@ -66,6 +66,10 @@ fn a_sqlite_backup_restored_after_an_erasure_gets_the_erasure_again() {
     let storage = format!("sqlite://{}", db.display());
     let log_flag = ["--erasure-log", log.to_str().unwrap()];
     let mut relay = RelayProcess::start_with(&storage, free_port(), &log_flag);
+    // `systemctl reload` (SIGHUP) on a relay without TLS changes nothing and ends nothing.
+    relay.hang_up();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(relay.is_running(), "a SIGHUP ended a relay without TLS");
     let t = HttpTransport::new(&relay.url);
     let (phone, kept_note, erased) = phone_with_two_clients(dir.path());
     phone.sync(&t, &SyncOptions::default()).unwrap();

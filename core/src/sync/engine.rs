@@ -10,7 +10,7 @@ use super::apply::Applier;
 use super::bundle::{Bundle, BundleKind};
 use super::repair::{self, GapPulls, GAP_PULLS};
 use super::report::{SyncOptions, SyncProgress, SyncReport};
-use super::transport::{PageItem, Transport, TransportError};
+use super::transport::{PageItem, Refusal, Transport, TransportError};
 use super::wire;
 use crate::error::{Error, Result};
 use crate::ids::RecordId;
@@ -108,11 +108,26 @@ impl Vault {
         // 1. Tell the relay to drop what it holds for erased clients, before anything is
         // pushed: an erasure reaches the relay first, even when the vault is at its storage
         // quota and the push would be refused (the drop frees the space).
+        // A relay that will take no more erasures for this vault (its tombstone cap) keeps the
+        // drops queued and does not stop the sync: everything else is pushed and pulled, and
+        // the sync then fails with that refusal so the app can say so.
         let drops = db::relay_drops_all(&self.lock().conn)?;
+        let mut drops_refused = None;
         if !drops.is_empty() {
-            transport.drop_key_ids(&vault, &drops)?;
-            db::relay_drops_clear(&self.lock().conn)?;
-            report.dropped_keys = drops.len() as u64;
+            for chunk in drops.chunks(super::wire::MAX_DROPS_PER_REQUEST) {
+                match transport.drop_key_ids(&vault, chunk) {
+                    Ok(()) => {}
+                    Err(TransportError::Denied(r @ Refusal::TombstoneLimit)) => {
+                        drops_refused = Some(r);
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if drops_refused.is_none() {
+                db::relay_drops_clear(&self.lock().conn)?;
+                report.dropped_keys = drops.len() as u64;
+            }
         }
 
         // 2. Push the outbox, a batch at a time, each within the relay's limits.
@@ -186,7 +201,10 @@ impl Vault {
             self.push_outbox(transport, opts, &mut report, &mut progress)?;
         }
         report.cursor = cursor;
-        Ok(report)
+        match drops_refused {
+            Some(r) => Err(Error::RelayRefused(r)),
+            None => Ok(report),
+        }
     }
 
     /// Pushes the outbox, a batch at a time, each within the relay's limits. `false`: cancelled.

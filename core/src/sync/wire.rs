@@ -15,6 +15,9 @@ use crate::ids::{DeviceId, KeyId, VaultId};
 /// Most bundles in one push.
 pub const MAX_BUNDLES_PER_REQUEST: usize = 500;
 
+/// Most erased key ids in one drop request (the relay refuses more).
+pub const MAX_DROPS_PER_REQUEST: usize = 10_000;
+
 /// Most bundle bytes a device puts in one push (at least one bundle is always sent). Half the
 /// relay's default body limit, so a push never meets a 413 unless one save alone is that large.
 pub const MAX_PUSH_BYTES: usize = 8 << 20;

@@ -115,5 +115,9 @@ final class HttpRelayTests: NotebookTestCase {
         await s.sync.sync()
         XCTAssertEqual(s.sync.phase, .succeeded, s.sync.errorMessage ?? "")
         XCTAssertEqual(s.sync.pendingChanges, 0)
+        // Spent and no longer needed: not kept in the settings; later syncs go on without it.
+        XCTAssertNil(d.app.environment.settings.load().registrationToken)
+        await s.sync.sync()
+        XCTAssertEqual(s.sync.phase, .succeeded, s.sync.errorMessage ?? "")
     }
 }

@@ -475,6 +475,12 @@ impl Store for PostgresStore {
     async fn drop_keys(&self, vault: Id, keys: Vec<Id>) -> StoreResult<u64> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(backend)?;
+        // The vault's row lock, as pushes and snapshots take it: a push under one of these keys
+        // either committed before (and is deleted here) or runs after (and sees the tombstone).
+        // A vault the store does not know (re-applying the log to an older backup) has no row.
+        tx.query_opt("SELECT 1 FROM vaults WHERE vault = $1 FOR UPDATE", &[&&vault[..]])
+            .await
+            .map_err(backend)?;
         let mut n = 0;
         let mut freed = 0i64;
         for k in keys.iter().filter(|k| **k != NO_LABEL) {

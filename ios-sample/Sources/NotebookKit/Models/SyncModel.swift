@@ -120,6 +120,13 @@ public final class SyncModel: RecordsObserving {
         case let .success(report):
             lastReport = report
             lastSynced = context.environment.time.now
+            // The relay knows the notebook now: a registration token has done its work, so it
+            // is not kept (it is spent, and it need not sit in the settings or their backups).
+            if context.environment.settings.load().registrationToken != nil, !report.cancelled {
+                var s = context.environment.settings.load()
+                s.registrationToken = nil
+                context.environment.settings.save(s)
+            }
             phase = report.cancelled ? .cancelled : .succeeded
             if report.rejected > 0 {
                 errorMessage = "\(report.rejected) change(s) from the relay were refused (tampered or from a revoked device)."

@@ -13,7 +13,8 @@ public struct NotebookSettings: Codable, Equatable, Sendable {
     /// Seconds without interaction after which the notebook locks.
     public var inactivityTimeout: TimeInterval
     /// The registration token a clinic's relay needs to register this notebook (from the
-    /// practice's administrator), or nil. Good for one notebook: spent by the first sync.
+    /// practice's administrator), or nil. Good for one notebook: spent by the first sync, after
+    /// which `SyncModel` forgets it.
     public var registrationToken: String?
 
     /// The timeouts the settings screen offers.

@@ -10,7 +10,8 @@ interface SettingsStore {
 
     /** The registration token a clinic's relay needs to register this notebook (from the
      *  practice's administrator), or null. Good for one notebook: spent by the first sync, after
-     *  which the relay knows the notebook and the token opens nothing. */
+     *  which the relay knows the notebook and the token opens nothing; [SyncService] then
+     *  forgets it. */
     var registrationToken: String?
 
     /** The clinician's name as printed on signatures. */

@@ -27,7 +27,11 @@ class SyncService(
      */
     suspend fun sync(onProgress: (SyncProgress) -> Boolean = { true }): Result<SyncReport> = running.withLock {
         val connection = relay() ?: return@withLock Result.failure(NotebookError.NoRelay())
-        notebook.call { v -> connection.sync(v, syncListener(onProgress)) }
+        notebook.call { v -> connection.sync(v, syncListener(onProgress)) }.onSuccess { report ->
+            // The relay knows the notebook now: a registration token has done its work, so it
+            // is not kept (it is spent, and it need not sit in the preferences or their backups).
+            if (!report.cancelled && notebook.settings.registrationToken != null) notebook.settings.registrationToken = null
+        }
     }
 
     /** Local changes saved but not yet pushed. */

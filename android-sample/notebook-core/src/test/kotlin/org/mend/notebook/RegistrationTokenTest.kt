@@ -84,6 +84,9 @@ class RegistrationTokenTest {
             settings.saveRegistrationToken(" $token\n").getOrThrow()
             assertEquals(token, phone.settings.registrationToken)
             assertTrue(settings.state.value.hasRegistrationToken)
+            // Once a sync succeeded the token has done its work and is not kept.
+            SyncService(phone) { HttpRelay(address, registrationToken = phone.settings.registrationToken) }.sync().getOrThrow()
+            assertEquals(null, phone.settings.registrationToken)
 
             // The token is spent: another practice's notebook cannot register with it.
             val other = Device(dir, "other").unlock()

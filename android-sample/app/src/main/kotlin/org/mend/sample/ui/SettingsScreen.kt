@@ -6,6 +6,7 @@ import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.rememberScrollState
+import androidx.compose.foundation.text.KeyboardOptions
 import androidx.compose.foundation.verticalScroll
 import androidx.compose.material3.AlertDialog
 import androidx.compose.material3.Button
@@ -24,6 +25,8 @@ import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalClipboardManager
 import androidx.compose.ui.text.AnnotatedString
+import androidx.compose.ui.text.input.KeyboardType
+import androidx.compose.ui.text.input.PasswordVisualTransformation
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import org.mend.notebook.ClientListViewModel
@@ -65,6 +68,9 @@ fun SettingsScreen(app: MendApp, notebook: Notebook, onBack: () -> Unit) {
                 token, { token = it }, singleLine = true,
                 label = { Text(if (state.hasRegistrationToken) "Registration token (saved)" else "Registration token (if your relay asks)") },
                 isError = state.registrationTokenError != null, supportingText = { state.registrationTokenError?.let { Text(it) } },
+                // A credential: hidden as typed, kept out of the keyboard's suggestions.
+                visualTransformation = PasswordVisualTransformation(),
+                keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password),
                 modifier = Modifier.fillMaxWidth(),
             )
             Button(onClick = { if (model.core.saveRegistrationToken(token).isSuccess) token = "" }) { Text("Save token") }
