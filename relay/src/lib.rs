@@ -861,6 +861,7 @@ async fn drops(
     // Keys dropped before (a device sending its drops again) are neither logged nor counted
     // again; new ones must fit under the vault's tombstone cap.
     let (held, count) = relay.store.tombstoned(vault, keys.clone()).await?;
+    let held: std::collections::HashSet<Id> = held.into_iter().collect();
     let fresh: Vec<Id> = keys.iter().copied().filter(|k| !held.contains(k)).collect();
     if fresh.is_empty() {
         // Nothing new: nothing logged or counted. Dropped again all the same, which costs

@@ -539,8 +539,8 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(backend)?;
-        let held: Vec<Vec<u8>> = rows.iter().map(|r| r.get(0)).collect();
-        let held = keys.into_iter().filter(|k| held.iter().any(|h| h[..] == k[..])).collect();
+        let held: std::collections::HashSet<Vec<u8>> = rows.iter().map(|r| r.get(0)).collect();
+        let held = keys.into_iter().filter(|k| held.contains(&k[..])).collect();
         let all: i64 = c
             .query_one("SELECT count(*) FROM tombstones WHERE vault = $1", &[&&vault[..]])
             .await
