@@ -17,24 +17,22 @@ pub enum RelayRefusal {
     DeviceLimit,
     /// The vault has dropped as many erased keys as the relay allows.
     TombstoneLimit,
-    /// This device was revoked: it can no longer sync.
-    Revoked,
     /// The relay knows neither this vault nor this device (another relay, or one restored from
     /// a backup older than the vault).
     Unknown,
 }
 
-impl From<Refusal> for RelayRefusal {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::RegistrationRequired => RelayRefusal::RegistrationRequired,
-            Refusal::QuotaExceeded => RelayRefusal::QuotaExceeded,
-            Refusal::DeviceLimit => RelayRefusal::DeviceLimit,
-            Refusal::TombstoneLimit => RelayRefusal::TombstoneLimit,
-            Refusal::Revoked => RelayRefusal::Revoked,
-            Refusal::Unknown => RelayRefusal::Unknown,
-        }
-    }
+/// A relay's refusal as the app sees it: a revoked device is its own case, `Revoked`.
+fn refused(r: Refusal) -> MendError {
+    let refusal = match r {
+        Refusal::RegistrationRequired => RelayRefusal::RegistrationRequired,
+        Refusal::QuotaExceeded => RelayRefusal::QuotaExceeded,
+        Refusal::DeviceLimit => RelayRefusal::DeviceLimit,
+        Refusal::TombstoneLimit => RelayRefusal::TombstoneLimit,
+        Refusal::Revoked => return MendError::Revoked,
+        Refusal::Unknown => RelayRefusal::Unknown,
+    };
+    MendError::RelayRefused { refusal }
 }
 
 impl From<RelayRefusal> for Refusal {
@@ -44,14 +42,15 @@ impl From<RelayRefusal> for Refusal {
             RelayRefusal::QuotaExceeded => Refusal::QuotaExceeded,
             RelayRefusal::DeviceLimit => Refusal::DeviceLimit,
             RelayRefusal::TombstoneLimit => Refusal::TombstoneLimit,
-            RelayRefusal::Revoked => Refusal::Revoked,
             RelayRefusal::Unknown => Refusal::Unknown,
         }
     }
 }
 
-/// An error from Mend. Messages never contain clinical text or key material.
+/// An error from Mend. Messages never contain clinical text or key material; every case has
+/// one (Kotlin `toString()`, Swift `description`), for logs.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum MendError {
     /// The key or passphrase does not open the vault; nothing was written.
     #[error("wrong key or passphrase")]
@@ -98,12 +97,22 @@ pub enum MendError {
     /// The invite was already used.
     #[error("the invite was already used")]
     InviteUsed,
-    /// The relay could not be reached or refused; retry later.
+    /// Retryable: the relay could not be reached, timed out or was overloaded (no network, a
+    /// 5xx, a 429, the app's HTTP stack threw). Nothing is lost; sync again later.
     #[error("sync transport failed: {reason}")]
     Transport { reason: String },
-    /// The relay refused for a reason to act on, not to retry (see [`RelayRefusal`]).
+    /// Permanent: the relay refused for a reason to act on, not to retry (see [`RelayRefusal`]).
     #[error("the relay refused: {refusal:?}")]
     RelayRefused { refusal: RelayRefusal },
+    /// Permanent: this device was revoked by another device of the vault; it can no longer
+    /// sync. Its local data stays readable on it.
+    #[error("this device was revoked")]
+    Revoked,
+    /// Permanent: the relay rejected the request as malformed, too large or not
+    /// authenticated, or answered with bytes that do not decode (another server at that
+    /// address, a hostile relay). Retrying the same will not help; check the relay address.
+    #[error("the relay rejected the request: {reason}")]
+    RelayRejected { reason: String },
     /// An argument from the app is malformed (an id that is not a UUID, a key of the wrong size).
     #[error("invalid argument: {reason}")]
     InvalidArgument { reason: String },
@@ -142,7 +151,8 @@ impl From<CoreError> for MendError {
             CoreError::InviteExpired => MendError::InviteExpired,
             CoreError::InviteUsed => MendError::InviteUsed,
             CoreError::Transport(reason) => MendError::Transport { reason },
-            CoreError::RelayRefused(r) => MendError::RelayRefused { refusal: r.into() },
+            CoreError::RelayRefused(r) => refused(r),
+            CoreError::RelayRejected(reason) => MendError::RelayRejected { reason },
             CoreError::AlreadyOpen => MendError::AlreadyOpen,
             CoreError::OpenInAnotherProcess => MendError::OpenInAnotherProcess,
             CoreError::Internal(reason) => MendError::Internal { reason },

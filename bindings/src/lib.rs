@@ -8,16 +8,24 @@
 
 mod convert;
 mod error;
+mod observe;
+mod tasks;
 mod types;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use mend_core as core;
 use mend_core::sync::http::{HttpClient, HttpTransport};
 use mend_core::sync::{MemoryRelay, Page, PageItem, SyncOptions, Transport, TransportError};
 
 pub use error::{MendError, RelayRefusal};
+pub use observe::{
+    CallbackError, CallbackFailure, ObservationToken, SyncState, SyncStatus, SyncStatusObserver,
+    VaultObserver,
+};
+use observe::Observers;
+use tasks::{background, block_on};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -37,19 +45,12 @@ fn secret(key: Option<Vec<u8>>, passphrase: Option<String>) -> R<core::VaultSecr
     }
 }
 
-/// Told when records change: after local edits and after a sync applied remote changes.
-/// Called on the thread that made the change; keep it quick (post to your UI queue).
-#[uniffi::export(rust, foreign)]
-pub trait VaultObserver: Send + Sync {
-    /// Record ids that changed.
-    fn records_changed(&self, ids: Vec<String>);
-}
-
-/// Receives sync progress; return `false` to cancel (the next sync resumes).
+/// Receives sync progress; return `false` to cancel (the next sync resumes). If it throws, the
+/// sync goes on and the failure goes to `callbackFailures()`.
 #[uniffi::export(rust, foreign)]
 pub trait SyncListener: Send + Sync {
     /// Counts so far.
-    fn progress(&self, progress: SyncProgress) -> bool;
+    fn progress(&self, progress: SyncProgress) -> Result<bool, CallbackError>;
 }
 
 /// A transport implemented by the app (or a test): the whole relay protocol, bytes in and out.
@@ -73,12 +74,16 @@ pub trait SyncTransport: Send + Sync {
     fn claim_invite(&self, vault_id: String, invite_id: String) -> Result<(), MendError>;
 }
 
-/// An HTTP stack implemented by the app (URLSession, OkHttp). Mend builds and signs each request;
-/// the app only carries bytes, and never sees a key.
+/// An HTTP stack implemented by the app (URLSession, OkHttp), asynchronously: Kotlin
+/// `suspend fun send`, Swift `func send(...) async throws`. Mend builds and signs each request;
+/// the app only carries bytes, and never sees a key. Throw `MendError.Transport` (or any error)
+/// when the relay cannot be reached; return every HTTP answer, 4xx and 5xx included, as a
+/// response. Do not follow redirects: a signed request belongs to the relay it was made for.
 #[uniffi::export(rust, foreign)]
+#[async_trait::async_trait]
 pub trait HttpSender: Send + Sync {
     /// Sends one request and returns the status and body.
-    fn send(
+    async fn send(
         &self,
         method: String,
         url: String,
@@ -94,6 +99,7 @@ fn transport_error(e: MendError) -> TransportError {
         MendError::InviteUsed => TransportError::InviteAlreadyClaimed,
         MendError::Transport { reason } => TransportError::Unavailable(reason),
         MendError::RelayRefused { refusal } => TransportError::Denied(refusal.into()),
+        MendError::Revoked => TransportError::Denied(mend_core::sync::Refusal::Revoked),
         other => TransportError::Refused(other.to_string()),
     }
 }
@@ -151,7 +157,9 @@ impl Transport for ForeignTransport {
     }
 }
 
-struct ForeignHttp(Arc<dyn HttpSender>);
+/// The app's HTTP stack, waited for on a worker thread; a raised `cancel` drops the request in
+/// flight (cancelling the app's coroutine or task) and fails it as `cancelled`.
+struct ForeignHttp(Arc<dyn HttpSender>, Option<Arc<AtomicBool>>);
 
 impl HttpClient for ForeignHttp {
     fn send(
@@ -165,10 +173,12 @@ impl HttpClient for ForeignHttp {
             .iter()
             .map(|(n, v)| HttpHeader { name: (*n).to_owned(), value: v.clone() })
             .collect();
-        self.0
-            .send(method.to_owned(), url.to_owned(), headers, body.to_vec())
-            .map(|r| (r.status, r.body))
-            .map_err(|e| e.to_string())
+        // On a worker thread of `tasks::background`: every export that sends HTTP is async.
+        let sent = self.0.send(method.to_owned(), url.to_owned(), headers, body.to_vec());
+        match block_on(sent, self.1.as_deref()) {
+            Some(r) => r.map(|r| (r.status, r.body)).map_err(|e| e.to_string()),
+            None => Err("cancelled".to_owned()),
+        }
     }
 }
 
@@ -194,22 +204,16 @@ impl InMemoryRelay {
 #[derive(uniffi::Object)]
 pub struct Vault {
     inner: core::Vault,
-    observer: Mutex<Option<Arc<dyn VaultObserver>>>,
+    observers: Arc<Observers>,
 }
 
 impl Vault {
     fn wrap(inner: core::Vault) -> Arc<Self> {
-        Arc::new(Vault { inner, observer: Mutex::new(None) })
+        Arc::new(Vault { inner, observers: Observers::new() })
     }
 
     fn notify(&self, ids: Vec<String>) {
-        if ids.is_empty() {
-            return;
-        }
-        let obs = self.observer.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(o) = obs {
-            o.records_changed(ids);
-        }
+        self.observers.records_changed(&ids);
     }
 
     fn changed<T>(&self, id: &str, r: R<T>) -> R<T> {
@@ -219,22 +223,36 @@ impl Vault {
         r
     }
 
+    /// One sync, on a worker thread. It stops at its next safe point when the app's listener
+    /// returns false or `job` is raised (the caller's `Job` / `Task` was cancelled; an HTTP
+    /// request in flight is then dropped too). Keeps the sync status up to date.
     fn run_sync(
         &self,
         transport: &dyn Transport,
         listener: Option<Arc<dyn SyncListener>>,
+        job: &AtomicBool,
     ) -> R<SyncReport> {
+        self.observers.set_status(SyncState::Syncing { progress: None }, false);
         let cancel = AtomicBool::new(false);
         let progress = |p: &core::sync::SyncProgress| {
+            let p = convert::sync_progress(p);
             if let Some(l) = &listener {
-                if !l.progress(convert::sync_progress(p)) {
+                let go = self.observers.guard("SyncListener.progress", || l.progress(p.clone()));
+                if go == Some(false) {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }
+            if job.load(Ordering::Relaxed) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            self.observers.set_status(SyncState::Syncing { progress: Some(p) }, false);
         };
         let opts =
             SyncOptions { progress: Some(&progress), cancel: Some(&cancel), ..Default::default() };
-        let report = convert::sync_report(self.inner.sync(transport, &opts)?);
+        let r = self.inner.sync(transport, &opts).map(convert::sync_report).map_err(MendError::from);
+        let stopped = cancel.load(Ordering::Relaxed) || job.load(Ordering::Relaxed);
+        self.observers.finish_sync(&r, stopped);
+        let report = r?;
         self.notify(report.changed.clone());
         Ok(report)
     }
@@ -242,49 +260,69 @@ impl Vault {
 
 #[uniffi::export]
 impl Vault {
-    /// Creates a vault file under a 32-byte key (from the Keychain or Keystore) or a passphrase.
+    /// Creates a vault file under a 32-byte key (from the Keychain or Keystore) or a passphrase
+    /// (Argon2id: about a second on a phone). Runs off the caller's thread. Cancelling the
+    /// caller's `Job` / `Task` takes effect when key derivation ends: the new handle is closed,
+    /// and the file it created stays (open it next time).
     #[uniffi::constructor]
-    pub fn create(path: String, key: Option<Vec<u8>>, passphrase: Option<String>) -> R<Arc<Self>> {
-        Ok(Self::wrap(core::Vault::create(
-            path.as_ref(),
-            secret(key, passphrase)?,
-            core::VaultOptions::default(),
-        )?))
+    pub async fn create(
+        path: String,
+        key: Option<Vec<u8>>,
+        passphrase: Option<String>,
+    ) -> R<Arc<Self>> {
+        let secret = secret(key, passphrase)?;
+        background(move |_| {
+            Ok(Self::wrap(core::Vault::create(
+                path.as_ref(),
+                secret,
+                core::VaultOptions::default(),
+            )?))
+        })
+        .await
     }
 
-    /// Opens a vault file. A wrong key or passphrase throws `WrongKey` and writes nothing.
+    /// Opens a vault file. A wrong key or passphrase throws `WrongKey` and writes nothing. Runs
+    /// off the caller's thread; a cancelled open closes the handle once key derivation ends.
     #[uniffi::constructor]
-    pub fn open(path: String, key: Option<Vec<u8>>, passphrase: Option<String>) -> R<Arc<Self>> {
-        Ok(Self::wrap(core::Vault::open(
-            path.as_ref(),
-            secret(key, passphrase)?,
-            core::VaultOptions::default(),
-        )?))
+    pub async fn open(
+        path: String,
+        key: Option<Vec<u8>>,
+        passphrase: Option<String>,
+    ) -> R<Arc<Self>> {
+        let secret = secret(key, passphrase)?;
+        background(move |_| {
+            Ok(Self::wrap(core::Vault::open(path.as_ref(), secret, core::VaultOptions::default())?))
+        })
+        .await
     }
 
     /// Joins a vault with an invite and its one-time code, through an in-process relay.
     #[uniffi::constructor]
-    pub fn join_in_memory(
+    pub async fn join_in_memory(
         path: String,
         key: Vec<u8>,
         invite: Vec<u8>,
         code: String,
         relay: Arc<InMemoryRelay>,
     ) -> R<Arc<Self>> {
-        let v = core::Vault::join(
-            path.as_ref(),
-            core::VaultSecret::key(key32(&key)?),
-            core::VaultOptions::default(),
-            &invite,
-            &code,
-            &relay.0,
-        )?;
-        Ok(Self::wrap(v))
+        let key = key32(&key)?;
+        background(move |_| {
+            let v = core::Vault::join(
+                path.as_ref(),
+                core::VaultSecret::key(key),
+                core::VaultOptions::default(),
+                &invite,
+                &code,
+                &relay.0,
+            )?;
+            Ok(Self::wrap(v))
+        })
+        .await
     }
 
     /// Joins a vault with an invite and its one-time code, through a relay at `url`.
     #[uniffi::constructor]
-    pub fn join_http(
+    pub async fn join_http(
         path: String,
         key: Vec<u8>,
         invite: Vec<u8>,
@@ -292,42 +330,77 @@ impl Vault {
         url: String,
         sender: Option<Arc<dyn HttpSender>>,
     ) -> R<Arc<Self>> {
-        let t = http_transport(&url, sender);
-        let v = core::Vault::join(
-            path.as_ref(),
-            core::VaultSecret::key(key32(&key)?),
-            core::VaultOptions::default(),
-            &invite,
-            &code,
-            &t,
-        )?;
-        Ok(Self::wrap(v))
+        let key = key32(&key)?;
+        background(move |_| {
+            let t = http_transport(&url, sender, None);
+            let v = core::Vault::join(
+                path.as_ref(),
+                core::VaultSecret::key(key),
+                core::VaultOptions::default(),
+                &invite,
+                &code,
+                &t,
+            )?;
+            Ok(Self::wrap(v))
+        })
+        .await
     }
 
     /// Joins a vault through a transport the app implements.
     #[uniffi::constructor]
-    pub fn join_with(
+    pub async fn join_with(
         path: String,
         key: Vec<u8>,
         invite: Vec<u8>,
         code: String,
         transport: Arc<dyn SyncTransport>,
     ) -> R<Arc<Self>> {
-        let t = ForeignTransport(transport);
-        let v = core::Vault::join(
-            path.as_ref(),
-            core::VaultSecret::key(key32(&key)?),
-            core::VaultOptions::default(),
-            &invite,
-            &code,
-            &t,
-        )?;
-        Ok(Self::wrap(v))
+        let key = key32(&key)?;
+        background(move |_| {
+            let t = ForeignTransport(transport);
+            let v = core::Vault::join(
+                path.as_ref(),
+                core::VaultSecret::key(key),
+                core::VaultOptions::default(),
+                &invite,
+                &code,
+                &t,
+            )?;
+            Ok(Self::wrap(v))
+        })
+        .await
     }
 
-    /// Sets (or clears) the observer told about changed records.
-    pub fn set_observer(&self, observer: Option<Arc<dyn VaultObserver>>) {
-        *self.observer.lock().unwrap_or_else(|p| p.into_inner()) = observer;
+    /// Adds an observer told about changed records, after local edits and after syncs. Any
+    /// number can observe at once; each keeps its token, and cancelling (or dropping) that token
+    /// stops that observer only. Keep the token for as long as you observe.
+    pub fn observe(&self, observer: Arc<dyn VaultObserver>) -> Arc<ObservationToken> {
+        self.observers.add_records(observer)
+    }
+
+    /// Adds an observer of the sync status (see [`Self::sync_status`]), told at each change.
+    pub fn observe_sync_status(
+        &self,
+        observer: Arc<dyn SyncStatusObserver>,
+    ) -> Arc<ObservationToken> {
+        self.observers.add_status(observer)
+    }
+
+    /// The sync status now: idle, syncing with progress, offline or failed, and when a sync last
+    /// completed through this handle.
+    pub fn sync_status(&self) -> SyncStatus {
+        self.observers.status()
+    }
+
+    /// How many observers (of records and of the sync status) are registered.
+    pub fn observer_count(&self) -> u64 {
+        self.observers.count()
+    }
+
+    /// App callbacks that threw since the last call (at most the latest 64), oldest first. A
+    /// failing callback never fails or undoes the save or sync that called it.
+    pub fn callback_failures(&self) -> Vec<CallbackFailure> {
+        self.observers.take_failures()
     }
 
     /// This device's id.
@@ -656,56 +729,73 @@ impl Vault {
         self.changed(&id, r)
     }
 
-    /// Exports an invite for a new device, encrypted under a one-time code; sync afterwards.
-    pub fn export_invite(&self, code: String, expires_at: i64) -> R<Vec<u8>> {
-        Ok(self.inner.export_invite(&code, expires_at)?)
+    /// Exports an invite for a new device, encrypted under a one-time code (Argon2id, off the
+    /// caller's thread); sync afterwards.
+    pub async fn export_invite(self: Arc<Self>, code: String, expires_at: i64) -> R<Vec<u8>> {
+        background(move |_| Ok(self.inner.export_invite(&code, expires_at)?)).await
     }
 
-    /// Syncs through an in-process relay.
-    pub fn sync_in_memory(
-        &self,
+    /// Syncs through an in-process relay, off the caller's thread.
+    pub async fn sync_in_memory(
+        self: Arc<Self>,
         relay: Arc<InMemoryRelay>,
         listener: Option<Arc<dyn SyncListener>>,
     ) -> R<SyncReport> {
-        self.run_sync(&relay.0, listener)
+        background(move |cancel| self.run_sync(&relay.0, listener, &cancel)).await
     }
 
-    /// Syncs with a `mend-relay` at `url`, over the app's HTTP stack or the built-in one.
-    pub fn sync_http(
-        &self,
+    /// Syncs with a `mend-relay` at `url`, over the app's HTTP stack or the built-in one, off
+    /// the caller's thread. Cancelling the caller's `Job` / `Task` stops the sync at its next
+    /// safe point (a request in flight finishes first); what was applied stays, and the next
+    /// sync resumes.
+    pub async fn sync_http(
+        self: Arc<Self>,
         url: String,
         sender: Option<Arc<dyn HttpSender>>,
         listener: Option<Arc<dyn SyncListener>>,
     ) -> R<SyncReport> {
-        self.run_sync(&http_transport(&url, sender), listener)
+        background(move |cancel| {
+            let t = http_transport(&url, sender, Some(Arc::clone(&cancel)));
+            self.run_sync(&t, listener, &cancel)
+        })
+        .await
     }
 
     /// Registers this vault at the `mend-relay` at `url` with the registration token its
     /// operator issued, before the first sync (a relay in open registration needs none: the
     /// first sync registers the vault). Idempotent once it succeeded.
-    pub fn register_http(
-        &self,
+    pub async fn register_http(
+        self: Arc<Self>,
         url: String,
         registration_token: String,
         sender: Option<Arc<dyn HttpSender>>,
     ) -> R<()> {
-        let t = http_transport(&url, sender).with_registration_token(&registration_token);
-        Ok(self.inner.register_at_relay(&t)?)
+        background(move |_| {
+            let t = http_transport(&url, sender, None).with_registration_token(&registration_token);
+            Ok(self.inner.register_at_relay(&t)?)
+        })
+        .await
     }
 
-    /// Syncs through a transport the app implements.
-    pub fn sync_with(
-        &self,
+    /// Syncs through a transport the app implements, off the caller's thread (the transport's
+    /// methods are called on a Mend worker thread).
+    pub async fn sync_with(
+        self: Arc<Self>,
         transport: Arc<dyn SyncTransport>,
         listener: Option<Arc<dyn SyncListener>>,
     ) -> R<SyncReport> {
-        self.run_sync(&ForeignTransport(transport), listener)
+        background(move |cancel| self.run_sync(&ForeignTransport(transport), listener, &cancel))
+            .await
     }
 }
 
-fn http_transport(url: &str, sender: Option<Arc<dyn HttpSender>>) -> HttpTransport {
+fn http_transport(
+    url: &str,
+    sender: Option<Arc<dyn HttpSender>>,
+    cancel: Option<Arc<AtomicBool>>,
+) -> HttpTransport {
     match sender {
-        Some(s) => HttpTransport::with_client(url, Box::new(ForeignHttp(s))),
+        Some(s) => HttpTransport::with_client(url, Box::new(ForeignHttp(s, cancel))),
         None => HttpTransport::new(url),
     }
 }

@@ -173,7 +173,7 @@ pub struct SyncReport {
 /// Progress of a running sync.
 // Crosses an app callback (SyncListener, SyncTransport): uniffi's Kotlin code cannot lift or
 // lower a record of another component (mend-core's, package org.mend.model) in a callback.
-#[derive(uniffi::Record)]
+#[derive(uniffi::Record, Debug, Clone)]
 pub struct SyncProgress {
     pub pushed: u64,
     pub to_push: u64,

@@ -94,9 +94,16 @@ pub enum Error {
     #[error("the invite was already used")]
     InviteUsed,
 
-    /// The relay could not be reached or refused the request; local data is intact, retry later.
+    /// The relay could not be reached, timed out or was overloaded (no network, a 5xx, a 429):
+    /// local data is intact; retry later. The only sync error worth a retry as it is.
     #[error("sync transport failed: {0}")]
     Transport(String),
+
+    /// The relay (or the app's own transport) turned the request down as malformed, too large
+    /// or not authenticated, or answered with bytes that do not decode: retrying the same
+    /// request will not help. Local data is intact. The message carries no clinical content.
+    #[error("the relay rejected the request: {0}")]
+    RelayRejected(String),
 
     /// The relay refused the request for a reason the app should act on, not retry: a
     /// registration token needed, the vault's quota or device cap reached, this device revoked.

@@ -28,7 +28,8 @@ impl From<TransportError> for Error {
                 "relay_url",
                 "must use https:// (plain http:// only to this device's loopback or a host the app allowed)",
             ),
-            other => Error::Transport(other.to_string()),
+            TransportError::Refused(m) => Error::RelayRejected(m),
+            TransportError::Unavailable(m) => Error::Transport(m),
         }
     }
 }

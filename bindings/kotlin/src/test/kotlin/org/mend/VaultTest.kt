@@ -29,7 +29,7 @@ class VaultTest {
 
     private val key = ByteArray(32) { 7 }
 
-    private fun vault(name: String = "vault.mend") = Vault.create(dir.resolve(name).toString(), key, null)
+    private suspend fun vault(name: String = "vault.mend") = Vault.create(dir.resolve(name).toString(), key, null)
 
     private fun session(v: Vault, client: String) = v.createSession(
         NewSession(client, 1_700_000_000_000, null, null, SessionStatus.COMPLETED, Modality.INDIVIDUAL, Setting.IN_PERSON, "90834"),
@@ -42,7 +42,7 @@ class VaultTest {
     private fun sign(at: Long) = SignRequest("t-1", "Dr. Example", SignerRole.AUTHOR, SignatureMeaning.AUTHORED, false, at)
 
     @Test
-    fun createReopenAndWrongKey() {
+    fun createReopenAndWrongKey(): Unit = runBlocking {
         val path = dir.resolve("v.mend").toString()
         val id = Vault.create(path, key, null).use { it.createClient(NewClient("C-0001", 1990, "US-CA", "2026-01-05")) }
         Vault.open(path, key, null).use { assertEquals("C-0001", it.client(id).aliasCode) }
@@ -55,7 +55,7 @@ class VaultTest {
     }
 
     @Test
-    fun aSecondHandleOnOneFileIsRefusedUntilTheFirstIsClosed() {
+    fun aSecondHandleOnOneFileIsRefusedUntilTheFirstIsClosed(): Unit = runBlocking {
         val path = dir.resolve("one.mend").toString()
         val first = Vault.create(path, key, null)
         val a = first.createClient(NewClient("C-0701", null, "US-CA", null))
@@ -75,7 +75,7 @@ class VaultTest {
      * `Validation` and changes nothing.
      */
     @Test
-    fun splicePositionsAreKotlinStringIndices() {
+    fun splicePositionsAreKotlinStringIndices(): Unit = runBlocking {
         vault().use { v ->
             val c = v.createClient(NewClient("C-0901", null, "US-CA", null))
             val n = v.createNote(NewNote(session(v, c), "t-1", NoteFormat.FREE, emptyList(), 1L))
@@ -121,7 +121,7 @@ class VaultTest {
     }
 
     @Test
-    fun recordsRoundTrip() {
+    fun recordsRoundTrip(): Unit = runBlocking {
         vault().use { v ->
             val c = v.createClient(NewClient("C-0002", null, "US-NY", null))
             val s = session(v, c)
@@ -159,7 +159,7 @@ class VaultTest {
     }
 
     @Test
-    fun validationErrorsAreTypedExceptions() {
+    fun validationErrorsAreTypedExceptions(): Unit = runBlocking {
         vault().use { v ->
             val c = v.createClient(NewClient("C-0003", null, "US", null))
             val bad = NewRupture(c, null, 1L, RecordClass.PROGRESS_RECORD, Movement.MIXED, InitiatedBy.BOTH,
@@ -198,7 +198,7 @@ class VaultTest {
     }
 
     @Test
-    fun signingLocksTheNote() {
+    fun signingLocksTheNote(): Unit = runBlocking {
         vault().use { v ->
             val n = soap(v, session(v, v.createClient(NewClient("C-0004", null, "US", null))))
             v.signNote(n, sign(10L))
@@ -211,7 +211,7 @@ class VaultTest {
     }
 
     @Test
-    fun devicesPendingChangesDivergenceAndRevocation() {
+    fun devicesPendingChangesDivergenceAndRevocation(): Unit = runBlocking {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->
             val n = soap(phone, session(phone, phone.createClient(NewClient("C-0009", null, "US", null))))
@@ -253,7 +253,7 @@ class VaultTest {
     }
 
     @Test
-    fun ruptureDetailsUpdatesAndConflictContext() {
+    fun ruptureDetailsUpdatesAndConflictContext(): Unit = runBlocking {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->
             val c = phone.createClient(NewClient("C-0010", null, "US", null))
@@ -311,7 +311,7 @@ class VaultTest {
     }
 
     @Test
-    fun aLoggedRuptureIsCorrectedTypedIntoAndVoided() {
+    fun aLoggedRuptureIsCorrectedTypedIntoAndVoided(): Unit = runBlocking {
         vault().use { v ->
             val c = v.createClient(NewClient("C-0011", null, "US", null))
             val s1 = session(v, c)
@@ -367,7 +367,7 @@ class VaultTest {
     }
 
     @Test
-    fun twoVaultsSyncThroughAnInProcessRelay() {
+    fun twoVaultsSyncThroughAnInProcessRelay(): Unit = runBlocking {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->
             val c = phone.createClient(NewClient("C-0005", null, "US", null))
@@ -396,7 +396,7 @@ class VaultTest {
     }
 
     @Test
-    fun aTransportWrittenInKotlin() {
+    fun aTransportWrittenInKotlin(): Unit = runBlocking {
         // A whole relay in a few lines of Kotlin, through the foreign SyncTransport interface.
         val log = CopyOnWriteArrayList<Pair<ULong, ByteArray>>()
         val claimed = ConcurrentHashMap.newKeySet<String>()
@@ -429,11 +429,11 @@ class VaultTest {
     }
 
     @Test
-    fun observersHearLocalEditsAndSyncs() {
+    fun observersHearLocalEditsAndSyncs(): Unit = runBlocking {
         val relay = InMemoryRelay()
         vault("o1.mend").use { phone ->
             val seen = CopyOnWriteArrayList<String>()
-            phone.setObserver(object : VaultObserver {
+            val token = phone.observe(object : VaultObserver {
                 override fun recordsChanged(ids: List<String>) { seen.addAll(ids) }
             })
             val c = phone.createClient(NewClient("C-0007", null, "US", null))
@@ -443,7 +443,7 @@ class VaultTest {
             phone.syncInMemory(relay, null)
             Vault.joinInMemory(dir.resolve("o2.mend").toString(), key, invite, code, relay).use { tablet ->
                 tablet.syncInMemory(relay, null)
-                val changed = runBlocking {
+                val changed = run {
                     withTimeout(10_000) {
                         coroutineScope {
                             val first = async { tablet.changes().first() }
@@ -462,11 +462,12 @@ class VaultTest {
                 phone.syncInMemory(relay, syncListener { progress.add(it); true })
                 assertTrue(progress.isNotEmpty())
             }
+            token.close()
         }
     }
 
     @Test
-    fun callsFromManyThreads() {
+    fun callsFromManyThreads(): Unit = runBlocking {
         vault().use { v ->
             val c = v.createClient(NewClient("C-0008", null, "US", null))
             val n = soap(v, session(v, c))

@@ -33,8 +33,8 @@ class Notebook internal constructor(
     private val closed = AtomicBoolean(false)
     private val scope = CoroutineScope(SupervisorJob() + io)
 
-    /** Ids of records that changed (local edits and syncs), shared by every screen: the vault
-     *  accepts one observer, so this is the one, fanned out. */
+    /** Ids of records that changed (local edits and syncs), shared by every screen (the vault
+     *  takes any number of observers; sharing one keeps a single callback for the app). */
     val changes: SharedFlow<List<String>> = vault.changes().shareIn(scope, SharingStarted.WhileSubscribed())
 
     /** This device's id in the vault. */
@@ -45,15 +45,18 @@ class Notebook internal constructor(
 
     /**
      * Runs [block] with the vault on [io]. Mend's typed errors become
-     * [NotebookError]s in the returned [Result]; nothing else is caught.
+     * [NotebookError]s in the returned [Result]; nothing else is caught. Mend's own long calls
+     * (sync, join, invites) are `suspend` and leave [io]'s thread free while they run.
      */
-    suspend fun <T> call(block: (Vault) -> T): Result<T> = withContext(io) { callBlocking(block) }
+    suspend fun <T> call(block: suspend (Vault) -> T): Result<T> = withContext(io) { guarded { block(vault) } }
 
-    /** [call] for code that is already on a background thread (the WorkManager worker). */
-    fun <T> callBlocking(block: (Vault) -> T): Result<T> {
+    /** [call] for code that is already on a background thread and calls no `suspend` API. */
+    fun <T> callBlocking(block: (Vault) -> T): Result<T> = guarded { block(vault) }
+
+    private inline fun <T> guarded(block: () -> T): Result<T> {
         if (closed.get()) return Result.failure(NotebookError.Locked())
         return try {
-            Result.success(block(vault))
+            Result.success(block())
         } catch (e: IllegalStateException) {
             // The generated bindings throw this when the vault was closed under a running call.
             if (closed.get()) Result.failure(NotebookError.Locked()) else throw e

@@ -33,11 +33,19 @@ sealed class NotebookError(message: String, cause: Throwable? = null) : Exceptio
     /** The action does not fit the record's current state. */
     class InvalidState(reason: String) : NotebookError("Not allowed: $reason")
 
-    /** The relay could not be reached or refused the request; try again later. */
+    /** The relay could not be reached (no network, a timeout, an overloaded relay); nothing is
+     *  lost, and syncing again later will do. The only sync error worth a retry as it is. */
     class Transport(reason: String) : NotebookError("Sync failed: $reason")
 
-    /** The relay refused for a reason retrying will not fix: a registration token is needed, the
-     *  notebook is at its storage or device limit, or this device was removed. */
+    /** This device was removed from the notebook by another device; it can no longer sync. */
+    class Revoked : NotebookError("This device was removed from the notebook and can no longer sync.")
+
+    /** The relay rejected the request (a wrong address, a server that is not a Mend relay);
+     *  retrying will not help until the address is fixed. */
+    class RelayRejected(reason: String) : NotebookError("The relay rejected the request ($reason). Check the relay address in Settings.")
+
+    /** The relay refused for a reason retrying will not fix: a registration token is needed, or
+     *  the notebook is at its storage or device limit. */
     class RelayRefused(val refusal: RelayRefusal) : NotebookError(
         when (refusal) {
             RelayRefusal.REGISTRATION_REQUIRED ->
@@ -45,7 +53,6 @@ sealed class NotebookError(message: String, cause: Throwable? = null) : Exceptio
             RelayRefusal.QUOTA_EXCEEDED -> "The relay's storage for this notebook is full. Ask your practice's administrator."
             RelayRefusal.DEVICE_LIMIT -> "This notebook has as many devices as the relay allows."
             RelayRefusal.TOMBSTONE_LIMIT -> "The relay cannot record more erasures for this notebook. Ask your practice's administrator."
-            RelayRefusal.REVOKED -> "This device was removed from the notebook and can no longer sync."
             RelayRefusal.UNKNOWN -> "The relay does not know this notebook. Check the relay address in Settings."
         },
     )
@@ -92,6 +99,8 @@ fun Throwable.toNotebookError(): NotebookError = when (this) {
     is MendException.InvalidState -> NotebookError.InvalidState(reason)
     is MendException.Transport -> NotebookError.Transport(reason)
     is MendException.RelayRefused -> NotebookError.RelayRefused(refusal)
+    is MendException.Revoked -> NotebookError.Revoked()
+    is MendException.RelayRejected -> NotebookError.RelayRejected(reason)
     is MendException.InvalidInvite -> NotebookError.Invite(InviteProblem.MALFORMED)
     is MendException.InviteCode -> NotebookError.Invite(InviteProblem.WRONG_CODE)
     is MendException.InviteExpired -> NotebookError.Invite(InviteProblem.EXPIRED)

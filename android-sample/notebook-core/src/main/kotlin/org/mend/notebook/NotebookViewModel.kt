@@ -25,7 +25,7 @@ abstract class NotebookViewModel(protected val notebook: Notebook) {
     }
 
     /** Runs a vault call, publishing its error (if any) to [error]. */
-    protected suspend fun <T> vault(block: (Vault) -> T): Result<T> =
+    protected suspend fun <T> vault(block: suspend (Vault) -> T): Result<T> =
         notebook.call(block).onFailure { _error.value = it.toNotebookError() }
 
     /** Publishes an error found before calling the vault (local validation). */

@@ -3,6 +3,9 @@ package org.mend.notebook
 import java.io.IOException
 import java.net.HttpURLConnection
 import java.net.URI
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.runInterruptible
+import kotlinx.coroutines.withContext
 import org.mend.core.HttpHeader
 import org.mend.core.HttpResponse
 import org.mend.core.HttpSender
@@ -14,20 +17,21 @@ import org.mend.core.Vault
 import org.mend.core.allowCleartextRelayHost
 
 /** How a notebook reaches its relay: the two calls that need one. The app uses [HttpRelay];
- *  tests and demos use [InMemoryRelayConnection]. Both calls block; call them off the main thread. */
+ *  tests and demos use [InMemoryRelayConnection]. Both suspend without blocking the caller's
+ *  thread (Mend runs them on its own worker); cancelling the caller stops them. */
 interface RelayConnection {
     /** Pushes local changes and pulls others', reporting progress to [listener]. */
-    fun sync(vault: Vault, listener: SyncListener?): SyncReport
+    suspend fun sync(vault: Vault, listener: SyncListener?): SyncReport
 
     /** Creates the vault file at [path] under [key] by joining with an invite and its code. */
-    fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault
+    suspend fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault
 }
 
 /** An in-process relay shared by several vaults (tests, demos, previews). */
 class InMemoryRelayConnection(private val relay: InMemoryRelay) : RelayConnection {
-    override fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncInMemory(relay, listener)
+    override suspend fun sync(vault: Vault, listener: SyncListener?): SyncReport = vault.syncInMemory(relay, listener)
 
-    override fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
+    override suspend fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
         Vault.joinInMemory(path, key, invite, code, relay)
 }
 
@@ -51,24 +55,29 @@ class HttpRelay(
         if (address.url.startsWith("http://${RelayAddress.EMULATOR_HOST}")) allowCleartextRelayHost(RelayAddress.EMULATOR_HOST)
     }
 
-    override fun sync(vault: Vault, listener: SyncListener?): SyncReport {
+    override suspend fun sync(vault: Vault, listener: SyncListener?): SyncReport {
         // Registers once; after it succeeded the vault remembers and this sends nothing.
         registrationToken?.takeIf { it.isNotBlank() }?.let { vault.registerHttp(address.url, it.trim(), sender) }
         return vault.syncHttp(address.url, sender, listener)
     }
 
-    override fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
+    override suspend fun join(path: String, key: ByteArray, invite: ByteArray, code: String): Vault =
         Vault.joinHttp(path, key, invite, code, address.url, sender)
 }
 
 /** An [HttpSender] over `java.net.HttpURLConnection`, available on the JVM and on Android
  *  without extra dependencies. Failures to connect become `MendException.Transport` (retryable);
- *  any HTTP status, including 4xx and 5xx, is returned for Mend to interpret. */
+ *  any HTTP status, including 4xx and 5xx, is returned for Mend to interpret. The blocking
+ *  connection runs on [Dispatchers.IO] and is torn down when Mend cancels the call (a cancelled
+ *  sync); an app with OkHttp would suspend on its `Call` instead. */
 class UrlConnectionHttpSender(
     private val connectTimeoutMillis: Int = 15_000,
     private val readTimeoutMillis: Int = 60_000,
 ) : HttpSender {
-    override fun send(method: String, url: String, headers: List<HttpHeader>, body: ByteArray): HttpResponse {
+    override suspend fun send(method: String, url: String, headers: List<HttpHeader>, body: ByteArray): HttpResponse =
+        withContext(Dispatchers.IO) { runInterruptible { sendBlocking(method, url, headers, body) } }
+
+    private fun sendBlocking(method: String, url: String, headers: List<HttpHeader>, body: ByteArray): HttpResponse {
         try {
             val connection = URI(url).toURL().openConnection() as HttpURLConnection
             try {

@@ -82,7 +82,7 @@ class UnlockViewModel(
         return open(freshKey = true) { key -> relay.join(vaultPath, key, bytes, code.trim()) }
     }
 
-    private suspend fun open(freshKey: Boolean = false, make: (ByteArray) -> Vault): Result<Notebook> {
+    private suspend fun open(freshKey: Boolean = false, make: suspend (ByteArray) -> Vault): Result<Notebook> {
         lock()
         _state.value = LockState.Working
         val result = withContext(io) {

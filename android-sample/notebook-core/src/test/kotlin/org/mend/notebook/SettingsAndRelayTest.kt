@@ -71,7 +71,7 @@ class SettingsAndRelayTest {
     }
 
     @Test
-    fun theHttpSenderCarriesRequestsAndStatuses() {
+    fun theHttpSenderCarriesRequestsAndStatuses(): Unit = runBlocking {
         val server = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0)
         server.createContext("/echo") { ex ->
             val body = ex.requestBody.readBytes()
