@@ -25,7 +25,8 @@ pub use observe::{
     VaultObserver,
 };
 use observe::Observers;
-use tasks::{background, block_on};
+pub use tasks::Cancellation;
+use tasks::{background, background_with, block_on};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -736,25 +737,31 @@ impl Vault {
     }
 
     /// Syncs through an in-process relay, off the caller's thread.
+    #[uniffi::method(default(cancellation = None))]
     pub async fn sync_in_memory(
         self: Arc<Self>,
         relay: Arc<InMemoryRelay>,
         listener: Option<Arc<dyn SyncListener>>,
+        cancellation: Option<Arc<Cancellation>>,
     ) -> R<SyncReport> {
-        background(move |cancel| self.run_sync(&relay.0, listener, &cancel)).await
+        background_with(cancellation, move |cancel| self.run_sync(&relay.0, listener, &cancel))
+            .await
     }
 
     /// Syncs with a `mend-relay` at `url`, over the app's HTTP stack or the built-in one, off
     /// the caller's thread. Cancelling the caller's `Job` / `Task` stops the sync at its next
     /// safe point (a request in flight finishes first); what was applied stays, and the next
-    /// sync resumes.
+    /// sync resumes. Swift: its async calls ignore `Task` cancellation, so pass a
+    /// `Cancellation` (the Swift layer's `sync(http:…)` does).
+    #[uniffi::method(default(cancellation = None))]
     pub async fn sync_http(
         self: Arc<Self>,
         url: String,
         sender: Option<Arc<dyn HttpSender>>,
         listener: Option<Arc<dyn SyncListener>>,
+        cancellation: Option<Arc<Cancellation>>,
     ) -> R<SyncReport> {
-        background(move |cancel| {
+        background_with(cancellation, move |cancel| {
             let t = http_transport(&url, sender, Some(Arc::clone(&cancel)));
             self.run_sync(&t, listener, &cancel)
         })
@@ -779,13 +786,17 @@ impl Vault {
 
     /// Syncs through a transport the app implements, off the caller's thread (the transport's
     /// methods are called on a Mend worker thread).
+    #[uniffi::method(default(cancellation = None))]
     pub async fn sync_with(
         self: Arc<Self>,
         transport: Arc<dyn SyncTransport>,
         listener: Option<Arc<dyn SyncListener>>,
+        cancellation: Option<Arc<Cancellation>>,
     ) -> R<SyncReport> {
-        background(move |cancel| self.run_sync(&ForeignTransport(transport), listener, &cancel))
-            .await
+        background_with(cancellation, move |cancel| {
+            self.run_sync(&ForeignTransport(transport), listener, &cancel)
+        })
+        .await
     }
 }
 

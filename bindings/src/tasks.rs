@@ -22,6 +22,32 @@ use futures_channel::oneshot;
 
 use crate::MendError;
 
+/// A cancel switch an app can pass to an async call and flip from elsewhere. Kotlin needs none
+/// (a cancelled `Job` drops the call's future, which cancels it); Swift's generated async calls
+/// ignore `Task` cancellation, so the Swift layer passes one and cancels it from
+/// `withTaskCancellationHandler`.
+#[derive(uniffi::Object, Default)]
+pub struct Cancellation(Arc<AtomicBool>);
+
+#[uniffi::export]
+impl Cancellation {
+    /// A switch not yet flipped.
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Stops the call at its next safe point (an HTTP request in flight is dropped).
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Self::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// A cancel flag, raised when the future waiting for the work is dropped before it finished.
 struct CancelOnDrop {
     flag: Arc<AtomicBool>,
@@ -44,7 +70,19 @@ where
     T: Send + 'static,
     F: FnOnce(Arc<AtomicBool>) -> Result<T, MendError> + Send + 'static,
 {
-    let flag = Arc::new(AtomicBool::new(false));
+    background_with(None, work).await
+}
+
+/// [`background`], also cancelled through the app's `cancellation`.
+pub(crate) async fn background_with<T, F>(
+    cancellation: Option<Arc<Cancellation>>,
+    work: F,
+) -> Result<T, MendError>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<AtomicBool>) -> Result<T, MendError> + Send + 'static,
+{
+    let flag = cancellation.map(|c| Arc::clone(&c.0)).unwrap_or_default();
     let (tx, rx) = oneshot::channel();
     let for_work = Arc::clone(&flag);
     std::thread::Builder::new()

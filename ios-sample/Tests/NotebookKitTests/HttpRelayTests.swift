@@ -71,24 +71,28 @@ final class HttpRelayTests: NotebookTestCase {
             return XCTFail("MEND_TEST_CLINIC_RELAY_URL and MEND_TEST_CLINIC_TOKEN are not set: run bash scripts/swift.sh")
         }
         let key = Data(repeating: 7, count: 32)
-        let phone = try Vault.create(path: folder.appendingPathComponent("phone.mend").path, key: key, passphrase: nil)
+        let phone = try await Vault.create(path: folder.appendingPathComponent("phone.mend").path, key: key, passphrase: nil)
         _ = try phone.createClient(client: NewClient(aliasCode: "C-0900", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
         let sender = URLSessionHttpSender()
-        let refusal = { (endpoint: RelayEndpoint, vault: Vault) -> VaultError? in
-            do { _ = try endpoint.sync(vault, listener: nil); return nil } catch { return error as? VaultError }
+        func refusal(_ endpoint: RelayEndpoint, _ vault: Vault) async -> VaultError? {
+            do { _ = try await endpoint.sync(vault, listener: nil); return nil } catch { return error as? VaultError }
         }
         // No token, or a made-up one: a typed refusal the app can explain, not a retry.
-        XCTAssertEqual(refusal(.http(url, sender: sender), phone), .relayRefused(.registrationRequired))
+        let none = await refusal(.http(url, sender: sender), phone)
+        XCTAssertEqual(none, .relayRefused(.registrationRequired))
         let madeUp = "mrt_" + String(repeating: "0", count: 64)
-        XCTAssertEqual(refusal(.http(url, sender: sender, registrationToken: madeUp), phone), .relayRefused(.registrationRequired))
+        let wrong = await refusal(.http(url, sender: sender, registrationToken: madeUp), phone)
+        XCTAssertEqual(wrong, .relayRefused(.registrationRequired))
         XCTAssertTrue(UserMessage.describe(.relayRefused(.registrationRequired)).contains("registration token"))
         // The operator's token registers the vault; later syncs need nothing more.
-        let report = try RelayEndpoint.http(url, sender: sender, registrationToken: " \(token) ").sync(phone, listener: nil)
+        let report = try await RelayEndpoint.http(url, sender: sender, registrationToken: " \(token) ").sync(phone, listener: nil)
         XCTAssertGreaterThan(report.pushed, 0)
-        XCTAssertNil(refusal(.http(url, sender: sender), phone))
+        let later = await refusal(.http(url, sender: sender), phone)
+        XCTAssertNil(later)
         // The token is spent: another practice's vault cannot register with it.
-        let other = try Vault.create(path: folder.appendingPathComponent("other.mend").path, key: key, passphrase: nil)
-        XCTAssertEqual(refusal(.http(url, sender: sender, registrationToken: token), other), .relayRefused(.registrationRequired))
+        let other = try await Vault.create(path: folder.appendingPathComponent("other.mend").path, key: key, passphrase: nil)
+        let spent = await refusal(.http(url, sender: sender, registrationToken: token), other)
+        XCTAssertEqual(spent, .relayRefused(.registrationRequired))
     }
     func testTheSettingsTokenRegistersTheNotebookAtAClinicRelay() async throws {
         let env = ProcessInfo.processInfo.environment

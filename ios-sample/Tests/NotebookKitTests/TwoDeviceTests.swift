@@ -97,7 +97,7 @@ final class TwoDeviceTests: NotebookTestCase {
         join.relayText = "https://relay.example.org"
         join.code = offer.code == "ABCD-EFGH-JKMN" ? "ABCD-EFGH-JKMP" : "ABCD-EFGH-JKMN"
         await join.join()
-        XCTAssertEqual(tablet.app.lastError, .vault(.invite("wrong code")))
+        XCTAssertEqual(tablet.app.lastError, .vault(.invite(.wrongCode)))
         XCTAssertEqual(tablet.app.phase, .setup)
         XCTAssertNil(try tablet.keys.readKey(), "the new key is dropped when joining fails")
         XCTAssertFalse(FileManager.default.fileExists(atPath: tablet.environment.vaultURL.path))
@@ -112,7 +112,7 @@ final class TwoDeviceTests: NotebookTestCase {
         again.code = offer.code
         again.relayText = "https://relay.example.org"
         await again.join()
-        XCTAssertEqual(third.app.lastError, .vault(.invite("used")))
+        XCTAssertEqual(third.app.lastError, .vault(.invite(.used)))
     }
 
     func testRemoteTypingReachesAnOpenEditor() async throws {

@@ -19,8 +19,18 @@ final class VaultTests: XCTestCase {
 
     func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
-    func vault(_ name: String = "vault.mend") throws -> Vault {
-        try Vault.create(path: path(name), key: key, passphrase: nil)
+    /// XCTAssertThrowsError for async calls.
+    func assertThrowsAsync<T>(_ expression: @autoclosure () async throws -> T, file: StaticString = #filePath, line: UInt = #line, _ handler: (Error) -> Void) async {
+        do {
+            _ = try await expression()
+            XCTFail("no error thrown", file: file, line: line)
+        } catch {
+            handler(error)
+        }
+    }
+
+    func vault(_ name: String = "vault.mend") async throws -> Vault {
+        try await Vault.create(path: path(name), key: key, passphrase: nil)
     }
 
     func session(_ v: Vault, _ client: String) throws -> String {
@@ -35,20 +45,22 @@ final class VaultTests: XCTestCase {
         SignRequest(signerId: "t-1", signerName: "Dr. Example", role: .author, meaning: .authored, needsCosign: false, signedAt: at)
     }
 
-    func testCreateReopenAndWrongKey() throws {
+    func testCreateReopenAndWrongKey() async throws {
         let p = path("v.mend")
-        let id = try vault("v.mend").createClient(client: NewClient(aliasCode: "C-0001", birthYear: 1990, jurisdiction: "US-CA", intakeDate: "2026-01-05"))
-        XCTAssertEqual(try Vault.open(path: p, key: key).client(id: id).aliasCode, "C-0001")
-        XCTAssertThrowsError(try Vault.open(path: p, key: Data(repeating: 8, count: 32))) { error in
+        let id = try await vault("v.mend").createClient(client: NewClient(aliasCode: "C-0001", birthYear: 1990, jurisdiction: "US-CA", intakeDate: "2026-01-05"))
+        var reopened: Vault? = try await Vault.open(path: p, key: key)
+        XCTAssertEqual(try reopened?.client(id: id).aliasCode, "C-0001")
+        reopened = nil
+        await assertThrowsAsync(try await Vault.open(path: p, key: Data(repeating: 8, count: 32))) { error in
             XCTAssertEqual(error as? VaultError, .wrongKey)
         }
-        XCTAssertThrowsError(try Vault.open(path: p, key: Data(repeating: 1, count: 5), passphrase: nil)) { error in
+        await assertThrowsAsync(try await Vault.open(path: p, key: Data(repeating: 1, count: 5), passphrase: nil)) { error in
             guard case .InvalidArgument = error as? MendError else { return XCTFail("\(error)") }
         }
     }
 
-    func testAMalformedIdInsideARecordIsAThrownErrorAndWritesNothing() throws {
-        let v = try vault()
+    func testAMalformedIdInsideARecordIsAThrownErrorAndWritesNothing() async throws {
+        let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0801", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
         // Core's id type is checked as uniffi lifts the record: uniffi's internal error (not a
         // MendError), which VaultError maps to .other, naming the argument; nothing is written.
@@ -61,23 +73,23 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try v.timeline(clientId: c).count, 1)
     }
 
-    func testASecondHandleOnOneFileIsRefusedUntilTheFirstIsGone() throws {
+    func testASecondHandleOnOneFileIsRefusedUntilTheFirstIsGone() async throws {
         let p = path("one.mend")
-        var first: Vault? = try vault("one.mend")
+        var first: Vault? = try await vault("one.mend")
         let a = try first!.createClient(client: NewClient(aliasCode: "C-0701", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
-        XCTAssertThrowsError(try Vault.open(path: p, key: key)) { error in
+        await assertThrowsAsync(try await Vault.open(path: p, key: key)) { error in
             XCTAssertEqual(error as? VaultError, .alreadyOpen)
         }
         // The first handle keeps writing; nothing is lost.
         let b = try first!.createClient(client: NewClient(aliasCode: "C-0702", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
         first = nil
-        let again = try Vault.open(path: p, key: key)
+        let again = try await Vault.open(path: p, key: key)
         XCTAssertEqual(try again.client(id: a).aliasCode, "C-0701")
         XCTAssertEqual(try again.client(id: b).aliasCode, "C-0702")
     }
 
-    func testRecordsRoundTrip() throws {
-        let v = try vault()
+    func testRecordsRoundTrip() async throws {
+        let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0002", birthYear: nil, jurisdiction: "US-NY", intakeDate: nil))
         let s = try session(v, c)
         let n = try soap(v, s)
@@ -99,8 +111,8 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try v.timeline(clientId: c).count, 4)
     }
 
-    func testValidationErrorsAreSwiftErrors() throws {
-        let v = try vault()
+    func testValidationErrorsAreSwiftErrors() async throws {
+        let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0003", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let bad = NewRupture(clientId: c, sessionId: nil, occurredAt: 1, recordClass: .progressRecord, movement: .mixed, initiatedBy: .both, markers: [], precipitants: [], significance: 7, narrative: "", clientWords: "", therapistContribution: "")
         XCTAssertThrowsError(try mend { try v.createRupture(rupture: bad, by: "t") }) { error in
@@ -122,8 +134,8 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try v.clients().count, 1)
     }
 
-    func testALoggedRuptureIsCorrectedTypedIntoAndVoided() throws {
-        let v = try vault()
+    func testALoggedRuptureIsCorrectedTypedIntoAndVoided() async throws {
+        let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0004", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let s = try session(v, c)
         let r = try v.createRupture(rupture: NewRupture(clientId: c, sessionId: s, occurredAt: 5, recordClass: .psychotherapyNote, movement: .withdrawal, initiatedBy: .client, markers: [.wdDenial], precipitants: [.misunderstanding, .other], significance: 3, narrative: "went quiet", clientWords: "", therapistContribution: "", atMinute: 12), by: "t-1")
@@ -160,8 +172,8 @@ final class VaultTests: XCTestCase {
     /// Positions cross the boundary in UTF-16 code units, as `NSRange` and UITextView count:
     /// offsets from `String.utf16`, never `Character` counts. One inside a surrogate pair throws
     /// `.validation` and changes nothing.
-    func testSplicePositionsCountUTF16UnitsAsNSRangeDoes() throws {
-        let v = try vault()
+    func testSplicePositionsCountUTF16UnitsAsNSRangeDoes() async throws {
+        let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0901", birthYear: nil, jurisdiction: "US-CA", intakeDate: nil))
         let n = try v.createNote(note: NewNote(sessionId: try session(v, c), authorId: "t-1", format: .free, sections: [], createdAt: 1))
         func body() throws -> String? { try v.note(id: n).sections.first { $0.key == "body" }?.text }
@@ -204,8 +216,8 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try v.rupture(id: r).narrative, "😔 very quiet")
     }
 
-    func testSigningLocksTheNote() throws {
-        let v = try vault()
+    func testSigningLocksTheNote() async throws {
+        let v = try await vault()
         let n = try soap(v, try session(v, try v.createClient(client: NewClient(aliasCode: "C-0004", birthYear: nil, jurisdiction: "US", intakeDate: nil))))
         try v.signNote(id: n, request: sign(10))
         XCTAssertEqual(try v.note(id: n).state, .signed)
@@ -219,13 +231,13 @@ final class VaultTests: XCTestCase {
 
     func testTwoVaultsSyncThroughAnInProcessRelay() async throws {
         let relay = InMemoryRelay()
-        let phone = try vault("phone.mend")
+        let phone = try await vault("phone.mend")
         let c = try phone.createClient(client: NewClient(aliasCode: "C-0005", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let n = try soap(phone, try session(phone, c))
         let code = generateInviteCode()
-        let invite = try phone.exportInvite(code: code, expiresAt: Int64.max)
+        let invite = try await phone.exportInvite(code: code, expiresAt: Int64.max)
         _ = try await phone.sync(relay: relay)
-        let tablet = try Vault.joinInMemory(path: path("tablet.mend"), key: Data(repeating: 9, count: 32), invite: invite, code: code, relay: relay)
+        let tablet = try await Vault.joinInMemory(path: path("tablet.mend"), key: Data(repeating: 9, count: 32), invite: invite, code: code, relay: relay)
         _ = try await tablet.sync(relay: relay)
         try phone.spliceNoteSection(id: n, section: "plan", pos: 0, delete: 0, insert: "phone")
         try tablet.spliceNoteSection(id: n, section: "assessment", pos: 0, delete: 0, insert: "tablet")
@@ -235,8 +247,8 @@ final class VaultTests: XCTestCase {
         }
         XCTAssertEqual(try phone.note(id: n).sections.map(\.text), try tablet.note(id: n).sections.map(\.text))
         XCTAssertEqual(try tablet.note(id: n).sections.first { $0.key == "plan" }?.text, "phone")
-        XCTAssertThrowsError(try mend { try Vault.joinInMemory(path: path("again.mend"), key: key, invite: invite, code: code, relay: relay) }) { error in
-            XCTAssertEqual(error as? VaultError, .invite("used"))
+        await assertThrowsAsync(try await mend { try await Vault.joinInMemory(path: path("again.mend"), key: key, invite: invite, code: code, relay: relay) }) { error in
+            XCTAssertEqual(error as? VaultError, .invite(.used))
         }
         let held = relay.dump()
         XCTAssertNil(held.range(of: Data("Slept badly".utf8)))
@@ -262,26 +274,27 @@ final class VaultTests: XCTestCase {
         }
     }
 
-    func testATransportWrittenInSwift() throws {
+    func testATransportWrittenInSwift() async throws {
         let transport = SwiftRelay()
-        let a = try vault("a.mend")
+        let a = try await vault("a.mend")
         let c = try a.createClient(client: NewClient(aliasCode: "C-0006", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let code = generateInviteCode()
-        let invite = try a.exportInvite(code: code, expiresAt: Int64.max)
-        XCTAssertGreaterThan(try a.syncWith(transport: transport, listener: nil).pushed, 0)
-        let b = try Vault.joinWith(path: path("b.mend"), key: key, invite: invite, code: code, transport: transport)
-        _ = try b.syncWith(transport: transport, listener: nil)
+        let invite = try await a.exportInvite(code: code, expiresAt: Int64.max)
+        let pushed = try await a.syncWith(transport: transport, listener: nil).pushed
+        XCTAssertGreaterThan(pushed, 0)
+        let b = try await Vault.joinWith(path: path("b.mend"), key: key, invite: invite, code: code, transport: transport)
+        _ = try await b.syncWith(transport: transport, listener: nil)
         XCTAssertEqual(try b.client(id: c).aliasCode, "C-0006")
     }
 
     func testObserversHearSyncedChanges() async throws {
         let relay = InMemoryRelay()
-        let phone = try vault("o1.mend")
+        let phone = try await vault("o1.mend")
         let c = try phone.createClient(client: NewClient(aliasCode: "C-0007", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let code = generateInviteCode()
-        let invite = try phone.exportInvite(code: code, expiresAt: Int64.max)
+        let invite = try await phone.exportInvite(code: code, expiresAt: Int64.max)
         _ = try await phone.sync(relay: relay)
-        let tablet = try Vault.joinInMemory(path: path("o2.mend"), key: key, invite: invite, code: code, relay: relay)
+        let tablet = try await Vault.joinInMemory(path: path("o2.mend"), key: key, invite: invite, code: code, relay: relay)
         _ = try await tablet.sync(relay: relay)
         let stream = tablet.changes()
         try phone.setClientStatus(id: c, status: .onHold)
@@ -293,8 +306,8 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try tablet.client(id: c).status, .onHold)
     }
 
-    func testCallsFromManyThreads() throws {
-        let v = try vault()
+    func testCallsFromManyThreads() async throws {
+        let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0008", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let n = try soap(v, try session(v, c))
         let failures = NSLock()

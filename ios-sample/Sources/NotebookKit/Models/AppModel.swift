@@ -143,7 +143,7 @@ public final class AppModel {
             try self.prepareFolder()
             try self.environment.keyStore.saveKey(key)
             do {
-                return try mend { try Vault.create(path: self.environment.vaultURL.path, key: key, passphrase: nil) }
+                return try await mend { try await Vault.create(path: self.environment.vaultURL.path, key: key, passphrase: nil) }
             } catch {
                 try? self.environment.keyStore.deleteKey()
                 self.removeVaultFiles()
@@ -161,7 +161,7 @@ public final class AppModel {
             guard let key = try self.environment.keyStore.readKey() else {
                 throw UnlockError.keyMissing
             }
-            return try Vault.open(path: self.environment.vaultURL.path, key: key)
+            return try await Vault.open(path: self.environment.vaultURL.path, key: key)
         }
         if lastError == .keyMissing { phase = .keyMissing }
     }
@@ -177,9 +177,7 @@ public final class AppModel {
             try self.prepareFolder()
             try self.environment.keyStore.saveKey(key)
             do {
-                let vault = try await Task.detached {
-                    try endpoint.join(path: path, key: key, invite: invite, code: code)
-                }.value
+                let vault = try await endpoint.join(path: path, key: key, invite: invite, code: code)
                 var settings = self.environment.settings.load()
                 settings.relayURL = relayURL?.absoluteString ?? settings.relayURL
                 self.environment.settings.save(settings)

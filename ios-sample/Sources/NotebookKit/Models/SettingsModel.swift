@@ -218,7 +218,7 @@ public final class SettingsModel: RecordsObserving {
         do {
             let code = generateInviteCode()
             let expires = context.environment.time.now.addingTimeInterval(validFor)
-            let payload = try mend { try context.vault().exportInvite(code: code, expiresAt: expires.mendMillis) }
+            let payload = try await mend { try await context.vault().exportInvite(code: code, expiresAt: expires.mendMillis) }
             let offer = InviteOffer(code: code, payload: payload, expires: expires)
             invite = offer
             errorMessage = nil

@@ -107,9 +107,9 @@ public final class SyncModel: RecordsObserving {
         let (updates, continuation) = AsyncStream<SyncProgress>.makeStream()
         let listener = ProgressListener(continuation)
         self.listener = listener
-        let work = Task.detached { () -> Result<SyncReport, Error> in
+        let work = Task { () -> Result<SyncReport, Error> in
             defer { continuation.finish() }
-            return Result { try endpoint.sync(vault, listener: listener) }
+            do { return .success(try await endpoint.sync(vault, listener: listener)) } catch { return .failure(error) }
         }
         for await p in updates {
             progress = SyncProgressInfo(p)

@@ -18,18 +18,19 @@ public enum RelayEndpoint: @unchecked Sendable {
     /// A whole relay protocol implemented by the app.
     case custom(SyncTransport)
 
-    /// Runs one sync of `vault`, reporting to `listener`. Blocks: call it off the main thread.
-    public func sync(_ vault: Vault, listener: SyncListener?) throws -> SyncReport {
-        try mend {
+    /// Runs one sync of `vault`, reporting to `listener`. Suspends without blocking the caller
+    /// (Mend runs it on its own thread); cancelling the calling task stops it at a safe point.
+    public func sync(_ vault: Vault, listener: SyncListener?) async throws -> SyncReport {
+        try await mend {
             switch self {
-            case let .inMemory(relay): return try vault.syncInMemory(relay: relay, listener: listener)
+            case let .inMemory(relay): return try await vault.sync(relay: relay, listener: listener)
             case let .http(url, sender, token):
                 // Registers once; after it succeeded the vault remembers and this sends nothing.
                 if let token = token?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
-                    try vault.registerHttp(url: url.absoluteString, registrationToken: token, sender: sender)
+                    try await vault.registerHttp(url: url.absoluteString, registrationToken: token, sender: sender)
                 }
-                return try vault.syncHttp(url: url.absoluteString, sender: sender, listener: listener)
-            case let .custom(transport): return try vault.syncWith(transport: transport, listener: listener)
+                return try await vault.sync(http: url.absoluteString, sender: sender, listener: listener)
+            case let .custom(transport): return try await vault.sync(transport: transport, listener: listener)
             }
         }
     }
@@ -40,16 +41,16 @@ public enum RelayEndpoint: @unchecked Sendable {
         return .http(url, sender: sender, registrationToken: token)
     }
 
-    /// Joins the vault an invite belongs to, creating the file at `path` under `key`. Blocks.
-    public func join(path: String, key: Data, invite: Data, code: String) throws -> Vault {
-        try mend {
+    /// Joins the vault an invite belongs to, creating the file at `path` under `key`. Suspends.
+    public func join(path: String, key: Data, invite: Data, code: String) async throws -> Vault {
+        try await mend {
             switch self {
             case let .inMemory(relay):
-                try Vault.joinInMemory(path: path, key: key, invite: invite, code: code, relay: relay)
+                try await Vault.joinInMemory(path: path, key: key, invite: invite, code: code, relay: relay)
             case let .http(url, sender, _):
-                try Vault.joinHttp(path: path, key: key, invite: invite, code: code, url: url.absoluteString, sender: sender)
+                try await Vault.joinHttp(path: path, key: key, invite: invite, code: code, url: url.absoluteString, sender: sender)
             case let .custom(transport):
-                try Vault.joinWith(path: path, key: key, invite: invite, code: code, transport: transport)
+                try await Vault.joinWith(path: path, key: key, invite: invite, code: code, transport: transport)
             }
         }
     }

@@ -1,6 +1,6 @@
 // The bindings' HttpSender over URLSession: Mend builds and signs each relay request, this only
 // carries the bytes, so the app's networking (proxies, ATS, background sessions) applies and no
-// key ever reaches Swift. `send` is called on Mend's sync thread and blocks it until the reply.
+// key ever reaches Swift. `send` is async: Mend awaits it on its own sync thread.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -18,33 +18,50 @@ public final class URLSessionHttpSender: HttpSender, @unchecked Sendable {
         self.timeout = timeout
     }
 
-    /// Sends one request and waits for the status and body. Network failures become
+    /// Sends one request and suspends until the status and body arrive. Network failures become
     /// `MendError.Transport` (retry later); HTTP error statuses are returned for Mend to judge.
-    public func send(method: String, url: String, headers: [HttpHeader], body: Data) throws -> HttpResponse {
+    /// When Mend drops the call (the sync's task was cancelled) the URLSession task is cancelled.
+    public func send(method: String, url: String, headers: [HttpHeader], body: Data) async throws -> HttpResponse {
         guard let target = URL(string: url) else { throw MendError.Transport(reason: "bad request URL") }
         var request = URLRequest(url: target, timeoutInterval: timeout)
         request.httpMethod = method
         for h in headers { request.setValue(h.value, forHTTPHeaderField: h.name) }
         if !body.isEmpty { request.httpBody = body }
 
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        let task = session.dataTask(with: request) { data, response, error in
-            if let error {
-                box.result = .failure(MendError.Transport(reason: "network: \((error as NSError).code)"))
-            } else if let http = response as? HTTPURLResponse {
-                box.result = .success(HttpResponse(status: UInt16(clamping: http.statusCode), body: data ?? Data()))
-            } else {
-                box.result = .failure(MendError.Transport(reason: "not an HTTP response"))
+        let box = TaskBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<HttpResponse, Error>) in
+                let task = session.dataTask(with: request) { data, response, error in
+                    if let error {
+                        done.resume(throwing: MendError.Transport(reason: "network: \((error as NSError).code)"))
+                    } else if let http = response as? HTTPURLResponse {
+                        done.resume(returning: HttpResponse(status: UInt16(clamping: http.statusCode), body: data ?? Data()))
+                    } else {
+                        done.resume(throwing: MendError.Transport(reason: "not an HTTP response"))
+                    }
+                }
+                box.set(task)
+                task.resume()
             }
-            done.signal()
+        } onCancel: {
+            box.cancel()
         }
-        task.resume()
-        done.wait()
-        return try box.result?.get() ?? { throw MendError.Transport(reason: "no response") }()
     }
 }
 
-private final class ResultBox: @unchecked Sendable {
-    var result: Result<HttpResponse, Error>?
+/// The URLSession task of one request, cancellable from another thread (also before it exists).
+private final class TaskBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: URLSessionDataTask?
+    private var cancelled = false
+
+    func set(_ t: URLSessionDataTask) {
+        let cancelNow = lock.withLock { task = t; return cancelled }
+        if cancelNow { t.cancel() }
+    }
+
+    func cancel() {
+        let t = lock.withLock { cancelled = true; return task }
+        t?.cancel()
+    }
 }

@@ -65,20 +65,32 @@ public enum UserMessage {
         case .noteLocked: "This note is signed and can no longer be edited. Add an addendum instead."
         case let .validation(field, reason): "Check \(field): \(reason)."
         case let .invalidState(reason): "Not allowed: \(reason)."
-        case let .invite(what): "The invite could not be used (\(what))."
+        case let .invite(problem):
+            switch problem {
+            case .invalid: "This is not a valid invite."
+            case .wrongCode: "The invite code is wrong."
+            case .expired: "The invite has expired. Ask for a new one."
+            case .used: "The invite was already used. Ask for a new one."
+            }
         case .transport: "The relay could not be reached. Your changes are safe on this device; try again later."
+        case .revoked: "This device was removed from the notebook and can no longer sync."
+        case .relayRejected: "The relay rejected the request. Check the relay address in Settings."
         case let .relayRefused(refusal):
             switch refusal {
             case .registrationRequired: "This relay needs a registration token. Ask your practice's administrator and enter it in Settings."
             case .quotaExceeded: "The relay's storage for this notebook is full. Ask your practice's administrator."
             case .deviceLimit: "This notebook has as many devices as the relay allows."
             case .tombstoneLimit: "The relay cannot record more erasures for this notebook. Ask your practice's administrator."
-            case .revoked: "This device was removed from the notebook and can no longer sync."
             case .unknown: "The relay does not know this notebook. Check the relay address in Settings."
             }
         case .alreadyOpen: "This notebook is already open in the app."
         case .openInAnotherProcess: "This notebook is open in another part of the app (a widget or an extension). Try again in a moment."
-        case .other: "Mend reported an internal error."
+        case .schemaTooNew: "This notebook was saved by a newer version of the app. Update the app to open it."
+        case .notAVault: "This file is not a notebook."
+        case .storage: "The notebook could not be saved on this device. Check the free space and try again."
+        case .badSignature: "A signature on this record does not verify."
+        case .invalidArgument: "The app passed Mend a malformed value."
+        case .internal, .other: "Mend reported an internal error."
         }
     }
 }
