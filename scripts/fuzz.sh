@@ -60,6 +60,13 @@ fuzz_one() {
     -artifact_prefix="fuzz/artifacts/$t/" "$first" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   cp "$log" "fuzz/artifacts/$t/last.log"
   summary "$t" "$log" "$((SECONDS - start))"
+  # Stopped by SIGINT (libFuzzer's interrupt exit code, 72, after "run interrupted"): the run
+  # ended early, nothing crashed. Its executions still count; the working corpus is kept.
+  if [ "$rc" -eq 72 ] && grep -q 'libFuzzer: run interrupted' "$log"; then
+    echo "$t: interrupted (SIGINT), not a crash" >&2
+    rm -f "$log"
+    return 0
+  fi
   if [ "$rc" -ne 0 ]; then
     echo "error: $t failed (exit $rc); its log:" >&2
     grep -vE '^#[0-9]+' "$log" | tail -40 >&2
