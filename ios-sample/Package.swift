@@ -1,4 +1,4 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 // The Mend sample notebook's testable half: NotebookKit holds the view models and the small
 // platform protocols (key store, biometric gate, time source, settings store) with no SwiftUI
 // and no Combine, so it builds and its XCTest suite runs on Linux against the real bindings.

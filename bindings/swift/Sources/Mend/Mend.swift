@@ -128,9 +128,13 @@ public func mend<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch { throw VaultError(error) }
 }
 
-/// Runs an async Mend call (sync, join, open), rethrowing its error as a `VaultError`.
+/// Runs an async Mend call (sync, join, open), rethrowing its error as a `VaultError`. The
+/// closure runs on the caller's actor (the main actor for a view model).
 @discardableResult
-public func mend<T>(_ body: () async throws -> T) async throws -> T {
+public func mend<T: Sendable>(
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws -> T
+) async throws -> T {
     do { return try await body() } catch { throw VaultError(error) }
 }
 
@@ -236,7 +240,10 @@ extension Vault {
 }
 
 /// Runs `body` with a `Cancellation` flipped when the calling task is cancelled.
-private func cancellable<T>(_ body: (Cancellation) async throws -> T) async throws -> T {
+private func cancellable<T: Sendable>(
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (Cancellation) async throws -> T
+) async throws -> T {
     let c = Cancellation()
     return try await withTaskCancellationHandler {
         try await mend { try await body(c) }

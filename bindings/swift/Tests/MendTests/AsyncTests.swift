@@ -17,6 +17,18 @@ private final class FakeSender: HttpSender, @unchecked Sendable {
 
 private struct NoRoute: Error {}
 
+private let relayURL = "http://127.0.0.1:9"
+
+private func makeVault(_ path: String, _ key: Data) async throws -> Vault {
+    try await Vault.create(path: path, key: key, passphrase: nil)
+}
+
+/// The error a sync through `sender` ends with, as a `VaultError`, or nil.
+private func syncError(_ v: Vault, _ sender: HttpSender) async -> VaultError? {
+    do { _ = try await v.sync(http: relayURL, sender: sender); return nil }
+    catch { return error as? VaultError }
+}
+
 private func json(_ status: UInt16, _ code: String) -> HttpResponse {
     HttpResponse(status: status, body: Data("{\"error\":\"\(code)\",\"message\":\"test\"}".utf8))
 }
@@ -43,7 +55,6 @@ private final class Recorder: VaultObserver, @unchecked Sendable {
 final class AsyncTests: XCTestCase {
     var dir: URL!
     let key = Data(repeating: 4, count: 32)
-    let url = "http://127.0.0.1:9"
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
@@ -55,12 +66,7 @@ final class AsyncTests: XCTestCase {
     }
 
     func vault(_ name: String) async throws -> Vault {
-        try await Vault.create(path: dir.appendingPathComponent(name).path, key: key, passphrase: nil)
-    }
-
-    func syncError(_ v: Vault, _ sender: HttpSender) async -> VaultError? {
-        do { _ = try await mend { try await v.syncHttp(url: url, sender: sender, listener: nil) }; return nil }
-        catch { return error as? VaultError }
+        try await makeVault(dir.appendingPathComponent(name).path, key)
     }
 
     func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
@@ -73,7 +79,7 @@ final class AsyncTests: XCTestCase {
 
     @MainActor
     func testASyncLeavesTheMainActorFree() async throws {
-        let v = try await vault("a.mend")
+        let v = try await makeVault(dir.appendingPathComponent("a.mend").path, key)
         _ = try v.createClient(client: NewClient(aliasCode: "C-0200", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         var ticks = 0
         let ticker = Task { @MainActor in
@@ -96,7 +102,7 @@ final class AsyncTests: XCTestCase {
             do { try await Task.sleep(nanoseconds: 60_000_000_000) } catch { cancelled.set(); throw error }
             return json(200, "")
         }
-        let task = Task { try await v.sync(http: self.url, sender: hanging) }
+        let task = Task { try await v.sync(http: relayURL, sender: hanging) }
         try await waitUntil("the request") { entered.isSet }
         guard case .syncing = v.syncStatus().state else { return XCTFail("\(v.syncStatus())") }
         task.cancel()

@@ -310,8 +310,13 @@ final class VaultTests: XCTestCase {
         let v = try await vault()
         let c = try v.createClient(client: NewClient(aliasCode: "C-0008", birthYear: nil, jurisdiction: "US", intakeDate: nil))
         let n = try soap(v, try session(v, c))
-        let failures = NSLock()
-        var errors: [Error] = []
+        final class Errors: @unchecked Sendable {
+            private let lock = NSLock()
+            private var list: [Error] = []
+            func add(_ e: Error) { lock.withLock { list.append(e) } }
+            var all: [Error] { lock.withLock { list } }
+        }
+        let errors = Errors()
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             for _ in 0..<20 {
                 do {
@@ -319,11 +324,11 @@ final class VaultTests: XCTestCase {
                     _ = try v.note(id: n)
                     _ = try v.clients()
                 } catch {
-                    failures.withLock { errors.append(error) }
+                    errors.add(error)
                 }
             }
         }
-        XCTAssertTrue(errors.isEmpty, "\(errors)")
+        XCTAssertTrue(errors.all.isEmpty, "\(errors.all)")
         XCTAssertEqual(try v.note(id: n).sections.first { $0.key == "plan" }?.text.count, 160)
     }
 }

@@ -229,7 +229,7 @@ public final class TimelineModel: RecordsObserving {
         }
     }
 
-    static func row(_ e: TimelineEntry) -> TimelineRow {
+    nonisolated static func row(_ e: TimelineEntry) -> TimelineRow {
         switch e {
         case let .session(id, at, status): TimelineRow(id: id, date: Date(mendMillis: at), kind: .session(status))
         case let .note(id, at, format, state, diverged):
