@@ -66,7 +66,6 @@ for b in "$root/tmp/mend-swift-build-$key" "$root/tmp/mend-ios-sample-build-$key
     echo "$stamp" >"$b/.mend-bindings"
   fi
 done
-chroot "$root" /bin/sh -c "cd $inside/bindings/swift && LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"
 
 # The iOS sample's view models (ios-sample/Package.swift: NotebookKit + tests; its SwiftUI screens
 # need Xcode and are not built here). Same chroot, its own build folder; each run prints its own
@@ -97,4 +96,6 @@ start_relay clinic
 clinic_addr=$relay_addr
 clinic_token=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
 clinic_token_2=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
+# The bindings' own tests (the getting-started page's run against the open relay).
+chroot "$root" /bin/sh -c "cd $inside/bindings/swift && MEND_TEST_RELAY_URL=http://$open_addr LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"
 chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$open_addr MEND_TEST_CLINIC_RELAY_URL=http://$clinic_addr MEND_TEST_CLINIC_TOKEN=$clinic_token MEND_TEST_CLINIC_TOKEN_2=$clinic_token_2 LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"

@@ -30,6 +30,9 @@ cargo tree --manifest-path fuzz/Cargo.toml --locked --target x86_64-unknown-linu
 echo "== one copy of each crypto crate in the mobile library (DEPENDENCIES.md)"
 bash scripts/deps-check.sh
 
+echo "== the getting-started pages show the code their tests run (docs/getting-started-*.md)"
+python3 scripts/doc-snippets.py
+
 echo "== PostgreSQL for the relay tests (throwaway cluster on loopback)"
 eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$MEND_PG_DIR"' EXIT

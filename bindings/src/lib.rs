@@ -20,11 +20,11 @@ use mend_core::sync::http::{HttpClient, HttpTransport};
 use mend_core::sync::{MemoryRelay, Page, PageItem, SyncOptions, Transport, TransportError};
 
 pub use error::{MendError, RelayRefusal};
+use observe::Observers;
 pub use observe::{
     CallbackError, CallbackFailure, ObservationToken, SyncState, SyncStatus, SyncStatusObserver,
     VaultObserver,
 };
-use observe::Observers;
 pub use tasks::Cancellation;
 use tasks::{background, background_with, block_on};
 pub use types::*;
@@ -250,7 +250,8 @@ impl Vault {
         };
         let opts =
             SyncOptions { progress: Some(&progress), cancel: Some(&cancel), ..Default::default() };
-        let r = self.inner.sync(transport, &opts).map(convert::sync_report).map_err(MendError::from);
+        let r =
+            self.inner.sync(transport, &opts).map(convert::sync_report).map_err(MendError::from);
         let stopped = cancel.load(Ordering::Relaxed) || job.load(Ordering::Relaxed);
         self.observers.finish_sync(&r, stopped);
         let report = r?;

@@ -110,7 +110,10 @@ impl Observers {
         Arc::new(ObservationToken { id, observers: Arc::downgrade(self) })
     }
 
-    pub(crate) fn add_records(self: &Arc<Self>, o: Arc<dyn VaultObserver>) -> Arc<ObservationToken> {
+    pub(crate) fn add_records(
+        self: &Arc<Self>,
+        o: Arc<dyn VaultObserver>,
+    ) -> Arc<ObservationToken> {
         self.add(Observer::Records(o))
     }
 
@@ -144,7 +147,11 @@ impl Observers {
         if q.len() == KEPT_FAILURES {
             q.pop_front();
         }
-        q.push_back(CallbackFailure { callback: callback.to_owned(), reason, at: SystemTime::now() });
+        q.push_back(CallbackFailure {
+            callback: callback.to_owned(),
+            reason,
+            at: SystemTime::now(),
+        });
         None
     }
 

@@ -93,7 +93,9 @@ fn soak_device() {
                 Ok(_) => say("ack sync".into()),
                 // The proxy or a relay restart cut the request: local data is intact, go on. A
                 // refusal (a 4xx, a page that does not decode) is reported apart: it fails the test.
-                Err(Error::RelayRejected(m)) => say(format!("refused sync {}", m.replace(' ', "_"))),
+                Err(Error::RelayRejected(m)) => {
+                    say(format!("refused sync {}", m.replace(' ', "_")))
+                }
                 Err(Error::RelayRefused(r)) => say(format!("refused sync {r}")),
                 Err(Error::Transport(_)) => say("fault sync".into()),
                 Err(e) => panic!("device {dev}: sync failed with a non-transport error: {e:?}"),

@@ -1,0 +1,66 @@
+// An HttpSender over URLSession, ready to use: Mend builds and signs each relay request, this
+// only carries the bytes, so the app's networking (proxies, ATS, background sessions) applies
+// and no key ever reaches Swift. `send` is async: Mend awaits it on its own sync thread.
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Carries Mend's relay requests over a `URLSession`.
+public final class URLSessionSender: HttpSender, @unchecked Sendable {
+    private let session: URLSession
+    private let timeout: TimeInterval
+
+    /// A sender over `session` with a per-request timeout.
+    public init(session: URLSession = .shared, timeout: TimeInterval = 30) {
+        self.session = session
+        self.timeout = timeout
+    }
+
+    /// Sends one request and suspends until the status and body arrive. Network failures become
+    /// `MendError.Transport` (retry later); HTTP error statuses are returned for Mend to judge.
+    /// When Mend drops the call (the sync's task was cancelled) the URLSession task is cancelled.
+    public func send(method: String, url: String, headers: [HttpHeader], body: Data) async throws -> HttpResponse {
+        guard let target = URL(string: url) else { throw MendError.Transport(reason: "bad request URL") }
+        var request = URLRequest(url: target, timeoutInterval: timeout)
+        request.httpMethod = method
+        for h in headers { request.setValue(h.value, forHTTPHeaderField: h.name) }
+        if !body.isEmpty { request.httpBody = body }
+
+        let box = TaskBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<HttpResponse, Error>) in
+                let task = session.dataTask(with: request) { data, response, error in
+                    if let error {
+                        done.resume(throwing: MendError.Transport(reason: "network: \((error as NSError).code)"))
+                    } else if let http = response as? HTTPURLResponse {
+                        done.resume(returning: HttpResponse(status: UInt16(clamping: http.statusCode), body: data ?? Data()))
+                    } else {
+                        done.resume(throwing: MendError.Transport(reason: "not an HTTP response"))
+                    }
+                }
+                box.set(task)
+                task.resume()
+            }
+        } onCancel: {
+            box.cancel()
+        }
+    }
+}
+
+/// The URLSession task of one request, cancellable from another thread (also before it exists).
+private final class TaskBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: URLSessionDataTask?
+    private var cancelled = false
+
+    func set(_ t: URLSessionDataTask) {
+        let cancelNow = lock.withLock { task = t; return cancelled }
+        if cancelNow { t.cancel() }
+    }
+
+    func cancel() {
+        let t = lock.withLock { cancelled = true; return task }
+        t?.cancel()
+    }
+}
