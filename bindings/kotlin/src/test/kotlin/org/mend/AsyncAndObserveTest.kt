@@ -202,6 +202,19 @@ class AsyncAndObserveTest {
     }
 
     @Test
+    fun recordsAreImmutableValues() {
+        // `val` fields only: no setters on the records an app reads or builds.
+        val records = listOf(ClientSummary::class.java, Client::class.java, NewClient::class.java, SessionNote::class.java,
+            RuptureEvent::class.java, SyncStatus::class.java, SyncReport::class.java, Conflict::class.java)
+        for (r in records) {
+            assertEquals(listOf<String>(), r.methods.map { it.name }.filter { it.startsWith("set") }, r.simpleName)
+        }
+        val c = NewClient("C-0109", null, "US", null)
+        assertEquals("C-0110", c.copy(aliasCode = "C-0110").aliasCode)
+        assertEquals("C-0109", c.aliasCode)
+    }
+
+    @Test
     fun theSyncStatusFlowsToAStatusBar(): Unit = runBlocking {
         vault("s.mend").use { v ->
             v.createClient(NewClient("C-0108", null, "US", null))
