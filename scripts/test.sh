@@ -46,6 +46,9 @@ bash scripts/kotlin.sh 2>&1 | tee -a "$log"
 echo "== Swift bindings and the iOS sample's view models (XCTest in a Debian trixie chroot)"
 bash scripts/swift.sh 2>&1 | tee -a "$log"
 
+echo "== the shipping library: bindings from it, only uniffi's symbols exported, size budget"
+bash scripts/library-check.sh
+
 echo "== deployment examples (deploy/: systemd unit, compose file, Dockerfile)"
 bash scripts/deploy-check.sh
 

@@ -10,10 +10,13 @@ command -v cargo-ndk >/dev/null || cargo install cargo-ndk --locked
 out=target/aar
 rm -rf "$out" && mkdir -p "$out/jni" "$out/kotlin"
 RUSTFLAGS="-C link-arg=-Wl,-z,max-page-size=16384" \
-  cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P 24 -o "$out/jni" build -p mend-ffi --release
-cargo build -p mend-ffi --release
-cargo run -p mend-ffi --bin uniffi-bindgen -- generate --library target/release/libmend_ffi.so \
+  cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P 24 -o "$out/jni" build -p mend-ffi --profile mobile --no-default-features
+# Bindings from an unstripped library (uniffi's library mode reads its metadata), then strip.
+cargo build -p mend-ffi --profile mobile --no-default-features
+cargo run -p mend-ffi --bin uniffi-bindgen -- generate --library target/mobile/libmend_ffi.so \
   --language kotlin --out-dir "$out/kotlin"
+strip_tool=$(ls "$ANDROID_NDK_HOME"/toolchains/llvm/prebuilt/*/bin/llvm-strip | head -1)
+for so in "$out"/jni/*/libmend_ffi.so; do "$strip_tool" --strip-unneeded "$so"; done
 cat > "$out/AndroidManifest.xml" <<'XML'
 <manifest xmlns:android="http://schemas.android.com/apk/res/android" package="org.mend.core" />
 XML

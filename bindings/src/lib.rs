@@ -334,7 +334,7 @@ impl Vault {
     ) -> R<Arc<Self>> {
         let key = key32(&key)?;
         background(move |_| {
-            let t = http_transport(&url, sender, None);
+            let t = http_transport(&url, sender, None)?;
             let v = core::Vault::join(
                 path.as_ref(),
                 core::VaultSecret::key(key),
@@ -763,7 +763,7 @@ impl Vault {
         cancellation: Option<Arc<Cancellation>>,
     ) -> R<SyncReport> {
         background_with(cancellation, move |cancel| {
-            let t = http_transport(&url, sender, Some(Arc::clone(&cancel)));
+            let t = http_transport(&url, sender, Some(Arc::clone(&cancel)))?;
             self.run_sync(&t, listener, &cancel)
         })
         .await
@@ -779,7 +779,8 @@ impl Vault {
         sender: Option<Arc<dyn HttpSender>>,
     ) -> R<()> {
         background(move |_| {
-            let t = http_transport(&url, sender, None).with_registration_token(&registration_token);
+            let t =
+                http_transport(&url, sender, None)?.with_registration_token(&registration_token);
             Ok(self.inner.register_at_relay(&t)?)
         })
         .await
@@ -801,14 +802,21 @@ impl Vault {
     }
 }
 
+/// The transport to the relay at `url`: over the app's `sender`, or Mend's own client (feature
+/// `bundled-http`; without it, no sender is `InvalidArgument`).
 fn http_transport(
     url: &str,
     sender: Option<Arc<dyn HttpSender>>,
     cancel: Option<Arc<AtomicBool>>,
-) -> HttpTransport {
+) -> R<HttpTransport> {
     match sender {
-        Some(s) => HttpTransport::with_client(url, Box::new(ForeignHttp(s, cancel))),
-        None => HttpTransport::new(url),
+        Some(s) => Ok(HttpTransport::with_client(url, Box::new(ForeignHttp(s, cancel)))),
+        #[cfg(feature = "bundled-http")]
+        None => Ok(HttpTransport::new(url)),
+        #[cfg(not(feature = "bundled-http"))]
+        None => Err(MendError::InvalidArgument {
+            reason: "this build has no HTTP client of its own: pass an HttpSender".into(),
+        }),
     }
 }
 

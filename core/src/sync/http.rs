@@ -1,4 +1,5 @@
-//! The HTTP transport to `mend-relay` (feature `http`; TLS by rustls).
+//! The HTTP transport to `mend-relay` (feature `http`; Mend's own client, ureq with rustls,
+//! with feature `http-client`).
 //!
 //! Requests are built and signed here, in the core, with the identity the vault binds
 //! ([`Transport::bind_identity`]); the bytes are carried by an [`HttpClient`] — `ureq` by default,
@@ -13,6 +14,7 @@
 //! keeps a network attacker from withholding or reordering it unseen.
 
 use std::sync::Mutex;
+#[cfg(feature = "http-client")]
 use std::time::Duration;
 
 use super::transport::{Page, Refusal, Transport, TransportError};
@@ -33,16 +35,19 @@ pub trait HttpClient: Send + Sync {
     ) -> Result<(u16, Vec<u8>), String>;
 }
 
+#[cfg(feature = "http-client")]
 /// `ureq` with rustls (aws-lc-rs as its crypto provider, the webpki root certificates),
 /// 30-second timeouts, responses of at most 64 MiB.
 pub struct UreqClient(ureq::Agent);
 
+#[cfg(feature = "http-client")]
 impl Default for UreqClient {
     fn default() -> Self {
         Self::with_roots(ureq::tls::RootCerts::WebPki)
     }
 }
 
+#[cfg(feature = "http-client")]
 impl UreqClient {
     /// A client that trusts only the certificates in `pem` as trust anchors: a relay with a
     /// private certificate authority, or a self-signed certificate the app ships. Anything that
@@ -83,6 +88,7 @@ impl UreqClient {
     }
 }
 
+#[cfg(feature = "http-client")]
 /// A transport failure in a few words, without the request (no URL, no body).
 fn failure(e: &ureq::Error) -> String {
     match e {
@@ -102,6 +108,7 @@ fn failure(e: &ureq::Error) -> String {
     }
 }
 
+#[cfg(feature = "http-client")]
 impl HttpClient for UreqClient {
     fn send(
         &self,
@@ -192,7 +199,8 @@ fn allowed_url(url: &str, allowed_here: bool) -> bool {
 }
 
 impl HttpTransport {
-    /// A transport using `ureq`.
+    /// A transport using Mend's own client, `ureq` (feature `http-client`).
+    #[cfg(feature = "http-client")]
     pub fn new(base_url: &str) -> Self {
         Self::with_client(base_url, Box::new(UreqClient::default()))
     }
