@@ -22,4 +22,12 @@ lib="$PWD/target/debug"
 # `clean` first: classes compiled from an earlier generation of the bindings (a type that moved
 # package) must not stay on the compiler's class path.
 (cd bindings/kotlin && mvn -B -ntp clean install -Dmend.lib.dir="$lib")
+# The API reference from the doc comments (Dokka, HTML in bindings/kotlin/target/dokka), checked
+# for pages that must carry their docs.
+(cd bindings/kotlin && mvn -B -ntp -q dokka:dokka -Dmend.lib.dir="$lib")
+ref=bindings/kotlin/target/dokka/mend-kotlin
+grep -q "safe point" "$ref/org.mend.core/-vault/sync-http.html"
+grep -q "kept current" "$ref/org.mend/watch-clients.html"
+grep -q "UTF-16 code units" "$ref/org.mend.core/-vault/splice-note-section.html"
+echo "Kotlin API reference: bindings/kotlin/target/dokka/index.html ($(find "$ref" -name '*.html' | wc -l) pages)"
 (cd android-sample/notebook-core && mvn -B -ntp clean test -Dmend.lib.dir="$lib")
