@@ -19,7 +19,10 @@ checked = 0
 
 
 def region(path, name):
-    lines = (root / path).read_text().splitlines()
+    try:
+        lines = (root / path).read_text().splitlines()
+    except OSError:
+        return None
     try:
         start = next(i for i, l in enumerate(lines) if l.strip() == f"// [start:{name}]")
         end = next(i for i, l in enumerate(lines) if l.strip() == f"// [end:{name}]")

@@ -61,11 +61,12 @@ fuzz_one() {
   cp "$log" "fuzz/artifacts/$t/last.log"
   summary "$t" "$log" "$((SECONDS - start))"
   # Stopped by SIGINT (libFuzzer's interrupt exit code, 72, after "run interrupted"): the run
-  # ended early, nothing crashed. Its executions still count; the working corpus is kept.
+  # ended early, nothing crashed. Its executions still count; the working corpus is kept. The
+  # caller stops there (exit 130), and --ci fails.
   if [ "$rc" -eq 72 ] && grep -q 'libFuzzer: run interrupted' "$log"; then
     echo "$t: interrupted (SIGINT), not a crash" >&2
     rm -f "$log"
-    return 0
+    return 130
   fi
   if [ "$rc" -ne 0 ]; then
     echo "error: $t failed (exit $rc); its log:" >&2
@@ -145,7 +146,13 @@ case "${1:-}" in
     [ "$#" -gt 0 ] && targets=("$@")
     build
     failed=()
-    for t in "${targets[@]}"; do fuzz_one "$t" "$secs" "fuzz/runs/$t" || failed+=("$t"); done
+    for t in "${targets[@]}"; do
+      fuzz_one "$t" "$secs" "fuzz/runs/$t" || {
+        rc=$?
+        [ "$rc" -eq 130 ] && { echo "stopped by SIGINT after $t" >&2; exit 130; }
+        failed+=("$t")
+      }
+    done
     if [ "${#failed[@]}" -gt 0 ]; then
       echo "error: crashes in: ${failed[*]} (inputs in fuzz/artifacts/<target>/)" >&2
       exit 1

@@ -96,6 +96,16 @@ start_relay clinic
 clinic_addr=$relay_addr
 clinic_token=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
 clinic_token_2=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_dir/clinic.db" 2>/dev/null)
+# A server that redirects, for the test that URLSessionSender never follows one.
+python3 scripts/redirect-server.py >"$relay_dir/redirect.log" 2>&1 &
+relay_pids="$relay_pids $!"
+redirect_addr=
+for _ in $(seq 100); do
+  redirect_addr=$(sed -n 's/^listening on //p' "$relay_dir/redirect.log")
+  [ -n "$redirect_addr" ] && break
+  sleep 0.1
+done
+[ -n "$redirect_addr" ] || { echo "the redirect server did not start" >&2; exit 1; }
 # The bindings' own tests (the getting-started page's run against the open relay).
-chroot "$root" /bin/sh -c "cd $inside/bindings/swift && MEND_TEST_RELAY_URL=http://$open_addr LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"
+chroot "$root" /bin/sh -c "cd $inside/bindings/swift && MEND_TEST_REDIRECT_URL=http://$redirect_addr MEND_TEST_RELAY_URL=http://$open_addr LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"
 chroot "$root" /bin/sh -c "cd $inside/ios-sample && MEND_TEST_RELAY_URL=http://$open_addr MEND_TEST_CLINIC_RELAY_URL=http://$clinic_addr MEND_TEST_CLINIC_TOKEN=$clinic_token MEND_TEST_CLINIC_TOKEN_2=$clinic_token_2 LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-ios-sample-build-$key 2>&1"

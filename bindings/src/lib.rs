@@ -177,7 +177,11 @@ impl HttpClient for ForeignHttp {
         // On a worker thread of `tasks::background`: every export that sends HTTP is async.
         let sent = self.0.send(method.to_owned(), url.to_owned(), headers, body.to_vec());
         match block_on(sent, self.1.as_deref()) {
-            Some(r) => r.map(|r| (r.status, r.body)).map_err(|e| e.to_string()),
+            Some(r) => r.map(|r| (r.status, r.body)).map_err(|e| match e {
+                // The app's own "unreachable": its reason, without a second prefix.
+                MendError::Transport { reason } => reason,
+                other => other.to_string(),
+            }),
             None => Err("cancelled".to_owned()),
         }
     }
@@ -234,8 +238,12 @@ impl Vault {
         job: &AtomicBool,
     ) -> R<SyncReport> {
         self.observers.set_status(SyncState::Syncing { progress: None }, false);
-        let cancel = AtomicBool::new(false);
+        let cancel = AtomicBool::new(job.load(Ordering::Relaxed));
+        let pulled_any = AtomicBool::new(false);
         let progress = |p: &core::sync::SyncProgress| {
+            if p.pulled > 0 {
+                pulled_any.store(true, Ordering::Relaxed);
+            }
             let p = convert::sync_progress(p);
             if let Some(l) = &listener {
                 let go = self.observers.guard("SyncListener.progress", || l.progress(p.clone()));
@@ -252,11 +260,25 @@ impl Vault {
             SyncOptions { progress: Some(&progress), cancel: Some(&cancel), ..Default::default() };
         let r =
             self.inner.sync(transport, &opts).map(convert::sync_report).map_err(MendError::from);
-        let stopped = cancel.load(Ordering::Relaxed) || job.load(Ordering::Relaxed);
+        let stopped = match &r {
+            Ok(report) => report.cancelled,
+            Err(_) => cancel.load(Ordering::Relaxed) || job.load(Ordering::Relaxed),
+        };
         self.observers.finish_sync(&r, stopped);
-        let report = r?;
-        self.notify(report.changed.clone());
-        Ok(report)
+        match r {
+            Ok(report) => {
+                self.notify(report.changed.clone());
+                Ok(report)
+            }
+            Err(e) => {
+                // Pages applied before the failure stay applied, but which records they changed
+                // is not reported: an empty list tells observers to refresh what they show.
+                if pulled_any.load(Ordering::Relaxed) {
+                    self.observers.records_changed_unknown();
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -333,8 +355,8 @@ impl Vault {
         sender: Option<Arc<dyn HttpSender>>,
     ) -> R<Arc<Self>> {
         let key = key32(&key)?;
-        background(move |_| {
-            let t = http_transport(&url, sender, None)?;
+        background(move |cancel| {
+            let t = http_transport(&url, sender, Some(cancel))?;
             let v = core::Vault::join(
                 path.as_ref(),
                 core::VaultSecret::key(key),
@@ -751,8 +773,8 @@ impl Vault {
 
     /// Syncs with a `mend-relay` at `url`, over the app's HTTP stack or the built-in one, off
     /// the caller's thread. Cancelling the caller's `Job` / `Task` stops the sync at its next
-    /// safe point (a request in flight finishes first); what was applied stays, and the next
-    /// sync resumes. Swift: its async calls ignore `Task` cancellation, so pass a
+    /// safe point and drops the app's HTTP call in flight (Mend's bundled client finishes its
+    /// request first); what was applied stays, and the next sync resumes. Swift: its async calls ignore `Task` cancellation, so pass a
     /// `Cancellation` (the Swift layer's `sync(http:…)` does).
     #[uniffi::method(default(cancellation = None))]
     pub async fn sync_http(
@@ -778,9 +800,9 @@ impl Vault {
         registration_token: String,
         sender: Option<Arc<dyn HttpSender>>,
     ) -> R<()> {
-        background(move |_| {
-            let t =
-                http_transport(&url, sender, None)?.with_registration_token(&registration_token);
+        background(move |cancel| {
+            let t = http_transport(&url, sender, Some(cancel))?
+                .with_registration_token(&registration_token);
             Ok(self.inner.register_at_relay(&t)?)
         })
         .await

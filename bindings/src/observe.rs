@@ -28,9 +28,10 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for CallbackError {
     }
 }
 
-/// Told when records change: after local edits and after a sync applied remote changes.
-/// Called on the thread that made the change (a worker thread for a sync); keep it quick (post
-/// to your UI queue). If it throws, the change it reports still stands: the failure goes to
+/// Told when records change: after local edits and after a sync applied remote changes. An
+/// empty list means records may have changed without Mend knowing which (a sync that applied
+/// some pages and then failed): refresh what you show. Called on the thread that made the change
+/// (a worker thread for a sync); keep it quick (post to your UI queue). If it throws, the change it reports still stands: the failure goes to
 /// `callbackFailures()` and the other observers are still told.
 #[uniffi::export(rust, foreign)]
 pub trait VaultObserver: Send + Sync {
@@ -65,6 +66,10 @@ pub struct SyncStatus {
     pub state: SyncState,
     /// When a sync through this handle last completed (not cancelled); `None` before the first.
     pub last_synced_at: Option<SystemTime>,
+    /// Counts the changes of this handle's status: a status with a lower version than one
+    /// already shown is older (observers may be told out of order; the idiomatic layers drop
+    /// older ones).
+    pub version: u64,
 }
 
 /// An app callback that failed, reported apart from the call that invoked it.
@@ -100,7 +105,11 @@ impl Observers {
             next: AtomicU64::new(1),
             list: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
-            status: Mutex::new(SyncStatus { state: SyncState::Idle, last_synced_at: None }),
+            status: Mutex::new(SyncStatus {
+                state: SyncState::Idle,
+                last_synced_at: None,
+                version: 0,
+            }),
         })
     }
 
@@ -171,6 +180,16 @@ impl Observers {
         }
     }
 
+    /// Tells every records observer that records may have changed without knowing which (an
+    /// empty list): a sync that applied pages and then failed.
+    pub(crate) fn records_changed_unknown(&self) {
+        for o in self.snapshot() {
+            if let Observer::Records(o) = o {
+                self.guard("VaultObserver.recordsChanged", || o.records_changed(Vec::new()));
+            }
+        }
+    }
+
     pub(crate) fn status(&self) -> SyncStatus {
         self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -180,6 +199,7 @@ impl Observers {
         let now = {
             let mut s = self.status.lock().unwrap_or_else(|p| p.into_inner());
             s.state = state;
+            s.version += 1;
             if synced {
                 s.last_synced_at = Some(SystemTime::now());
             }

@@ -126,8 +126,8 @@ pub(crate) fn block_on<F: Future>(fut: F, cancel: Option<&AtomicBool>) -> Option
         }
         match fut.as_mut().poll(&mut cx) {
             Poll::Ready(v) => return Some(v),
-            // Woken by the future, or every 20 ms to look at the cancel flag.
-            Poll::Pending => std::thread::park_timeout(Duration::from_millis(20)),
+            // Woken by the future, or every 100 ms to look at the cancel flag.
+            Poll::Pending => std::thread::park_timeout(Duration::from_millis(100)),
         }
     }
 }

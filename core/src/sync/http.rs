@@ -276,7 +276,10 @@ impl HttpTransport {
         match status {
             200..=299 => Ok(resp),
             410 => Err(TransportError::InviteAlreadyClaimed),
-            429 | 500..=599 => Err(TransportError::Unavailable(format!("relay answered {status}"))),
+            // 408: the relay timed out reading a slow upload (a weak cellular link): retry later.
+            408 | 429 | 500..=599 => {
+                Err(TransportError::Unavailable(format!("relay answered {status}")))
+            }
             _ => match error_code(&resp).and_then(|c| Refusal::from_code(&c)) {
                 Some(r) if status == r.status() => Err(TransportError::Denied(r)),
                 _ => Err(TransportError::Refused(format!(
@@ -512,5 +515,10 @@ mod tests {
         assert!(matches!(answer(403, other), TransportError::Refused(_)));
         assert!(matches!(answer(403, "not json"), TransportError::Refused(_)));
         assert!(matches!(answer(503, other), TransportError::Unavailable(_)));
+        // Retryable, not rejected: an overloaded relay, or one that timed out a slow upload.
+        let timeout = r#"{"error":"timeout","message":"m"}"#;
+        assert!(matches!(answer(408, timeout), TransportError::Unavailable(_)));
+        assert!(matches!(answer(429, other), TransportError::Unavailable(_)));
+        assert!(matches!(Error::from(answer(400, other)), Error::RelayRejected(_)));
     }
 }

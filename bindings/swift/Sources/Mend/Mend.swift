@@ -154,10 +154,22 @@ private final class StreamObserver: VaultObserver, @unchecked Sendable {
     func recordsChanged(ids: [String]) { continuation.yield(ids) }
 }
 
+/// Yields each status newer (by `version`) than the last one yielded: observers can be told out
+/// of order, and the current status read at the start may be older than a change already told.
 private final class StatusObserver: SyncStatusObserver, @unchecked Sendable {
     let continuation: AsyncStream<SyncStatus>.Continuation
+    private let lock = NSLock()
+    private var shown: UInt64?
     init(_ c: AsyncStream<SyncStatus>.Continuation) { continuation = c }
-    func syncStatusChanged(status: SyncStatus) { continuation.yield(status) }
+    func syncStatusChanged(status: SyncStatus) { offer(status) }
+    func offer(_ status: SyncStatus) {
+        let newer = lock.withLock { () -> Bool in
+            if let shown, status.version <= shown { return false }
+            shown = status.version
+            return true
+        }
+        if newer { continuation.yield(status) }
+    }
 }
 
 extension Vault {
@@ -179,8 +191,9 @@ extension Vault {
     /// of streams at once.
     public func syncStatusUpdates() -> AsyncStream<SyncStatus> {
         AsyncStream(bufferingPolicy: .bufferingNewest(8)) { continuation in
-            let token = self.observeSyncStatus(observer: StatusObserver(continuation))
-            continuation.yield(self.syncStatus())
+            let observer = StatusObserver(continuation)
+            let token = self.observeSyncStatus(observer: observer)
+            observer.offer(self.syncStatus())
             continuation.onTermination = { _ in token.cancel() }
         }
     }
@@ -220,10 +233,12 @@ extension Vault {
     /// The open merge conflicts, kept current (they appear after syncs).
     public func watchConflicts() -> AsyncThrowingStream<[Conflict], Error> { watch { try $0.conflicts() } }
 
-    /// Syncs with the `mend-relay` at `url` over `sender` (the app's HTTP stack; nil: Mend's
-    /// own), throwing `VaultError`. Cancelling the calling `Task` stops the sync at its next
-    /// safe point and cancels the request in flight; what was applied stays. (The generated
-    /// `syncHttp` ignores `Task` cancellation unless given a `Cancellation`: use this.)
+    /// Syncs with the `mend-relay` at `url` over `sender` (the app's HTTP stack, e.g.
+    /// `URLSessionSender()`; nil: Mend's own client, in builds that have it — the packaged
+    /// XCFramework does not), throwing `VaultError`. Cancelling the calling `Task` stops the sync
+    /// at its next safe point and cancels the request in flight; what was applied stays, and the
+    /// call throws `CancellationError`. (The generated `syncHttp` ignores `Task` cancellation
+    /// unless given a `Cancellation`: use this.)
     public func sync(http url: String, sender: HttpSender?, listener: SyncListener? = nil) async throws -> SyncReport {
         try await cancellable { c in try await self.syncHttp(url: url, sender: sender, listener: listener, cancellation: c) }
     }
@@ -239,14 +254,18 @@ extension Vault {
     }
 }
 
-/// Runs `body` with a `Cancellation` flipped when the calling task is cancelled.
+/// Runs `body` with a `Cancellation` flipped when the calling task is cancelled; a call that
+/// ends because of it throws `CancellationError`, as Swift's own async APIs do.
 private func cancellable<T: Sendable>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: (Cancellation) async throws -> T
 ) async throws -> T {
     let c = Cancellation()
     return try await withTaskCancellationHandler {
-        try await mend { try await body(c) }
+        do { return try await body(c) } catch {
+            if c.isCancelled() { throw CancellationError() }
+            throw VaultError(error)
+        }
     } onCancel: {
         c.cancel()
     }

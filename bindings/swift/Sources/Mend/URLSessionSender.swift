@@ -11,9 +11,12 @@ public final class URLSessionSender: HttpSender, @unchecked Sendable {
     private let session: URLSession
     private let timeout: TimeInterval
 
-    /// A sender over `session` with a per-request timeout.
-    public init(session: URLSession = .shared, timeout: TimeInterval = 30) {
-        self.session = session
+    /// A sender with a per-request timeout, over a session of its own that refuses redirects
+    /// (a signed request and a registration token belong to the relay they were made for; a
+    /// 3xx answer is returned to Mend, which refuses it). Pass `session` to use the app's
+    /// (configure it to refuse redirects too).
+    public init(session: URLSession? = nil, timeout: TimeInterval = 30) {
+        self.session = session ?? URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
         self.timeout = timeout
     }
 
@@ -62,5 +65,13 @@ private final class TaskBox: @unchecked Sendable {
     func cancel() {
         let t = lock.withLock { cancelled = true; return task }
         t?.cancel()
+    }
+}
+
+/// Answers every redirect with "do not follow": the 3xx response itself completes the task.
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        completionHandler(nil)
     }
 }

@@ -33,6 +33,13 @@ private func json(_ status: UInt16, _ code: String) -> HttpResponse {
     HttpResponse(status: status, body: Data("{\"error\":\"\(code)\",\"message\":\"test\"}".utf8))
 }
 
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
+}
+
 private final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
@@ -77,20 +84,51 @@ final class AsyncTests: XCTestCase {
         }
     }
 
-    @MainActor
-    func testASyncLeavesTheMainActorFree() async throws {
-        let v = try await makeVault(dir.appendingPathComponent("a.mend").path, key)
-        _ = try v.createClient(client: NewClient(aliasCode: "C-0200", birthYear: nil, jurisdiction: "US", intakeDate: nil))
-        var ticks = 0
-        let ticker = Task { @MainActor in
-            while !Task.isCancelled { ticks += 1; try? await Task.sleep(nanoseconds: 10_000_000) }
+    func testSyncsWaitWithoutHoldingAThreadOfTheirCaller() async throws {
+        // More syncs at once than the cooperative pool has threads, each waiting 400 ms on the
+        // app's HTTP call: a call that blocked its caller's thread would starve the ticker.
+        var vaults: [Vault] = []
+        for i in 0..<8 {
+            let v = try await vault("a\(i).mend")
+            _ = try v.createClient(client: NewClient(aliasCode: "C-02\(i)0", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+            vaults.append(v)
         }
+        let ticks = Counter()
+        let ticker = Task { while !Task.isCancelled { ticks.add(); try? await Task.sleep(nanoseconds: 10_000_000) } }
         let slow = FakeSender { try await Task.sleep(nanoseconds: 400_000_000); throw NoRoute() }
-        let error = await syncError(v, slow)
+        let errors = await withTaskGroup(of: VaultError?.self) { group in
+            for v in vaults { group.addTask { await syncError(v, slow) } }
+            var all: [VaultError?] = []
+            for await e in group { all.append(e) }
+            return all
+        }
         ticker.cancel()
-        guard case .transport = error else { return XCTFail("\(String(describing: error))") }
-        XCTAssertTrue(error!.isRetryable)
-        XCTAssertGreaterThanOrEqual(ticks, 10, "the main actor ran only \(ticks) ticks during the sync")
+        XCTAssertEqual(errors.count, 8)
+        for e in errors {
+            guard case .transport = e else { return XCTFail("\(String(describing: e))") }
+            XCTAssertTrue(e!.isRetryable)
+        }
+        XCTAssertGreaterThanOrEqual(ticks.value, 10, "the ticker ran only \(ticks.value) times during the syncs")
+    }
+
+    func testURLSessionSenderNeverFollowsARedirect() async throws {
+        guard let server = ProcessInfo.processInfo.environment["MEND_TEST_REDIRECT_URL"] else {
+            return XCTFail("MEND_TEST_REDIRECT_URL is not set: run bash scripts/swift.sh")
+        }
+        let sender = URLSessionSender(timeout: 10)
+        let answer = try await sender.send(method: "POST", url: server + "/redirect", headers: [HttpHeader(name: "x-mend-device", value: "d")], body: Data([1, 2, 3]))
+        XCTAssertEqual(answer.status, 307, "the redirect is returned to Mend, not followed")
+        let hits = try await sender.send(method: "GET", url: server + "/hits", headers: [], body: Data())
+        XCTAssertEqual(String(decoding: hits.body, as: UTF8.self), "0", "the other address never saw the request")
+        // And Mend refuses a redirecting relay: a permanent, typed error.
+        let v = try await vault("r.mend")
+        _ = try v.createClient(client: NewClient(aliasCode: "C-0299", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        do {
+            _ = try await v.sync(http: server + "/redirect", sender: sender)
+            XCTFail("a redirecting relay synced")
+        } catch let e as VaultError {
+            guard case .relayRejected = e else { return XCTFail("\(e)") }
+        }
     }
 
     func testCancellingTheTaskStopsTheSyncAndCancelsTheAppsHttpCall() async throws {
@@ -102,10 +140,14 @@ final class AsyncTests: XCTestCase {
             do { try await Task.sleep(nanoseconds: 60_000_000_000) } catch { cancelled.set(); throw error }
             return json(200, "")
         }
-        let task = Task { try await v.sync(http: relayURL, sender: hanging) }
+        let task = Task { () -> Error? in
+            do { _ = try await v.sync(http: relayURL, sender: hanging); return nil } catch { return error }
+        }
         try await waitUntil("the request") { entered.isSet }
         guard case .syncing = v.syncStatus().state else { return XCTFail("\(v.syncStatus())") }
         task.cancel()
+        let ended = await task.value
+        XCTAssertTrue(ended is CancellationError, "a cancelled sync throws CancellationError: \(String(describing: ended))")
         // The core drops the request in flight, which cancels the app's task.
         try await waitUntil("the HTTP call's cancellation") { cancelled.isSet }
         try await waitUntil("idle") { if case .idle = v.syncStatus().state { return true } else { return false } }

@@ -9,14 +9,17 @@
 package org.mend
 
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.channels.BufferOverflow
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.conflate
 import kotlinx.coroutines.flow.distinctUntilChanged
+import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.flow.flowOn
 import kotlinx.coroutines.flow.map
-import kotlinx.coroutines.flow.onStart
 import org.mend.core.ClientSummary
 import org.mend.core.Conflict
 import org.mend.core.MendException
@@ -40,16 +43,24 @@ fun Vault.changes(): Flow<List<String>> = callbackFlow {
         }
     })
     awaitClose { token.cancel(); token.close() }
-}
+}.buffer(Channel.UNLIMITED) // a slow collector gets every id, late, never fewer
+
+/** A signal now and after every change, with the observer registered before the first one. */
+private fun Vault.changeSignals(): Flow<Unit> = callbackFlow {
+    val token = observe(object : VaultObserver {
+        override fun recordsChanged(ids: List<String>) {
+            trySend(Unit)
+        }
+    })
+    send(Unit)
+    awaitClose { token.cancel(); token.close() }
+}.conflate()
 
 /** The value of [query] now, and again after every change to the vault (local edits and syncs),
  *  skipping repeats; the query runs on [Dispatchers.IO]. Bursts of changes are conflated: a
  *  slow collector sees the latest value, never a stale one. */
 fun <T> Vault.watch(query: Vault.() -> T): Flow<T> =
-    changes()
-        .map { }
-        .onStart { emit(Unit) }
-        .conflate()
+    changeSignals()
         .map { query() }
         .flowOn(Dispatchers.IO)
         .distinctUntilChanged()
@@ -64,7 +75,9 @@ fun Vault.watchTimeline(clientId: String): Flow<List<TimelineEntry>> = watch { t
 fun Vault.watchConflicts(): Flow<List<Conflict>> = watch { conflicts() }
 
 /** The sync status for a status bar: the current one first, then each change (syncing with
- *  progress, idle, offline, failed; and when a sync last completed). Any number of collectors. */
+ *  progress, idle, offline, failed; and when a sync last completed), never an older one after a
+ *  newer (by [SyncStatus.version]). A collector slower than the sync sees the latest 64.
+ *  Any number of collectors. */
 fun Vault.syncStatusFlow(): Flow<SyncStatus> = callbackFlow {
     val token = observeSyncStatus(object : SyncStatusObserver {
         override fun syncStatusChanged(status: SyncStatus) {
@@ -73,7 +86,17 @@ fun Vault.syncStatusFlow(): Flow<SyncStatus> = callbackFlow {
     })
     send(syncStatus())
     awaitClose { token.cancel(); token.close() }
-}.conflate().distinctUntilChanged()
+}.buffer(64, BufferOverflow.DROP_OLDEST).newerOnly()
+
+private fun Flow<SyncStatus>.newerOnly(): Flow<SyncStatus> = flow {
+    var shown: ULong? = null
+    collect { s ->
+        if (shown == null || s.version > shown!!) {
+            shown = s.version
+            emit(s)
+        }
+    }
+}
 
 /** Whether retrying the same call later may succeed: no network, a relay that timed out or was
  *  overloaded. Every other error needs something else first (a new token, the user, a fix). */
