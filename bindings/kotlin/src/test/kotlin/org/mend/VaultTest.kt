@@ -429,6 +429,56 @@ class VaultTest {
     }
 
     @Test
+    fun aSyncThatFailsPartWayStillTellsObserversToRefresh(): Unit = runBlocking {
+        // A relay that serves one bundle per page and fails on the second page: observers are
+        // told to refresh (an empty list) for what the first page applied, and nothing is lost.
+        val log = CopyOnWriteArrayList<Pair<ULong, ByteArray>>()
+        val claimed = ConcurrentHashMap.newKeySet<String>()
+        var failAfterFirstPage = false
+        var pulls = 0
+        val transport = object : SyncTransport {
+            override fun push(vaultId: String, bundles: List<ByteArray>) {
+                synchronized(log) { bundles.forEach { log.add(Pair((log.size + 1).toULong(), it)) } }
+            }
+            override fun pull(vaultId: String, since: ULong, limit: UInt): TransportPage {
+                if (failAfterFirstPage && pulls++ >= 1) throw MendException.Transport("connection reset")
+                val after = log.filter { it.first > since }
+                val page = after.take(if (failAfterFirstPage) 1 else limit.toInt())
+                return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong(), log.size.toULong())
+            }
+            override fun uploadSnapshot(vaultId: String, recordId: String, covers: ULong, bundle: ByteArray) {}
+            override fun dropKeyIds(vaultId: String, keyIds: List<String>) {}
+            override fun claimInvite(vaultId: String, inviteId: String) {
+                if (!claimed.add(inviteId)) throw MendException.InviteUsed()
+            }
+        }
+        vault("p1.mend").use { a ->
+            val code = generateInviteCode()
+            val invite = a.exportInvite(code, Long.MAX_VALUE)
+            a.syncWith(transport, null)
+            Vault.joinWith(dir.resolve("p2.mend").toString(), key, invite, code, transport).use { b ->
+                b.syncWith(transport, null)
+                val first = a.createClient(NewClient("C-0011", null, "US", null))
+                a.createClient(NewClient("C-0012", null, "US", null))
+                a.syncWith(transport, null)
+                val heard = CopyOnWriteArrayList<List<String>>()
+                val token = b.observe(object : VaultObserver {
+                    override fun recordsChanged(ids: List<String>) { heard.add(ids) }
+                })
+                failAfterFirstPage = true
+                assertThrows<MendException.Transport> { b.syncWith(transport, null) }
+                assertEquals(listOf(listOf<String>()), heard, "one 'refresh' for the page applied before the failure")
+                // Nothing is lost: the next sync picks up where the failed one stopped.
+                failAfterFirstPage = false
+                b.syncWith(transport, null)
+                assertEquals("C-0011", b.client(first).aliasCode)
+                assertEquals(setOf("C-0011", "C-0012"), b.clients().mapNotNull { it.aliasCode }.toSet())
+                token.close()
+            }
+        }
+    }
+
+    @Test
     fun observersHearLocalEditsAndSyncs(): Unit = runBlocking {
         val relay = InMemoryRelay()
         vault("o1.mend").use { phone ->
