@@ -221,6 +221,25 @@ impl Vault {
         self.observers.records_changed(&ids);
     }
 
+    /// Joins with an invite and its code through `transport` (on a worker thread).
+    fn join(
+        path: &str,
+        key: [u8; 32],
+        invite: &[u8],
+        code: &str,
+        transport: &dyn Transport,
+    ) -> R<Arc<Self>> {
+        let v = core::Vault::join(
+            path.as_ref(),
+            core::VaultSecret::key(key),
+            core::VaultOptions::default(),
+            invite,
+            code,
+            transport,
+        )?;
+        Ok(Self::wrap(v))
+    }
+
     fn changed<T>(&self, id: &str, r: R<T>) -> R<T> {
         if r.is_ok() {
             self.notify(vec![id.to_owned()]);
@@ -330,18 +349,7 @@ impl Vault {
         relay: Arc<InMemoryRelay>,
     ) -> R<Arc<Self>> {
         let key = key32(&key)?;
-        background(move |_| {
-            let v = core::Vault::join(
-                path.as_ref(),
-                core::VaultSecret::key(key),
-                core::VaultOptions::default(),
-                &invite,
-                &code,
-                &relay.0,
-            )?;
-            Ok(Self::wrap(v))
-        })
-        .await
+        background(move |_| Self::join(&path, key, &invite, &code, &relay.0)).await
     }
 
     /// Joins a vault with an invite and its one-time code, through a relay at `url`.
@@ -357,15 +365,7 @@ impl Vault {
         let key = key32(&key)?;
         background(move |cancel| {
             let t = http_transport(&url, sender, Some(cancel))?;
-            let v = core::Vault::join(
-                path.as_ref(),
-                core::VaultSecret::key(key),
-                core::VaultOptions::default(),
-                &invite,
-                &code,
-                &t,
-            )?;
-            Ok(Self::wrap(v))
+            Self::join(&path, key, &invite, &code, &t)
         })
         .await
     }
@@ -382,15 +382,7 @@ impl Vault {
         let key = key32(&key)?;
         background(move |_| {
             let t = ForeignTransport(transport);
-            let v = core::Vault::join(
-                path.as_ref(),
-                core::VaultSecret::key(key),
-                core::VaultOptions::default(),
-                &invite,
-                &code,
-                &t,
-            )?;
-            Ok(Self::wrap(v))
+            Self::join(&path, key, &invite, &code, &t)
         })
         .await
     }
