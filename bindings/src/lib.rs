@@ -674,6 +674,14 @@ impl Vault {
         Ok(self.inner.conflicts()?.into_iter().map(convert::conflict).collect())
     }
 
+    /// Resolves a conflict with a typed choice, one of a conflict's `values[i].choice` (its
+    /// field follows from it): what an inbox offers, with no number or enum name in a string.
+    pub fn resolve_conflict_with(&self, record_id: String, choice: core::ConflictChoice) -> R<()> {
+        let r =
+            self.inner.resolve_conflict_with(convert::id(&record_id)?, &choice).map_err(Into::into);
+        self.changed(&record_id, r)
+    }
+
     /// Resolves a conflict by choosing a value.
     pub fn resolve_conflict(&self, record_id: String, field: String, value: String) -> R<()> {
         let r = self

@@ -34,7 +34,7 @@ pub mod vault;
 
 pub use error::{Error, Result};
 pub use ids::{DeviceId, KeyId, RecordId, VaultId};
-pub use records::conflict::{Conflict, ConflictValue};
+pub use records::conflict::{Conflict, ConflictChoice, ConflictValue};
 pub use records::enums::*;
 pub use records::model::*;
 pub use records::note::{CodeSet, DivergedSection, Divergence, DivergenceChoice};

@@ -151,6 +151,77 @@ fn concurrent_scalar_edits_surface_as_conflicts_until_resolved() {
 }
 
 #[test]
+fn conflicts_offer_typed_choices_and_resolve_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = MemoryRelay::new();
+    let phone = new_vault(&dir);
+    let c = phone.create_client(&new_client("C-1012")).unwrap();
+    let r = phone.create_rupture(&new_rupture(c, None, 1), "t").unwrap();
+    let tablet = join(&phone, &relay, &dir, "tablet.mend");
+    phone
+        .update_rupture(r, &RuptureUpdate { significance: Some(5), ..Default::default() })
+        .unwrap();
+    tablet
+        .update_rupture(r, &RuptureUpdate { significance: Some(3), ..Default::default() })
+        .unwrap();
+    phone.set_client_status(c, ClientStatus::OnHold).unwrap();
+    tablet.set_client_status(c, ClientStatus::Discharged).unwrap();
+    sync(&phone, &relay);
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+
+    let conflicts = tablet.conflicts().unwrap();
+    let sig = conflicts.iter().find(|x| x.record_id == r).unwrap();
+    let mut offered: Vec<_> = sig.values.iter().map(|v| v.choice).collect();
+    offered.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        offered,
+        [
+            Some(ConflictChoice::Significance { value: 3 }),
+            Some(ConflictChoice::Significance { value: 5 })
+        ]
+    );
+    let status = conflicts.iter().find(|x| x.record_id == c).unwrap();
+    assert!(status
+        .values
+        .iter()
+        .any(|v| v.choice == Some(ConflictChoice::ClientStatus { status: ClientStatus::OnHold })));
+    // A choice the record kind has no field for, or out of range, is refused; nothing changes.
+    assert!(matches!(
+        tablet.resolve_conflict_with(
+            r,
+            &ConflictChoice::ClientStatus { status: ClientStatus::Active }
+        ),
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        tablet.resolve_conflict_with(r, &ConflictChoice::Significance { value: 9 }),
+        Err(Error::Validation { .. })
+    ));
+    // Resolving with one of the offered choices.
+    tablet.resolve_conflict_with(r, &sig.values[0].choice.unwrap()).unwrap();
+    let chosen = status
+        .values
+        .iter()
+        .find_map(|v| {
+            v.choice.filter(|c| *c == ConflictChoice::ClientStatus { status: ClientStatus::OnHold })
+        })
+        .unwrap();
+    tablet.resolve_conflict_with(c, &chosen).unwrap();
+    sync(&tablet, &relay);
+    sync(&phone, &relay);
+    let want = match sig.values[0].choice {
+        Some(ConflictChoice::Significance { value }) => value,
+        _ => unreachable!(),
+    };
+    for v in [&phone, &tablet] {
+        assert!(v.conflicts().unwrap().is_empty());
+        assert_eq!(v.rupture(r).unwrap().significance, want);
+        assert_eq!(v.client(c).unwrap().status, ClientStatus::OnHold);
+    }
+}
+
+#[test]
 fn erasure_propagates_and_the_relay_drops_the_clients_bundles() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();

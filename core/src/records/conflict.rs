@@ -12,12 +12,72 @@ use super::{validate, Kind};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, RecordId};
 
+/// A value a conflicted field can be resolved to, typed by its field: what an inbox offers and
+/// what [`crate::Vault::resolve_conflict_with`] takes (no number or enum name in a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum ConflictChoice {
+    /// A client's status.
+    ClientStatus {
+        /// The status chosen.
+        status: ClientStatus,
+    },
+    /// A note's format.
+    NoteFormat {
+        /// The format chosen.
+        format: NoteFormat,
+    },
+    /// A note's suicide risk (`risk.si`).
+    SuicideRisk {
+        /// The level chosen.
+        level: RiskLevel,
+    },
+    /// A note's homicide risk (`risk.hi`).
+    HomicideRisk {
+        /// The level chosen.
+        level: RiskLevel,
+    },
+    /// A rupture's significance (1–5).
+    Significance {
+        /// The significance chosen.
+        value: i64,
+    },
+}
+
+impl ConflictChoice {
+    /// The field it sets and its value as stored.
+    fn field_and_value(&self) -> (&'static str, String) {
+        match self {
+            ConflictChoice::ClientStatus { status } => ("status", status.as_str().to_owned()),
+            ConflictChoice::NoteFormat { format } => ("format", format.as_str().to_owned()),
+            ConflictChoice::SuicideRisk { level } => ("risk.si", level.as_str().to_owned()),
+            ConflictChoice::HomicideRisk { level } => ("risk.hi", level.as_str().to_owned()),
+            ConflictChoice::Significance { value } => ("significance", value.to_string()),
+        }
+    }
+
+    /// The stored `value` of `field` as a choice, if it is one.
+    fn parse(field: &str, value: &str) -> Option<ConflictChoice> {
+        Some(match field {
+            "status" => ConflictChoice::ClientStatus { status: value.parse().ok()? },
+            "format" => ConflictChoice::NoteFormat { format: value.parse().ok()? },
+            "risk.si" => ConflictChoice::SuicideRisk { level: value.parse().ok()? },
+            "risk.hi" => ConflictChoice::HomicideRisk { level: value.parse().ok()? },
+            "significance" => ConflictChoice::Significance { value: value.parse().ok()? },
+            _ => return None,
+        })
+    }
+}
+
 /// One of the competing values of a conflicted field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ConflictValue {
     /// The value as stored (an enum name or a number).
     pub value: String,
+    /// The same value typed, to offer and to resolve with (`None` if what is stored is not a
+    /// valid value of the field: a damaged or foreign write, which cannot be chosen).
+    pub choice: Option<ConflictChoice>,
     /// The device that wrote it.
     pub device_id: Option<DeviceId>,
     /// When (device time, ms since the epoch).
@@ -83,6 +143,7 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
             let mut values: Vec<ConflictValue> = vals
                 .into_iter()
                 .map(|v| ConflictValue {
+                    choice: ConflictChoice::parse(field, &show(&v.value)),
                     value: show(&v.value),
                     device_id: v.stamp.map(|s| s.device),
                     at: v.stamp.map(|s| s.at),
@@ -99,6 +160,18 @@ pub fn of(kind: Kind, doc: &AutoCommit, id: RecordId) -> Result<Vec<Conflict>> {
         }
     }
     Ok(out)
+}
+
+/// Resolves a conflict with a typed choice (its field follows from it).
+pub fn resolve_with(
+    kind: Kind,
+    doc: &mut AutoCommit,
+    id: RecordId,
+    choice: &ConflictChoice,
+    stamp: &Stamp,
+) -> Result<()> {
+    let (field, value) = choice.field_and_value();
+    resolve(kind, doc, id, field, &value, stamp)
 }
 
 /// Resolves a conflict on `field` by choosing `value`, which must be valid for the field.

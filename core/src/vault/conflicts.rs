@@ -42,6 +42,23 @@ impl Vault {
         g.read(id, kind, |doc| conflict::of(kind, doc, id))
     }
 
+    /// Resolves a conflict with a typed choice, as an inbox offers it from
+    /// [`ConflictValue::choice`](crate::records::conflict::ConflictValue): the field follows from
+    /// the choice; a choice for a field the record kind does not have is a validation error.
+    pub fn resolve_conflict_with(
+        &self,
+        id: RecordId,
+        choice: &conflict::ConflictChoice,
+    ) -> Result<()> {
+        let mut g = self.lock();
+        let kind = g.kind_of(id)?;
+        let stamp = g.stamp();
+        if kind == Kind::Note {
+            g.read(id, kind, |doc| note::ensure_draft(doc, id))?;
+        }
+        g.edit(id, kind, |doc| conflict::resolve_with(kind, doc, id, choice, &stamp))
+    }
+
     /// Resolves a conflict by choosing a value; the choice is recorded and syncs.
     pub fn resolve_conflict(&self, id: RecordId, field: &str, value: &str) -> Result<()> {
         let mut g = self.lock();

@@ -287,6 +287,33 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(try b.client(id: c).aliasCode, "C-0006")
     }
 
+    func testAConflictIsResolvedWithATypedChoice() async throws {
+        let relay = InMemoryRelay()
+        let phone = try await vault("c1.mend")
+        let c = try phone.createClient(client: NewClient(aliasCode: "C-0013", birthYear: nil, jurisdiction: "US", intakeDate: nil))
+        let code = generateInviteCode()
+        let invite = try await phone.exportInvite(code: code, expiresAt: Int64.max)
+        _ = try await phone.sync(relay: relay)
+        let tablet = try await Vault.joinInMemory(path: path("c2.mend"), key: key, invite: invite, code: code, relay: relay)
+        _ = try await tablet.sync(relay: relay)
+        try phone.setClientStatus(id: c, status: .onHold)
+        try tablet.setClientStatus(id: c, status: .discharged)
+        _ = try await phone.sync(relay: relay)
+        _ = try await tablet.sync(relay: relay)
+        let conflicts = try tablet.conflicts()
+        XCTAssertEqual(conflicts.count, 1)
+        let offered = Set(conflicts[0].values.compactMap(\.choice))
+        XCTAssertEqual(offered, [.clientStatus(status: .onHold), .clientStatus(status: .discharged)])
+        XCTAssertThrowsError(try mend { try tablet.resolveConflictWith(recordId: c, choice: .significance(value: 3)) }) { error in
+            guard case .validation = error as? VaultError else { return XCTFail("\(error)") }
+        }
+        try tablet.resolveConflictWith(recordId: c, choice: .clientStatus(status: .onHold))
+        _ = try await tablet.sync(relay: relay)
+        _ = try await phone.sync(relay: relay)
+        XCTAssertTrue(try phone.conflicts().isEmpty)
+        XCTAssertEqual(try phone.client(id: c).status, .onHold)
+    }
+
     func testObserversHearSyncedChanges() async throws {
         let relay = InMemoryRelay()
         let phone = try await vault("o1.mend")

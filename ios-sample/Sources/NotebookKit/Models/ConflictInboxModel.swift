@@ -10,8 +10,11 @@ import Observation
 
 /// One competing value.
 public struct ConflictOption: Identifiable, Hashable, Sendable {
-    /// The stored value (what `resolve` takes).
+    /// The stored value.
     public let value: String
+    /// The value typed, which `resolve` passes to Mend (nil: not a valid value of the field,
+    /// which cannot be chosen).
+    public let choice: ConflictChoice?
     /// The value for display.
     public let label: String
     /// Who wrote it: "This device", the device's name, or a short device id.
@@ -82,7 +85,7 @@ public final class ConflictInboxModel: RecordsObserving {
                     recordId: c.recordId, recordKind: c.recordKind, clientId: c.clientId, field: c.field,
                     title: Self.title(kind: c.recordKind, field: c.field), clientAlias: alias,
                     options: c.values.map { v in
-                        ConflictOption(value: v.value, label: Self.label(kind: c.recordKind, field: c.field, value: v.value),
+                        ConflictOption(value: v.value, choice: v.choice, label: Self.label(kind: c.recordKind, field: c.field, value: v.value),
                                        device: v.deviceId.map { $0 == me ? "This device" : DeviceRow.label(name: names[$0], id: $0) }
                                            ?? "Unknown device",
                                        date: v.at.map(Date.init(mendMillis:)))
@@ -99,7 +102,10 @@ public final class ConflictInboxModel: RecordsObserving {
     public func resolve(_ item: ConflictItem, choosing option: ConflictOption) {
         context.touched()
         do {
-            try mend { try context.vault().resolveConflict(recordId: item.recordId, field: item.field, value: option.value) }
+            guard let choice = option.choice else {
+                throw VaultError.validation(field: item.field, reason: "this value is not valid for the field")
+            }
+            try mend { try context.vault().resolveConflictWith(recordId: item.recordId, choice: choice) }
             errorMessage = nil
             reload()
             context.publish([item.recordId, item.clientId], origin: .local, from: self)

@@ -367,6 +367,34 @@ class VaultTest {
     }
 
     @Test
+    fun aConflictIsResolvedWithATypedChoice(): Unit = runBlocking {
+        val relay = InMemoryRelay()
+        vault("c1.mend").use { phone ->
+            val c = phone.createClient(NewClient("C-0013", null, "US", null))
+            val code = generateInviteCode()
+            val invite = phone.exportInvite(code, Long.MAX_VALUE)
+            phone.syncInMemory(relay, null)
+            Vault.joinInMemory(dir.resolve("c2.mend").toString(), key, invite, code, relay).use { tablet ->
+                tablet.syncInMemory(relay, null)
+                phone.setClientStatus(c, ClientStatus.ON_HOLD)
+                tablet.setClientStatus(c, ClientStatus.DISCHARGED)
+                phone.syncInMemory(relay, null)
+                tablet.syncInMemory(relay, null)
+                val conflict = tablet.conflicts().single()
+                val offered = conflict.values.map { it.choice }.toSet()
+                assertEquals(setOf(ConflictChoice.ClientStatus(ClientStatus.ON_HOLD), ConflictChoice.ClientStatus(ClientStatus.DISCHARGED)), offered)
+                // A choice for a field a client does not have is refused.
+                assertThrows<MendException.Validation> { tablet.resolveConflictWith(c, ConflictChoice.Significance(3L)) }
+                tablet.resolveConflictWith(c, ConflictChoice.ClientStatus(ClientStatus.ON_HOLD))
+                tablet.syncInMemory(relay, null)
+                phone.syncInMemory(relay, null)
+                assertEquals(listOf<Conflict>(), phone.conflicts())
+                assertEquals(ClientStatus.ON_HOLD, phone.client(c).status)
+            }
+        }
+    }
+
+    @Test
     fun twoVaultsSyncThroughAnInProcessRelay(): Unit = runBlocking {
         val relay = InMemoryRelay()
         vault("phone.mend").use { phone ->

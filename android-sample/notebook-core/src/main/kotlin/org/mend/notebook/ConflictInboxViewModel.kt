@@ -5,11 +5,12 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.mend.core.Conflict
 import org.mend.model.ConflictValue
+import org.mend.model.ConflictChoice as TypedChoice
 import org.mend.core.RecordKind
 
 /** One competing value, labelled for the screen; [device] is "This device", the writing
- *  device's name, or a short id. */
-data class ConflictChoice(val value: String, val label: String, val device: String, val at: Long?)
+ *  device's name, or a short id; [typed] is what resolving with it passes to Mend. */
+data class ConflictChoice(val value: String, val label: String, val device: String, val at: Long?, val typed: TypedChoice? = null)
 
 /** One conflict as the inbox lists it: which record ([subject], of [recordKind], belonging to
  *  [clientId]), which field, and the values. */
@@ -49,17 +50,18 @@ class ConflictInboxViewModel(notebook: Notebook) : NotebookViewModel(notebook) {
 
     /** Settles a conflict with [value], one of the row's choices. */
     suspend fun resolve(row: ConflictRow, value: String): Result<Unit> {
-        if (row.choices.none { it.value == value }) {
-            return reject(NotebookError.Validation(row.field, "Choose one of the listed values."))
-        }
-        return vault { v -> v.resolveConflict(row.recordId, row.field, value) }.onSuccess { refresh() }
+        val choice = row.choices.firstOrNull { it.value == value }
+            ?: return reject(NotebookError.Validation(row.field, "Choose one of the listed values."))
+        val typed = choice.typed
+            ?: return reject(NotebookError.Validation(row.field, "This value cannot be chosen (it is not valid for the field)."))
+        return vault { v -> v.resolveConflictWith(row.recordId, typed) }.onSuccess { refresh() }
     }
 
     private fun row(c: Conflict, aliases: Map<String, String>, devices: Map<String, String>): ConflictRow {
         val me = notebook.deviceId
         val choices = c.values
             .sortedWith(compareBy<ConflictValue> { it.at ?: Long.MAX_VALUE }.thenBy { it.value })
-            .map { ConflictChoice(it.value, Labels.words(it.value), Labels.device(it.deviceId, me, devices), it.at) }
+            .map { ConflictChoice(it.value, Labels.words(it.value), Labels.device(it.deviceId, me, devices), it.at, it.choice) }
         return ConflictRow(c.recordId, c.recordKind, c.clientId, c.field, subject(c, aliases), Labels.section(c.field), choices)
     }
 
