@@ -116,8 +116,13 @@ fn expected(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).unwrap()
 }
 
-/// Compares line by line, so a failure names the first value that changed.
+/// Compares line by line, so a failure names the first value that changed. With
+/// `MEND_GOLDEN_GOT=DIR` set, what was read is also written to `DIR/<what>.txt`, to review a
+/// deliberate change of the readers' output (a new derived field) before re-recording.
 fn assert_same(what: &str, got: &str, want: &str) {
+    if let Ok(dir) = std::env::var("MEND_GOLDEN_GOT") {
+        std::fs::write(format!("{dir}/{}.txt", what.replace(' ', "_")), got).unwrap();
+    }
     for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
         assert_eq!(g, w, "{what}: line {} differs from the recorded value", i + 1);
     }
