@@ -73,17 +73,21 @@ done
 # sample's URLSession sync test; the chroot shares the host's network.
 # Two relays: one in open registration (a solo therapist's), one that registers a vault only
 # with a token its operator issued (a clinic's), with the token for the sample's test.
+listening_on() { # LOG: the address a server printed as "listening on ADDR" (waits up to 10 s)
+  local addr=
+  for _ in $(seq 100); do
+    addr=$(sed -n 's/^listening on //p' "$1")
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  echo "$addr"
+}
 start_relay() { # NAME FLAGS...: starts it, sets relay_addr
   local name=$1
   shift
   target/debug/mend-relay --listen 127.0.0.1:0 --storage "sqlite://$relay_dir/$name.db" "$@" >"$relay_dir/$name.log" 2>&1 &
   relay_pids="$relay_pids $!"
-  relay_addr=
-  for _ in $(seq 100); do
-    relay_addr=$(sed -n 's/^listening on //p' "$relay_dir/$name.log")
-    [ -n "$relay_addr" ] && break
-    sleep 0.1
-  done
+  relay_addr=$(listening_on "$relay_dir/$name.log")
   if [ -z "$relay_addr" ]; then
     echo "mend-relay did not start:" >&2
     cat "$relay_dir/$name.log" >&2
@@ -99,12 +103,7 @@ clinic_token_2=$(target/debug/mend-relay issue-token --storage "sqlite://$relay_
 # A server that redirects, for the test that URLSessionSender never follows one.
 python3 scripts/redirect-server.py >"$relay_dir/redirect.log" 2>&1 &
 relay_pids="$relay_pids $!"
-redirect_addr=
-for _ in $(seq 100); do
-  redirect_addr=$(sed -n 's/^listening on //p' "$relay_dir/redirect.log")
-  [ -n "$redirect_addr" ] && break
-  sleep 0.1
-done
+redirect_addr=$(listening_on "$relay_dir/redirect.log")
 [ -n "$redirect_addr" ] || { echo "the redirect server did not start" >&2; exit 1; }
 # The bindings' own tests (the getting-started page's run against the open relay).
 chroot "$root" /bin/sh -c "cd $inside/bindings/swift && MEND_TEST_REDIRECT_URL=http://$redirect_addr MEND_TEST_RELAY_URL=http://$open_addr LD_LIBRARY_PATH=$inside/target/debug swift test --disable-swift-testing --scratch-path /tmp/mend-swift-build-$key 2>&1"

@@ -101,25 +101,35 @@ fn invite_errors_are_typed() {
     );
 }
 
+/// Two devices of one vault that set a rupture's significance (`phone`, `tablet`) and its
+/// client's status (on hold, discharged) differently while apart, then synced: two conflicts.
+fn in_conflict(
+    dir: &tempfile::TempDir,
+    relay: &MemoryRelay,
+    alias: &str,
+    (phone_sig, tablet_sig): (i64, i64),
+) -> (Vault, Vault, RecordId, RecordId) {
+    let phone = new_vault(dir);
+    let c = phone.create_client(&new_client(alias)).unwrap();
+    let r = phone.create_rupture(&new_rupture(c, None, 1), "t").unwrap();
+    let tablet = join(&phone, relay, dir, "tablet.mend");
+    for (v, sig) in [(&phone, phone_sig), (&tablet, tablet_sig)] {
+        v.update_rupture(r, &RuptureUpdate { significance: Some(sig), ..Default::default() })
+            .unwrap();
+    }
+    phone.set_client_status(c, ClientStatus::OnHold).unwrap();
+    tablet.set_client_status(c, ClientStatus::Discharged).unwrap();
+    sync(&phone, relay);
+    sync(&tablet, relay);
+    sync(&phone, relay);
+    (phone, tablet, c, r)
+}
+
 #[test]
 fn concurrent_scalar_edits_surface_as_conflicts_until_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();
-    let phone = new_vault(&dir);
-    let c = phone.create_client(&new_client("C-1002")).unwrap();
-    let r = phone.create_rupture(&new_rupture(c, None, 1), "t").unwrap();
-    let tablet = join(&phone, &relay, &dir, "tablet.mend");
-    phone
-        .update_rupture(r, &RuptureUpdate { significance: Some(4), ..Default::default() })
-        .unwrap();
-    tablet
-        .update_rupture(r, &RuptureUpdate { significance: Some(2), ..Default::default() })
-        .unwrap();
-    phone.set_client_status(c, ClientStatus::OnHold).unwrap();
-    tablet.set_client_status(c, ClientStatus::Discharged).unwrap();
-    sync(&phone, &relay);
-    sync(&tablet, &relay);
-    sync(&phone, &relay);
+    let (phone, tablet, c, r) = in_conflict(&dir, &relay, "C-1002", (4, 2));
 
     for v in [&phone, &tablet] {
         let conflicts = v.conflicts().unwrap();
@@ -154,21 +164,7 @@ fn concurrent_scalar_edits_surface_as_conflicts_until_resolved() {
 fn conflicts_offer_typed_choices_and_resolve_with_one() {
     let dir = tempfile::tempdir().unwrap();
     let relay = MemoryRelay::new();
-    let phone = new_vault(&dir);
-    let c = phone.create_client(&new_client("C-1012")).unwrap();
-    let r = phone.create_rupture(&new_rupture(c, None, 1), "t").unwrap();
-    let tablet = join(&phone, &relay, &dir, "tablet.mend");
-    phone
-        .update_rupture(r, &RuptureUpdate { significance: Some(5), ..Default::default() })
-        .unwrap();
-    tablet
-        .update_rupture(r, &RuptureUpdate { significance: Some(3), ..Default::default() })
-        .unwrap();
-    phone.set_client_status(c, ClientStatus::OnHold).unwrap();
-    tablet.set_client_status(c, ClientStatus::Discharged).unwrap();
-    sync(&phone, &relay);
-    sync(&tablet, &relay);
-    sync(&phone, &relay);
+    let (phone, tablet, c, r) = in_conflict(&dir, &relay, "C-1012", (5, 3));
 
     let conflicts = tablet.conflicts().unwrap();
     let sig = conflicts.iter().find(|x| x.record_id == r).unwrap();

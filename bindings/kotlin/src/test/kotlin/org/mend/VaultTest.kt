@@ -426,23 +426,7 @@ class VaultTest {
     @Test
     fun aTransportWrittenInKotlin(): Unit = runBlocking {
         // A whole relay in a few lines of Kotlin, through the foreign SyncTransport interface.
-        val log = CopyOnWriteArrayList<Pair<ULong, ByteArray>>()
-        val claimed = ConcurrentHashMap.newKeySet<String>()
-        val transport = object : SyncTransport {
-            override fun push(vaultId: String, bundles: List<ByteArray>) {
-                synchronized(log) { bundles.forEach { log.add(Pair((log.size + 1).toULong(), it)) } }
-            }
-            override fun pull(vaultId: String, since: ULong, limit: UInt): TransportPage {
-                val after = log.filter { it.first > since }
-                val page = after.take(limit.toInt())
-                return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong(), log.size.toULong())
-            }
-            override fun uploadSnapshot(vaultId: String, recordId: String, covers: ULong, bundle: ByteArray) {}
-            override fun dropKeyIds(vaultId: String, keyIds: List<String>) {}
-            override fun claimInvite(vaultId: String, inviteId: String) {
-                if (!claimed.add(inviteId)) throw MendException.InviteUsed()
-            }
-        }
+        val transport = KotlinRelay()
         vault("a.mend").use { a ->
             val c = a.createClient(NewClient("C-0006", null, "US", null))
             val code = generateInviteCode()
@@ -460,26 +444,7 @@ class VaultTest {
     fun aSyncThatFailsPartWayStillTellsObserversToRefresh(): Unit = runBlocking {
         // A relay that serves one bundle per page and fails on the second page: observers are
         // told to refresh (an empty list) for what the first page applied, and nothing is lost.
-        val log = CopyOnWriteArrayList<Pair<ULong, ByteArray>>()
-        val claimed = ConcurrentHashMap.newKeySet<String>()
-        var failAfterFirstPage = false
-        var pulls = 0
-        val transport = object : SyncTransport {
-            override fun push(vaultId: String, bundles: List<ByteArray>) {
-                synchronized(log) { bundles.forEach { log.add(Pair((log.size + 1).toULong(), it)) } }
-            }
-            override fun pull(vaultId: String, since: ULong, limit: UInt): TransportPage {
-                if (failAfterFirstPage && pulls++ >= 1) throw MendException.Transport("connection reset")
-                val after = log.filter { it.first > since }
-                val page = after.take(if (failAfterFirstPage) 1 else limit.toInt())
-                return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong(), log.size.toULong())
-            }
-            override fun uploadSnapshot(vaultId: String, recordId: String, covers: ULong, bundle: ByteArray) {}
-            override fun dropKeyIds(vaultId: String, keyIds: List<String>) {}
-            override fun claimInvite(vaultId: String, inviteId: String) {
-                if (!claimed.add(inviteId)) throw MendException.InviteUsed()
-            }
-        }
+        val transport = KotlinRelay()
         vault("p1.mend").use { a ->
             val code = generateInviteCode()
             val invite = a.exportInvite(code, Long.MAX_VALUE)
@@ -493,11 +458,11 @@ class VaultTest {
                 val token = b.observe(object : VaultObserver {
                     override fun recordsChanged(ids: List<String>) { heard.add(ids) }
                 })
-                failAfterFirstPage = true
+                transport.failAfterOnePage = true
                 assertThrows<MendException.Transport> { b.syncWith(transport, null) }
                 assertEquals(listOf(listOf<String>()), heard, "one 'refresh' for the page applied before the failure")
                 // Nothing is lost: the next sync picks up where the failed one stopped.
-                failAfterFirstPage = false
+                transport.failAfterOnePage = false
                 b.syncWith(transport, null)
                 assertEquals("C-0011", b.client(first).aliasCode)
                 assertEquals(setOf("C-0011", "C-0012"), b.clients().mapNotNull { it.aliasCode }.toSet())
@@ -569,5 +534,30 @@ class VaultTest {
             assertEquals(160, v.note(n).sections.first { it.key == "plan" }.text.length)
             assertEquals(161, v.timeline(c).count { it is TimelineEntry.Session })
         }
+    }
+}
+
+/** A whole relay in a few lines of Kotlin, through the foreign SyncTransport interface. With
+ *  [failAfterOnePage], a sync's pulls get one bundle per page and the second pull fails. */
+private class KotlinRelay : SyncTransport {
+    private val log = CopyOnWriteArrayList<Pair<ULong, ByteArray>>()
+    private val claimed = ConcurrentHashMap.newKeySet<String>()
+    private var pulls = 0
+    var failAfterOnePage = false
+        set(value) { field = value; pulls = 0 }
+
+    override fun push(vaultId: String, bundles: List<ByteArray>) {
+        synchronized(log) { bundles.forEach { log.add(Pair((log.size + 1).toULong(), it)) } }
+    }
+    override fun pull(vaultId: String, since: ULong, limit: UInt): TransportPage {
+        if (failAfterOnePage && pulls++ >= 1) throw MendException.Transport("connection reset")
+        val after = log.filter { it.first > since }
+        val page = after.take(if (failAfterOnePage) 1 else limit.toInt())
+        return TransportPage(page.map { TransportItem(it.first, it.second) }, (after.size - page.size).toULong(), log.size.toULong())
+    }
+    override fun uploadSnapshot(vaultId: String, recordId: String, covers: ULong, bundle: ByteArray) {}
+    override fun dropKeyIds(vaultId: String, keyIds: List<String>) {}
+    override fun claimInvite(vaultId: String, inviteId: String) {
+        if (!claimed.add(inviteId)) throw MendException.InviteUsed()
     }
 }
